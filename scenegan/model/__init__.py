@@ -1,0 +1,1 @@
+"""Networks, losses, training loop, checkpoints, data loading, sampling and metrics."""

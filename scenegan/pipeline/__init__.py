@@ -1,0 +1,1 @@
+"""Acquisition and preprocessing: Flickr search, download, manifest, decode, clips, shards."""

@@ -1,0 +1,52 @@
+"""Pure per-frame transforms shared by the dataset build and `scenegan sample`.
+
+A video frame and a photo go through the same steps: centre-crop to 16:9, area-resample to the
+clip's width x height, grey with full-range BT.601 luma (0..255).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from scenegan.clip_format import ASPECT, CLIP, ClipFormat
+
+
+def crop_box_16_9(height: int, width: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the largest centred 16:9 box in a height x width frame."""
+    if width / height > ASPECT:  # too wide: trim the sides
+        new_width = max(1, round(height * ASPECT))
+        left = (width - new_width) // 2
+        return 0, height, left, left + new_width
+    new_height = max(1, round(width / ASPECT))
+    top = (height - new_height) // 2
+    return top, top + new_height, 0, width
+
+
+def crop_16_9(image: np.ndarray) -> np.ndarray:
+    """Centre-crop an (H, W) or (H, W, C) array to 16:9 (a view, no copy)."""
+    top, bottom, left, right = crop_box_16_9(image.shape[0], image.shape[1])
+    return image[top:bottom, left:right]
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) uint8 full-range BT.601 luma; (H, W) passes through."""
+    if rgb.ndim == 2:
+        return rgb
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+
+
+def expand_limited_range(luma: np.ndarray) -> np.ndarray:
+    """Video-range luma (16..235) -> full range (0..255), so videos match photos."""
+    table = np.clip(np.rint((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
+    return table[luma]
+
+
+def resize_area(gray: np.ndarray, fmt: ClipFormat = CLIP) -> np.ndarray:
+    """Area-resample an (H, W) frame to (fmt.height, fmt.width)."""
+    return cv2.resize(gray, (fmt.width, fmt.height), interpolation=cv2.INTER_AREA)
+
+
+def prepare_image(image: np.ndarray, fmt: ClipFormat = CLIP) -> np.ndarray:
+    """Any RGB or grey uint8 image -> (fmt.height, fmt.width) uint8 grey, as clips are made."""
+    return resize_area(to_gray(crop_16_9(image)), fmt)

@@ -1,0 +1,127 @@
+"""The dataset folder on disk: HDF5 shards of uint8 clips, `index.json` and `stats.json`.
+
+This module is the one place that knows the layout (see README, "Dataset"): the builder writes
+through it, and training and evaluation read through it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from scenegan.clip_format import CLIP, ClipFormat
+from scenegan.errors import UserError
+
+FORMAT_VERSION = 1
+INDEX_NAME = "index.json"
+STATS_NAME = "stats.json"
+SPLITS = ("train", "val")
+
+
+def shard_name(split: str, number: int) -> str:
+    """`train-00000.h5`, `val-00003.h5`: a shard's name says its split."""
+    return f"{split}-{number:05d}.h5"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary name beside `path`, then rename over it."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_shard(
+    path: Path,
+    clips: np.ndarray,
+    source_ids: Sequence[str],
+    start_times: Sequence[float],
+    provenance: dict[str, dict],
+    fmt: ClipFormat = CLIP,
+) -> None:
+    """Write one shard atomically: clips (N, T, H, W) uint8, one gzip chunk per clip.
+
+    `provenance` maps each source id in the shard to what is known of it (path or Flickr id,
+    license, ...); it is stored as a JSON attribute so the shard describes itself.
+    """
+    assert clips.dtype == np.uint8 and clips.shape[1:] == fmt.shape, (
+        f"clips must be uint8 (N, {fmt.n_frames}, {fmt.height}, {fmt.width}), got "
+        f"{clips.dtype} {clips.shape}"
+    )
+    assert len(source_ids) == len(start_times) == len(clips)
+    tmp = path.with_name(path.name + ".tmp")
+    # track_times=False keeps the file bytes a function of the data alone (reproducible builds).
+    with h5py.File(tmp, "w", track_order=True) as f:
+        f.create_dataset(
+            "clips",
+            data=clips,
+            chunks=(1, *fmt.shape),
+            compression="gzip",
+            compression_opts=4,
+            track_times=False,
+        )
+        f.create_dataset(
+            "source_id",
+            data=np.array(source_ids, dtype=object),
+            dtype=h5py.string_dtype(),
+            track_times=False,
+        )
+        f.create_dataset(
+            "start_time", data=np.asarray(start_times, dtype=np.float64), track_times=False
+        )
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["clip_format"] = json.dumps(fmt.to_dict())
+        f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class DatasetIndex:
+    """What `index.json` says: the clip format, frame rate and shards by split."""
+
+    root: Path
+    fps: float
+    fmt: ClipFormat
+    shards: list[dict]
+
+    def files(self, split: str) -> list[Path]:
+        return [self.root / s["file"] for s in self.shards if s["split"] == split]
+
+    def n_clips(self, split: str) -> int:
+        return sum(s["n_clips"] for s in self.shards if s["split"] == split)
+
+
+def read_index(root: Path | str) -> DatasetIndex:
+    """Read `index.json` of a dataset folder; a missing or foreign folder is a UserError."""
+    root = Path(root)
+    path = root / INDEX_NAME
+    if not path.is_file():
+        raise UserError(
+            f"no dataset at {root} (no {INDEX_NAME}); build one with `scenegan build-dataset`"
+        )
+    index = json.loads(path.read_text())
+    if index.get("format_version") != FORMAT_VERSION:
+        raise UserError(
+            f"{path} has format version {index.get('format_version')}, "
+            f"expected {FORMAT_VERSION}; rebuild the dataset"
+        )
+    fmt = ClipFormat(**index["clip_format"])
+    return DatasetIndex(root=root, fps=float(index["fps"]), fmt=fmt, shards=index["shards"])
+
+
+def read_split(root: Path | str, split: str) -> tuple[np.ndarray, list[str]]:
+    """All clips of one split in memory: (uint8 (N, T, H, W), source id per clip)."""
+    index = read_index(root)
+    clips, sources = [], []
+    for path in index.files(split):
+        with h5py.File(path, "r") as f:
+            clips.append(f["clips"][...])
+            sources.extend(s.decode() if isinstance(s, bytes) else s for s in f["source_id"][...])
+    if not clips:
+        return np.zeros((0, *index.fmt.shape), np.uint8), []
+    return np.concatenate(clips), sources

@@ -1,0 +1,40 @@
+"""The clip format, the shared frame transforms and the CLI group."""
+
+import numpy as np
+from click.testing import CliRunner
+
+from scenegan.cli import cli
+from scenegan.clip_format import CLIP, SMALL, from_unit, to_unit
+from scenegan.pipeline.frames import crop_16_9, prepare_image
+
+
+def test_clip_format_shapes():
+    assert CLIP.shape == (32, 45, 80)
+    assert SMALL.shape == (32, 23, 40)
+
+
+def test_unit_round_trip():
+    clip = np.arange(256, dtype=np.uint8)
+    unit = to_unit(clip)
+    assert unit.min() == -1.0 and unit.max() == 1.0
+    np.testing.assert_array_equal(from_unit(unit), clip)
+
+
+def test_crop_16_9_portrait_and_wide():
+    assert crop_16_9(np.zeros((1080, 1920))).shape == (1080, 1920)
+    assert crop_16_9(np.zeros((1920, 1080))).shape == (608, 1080)
+    assert crop_16_9(np.zeros((100, 400))).shape == (100, 178)
+
+
+def test_prepare_image_rgb_and_gray():
+    rgb = np.full((300, 400, 3), (255, 0, 0), dtype=np.uint8)
+    gray = prepare_image(rgb)
+    assert gray.shape == CLIP.frame_shape and gray.dtype == np.uint8
+    assert abs(int(gray[0, 0]) - 76) <= 1  # BT.601: 0.299 * 255
+    assert prepare_image(np.zeros((45, 80), np.uint8)).shape == CLIP.frame_shape
+
+
+def test_cli_help():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "scenegan" in result.output
