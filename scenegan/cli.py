@@ -125,6 +125,13 @@ def _filter_options(command):
     show_default=True,
     help="Worker processes decoding videos.",
 )
+@click.option(
+    "--decoder-threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="FFmpeg threads per worker (0: FFmpeg chooses).",
+)
 @click.option("--shard-size", type=int, default=1000, show_default=True, help="Clips per shard.")
 @click.option("--preview", is_flag=True, help="Also write preview/ (contact sheet PNG, GIF grid).")
 @click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")

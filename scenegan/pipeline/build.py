@@ -27,6 +27,7 @@ from scenegan.pipeline.shards import (
     SPLITS,
     STATS_NAME,
     atomic_write_text,
+    copy_shard,
     shard_name,
     write_shard,
 )
@@ -51,7 +52,7 @@ class BuildConfig:
     val_fraction: float = 0.1
     seed: int = 0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    decoder_threads: int = 0
+    decoder_threads: int = 1  # per worker; 0 lets FFmpeg choose (fastest with --workers 1)
     shard_size: int = 1000
     filters: FilterConfig = FilterConfig()
     preview: bool = False
@@ -174,18 +175,29 @@ def extract_all(sources: list[Source], config: BuildConfig, parts: Path) -> int:
     # Longest files first, so one big video does not run alone at the end.
     todo.sort(key=lambda s: (-_size(s.path), s.source_id))
     tasks = [(s, config.extract_config(), parts) for s in todo]
-    bar = tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video", desc="decode")
-    with bar:
-        if config.workers == 1:
+
+    def progress() -> tqdm:
+        return tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video")
+
+    if config.workers == 1:
+        with progress() as bar:
             for task in tasks:
                 _extract_to_part(task)
                 bar.update()
-        else:
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(min(config.workers, len(tasks)), initializer=_worker_init) as pool:
-                for _ in pool.imap_unordered(_extract_to_part, tasks):
-                    bar.update()
+        return len(todo)
+    # The pool is made before the bar's thread starts, so forking copies no running thread.
+    with _pool_context().Pool(min(config.workers, len(tasks)), initializer=_worker_init) as pool:
+        with progress() as bar:
+            for _ in pool.imap_unordered(_extract_to_part, tasks):
+                bar.update()
     return len(todo)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork starts a worker in milliseconds where spawn re-imports numpy, PyAV, OpenCV and h5py
+    # (about a second each); spawn where fork does not exist.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def _size(path: Path) -> int:
@@ -240,18 +252,15 @@ def _write_split(
     try:
         for number, first in enumerate(range(0, len(entries), config.shard_size)):
             batch = entries[first : first + config.shard_size]
-            clips = np.empty((len(batch), *CLIP.shape), np.uint8)
-            starts = []
-            for row, (source, i) in enumerate(batch):
+            for source, _ in batch:
                 if source.key not in files:
                     files[source.key] = h5py.File(_part_paths(parts, source)[0], "r")
-                part = files[source.key]
-                clips[row] = part["clips"][i]
-                starts.append(float(part["start_time"][i]))
+            clips = [(files[source.key]["clips"], i) for source, i in batch]
+            starts = [float(files[source.key]["start_time"][i]) for source, i in batch]
             ids = [source.source_id for source, _ in batch]
             provenance = {source.source_id: source.provenance for source, _ in batch}
             name = shard_name(split, number)
-            write_shard(out / name, clips, ids, starts, provenance)
+            copy_shard(out / name, clips, ids, starts, provenance)
             shards.append({"file": name, "split": split, "n_clips": len(batch)})
     finally:
         for handle in files.values():

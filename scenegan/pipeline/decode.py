@@ -149,8 +149,9 @@ def iter_frames(
     container = open_video(path)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        stream.thread_count = threads
+        if threads != 1:  # frame and slice threads; with one worker per core, one is best
+            stream.thread_type = "AUTO"
+            stream.thread_count = threads
         fallback_step = 1.0 / (stream_info(stream).fps or fps)
         step = 1.0 / fps
         start: float | None = None

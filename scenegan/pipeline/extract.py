@@ -26,7 +26,7 @@ class ExtractConfig:
     min_source_fps: float
     seed: int
     filters: FilterConfig
-    decoder_threads: int = 0  # 0: FFmpeg chooses; does not change the clips
+    decoder_threads: int = 1  # 0: FFmpeg chooses; does not change the clips
 
     def fingerprint(self) -> dict:
         settings = asdict(self)
