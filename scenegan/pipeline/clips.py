@@ -35,8 +35,9 @@ class FilterConfig:
     # Camera motion: a frame-to-frame shift counts only where phase correlation finds the whole
     # frame moving together (peak response at least this); flowing water or flames score lower.
     camera_min_response: float = 0.6
-    # Pan: the camera drifts this many pixels in total over the clip.
-    pan_max_pixels: float = 8.0
+    # Pan: the camera drifts this many pixels in total over the clip (a fifth of the width).
+    # Lower values also reject drifting clouds and travelling waves, which move the same way.
+    pan_max_pixels: float = 16.0
     # Shake: the frame-to-frame camera shift jitters by this many pixels (standard deviation).
     shake_max_pixels: float = 1.0
 
