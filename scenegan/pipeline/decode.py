@@ -139,20 +139,27 @@ def iter_frames(
     fps: float,
     fmt: ClipFormat = CLIP,
     threads: int = 0,
+    min_source_fps: float = 0.0,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (time in seconds from the first frame, (H, W) uint8 frame) at `fps`, streaming.
 
     Output frame k is the source frame whose timestamp is nearest to k / fps; source frames
     between output times are decoded but never converted. `threads` = 0 lets FFmpeg choose.
-    Raises VideoError when the file cannot be opened or decoding fails part way.
+    Raises VideoError when the file cannot be opened, its stated frame rate is below
+    `min_source_fps` (a slideshow, which resampling would only repeat) or decoding fails.
     """
     container = open_video(path)
     try:
         stream = container.streams.video[0]
+        source_fps = stream_info(stream).fps
+        if source_fps and source_fps < min_source_fps:
+            raise VideoError(
+                "low_fps", f"{source_fps:g} fps is below --min-source-fps {min_source_fps:g}"
+            )
         if threads != 1:  # frame and slice threads; with one worker per core, one is best
             stream.thread_type = "AUTO"
             stream.thread_count = threads
-        fallback_step = 1.0 / (stream_info(stream).fps or fps)
+        fallback_step = 1.0 / (source_fps or fps)
         step = 1.0 / fps
         start: float | None = None
         held: av.VideoFrame | None = None  # the latest decoded frame not yet passed

@@ -12,7 +12,7 @@ import numpy as np
 
 from scenegan.clip_format import CLIP
 from scenegan.pipeline.clips import FilterConfig, MotionMeter, reject_reason
-from scenegan.pipeline.decode import VideoError, iter_frames, probe
+from scenegan.pipeline.decode import VideoError, iter_frames
 from scenegan.pipeline.sources import Source
 
 
@@ -59,11 +59,6 @@ def extract_source(source: Source, config: ExtractConfig) -> SourceResult:
     """Decode `source` once and return its kept clips, or the reason it was skipped."""
     empty = np.zeros((0, *CLIP.shape), np.uint8)
     try:
-        info = probe(source.path)
-        if info.fps and info.fps < config.min_source_fps:
-            raise VideoError(
-                "low_fps", f"{info.fps:g} fps is below --min-source-fps {config.min_source_fps:g}"
-            )
         return _slice_and_filter(source, config)
     except VideoError as error:
         return SourceResult(source, empty, [], skip_reason=error.reason, skip_detail=error.detail)
@@ -80,7 +75,12 @@ def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
     n_candidates = 0
     count = 0
     for index, (_, frame) in enumerate(
-        iter_frames(source.path, config.fps, threads=config.decoder_threads)
+        iter_frames(
+            source.path,
+            config.fps,
+            threads=config.decoder_threads,
+            min_source_fps=config.min_source_fps,
+        )
     ):
         count = index + 1
         window.append(frame)
