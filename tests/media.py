@@ -44,11 +44,16 @@ def write_video(
     fps: int = 30,
     rotation: int = 0,
     codec: str = "libx264",
+    faststart: bool = False,
 ) -> Path:
-    """Write (T, H, W) gray or (T, H, W, 3) RGB uint8 frames as an H.264 MP4 (yuv420p)."""
+    """Write (T, H, W) gray or (T, H, W, 3) RGB uint8 frames as an H.264 MP4 (yuv420p).
+
+    `faststart` puts the index (moov) before the data, as web videos do.
+    """
     if frames.ndim == 3:
         frames = np.repeat(frames[..., None], 3, axis=3)
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream(codec, rate=fps)
         stream.height, stream.width = frames.shape[1:3]
         stream.pix_fmt = "yuv420p"

@@ -56,6 +56,10 @@ def video_folder(tmp_path_factory) -> Path:
     write_video(folder / "short.mp4", moving_texture(30, 90, 160), fps=30)
     write_video(folder / "slideshow.mp4", moving_texture(40, 90, 160), fps=2)
     write_truncated(folder / "truncated.mp4", folder / "moving-30fps.mp4", keep=0.4)
+    faststart = write_video(
+        tmp_path_factory.mktemp("full") / "f.mp4", moving_texture(90, 90, 160), faststart=True
+    )
+    write_truncated(folder / "truncated-faststart.mp4", faststart, keep=0.5)
     (folder / "notes.mp4").write_text("this is a text file, not a video\n")
     (folder / "empty.mov").write_bytes(b"")
     write_audio_only(folder / "audio-only.mp4")
@@ -177,10 +181,11 @@ def test_build_skips_bad_files_with_reasons(built):
     assert reasons["audio-only.mp4"] == "no_video_stream"
     assert reasons["short.mp4"] == "too_short"
     assert reasons["slideshow.mp4"] == "low_fps"
-    assert reasons["truncated.mp4"] in ("not_a_video", "corrupt")
+    assert reasons["truncated.mp4"] == "corrupt"  # cut before its index: cannot be opened
     assert "README.txt" not in reasons
-    assert stats["videos_skipped"] == len(reasons) == 6
-    assert stats["videos_found"] == 14
+    assert reasons["truncated-faststart.mp4"] in ("corrupt", "truncated")  # index first
+    assert stats["videos_skipped"] == len(reasons) == 7
+    assert stats["videos_found"] == 15
 
 
 def test_build_is_deterministic_and_resumes(built, tmp_path):
@@ -253,7 +258,7 @@ def test_cli_build_with_two_workers_and_preview(video_folder, tmp_path):
     args = ["build-dataset", "--videos", str(video_folder), "--out", str(out)]
     result = CliRunner().invoke(cli, [*args, "--workers", "2", "--preview", "--clips", "3"])
     assert result.exit_code == 0, result.output
-    assert "wrote 3 clips" in result.output and "skipped 6 videos" in result.output
+    assert "wrote 3 clips" in result.output and "skipped 7 videos" in result.output
     assert (out / "preview" / "preview.png").stat().st_size > 0
     assert (out / "preview" / "preview.gif").stat().st_size > 0
     result = CliRunner().invoke(cli, ["inspect", str(out), "--out", str(tmp_path / "p")])

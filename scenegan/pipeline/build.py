@@ -357,9 +357,11 @@ def build_dataset(config: BuildConfig) -> dict:
 def summary(stats: dict, config: BuildConfig) -> str:
     """A few lines for the terminal: what was written, what was skipped and rejected, and why."""
     written = stats["clips_written"]
+    with_clips = sum(stats["videos_with_clips"].values())
     lines = [
         f"wrote {written['total']} clips ({written['train']} train, {written['val']} val) "
-        f"from {stats['videos_read']} of {stats['videos_found']} videos to {config.out}",
+        f"from {with_clips} videos to {config.out}; "
+        f"{stats['videos_read']} of {stats['videos_found']} videos were readable",
     ]
     if not stats["target_reached"]:
         lines.append(

@@ -61,12 +61,32 @@ def open_video(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as error:
-        raise VideoError("not_a_video", _short(error)) from error
+        # A known container header that FFmpeg cannot open is a damaged video (often one cut
+        # short before its index); anything else was never a video.
+        reason = "corrupt" if _looks_like_video(path) else "not_a_video"
+        raise VideoError(reason, _short(error)) from error
     if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams})
         container.close()
-        kinds = sorted({s.type for s in container.streams}) or ["no streams"]
-        raise VideoError("no_video_stream", "has " + ", ".join(kinds))
+        raise VideoError("no_video_stream", "streams: " + (", ".join(kinds) or "none"))
     return container
+
+
+# Leading bytes of common video containers: (offset, signature).
+_CONTAINER_SIGNATURES = (
+    (4, b"ftyp"),  # MP4, MOV, 3GP
+    (0, b"\x1a\x45\xdf\xa3"),  # Matroska, WebM
+    (0, b"RIFF"),  # AVI
+    (0, b"FLV"),
+    (0, b"\x00\x00\x01\xba"),  # MPEG program stream
+    (0, b"\x47"),  # MPEG transport stream
+)
+
+
+def _looks_like_video(path: Path) -> bool:
+    with path.open("rb") as file:
+        head = file.read(12)
+    return any(head[offset : offset + len(sig)] == sig for offset, sig in _CONTAINER_SIGNATURES)
 
 
 def stream_info(stream: av.video.stream.VideoStream) -> VideoInfo:
@@ -164,10 +184,12 @@ def iter_frames(
         start: float | None = None
         held: av.VideoFrame | None = None  # the latest decoded frame not yet passed
         held_time = 0.0
+        n_decoded = 0
         next_index = 0
         last_time = -fallback_step
         try:
             for frame in container.decode(stream):
+                n_decoded += 1
                 time = frame.time
                 if time is None:  # no timestamps: count frames at the stream's nominal rate
                     time = last_time + fallback_step
@@ -185,6 +207,9 @@ def iter_frames(
                 held, held_time, last_time = frame, time, time
         except av.error.FFmpegError as error:
             raise VideoError("corrupt", _short(error)) from error
+        if stream.frames and n_decoded < 0.9 * stream.frames:
+            # The container's index promises more: the data ends early.
+            raise VideoError("truncated", f"decoded {n_decoded} of {stream.frames} frames")
         if held is not None:  # the last frame lasts one source frame interval
             while next_index * step < held_time + fallback_step / 2:
                 yield next_index * step, _convert(held, fmt)
@@ -207,5 +232,6 @@ def decode_video(path: Path, fps: float, fmt: ClipFormat = CLIP, threads: int = 
 
 
 def _short(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:160]
+    """One short line about an error, without the file's path (stats.json names the file)."""
+    text = getattr(error, "strerror", None) or str(error).strip() or type(error).__name__
+    return text.splitlines()[0][:160]
