@@ -132,6 +132,7 @@ def save_part(parts: Path, result: SourceResult) -> None:
         )
     meta = {
         "source_id": result.source.source_id,
+        "file": _file_signature(result.source.path),
         "n_clips": len(result.clips),
         "start_times": result.start_times,
         "n_frames": result.n_frames,
@@ -150,9 +151,20 @@ def load_part(parts: Path, source: Source) -> dict | None:
     if not meta_path.is_file():
         return None
     meta = json.loads(meta_path.read_text())
-    if meta["source_id"] != source.source_id or (meta["n_clips"] and not clips_path.is_file()):
+    if meta["source_id"] != source.source_id or meta.get("file") != _file_signature(source.path):
+        return None  # another source with the same key, or the file changed since
+    if meta["n_clips"] and not clips_path.is_file():
         return None
     return meta
+
+
+def _file_signature(path: Path) -> list[int] | None:
+    """(size, modification time) of a source file: a part is reused only for the same file."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def _worker_init() -> None:
@@ -361,7 +373,7 @@ def summary(stats: dict, config: BuildConfig) -> str:
     lines = [
         f"wrote {written['total']} clips ({written['train']} train, {written['val']} val) "
         f"from {with_clips} videos to {config.out}; "
-        f"{stats['videos_read']} of {stats['videos_found']} videos were readable",
+        f"{stats['videos_read']} of {stats['videos_found']} videos were usable",
     ]
     if not stats["target_reached"]:
         lines.append(
