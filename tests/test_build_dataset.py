@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -299,3 +301,36 @@ def test_out_folder_with_other_files_is_refused(video_folder, tmp_path):
     assert isinstance(result.exception, UserError) and "not a scenegan dataset" in str(
         result.exception
     )
+
+
+def test_build_killed_mid_way_finishes_on_rerun(built, tmp_path):
+    config, _ = built
+    out = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-c",
+        "from scenegan.cli import main; main()",
+        "build-dataset",
+        "--videos",
+        str(config.videos),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--val-fraction",
+        str(config.val_fraction),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # Kill it as soon as the first video is done (if it has not finished by then).
+        for _ in range(600):
+            if process.poll() is not None or len(list(out.glob(".parts/*.json"))) > 1:
+                break
+            time.sleep(0.01)
+        process.kill()
+    finally:
+        process.wait()
+    build_dataset(replace(config, out=out))
+    for shard in sorted(config.out.glob("*.h5")):
+        assert shard.read_bytes() == (out / shard.name).read_bytes(), shard.name
