@@ -30,7 +30,7 @@ from scenegan.clip_format import DEFAULT_FPS  # noqa: E402
 
 # Filter thresholds: (option, FilterConfig field, help); defaults come from FilterConfig.
 _FILTER_OPTIONS = [
-    ("--cut-min-diff", "cut_min_diff", "Scene cut: a frame-to-frame mean abs difference this big"),
+    ("--cut-min-diff", "cut_min_diff", "Scene cut: a frame-to-frame mean abs difference this big,"),
     ("--cut-ratio", "cut_ratio", "... and this many times the clip's median difference."),
     ("--static-max-motion", "static_max_motion", "Static: median frame difference below this."),
     ("--dark-level", "dark_level", "Gray level below which a pixel counts as dark."),

@@ -297,6 +297,7 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
 
     (out := config.out).mkdir(parents=True, exist_ok=True)
     (out / INDEX_NAME).unlink(missing_ok=True)  # no index while shards are being replaced
+    shutil.rmtree(out / "preview", ignore_errors=True)  # it showed the clips being replaced
     for old in sorted(out.glob("*.h5")):
         if old.name.split("-")[0] in SPLITS:
             old.unlink()
@@ -359,10 +360,11 @@ def build_dataset(config: BuildConfig) -> dict:
     parts = prepare_out(config.out, config.extract_config().fingerprint())
     extract_all(sources, config, parts)
     stats = assemble(sources, config, parts)
-    if config.preview:
+    if config.preview and stats["clips_written"]["total"]:
         from scenegan.pipeline.preview import write_preview
 
-        write_preview(config.out, seed=config.seed)
+        split = "train" if stats["clips_written"]["train"] else "val"
+        write_preview(config.out, split=split, seed=config.seed)
     return stats
 
 
