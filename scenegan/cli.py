@@ -21,6 +21,152 @@ def cli() -> None:
 
 
 # ---------------------------------------------------------------- build-dataset (pipeline)
+# Imports kept inside this section so each command's section merges on its own.
+import json  # noqa: E402
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from scenegan.clip_format import DEFAULT_FPS  # noqa: E402
+
+# Filter thresholds: (option, FilterConfig field, help); defaults come from FilterConfig.
+_FILTER_OPTIONS = [
+    ("--cut-min-diff", "cut_min_diff", "Scene cut: a frame-to-frame mean abs difference this big,"),
+    ("--cut-ratio", "cut_ratio", "... and this many times the clip's median difference."),
+    ("--static-max-motion", "static_max_motion", "Static: median frame difference below this."),
+    ("--dark-level", "dark_level", "Gray level below which a pixel counts as dark."),
+    ("--bright-level", "bright_level", "Gray level above which a pixel counts as blown out."),
+    ("--exposure-max-fraction", "exposure_max_fraction", "Dark / blown out above this fraction."),
+    ("--camera-min-response", "camera_min_response", "Phase-correlation peak for camera motion."),
+    ("--pan-max-pixels", "pan_max_pixels", "Pan: total camera drift over a clip, in pixels."),
+    ("--shake-max-pixels", "shake_max_pixels", "Shake: std of frame-to-frame camera shift."),
+]
+
+
+def _filter_options(command):
+    from scenegan.pipeline.clips import FilterConfig
+
+    defaults = FilterConfig()
+    for flag, name, text in reversed(_FILTER_OPTIONS):
+        value = getattr(defaults, name)
+        command = click.option(
+            flag, name, type=type(value), default=value, show_default=True, help=text
+        )(command)
+    return command
+
+
+@cli.command("build-dataset")
+@click.option(
+    "--videos",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Build from this folder of videos instead of the fetch manifest.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path),
+    default=Path("datasets/manifest.sqlite"),
+    show_default=True,
+    help="SQLite manifest written by `scenegan fetch`.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("datasets/clips"),
+    show_default=True,
+    help="Dataset folder to write (or to finish after an interruption).",
+)
+@click.option(
+    "--fps",
+    type=float,
+    default=DEFAULT_FPS,
+    show_default=True,
+    help="Frame rate clips are resampled to.",
+)
+@click.option(
+    "--stride",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Frames between the starts of consecutive candidate clips.",
+)
+@click.option(
+    "--clips",
+    type=int,
+    default=7000,
+    show_default=True,
+    help="Target number of clips, spread evenly over the sources.",
+)
+@click.option(
+    "--max-per-source",
+    type=int,
+    default=32,
+    show_default=True,
+    help="At most this many clips from one video.",
+)
+@click.option(
+    "--min-source-fps",
+    type=float,
+    default=8.0,
+    show_default=True,
+    help="Skip videos filmed at a lower frame rate (time-lapse stills).",
+)
+@click.option(
+    "--val-fraction",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Share of source videos (by hash of their id) in the validation split.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
+@click.option(
+    "--workers",
+    type=int,
+    default=os.cpu_count() or 1,
+    show_default=True,
+    help="Worker processes decoding videos.",
+)
+@click.option(
+    "--decoder-threads",
+    type=int,
+    default=1,
+    show_default=True,
+    help="FFmpeg threads per worker (0: FFmpeg chooses).",
+)
+@click.option("--shard-size", type=int, default=1000, show_default=True, help="Clips per shard.")
+@click.option("--preview", is_flag=True, help="Also write preview/ (contact sheet PNG, GIF grid).")
+@click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
+@_filter_options
+def build_dataset_command(dry_run: bool, preview: bool, **options) -> None:
+    """Cut source videos into 32-frame gray clips and write them as HDF5 shards."""
+    from scenegan.pipeline.build import BuildConfig, build_dataset, summary
+    from scenegan.pipeline.clips import FilterConfig
+
+    filters = FilterConfig(**{name: options.pop(name) for _, name, _ in _FILTER_OPTIONS})
+    config = BuildConfig(filters=filters, preview=preview, **options)
+    if dry_run:
+        click.echo(json.dumps(config.to_dict(), indent=1))
+        return
+    stats = build_dataset(config)
+    click.echo(summary(stats, config))
+
+
+@cli.command("inspect")
+@click.argument("dataset", type=click.Path(path_type=Path), default=Path("datasets/clips"))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for preview.png and preview.gif (default: DATASET/preview).",
+)
+@click.option("--count", type=int, default=16, show_default=True, help="Clips to show.")
+@click.option("--split", type=click.Choice(["train", "val"]), default="train", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Which random clips.")
+def inspect_command(dataset: Path, out: Path | None, count: int, split: str, seed: int) -> None:
+    """Write a contact sheet PNG and a GIF grid of random clips of a dataset."""
+    from scenegan.pipeline.preview import write_preview
+
+    paths = write_preview(dataset, out=out, count=count, split=split, seed=seed)
+    click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 
 # ---------------------------------------------------------------- train (model/train)

@@ -36,10 +36,13 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
+# Lookup table of expand_limited_range, made once: it runs on every decoded frame.
+_LIMITED_TO_FULL = np.clip(np.rint((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
+
+
 def expand_limited_range(luma: np.ndarray) -> np.ndarray:
     """Video-range luma (16..235) -> full range (0..255), so videos match photos."""
-    table = np.clip(np.rint((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
-    return table[luma]
+    return _LIMITED_TO_FULL[luma]
 
 
 def resize_area(gray: np.ndarray, fmt: ClipFormat = CLIP) -> np.ndarray:

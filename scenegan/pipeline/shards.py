@@ -57,26 +57,63 @@ def write_shard(
     tmp = path.with_name(path.name + ".tmp")
     # track_times=False keeps the file bytes a function of the data alone (reproducible builds).
     with h5py.File(tmp, "w", track_order=True) as f:
-        f.create_dataset(
-            "clips",
-            data=clips,
-            chunks=(1, *fmt.shape),
-            compression="gzip",
-            compression_opts=4,
-            track_times=False,
+        f.create_dataset("clips", data=clips, **_clip_storage(fmt))
+        _write_clip_details(f, source_ids, start_times, provenance, fmt)
+    os.replace(tmp, path)
+
+
+def _clip_storage(fmt: ClipFormat) -> dict:
+    """How `clips` is stored: one gzip chunk per clip, no time stamps."""
+    return dict(chunks=(1, *fmt.shape), compression="gzip", compression_opts=4, track_times=False)
+
+
+def _write_clip_details(
+    f: h5py.File,
+    source_ids: Sequence[str],
+    start_times: Sequence[float],
+    provenance: dict[str, dict],
+    fmt: ClipFormat,
+) -> None:
+    """The per-clip source ids and start times, and the shard's self-description."""
+    f.create_dataset(
+        "source_id",
+        data=np.array(source_ids, dtype=object),
+        dtype=h5py.string_dtype(),
+        track_times=False,
+    )
+    f.create_dataset(
+        "start_time", data=np.asarray(start_times, dtype=np.float64), track_times=False
+    )
+    f.attrs["format_version"] = FORMAT_VERSION
+    f.attrs["clip_format"] = json.dumps(fmt.to_dict())
+    f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+
+
+def copy_shard(
+    path: Path,
+    clips: Sequence[tuple[h5py.Dataset, int]],
+    source_ids: Sequence[str],
+    start_times: Sequence[float],
+    provenance: dict[str, dict],
+    fmt: ClipFormat = CLIP,
+) -> None:
+    """Write one shard atomically from clips of other shards: (their `clips` dataset, row).
+
+    Each clip's compressed chunk is copied as it is, never decompressed and compressed again,
+    so gathering a dataset from per-source shards costs file I/O only. The sources must have
+    been written by `write_shard` (the same chunking and filters).
+    """
+    assert len(source_ids) == len(start_times) == len(clips)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w", track_order=True) as f:
+        target = f.create_dataset(
+            "clips", shape=(len(clips), *fmt.shape), dtype=np.uint8, **_clip_storage(fmt)
         )
-        f.create_dataset(
-            "source_id",
-            data=np.array(source_ids, dtype=object),
-            dtype=h5py.string_dtype(),
-            track_times=False,
-        )
-        f.create_dataset(
-            "start_time", data=np.asarray(start_times, dtype=np.float64), track_times=False
-        )
-        f.attrs["format_version"] = FORMAT_VERSION
-        f.attrs["clip_format"] = json.dumps(fmt.to_dict())
-        f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+        for row, (source, index) in enumerate(clips):
+            assert source.chunks == target.chunks and source.compression == target.compression
+            filter_mask, chunk = source.id.read_direct_chunk((index, 0, 0, 0))
+            target.id.write_direct_chunk((row, 0, 0, 0), chunk, filter_mask)
+        _write_clip_details(f, source_ids, start_times, provenance, fmt)
     os.replace(tmp, path)
 
 

@@ -1,0 +1,391 @@
+"""`scenegan build-dataset`: sources -> worker processes extract clips per source (resumable
+parts) -> quotas spread the clip target over sources -> split by source hash -> HDF5 shards,
+`stats.json` and, last, `index.json`."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from scenegan.clip_format import CLIP, DEFAULT_FPS
+from scenegan.errors import UserError
+from scenegan.pipeline.clips import FilterConfig
+from scenegan.pipeline.extract import ExtractConfig, SourceResult, extract_source, source_rng
+from scenegan.pipeline.shards import (
+    FORMAT_VERSION,
+    INDEX_NAME,
+    SPLITS,
+    STATS_NAME,
+    atomic_write_text,
+    copy_shard,
+    shard_name,
+    write_shard,
+)
+from scenegan.pipeline.sources import Source, folder_sources, manifest_sources, split_of
+
+PARTS_DIR = ".parts"  # per-source results of an unfinished or earlier build (the resume state)
+SETTINGS_NAME = "settings.json"
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Options of `scenegan build-dataset`; see `scenegan build-dataset --help`."""
+
+    out: Path = Path("datasets/clips")
+    videos: Path | None = None  # a folder of videos; None: read the fetch manifest
+    manifest: Path = Path("datasets/manifest.sqlite")
+    fps: float = DEFAULT_FPS
+    stride: int = 8
+    clips: int = 7000
+    max_per_source: int = 32
+    min_source_fps: float = 8.0
+    val_fraction: float = 0.1
+    seed: int = 0
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    decoder_threads: int = 1  # per worker; 0 lets FFmpeg choose (fastest with --workers 1)
+    shard_size: int = 1000
+    filters: FilterConfig = FilterConfig()
+    preview: bool = False
+
+    def extract_config(self) -> ExtractConfig:
+        return ExtractConfig(
+            fps=self.fps,
+            stride=self.stride,
+            max_per_source=self.max_per_source,
+            min_source_fps=self.min_source_fps,
+            seed=self.seed,
+            filters=self.filters,
+            decoder_threads=self.decoder_threads,
+        )
+
+    def to_dict(self) -> dict:
+        settings = asdict(self)
+        for key in ("out", "videos", "manifest"):
+            settings[key] = None if settings[key] is None else str(settings[key])
+        return settings
+
+    def validate(self) -> None:
+        if self.fps <= 0 or self.stride < 1 or self.clips < 1 or self.max_per_source < 1:
+            raise UserError("--fps, --stride, --clips and --max-per-source must be positive")
+        if not 0 <= self.val_fraction < 1:
+            raise UserError("--val-fraction must be in [0, 1)")
+        if self.workers < 1 or self.shard_size < 1:
+            raise UserError("--workers and --shard-size must be at least 1")
+
+
+def list_sources(config: BuildConfig) -> list[Source]:
+    """The build's sources, sorted by id: a folder's videos, or the manifest's downloads."""
+    if config.videos is not None:
+        return folder_sources(config.videos)
+    return manifest_sources(config.manifest)
+
+
+def prepare_out(out: Path, fingerprint: dict) -> Path:
+    """Check `out` is new, empty or an earlier build; return its parts folder, reset if stale."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the dataset")
+    if out.is_dir() and any(out.iterdir()):
+        if not ((out / INDEX_NAME).is_file() or (out / PARTS_DIR).is_dir()):
+            raise UserError(
+                f"--out {out} holds other files and is not a scenegan dataset; "
+                "choose a new or empty folder"
+            )
+    parts = out / PARTS_DIR
+    settings = parts / SETTINGS_NAME
+    wanted = json.dumps(fingerprint, sort_keys=True, indent=1)
+    if parts.is_dir() and (not settings.is_file() or settings.read_text() != wanted):
+        # Parts made with other options would give other clips: start the sources afresh.
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True, exist_ok=True)
+    if not settings.is_file():
+        atomic_write_text(settings, wanted)
+    return parts
+
+
+# ---------------------------------------------------------------- per-source parts (resume)
+
+
+def _part_paths(parts: Path, source: Source) -> tuple[Path, Path]:
+    return parts / f"{source.key}.h5", parts / f"{source.key}.json"
+
+
+def save_part(parts: Path, result: SourceResult) -> None:
+    """Clips first, then the JSON that marks the source done (both renamed into place)."""
+    clips_path, meta_path = _part_paths(parts, result.source)
+    if len(result.clips):
+        write_shard(
+            clips_path,
+            result.clips,
+            [result.source.source_id] * len(result.clips),
+            result.start_times,
+            {result.source.source_id: result.source.provenance},
+        )
+    meta = {
+        "source_id": result.source.source_id,
+        "file": _file_signature(result.source.path),
+        "n_clips": len(result.clips),
+        "start_times": result.start_times,
+        "n_frames": result.n_frames,
+        "n_candidates": result.n_candidates,
+        "rejected": dict(sorted(result.rejected.items())),
+        "n_over_cap": result.n_over_cap,
+        "skip_reason": result.skip_reason,
+        "skip_detail": result.skip_detail,
+    }
+    atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
+
+
+def load_part(parts: Path, source: Source) -> dict | None:
+    """The saved result of `source`, or None when it has not been finished."""
+    clips_path, meta_path = _part_paths(parts, source)
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta["source_id"] != source.source_id or meta.get("file") != _file_signature(source.path):
+        return None  # another source with the same key, or the file changed since
+    if meta["n_clips"] and not clips_path.is_file():
+        return None
+    return meta
+
+
+def _file_signature(path: Path) -> list[int] | None:
+    """(size, modification time) of a source file: a part is reused only for the same file."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _worker_init() -> None:
+    # Each worker is one decode stream; OpenCV's own threads would only compete for the cores.
+    cv2.setNumThreads(1)
+
+
+def _extract_to_part(task: tuple[Source, ExtractConfig, Path]) -> tuple[str, str | None]:
+    source, config, parts = task
+    result = extract_source(source, config)
+    save_part(parts, result)
+    return source.source_id, result.skip_reason
+
+
+def extract_all(sources: list[Source], config: BuildConfig, parts: Path) -> int:
+    """Extract every source that has no finished part; returns how many were extracted now."""
+    todo = [s for s in sources if load_part(parts, s) is None]
+    if not todo:
+        return 0
+    # Longest files first, so one big video does not run alone at the end.
+    todo.sort(key=lambda s: (-_size(s.path), s.source_id))
+    tasks = [(s, config.extract_config(), parts) for s in todo]
+
+    def progress() -> tqdm:
+        return tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video")
+
+    if config.workers == 1:
+        with progress() as bar:
+            for task in tasks:
+                _extract_to_part(task)
+                bar.update()
+        return len(todo)
+    # The pool is made before the bar's thread starts, so forking copies no running thread.
+    with _pool_context().Pool(min(config.workers, len(tasks)), initializer=_worker_init) as pool:
+        with progress() as bar:
+            for _ in pool.imap_unordered(_extract_to_part, tasks):
+                bar.update()
+    return len(todo)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork starts a worker in milliseconds where spawn re-imports numpy, PyAV, OpenCV and h5py
+    # (about a second each); spawn where fork does not exist.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+# ---------------------------------------------------------------- quotas, split, shards
+
+
+def spread_quotas(counts: dict[str, int], target: int, seed: int) -> dict[str, int]:
+    """Clips to take from each source: all of them if they fit in `target`, else an even share.
+
+    Water-filling: every source gives min(count, q) for the largest q that fits; the few clips
+    left over go one each to sources with more, in an order fixed by the seed.
+    """
+    if sum(counts.values()) <= target:
+        return dict(counts)
+    low, high = 0, max(counts.values())
+    while low < high:  # largest q with sum(min(n, q)) <= target
+        middle = (low + high + 1) // 2
+        if sum(min(n, middle) for n in counts.values()) <= target:
+            low = middle
+        else:
+            high = middle - 1
+    quotas = {s: min(n, low) for s, n in counts.items()}
+    left = target - sum(quotas.values())
+    richer = sorted(
+        (s for s, n in counts.items() if n > low),
+        key=lambda s: source_rng(seed, s).integers(2**62),
+    )
+    for s in richer[:left]:
+        quotas[s] += 1
+    return quotas
+
+
+def _write_split(
+    out: Path,
+    parts: Path,
+    split: str,
+    chosen: list[tuple[Source, np.ndarray]],
+    config: BuildConfig,
+) -> list[dict]:
+    """Write one split's chosen clips, in a seeded shuffled order, as shards of shard_size."""
+    entries = [(source, int(i)) for source, indices in chosen for i in indices]
+    order = np.random.default_rng([config.seed, SPLITS.index(split)]).permutation(len(entries))
+    entries = [entries[i] for i in order]
+    files: dict[str, h5py.File] = {}
+    shards = []
+    try:
+        for number, first in enumerate(range(0, len(entries), config.shard_size)):
+            batch = entries[first : first + config.shard_size]
+            for source, _ in batch:
+                if source.key not in files:
+                    files[source.key] = h5py.File(_part_paths(parts, source)[0], "r")
+            clips = [(files[source.key]["clips"], i) for source, i in batch]
+            starts = [float(files[source.key]["start_time"][i]) for source, i in batch]
+            ids = [source.source_id for source, _ in batch]
+            provenance = {source.source_id: source.provenance for source, _ in batch}
+            name = shard_name(split, number)
+            copy_shard(out / name, clips, ids, starts, provenance)
+            shards.append({"file": name, "split": split, "n_clips": len(batch)})
+    finally:
+        for handle in files.values():
+            handle.close()
+    return shards
+
+
+def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
+    """Parts -> shards, stats.json and index.json (written last: its presence means done)."""
+    metas = {s.source_id: load_part(parts, s) for s in sources}
+    usable = {sid: m["n_clips"] for sid, m in metas.items() if m["n_clips"]}
+    quotas = spread_quotas(usable, config.clips, config.seed)
+    chosen: dict[str, list[tuple[Source, np.ndarray]]] = {split: [] for split in SPLITS}
+    for source in sources:
+        quota = quotas.get(source.source_id, 0)
+        if not quota:
+            continue
+        n = usable[source.source_id]
+        rng = source_rng(config.seed + 1, source.source_id)
+        indices = np.sort(rng.choice(n, size=quota, replace=False))
+        chosen[split_of(source.source_id, config.val_fraction)].append((source, indices))
+
+    (out := config.out).mkdir(parents=True, exist_ok=True)
+    (out / INDEX_NAME).unlink(missing_ok=True)  # no index while shards are being replaced
+    shutil.rmtree(out / "preview", ignore_errors=True)  # it showed the clips being replaced
+    for old in sorted(out.glob("*.h5")):
+        if old.name.split("-")[0] in SPLITS:
+            old.unlink()
+    shards = []
+    for split in SPLITS:
+        shards += _write_split(out, parts, split, chosen[split], config)
+
+    stats = _stats(sources, metas, quotas, chosen, config)
+    atomic_write_text(out / STATS_NAME, json.dumps(stats, indent=1, sort_keys=True) + "\n")
+    index = {
+        "format_version": FORMAT_VERSION,
+        "clip_format": CLIP.to_dict(),
+        "fps": config.fps,
+        "shards": shards,
+        "n_clips": {split: stats["clips_written"][split] for split in SPLITS},
+        "config": config.to_dict(),
+    }
+    atomic_write_text(out / INDEX_NAME, json.dumps(index, indent=1) + "\n")
+    return stats
+
+
+def _stats(sources, metas, quotas, chosen, config: BuildConfig) -> dict:
+    skipped = [
+        {
+            "file": s.path.name,
+            "source_id": s.source_id,
+            "reason": metas[s.source_id]["skip_reason"],
+            "detail": metas[s.source_id]["skip_detail"],
+        }
+        for s in sources
+        if metas[s.source_id]["skip_reason"]
+    ]
+    rejected: Counter = Counter()
+    for meta in metas.values():
+        rejected.update(meta["rejected"])
+    written = {split: int(sum(len(i) for _, i in chosen[split])) for split in SPLITS}
+    kept = sum(m["n_clips"] for m in metas.values())
+    return {
+        "videos_found": len(sources),
+        "videos_read": len(sources) - len(skipped),
+        "videos_skipped": len(skipped),
+        "skipped_by_reason": dict(sorted(Counter(s["reason"] for s in skipped).items())),
+        "skipped": skipped,
+        "videos_with_clips": {split: len(chosen[split]) for split in SPLITS},
+        "frames_decoded": sum(m["n_frames"] for m in metas.values()),
+        "clip_candidates": sum(m["n_candidates"] for m in metas.values()),
+        "clips_rejected": dict(sorted(rejected.items())),
+        "clips_over_source_cap": sum(m["n_over_cap"] for m in metas.values()),
+        "clips_over_target": kept - sum(quotas.values()),
+        "clips_written": {**written, "total": sum(written.values())},
+        "clips_target": config.clips,
+        "target_reached": sum(written.values()) >= config.clips,
+    }
+
+
+def build_dataset(config: BuildConfig) -> dict:
+    """Build (or finish building) the dataset `config` describes; returns stats.json's content."""
+    config.validate()
+    sources = list_sources(config)
+    parts = prepare_out(config.out, config.extract_config().fingerprint())
+    extract_all(sources, config, parts)
+    stats = assemble(sources, config, parts)
+    if config.preview and stats["clips_written"]["total"]:
+        from scenegan.pipeline.preview import write_preview
+
+        split = "train" if stats["clips_written"]["train"] else "val"
+        write_preview(config.out, split=split, seed=config.seed)
+    return stats
+
+
+def summary(stats: dict, config: BuildConfig) -> str:
+    """A few lines for the terminal: what was written, what was skipped and rejected, and why."""
+    written = stats["clips_written"]
+    with_clips = sum(stats["videos_with_clips"].values())
+    lines = [
+        f"wrote {written['total']} clips ({written['train']} train, {written['val']} val) "
+        f"from {with_clips} videos to {config.out}; "
+        f"{stats['videos_read']} of {stats['videos_found']} videos were usable",
+    ]
+    if not stats["target_reached"]:
+        lines.append(
+            f"the target of {stats['clips_target']} clips was not reached: the sources gave "
+            f"only {written['total']} (at most {config.max_per_source} per source)"
+        )
+    if stats["videos_skipped"]:
+        reasons = ", ".join(f"{n} {r}" for r, n in stats["skipped_by_reason"].items())
+        lines.append(f"skipped {stats['videos_skipped']} videos ({reasons}); see stats.json")
+    if stats["clips_rejected"]:
+        reasons = ", ".join(f"{n} {r}" for r, n in stats["clips_rejected"].items())
+        lines.append(f"rejected {sum(stats['clips_rejected'].values())} clips ({reasons})")
+    return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""One source video -> its kept clips: stream frames, slice at a stride, filter, and keep at most
+a cap per source by seeded reservoir sampling. Runs in a worker process; never raises for a bad
+video, it returns the reason instead."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, deque
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from scenegan.clip_format import CLIP
+from scenegan.pipeline.clips import FilterConfig, MotionMeter, reject_reason
+from scenegan.pipeline.decode import VideoError, iter_frames
+from scenegan.pipeline.sources import Source
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Everything that decides which clips one source yields (saved to detect stale parts)."""
+
+    fps: float
+    stride: int
+    max_per_source: int
+    min_source_fps: float
+    seed: int
+    filters: FilterConfig
+    decoder_threads: int = 1  # 0: FFmpeg chooses; does not change the clips
+
+    def fingerprint(self) -> dict:
+        settings = asdict(self)
+        settings.pop("decoder_threads")
+        return settings
+
+
+@dataclass
+class SourceResult:
+    """What one source gave: kept clips with start times, and counts for stats.json."""
+
+    source: Source
+    clips: np.ndarray  # (N, T, H, W) uint8, sorted by start
+    start_times: list[float]
+    n_frames: int = 0  # frames at the target fps
+    n_candidates: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    n_over_cap: int = 0  # clips that passed the filters but were beyond max_per_source
+    skip_reason: str | None = None
+    skip_detail: str = ""
+
+
+def source_rng(seed: int, source_id: str) -> np.random.Generator:
+    """A Generator fixed by (seed, source id), independent of worker and processing order."""
+    digest = int(hashlib.sha256(source_id.encode()).hexdigest()[:16], 16)
+    return np.random.default_rng([seed, digest])
+
+
+def extract_source(source: Source, config: ExtractConfig) -> SourceResult:
+    """Decode `source` once and return its kept clips, or the reason it was skipped."""
+    empty = np.zeros((0, *CLIP.shape), np.uint8)
+    try:
+        return _slice_and_filter(source, config)
+    except VideoError as error:
+        return SourceResult(source, empty, [], skip_reason=error.reason, skip_detail=error.detail)
+
+
+def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
+    n_frames = CLIP.n_frames
+    window: deque[np.ndarray] = deque(maxlen=n_frames)
+    meter = MotionMeter(config.filters)
+    rng = source_rng(config.seed, source.source_id)
+    kept: list[tuple[int, np.ndarray]] = []  # reservoir of (start index, clip)
+    n_passed = 0
+    rejected: Counter = Counter()
+    n_candidates = 0
+    count = 0
+    for index, (_, frame) in enumerate(
+        iter_frames(
+            source.path,
+            config.fps,
+            threads=config.decoder_threads,
+            min_source_fps=config.min_source_fps,
+        )
+    ):
+        count = index + 1
+        window.append(frame)
+        meter.add(frame)
+        start = count - n_frames
+        if start < 0 or start % config.stride:
+            continue
+        n_candidates += 1
+        reason = reject_reason(meter.measure(start), config.filters)
+        if reason is not None:
+            rejected[reason] += 1
+            continue
+        # Reservoir sampling keeps a uniform random max_per_source of the passing clips without
+        # holding them all; the Generator makes the choice a function of (seed, source id).
+        n_passed += 1
+        if len(kept) < config.max_per_source:
+            kept.append((start, np.stack(window)))
+        else:
+            slot = rng.integers(n_passed)
+            if slot < config.max_per_source:
+                kept[slot] = (start, np.stack(window))
+    if count < n_frames:
+        raise VideoError(
+            "too_short",
+            f"{count} frames at {config.fps:g} fps, a clip needs {n_frames}",
+        )
+    kept.sort(key=lambda item: item[0])
+    clips = np.stack([clip for _, clip in kept]) if kept else np.zeros((0, *CLIP.shape), np.uint8)
+    return SourceResult(
+        source=source,
+        clips=clips,
+        start_times=[round(start / config.fps, 6) for start, _ in kept],
+        n_frames=count,
+        n_candidates=n_candidates,
+        rejected=rejected,
+        n_over_cap=n_passed - len(kept),
+    )

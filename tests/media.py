@@ -1,0 +1,89 @@
+"""Tiny videos written with PyAV for the dataset-build tests: moving, static, cut, panning,
+rotated, and broken files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def moving_texture(
+    n_frames: int, height: int, width: int, seed: int = 0, speed: float = 1.0
+) -> np.ndarray:
+    """(T, H, W) uint8: a fixed random texture with standing waves that swell in place.
+
+    Nothing translates, so the camera-motion filter sees no pan, yet every frame changes.
+    """
+    rng = np.random.default_rng(seed)
+    base = rng.integers(60, 190, size=(height // 8 + 1, width // 8 + 1)).astype(np.float32)
+    base = np.kron(base, np.ones((8, 8), np.float32))[:height, :width]
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    frames = []
+    for t in range(n_frames):
+        waves = 30 * np.sin(x / width * 9) * np.sin(y / height * 7) * np.cos(t * 0.9 * speed)
+        waves += (
+            20 * np.sin(x / width * 23 + 1) * np.sin(y / height * 13) * np.cos(t * 1.7 * speed + 1)
+        )
+        frames.append(np.clip(base + waves, 0, 255))
+    return np.stack(frames).astype(np.uint8)
+
+
+def panning_texture(n_frames: int, height: int, width: int, step: int, seed: int = 0):
+    """(T, H, W) uint8: a still random texture seen by a camera moving `step` pixels a frame."""
+    rng = np.random.default_rng(seed)
+    big = rng.integers(0, 256, size=(height // 4 + 1, (width + step * n_frames) // 4 + 2))
+    big = np.kron(big.astype(np.uint8), np.ones((4, 4), np.uint8))
+    return np.stack([big[:height, t * step : t * step + width] for t in range(n_frames)])
+
+
+def write_video(
+    path: Path,
+    frames: np.ndarray,
+    fps: int = 30,
+    rotation: int = 0,
+    codec: str = "libx264",
+    faststart: bool = False,
+) -> Path:
+    """Write (T, H, W) gray or (T, H, W, 3) RGB uint8 frames as an H.264 MP4 (yuv420p).
+
+    `faststart` puts the index (moov) before the data, as web videos do.
+    """
+    if frames.ndim == 3:
+        frames = np.repeat(frames[..., None], 3, axis=3)
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "ultrafast"}
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=8000, layout="mono")
+        for i in range(8):
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 8000, i * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def write_truncated(path: Path, source: Path, keep: float = 0.5) -> Path:
+    data = source.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path

@@ -1,0 +1,336 @@
+"""`scenegan build-dataset` on videos PyAV writes here: decode, filters, bad input, shards,
+determinism, resume, manifest input, preview and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from media import (
+    moving_texture,
+    panning_texture,
+    write_audio_only,
+    write_truncated,
+    write_video,
+)
+
+from scenegan.cli import cli, main
+from scenegan.clip_format import CLIP
+from scenegan.errors import UserError
+from scenegan.pipeline.build import BuildConfig, build_dataset, extract_all, spread_quotas
+from scenegan.pipeline.clips import FilterConfig, filter_clip
+from scenegan.pipeline.decode import decode_video
+from scenegan.pipeline.shards import read_index, read_split
+from scenegan.pipeline.sources import folder_sources, split_of
+
+SCENERY = Path(
+    os.environ.get(
+        "SCENEGAN_SCENERY", Path(__file__).resolve().parents[1] / ".." / "shared" / "scenery"
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def video_folder(tmp_path_factory) -> Path:
+    """Good videos of several sizes, rates and a rotation, plus every kind of bad file."""
+    folder = tmp_path_factory.mktemp("videos")
+    write_video(folder / "moving-30fps.mp4", moving_texture(90, 90, 160, seed=1), fps=30)
+    write_video(folder / "portrait-24fps.mp4", moving_texture(72, 160, 90, seed=2), fps=24)
+    write_video(folder / "wide-60fps.mp4", moving_texture(180, 64, 192, seed=3), fps=60)
+    write_video(folder / "square-25fps.mp4", moving_texture(75, 64, 64, seed=4), fps=25)
+    write_video(folder / "rotated.mp4", moving_texture(90, 90, 160, seed=5), fps=30, rotation=90)
+    still = np.repeat(moving_texture(1, 90, 160, seed=6), 90, axis=0)
+    write_video(folder / "static.mp4", still, fps=30)
+    calm = [moving_texture(45, 90, 160, seed=seed, speed=0.3) for seed in (7, 8)]
+    cut = np.concatenate([calm[0], 255 - calm[1]])
+    write_video(folder / "cut.mp4", cut, fps=30)
+    write_video(folder / "pan.mp4", panning_texture(90, 90, 160, step=3), fps=30)
+    write_video(folder / "short.mp4", moving_texture(30, 90, 160), fps=30)
+    write_video(folder / "slideshow.mp4", moving_texture(40, 90, 160), fps=2)
+    write_truncated(folder / "truncated.mp4", folder / "moving-30fps.mp4", keep=0.4)
+    faststart = write_video(
+        tmp_path_factory.mktemp("full") / "f.mp4", moving_texture(90, 90, 160), faststart=True
+    )
+    write_truncated(folder / "truncated-faststart.mp4", faststart, keep=0.5)
+    (folder / "notes.mp4").write_text("this is a text file, not a video\n")
+    (folder / "empty.mov").write_bytes(b"")
+    write_audio_only(folder / "audio-only.mp4")
+    (folder / "README.txt").write_text("not a video suffix: ignored\n")
+    return folder
+
+
+def small_config(videos: Path, out: Path, **changes) -> BuildConfig:
+    return replace(BuildConfig(videos=videos, out=out, workers=1, stride=8), **changes)
+
+
+@pytest.fixture(scope="module")
+def built(video_folder, tmp_path_factory) -> tuple[BuildConfig, dict]:
+    config = small_config(video_folder, tmp_path_factory.mktemp("ds") / "clips", val_fraction=0.3)
+    return config, build_dataset(config)
+
+
+# ---------------------------------------------------------------- decode
+
+
+@pytest.mark.parametrize(
+    "name, n_frames", [("moving-30fps.mp4", 36), ("portrait-24fps.mp4", 36), ("wide-60fps.mp4", 36)]
+)
+def test_decode_resamples_to_target_fps(video_folder, name, n_frames):
+    frames = decode_video(video_folder / name, fps=12.0)
+    assert frames.shape == (n_frames, *CLIP.frame_shape) and frames.dtype == np.uint8
+
+
+def test_decode_honours_rotation(tmp_path):
+    stored = np.zeros((10, 90, 160), np.uint8)
+    stored[:, :, :80] = 255  # left half white in the stored frame
+    frames = decode_video(write_video(tmp_path / "r.mp4", stored, rotation=90), fps=12.0)
+    # Displayed 90 degrees counter-clockwise: the stored left side is at the bottom.
+    assert frames.shape[1:] == CLIP.frame_shape
+    assert frames[0, :5].mean() < 20 and frames[0, -5:].mean() > 235
+
+
+def test_decode_expands_video_range_to_full(tmp_path):
+    levels = np.stack([np.full((64, 64), 0, np.uint8), np.full((64, 64), 255, np.uint8)] * 3)
+    frames = decode_video(write_video(tmp_path / "levels.mp4", levels, fps=12), fps=12.0)
+    assert frames[0].mean() < 3 and frames[1].mean() > 252
+
+
+# ---------------------------------------------------------------- filters
+
+
+def test_filters_on_synthetic_clips():
+    config = FilterConfig()
+    moving = moving_texture(32, 45, 80)
+    assert filter_clip(moving, config) is None
+    assert filter_clip(np.repeat(moving[:1], 32, axis=0), config) == "static"
+    cut = np.concatenate([moving[:16], 255 - moving[16:]])
+    assert filter_clip(cut, config) == "scene_cut"
+    assert filter_clip((moving // 16).astype(np.uint8), config) == "dark"
+    assert filter_clip((255 - moving // 16).astype(np.uint8), config) == "blown_out"
+    assert filter_clip(panning_texture(32, 45, 80, step=1), config) == "camera_pan"
+    shaky = np.stack([np.roll(f, 3 * (i % 2), axis=1) for i, f in enumerate(moving)])
+    assert filter_clip(shaky, config) == "camera_shake"
+
+
+def test_spread_quotas_is_even_and_capped():
+    counts = {"a": 1, "b": 10, "c": 10, "d": 3}
+    assert spread_quotas(counts, 100, seed=0) == counts
+    quotas = spread_quotas(counts, 12, seed=0)
+    assert sum(quotas.values()) == 12 and quotas["a"] == 1 and quotas["d"] == 3
+    assert sorted([quotas["b"], quotas["c"]]) == [4, 4]
+    assert spread_quotas(counts, 12, seed=0) == quotas
+
+
+def test_split_is_by_stable_hash():
+    ids = [f"video-{i}" for i in range(4000)]
+    val = {i for i in ids if split_of(i, 0.1) == "val"}
+    assert 320 < len(val) < 480
+    # More data does not move anyone: the same ids land in the same split.
+    assert val == {i for i in ids if split_of(i, 0.1) == "val"}
+    assert not [i for i in ids if split_of(i, 0.0) == "val"]
+
+
+# ---------------------------------------------------------------- the build
+
+
+def test_build_writes_the_dataset_contract(built):
+    config, stats = built
+    index = read_index(config.out)
+    assert index.fmt == CLIP and index.fps == config.fps
+    names = sorted(p.name for p in config.out.glob("*.h5"))
+    assert names and all(n.startswith(("train-", "val-")) for n in names)
+    train, train_ids = read_split(config.out, "train")
+    val, val_ids = read_split(config.out, "val")
+    assert train.shape[1:] == CLIP.shape and train.dtype == np.uint8
+    assert len(train) + len(val) == stats["clips_written"]["total"] > 0
+    assert not set(train_ids) & set(val_ids)  # split by source, never by clip
+    with h5py.File(config.out / names[0], "r") as shard:
+        assert shard["clips"].chunks == (1, *CLIP.shape)
+        assert shard["clips"].compression == "gzip"
+        assert len(shard["start_time"]) == len(shard["clips"])
+        provenance = json.loads(shard.attrs["provenance"])
+        first = shard["source_id"][0].decode()
+        assert provenance[first]["path"] == first
+    assert json.loads((config.out / "stats.json").read_text()) == stats
+
+
+def test_build_keeps_good_videos_and_rejects_bad_clips(built):
+    _, stats = built
+    train_and_val = set(read_split(built[0].out, "train")[1] + read_split(built[0].out, "val")[1])
+    good = {"moving-30fps.mp4", "portrait-24fps.mp4", "wide-60fps.mp4", "square-25fps.mp4"}
+    assert good | {"rotated.mp4"} <= train_and_val
+    assert not {"static.mp4", "pan.mp4"} & train_and_val
+    rejected = stats["clips_rejected"]
+    assert rejected["static"] > 0 and rejected["camera_pan"] > 0 and rejected["scene_cut"] > 0
+    assert not stats["target_reached"]
+
+
+def test_build_skips_bad_files_with_reasons(built):
+    _, stats = built
+    reasons = {entry["file"]: entry["reason"] for entry in stats["skipped"]}
+    assert reasons["notes.mp4"] == "not_a_video"
+    assert reasons["empty.mov"] == "empty_file"
+    assert reasons["audio-only.mp4"] == "no_video_stream"
+    assert reasons["short.mp4"] == "too_short"
+    assert reasons["slideshow.mp4"] == "low_fps"
+    assert reasons["truncated.mp4"] == "corrupt"  # cut before its index: cannot be opened
+    assert "README.txt" not in reasons
+    assert reasons["truncated-faststart.mp4"] in ("corrupt", "truncated")  # index first
+    assert stats["videos_skipped"] == len(reasons) == 7
+    assert stats["videos_found"] == 15
+
+
+def test_build_is_deterministic_and_resumes(built, tmp_path):
+    config, _ = built
+    again = replace(config, out=tmp_path / "again", workers=2)  # other worker count, same bytes
+    build_dataset(again)
+    for shard in sorted(config.out.glob("*.h5")):
+        assert shard.read_bytes() == (again.out / shard.name).read_bytes(), shard.name
+
+    # An interrupted run: no index yet, one source unfinished, a half-written shard left over.
+    (again.out / "index.json").unlink()
+    parts = again.out / ".parts"
+    source = folder_sources(config.videos)[0]
+    (parts / f"{source.key}.json").unlink()
+    (again.out / "train-00000.h5.tmp").write_bytes(b"half a shard")
+    assert extract_all(folder_sources(config.videos), again, parts) == 1
+    build_dataset(again)
+    for shard in sorted(config.out.glob("*.h5")):
+        assert shard.read_bytes() == (again.out / shard.name).read_bytes(), shard.name
+    read_split(again.out, "train")
+
+
+def test_build_from_manifest(video_folder, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "a.mp4").symlink_to(video_folder / "moving-30fps.mp4")
+    (videos / "b.mp4").symlink_to(video_folder / "wide-60fps.mp4")
+    manifest = tmp_path / "manifest.sqlite"
+    with sqlite3.connect(manifest) as db:
+        db.execute(
+            "CREATE TABLE videos (photo_id TEXT, owner TEXT, title TEXT, license_id INTEGER, "
+            "license_name TEXT, page_url TEXT, local_path TEXT, status TEXT, sha256 TEXT)"
+        )
+        db.executemany(
+            "INSERT INTO videos VALUES (?, 'someone', ?, 4, 'CC BY 2.0', ?, ?, ?, 'x')",
+            [
+                ("111", "waves", "https://flickr.com/p/111", "videos/a.mp4", "downloaded"),
+                ("222", "wind", "https://flickr.com/p/222", "videos/b.mp4", "downloaded"),
+                ("333", "gone", "https://flickr.com/p/333", "videos/c.mp4", "failed"),
+            ],
+        )
+    db.close()
+    config = BuildConfig(manifest=manifest, out=tmp_path / "ds", workers=1, val_fraction=0.0)
+    stats = build_dataset(config)
+    assert stats["videos_found"] == 2
+    with h5py.File(tmp_path / "ds" / "train-00000.h5", "r") as shard:
+        provenance = json.loads(shard.attrs["provenance"])
+    assert set(provenance) == {"flickr-111", "flickr-222"}
+    assert provenance["flickr-111"]["license_name"] == "CC BY 2.0"
+    assert provenance["flickr-111"]["flickr_id"] == "111"
+
+
+@pytest.mark.skipif(not SCENERY.is_dir(), reason="real scenery clips not available")
+def test_build_on_one_real_clip(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "water-boiling.mp4").symlink_to(SCENERY.resolve() / "water-boiling.mp4")
+    stats = build_dataset(BuildConfig(videos=videos, out=tmp_path / "ds", workers=1))
+    assert stats["clips_written"]["total"] >= 5
+    clips, _ = read_split(tmp_path / "ds", "train")
+    clips = clips if len(clips) else read_split(tmp_path / "ds", "val")[0]
+    assert 40 < clips.mean() < 200 and clips.std() > 20
+
+
+# ---------------------------------------------------------------- CLI and preview
+
+
+def test_cli_build_with_two_workers_and_preview(video_folder, tmp_path):
+    out = tmp_path / "ds"
+    args = ["build-dataset", "--videos", str(video_folder), "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--workers", "2", "--preview", "--clips", "3"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 clips" in result.output and "skipped 7 videos" in result.output
+    assert (out / "preview" / "preview.png").stat().st_size > 0
+    assert (out / "preview" / "preview.gif").stat().st_size > 0
+    result = CliRunner().invoke(cli, ["inspect", str(out), "--out", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "p" / "preview.gif").is_file()
+
+
+def test_cli_dry_run_prints_config(tmp_path):
+    result = CliRunner().invoke(cli, ["build-dataset", "--videos", str(tmp_path), "--dry-run"])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["stride"] == 8
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda tmp: ["--videos", str(tmp / "nowhere")], "does not exist"),
+        (lambda tmp: ["--videos", str(tmp)], "no video files"),
+        (lambda tmp: ["--manifest", str(tmp / "none.sqlite")], "run `scenegan fetch`"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path, monkeypatch, capsys, setup, message):
+    out = ["--out", str(tmp_path / "ds")]
+    monkeypatch.setattr(sys, "argv", ["scenegan", "build-dataset", *setup(tmp_path), *out])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and error.count("\n") == 1
+
+
+def test_out_folder_with_other_files_is_refused(video_folder, tmp_path):
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "holiday.jpg").write_bytes(b"x")
+    args = ["build-dataset", "--videos", str(video_folder), "--out", str(tmp_path / "ds")]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0
+    assert isinstance(result.exception, UserError) and "not a scenegan dataset" in str(
+        result.exception
+    )
+
+
+def test_build_killed_mid_way_finishes_on_rerun(built, tmp_path):
+    config, _ = built
+    out = tmp_path / "killed"
+    command = [
+        sys.executable,
+        "-c",
+        "from scenegan.cli import main; main()",
+        "build-dataset",
+        "--videos",
+        str(config.videos),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--val-fraction",
+        str(config.val_fraction),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # Kill it as soon as the first video is done (if it has not finished by then).
+        for _ in range(600):
+            if process.poll() is not None or len(list(out.glob(".parts/*.json"))) > 1:
+                break
+            time.sleep(0.01)
+        process.kill()
+    finally:
+        process.wait()
+    build_dataset(replace(config, out=out))
+    for shard in sorted(config.out.glob("*.h5")):
+        assert shard.read_bytes() == (out / shard.name).read_bytes(), shard.name
