@@ -54,6 +54,13 @@ def cli() -> None:
 )
 @click.option("--snapshot-every", type=int, default=500, show_default=True)
 @click.option("--tick-every", type=int, default=50, show_default=True)
+@click.option(
+    "--minutes",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="stop (with a snapshot) after this many minutes; 0: no limit",
+)
 @click.option("--keep", type=int, default=3, show_default=True, help="training states to keep")
 @click.option("--threads", type=int, default=0, show_default=True, help="CPU threads (0: default)")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks")

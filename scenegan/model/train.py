@@ -54,6 +54,7 @@ class TrainConfig:
     snapshot_every: int = 500
     tick_every: int = 50
     keep: int = 3
+    minutes: float = 0.0  # > 0: stop (with a snapshot) after this much wall-clock time
     threads: int = 0  # 0: torch's default
     compile: bool = False
     tensorboard: bool = True
@@ -205,6 +206,85 @@ def make_grid(G_ema: nn.Module, photos_clips: torch.Tensor, z: torch.Tensor, n_n
     return torch.cat([real[:, :1], samples], dim=1).float().cpu().numpy()
 
 
+class Timer:
+    """Accumulates seconds per phase (data, forward/backward, optimizer) for the benchmarks."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.seconds = device, {}
+        self._phase, self._start = None, 0.0
+
+    def __call__(self, phase: str | None) -> None:
+        """Close the running phase and start `phase` (None: just close)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        if self._phase is not None:
+            self.seconds[self._phase] = self.seconds.get(self._phase, 0.0) + now - self._start
+        self._phase, self._start = phase, now
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The plain module inside DDP and/or torch.compile wrappers."""
+    module = getattr(module, "_orig_mod", module)
+    return getattr(module, "module", module)
+
+
+def gan_step(
+    cfg: TrainConfig,
+    G_train: nn.Module,
+    D_train: nn.Module,
+    opt_G: torch.optim.Optimizer,
+    opt_D: torch.optim.Optimizer,
+    real: torch.Tensor,
+    z: torch.Tensor,
+    autocast=None,
+    timer: Timer | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One D update then one G update on a batch of real clips (B, 1, T, H, W) and noise z.
+
+    G runs once: D's step sees its output detached, G's step backpropagates through the D
+    just updated. Returns (loss_D, loss_G, fake clips).
+    """
+    autocast = autocast or nullcontext()
+    mark = timer or (lambda phase: None)
+    D = unwrap(D_train)
+    photo = real[:, :, 0]
+    mark("forward_backward")
+    # D step: real clips, generated clips and (for the conditional D) mismatched pairs.
+    D.requires_grad_(True)
+    with autocast:
+        fake = G_train(photo, z)
+        batch = [real, fake.detach()]
+        if cfg.arch == "flow" and cfg.mismatch_weight > 0:  # the seed's D never saw the photo
+            # A real clip whose frame 0 (the photo) comes from another clip: a fake pair.
+            mismatch = real.clone()
+            mismatch[:, :, 0] = real[:, :, 0].roll(1, dims=0)
+            batch.append(mismatch)
+        scores = D_train(torch.cat(batch)).float().split(real.shape[0])
+        fakes = [(scores[1], 1.0)]
+        if len(batch) > 2:
+            fakes.append((scores[2], cfg.mismatch_weight))
+        loss_D = d_loss(cfg.loss, scores[0], fakes)
+        if cfg.loss == "wgan-gp":
+            loss_D = loss_D + cfg.gp_weight * gradient_penalty(D_train, real, fake)
+    opt_D.zero_grad(set_to_none=True)
+    loss_D.backward()
+    mark("optimizer")
+    opt_D.step()
+    mark("forward_backward")
+    # G step through the D just updated, its weights frozen for this pass (and outside DDP,
+    # so no gradient reduction is expected for D).
+    D.requires_grad_(False)
+    with autocast:
+        loss_G = g_loss(cfg.loss, D(fake).float())
+    opt_G.zero_grad(set_to_none=True)
+    loss_G.backward()
+    mark("optimizer")
+    opt_G.step()
+    mark(None)
+    return loss_D.detach(), loss_G.detach(), fake.detach()
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train one stage as `cfg` says; returns a summary (final step, last checkpoint, rates)."""
     rt = setup_runtime(cfg)
@@ -271,7 +351,6 @@ def train(cfg: TrainConfig) -> dict:
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16) if rt.device.type == "cuda" else nullcontext()
     )
-    conditional = cfg.arch == "flow"  # the seed's D never saw the photo
 
     writer = None
     grid_clips = grid_z = None
@@ -313,43 +392,16 @@ def train(cfg: TrainConfig) -> dict:
     tick = {"D": 0.0, "G": 0.0, "motion_fake": 0.0, "motion_real": 0.0, "n": 0}
     tick_start = time.perf_counter()
     rate = 0.0
+    deadline = time.perf_counter() + 60 * cfg.minutes if cfg.minutes > 0 else float("inf")
     bar = tqdm(total=cfg.steps, initial=step, disable=not rt.main, desc=f"train {cfg.stage}")
     while step < cfg.steps:
         alpha = fade_alpha(cfg, step)
         for m in (G, D):
             m.alpha.fill_(alpha)
         real = bank.sample(np_rng, cfg.batch_size).to(rt.device)  # (B, 1, T, H, W)
-        photo = real[:, :, 0]
         z = torch.randn(cfg.batch_size, G.noise_dim, device=rt.device)
 
-        # D step: real clips, generated clips and (for the conditional D) mismatched pairs.
-        D.requires_grad_(True)
-        with autocast:
-            fake = G_train(photo, z)
-            batch = [real, fake.detach()]
-            if conditional and cfg.mismatch_weight > 0:
-                # A real clip whose frame 0 (the photo) comes from another clip: a fake pair.
-                mismatch = real.clone()
-                mismatch[:, :, 0] = real[:, :, 0].roll(1, dims=0)
-                batch.append(mismatch)
-            scores = D_train(torch.cat(batch)).float().split(cfg.batch_size)
-            fakes = [(scores[1], 1.0)]
-            if len(batch) > 2:
-                fakes.append((scores[2], cfg.mismatch_weight))
-            loss_D = d_loss(cfg.loss, scores[0], fakes)
-            if cfg.loss == "wgan-gp":
-                loss_D = loss_D + cfg.gp_weight * gradient_penalty(D_train, real, fake)
-        opt_D.zero_grad(set_to_none=True)
-        loss_D.backward()
-        opt_D.step()
-
-        # G step through the D just updated (its weights frozen for this pass).
-        D.requires_grad_(False)
-        with autocast:
-            loss_G = g_loss(cfg.loss, D(fake).float())
-        opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-        opt_G.step()
+        loss_D, loss_G, fake = gan_step(cfg, G_train, D_train, opt_G, opt_D, real, z, autocast)
         update_ema(G_ema, G, step, cfg.ema_beta)
         step += 1
 
@@ -362,12 +414,18 @@ def train(cfg: TrainConfig) -> dict:
             )
         tick["D"] += values[0]
         tick["G"] += values[1]
-        tick["motion_fake"] += motion_energy(fake.detach())
+        tick["motion_fake"] += motion_energy(fake)
         tick["motion_real"] += motion_energy(real)
         tick["n"] += 1
         bar.update(1)
 
-        if rt.main and (step % cfg.tick_every == 0 or step == cfg.steps):
+        out_of_time = time.perf_counter() > deadline
+        if rt.ddp and cfg.minutes > 0:  # every rank must stop at the same step
+            flag = torch.tensor([float(out_of_time)], device=rt.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
+        last = step == cfg.steps or out_of_time
+        if rt.main and (step % cfg.tick_every == 0 or last):
             elapsed = time.perf_counter() - tick_start
             rate = tick["n"] * cfg.batch_size * rt.world_size / max(elapsed, 1e-9)
             n = tick["n"]
@@ -393,8 +451,10 @@ def train(cfg: TrainConfig) -> dict:
                     writer.add_scalar(key, stats[key], step)
             tick = dict.fromkeys(tick, 0.0) | {"n": 0}
             tick_start = time.perf_counter()
-        if rt.main and (step % cfg.snapshot_every == 0 or step == cfg.steps):
+        if rt.main and (step % cfg.snapshot_every == 0 or last):
             snapshot()
+        if out_of_time:
+            break
     bar.close()
     if writer is not None:
         writer.close()
