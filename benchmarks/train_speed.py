@@ -25,7 +25,7 @@ def measure(arch: str, stage: str, args: argparse.Namespace, device: torch.devic
     G_args, D_args = default_args(arch, stage)
     G, D = build_generator(arch, G_args).to(device), build_discriminator(arch, D_args).to(device)
     opt_G = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], 2e-4, (0.5, 0.99))
-    opt_D = torch.optim.Adam(D.parameters(), 2e-4, (0.5, 0.99))
+    opt_D = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], 2e-4, (0.5, 0.99))
     G_train, D_train = (torch.compile(G), torch.compile(D)) if args.compile else (G, D)
     clips = torch.randint(0, 256, (64, *CLIP.shape), dtype=torch.uint8)
     bank = ClipBank(downsample_clips(clips, STAGE_FORMATS[stage]))

@@ -260,7 +260,10 @@ def gan_step(
             mismatch = real.clone()
             mismatch[:, :, 0] = real[:, :, 0].roll(1, dims=0)
             batch.append(mismatch)
-        scores = D_train(torch.cat(batch)).float().split(real.shape[0])
+        if cfg.arch == "seed":  # its batch-norm D saw real and fake batches apart
+            scores = [D_train(x).float() for x in batch]
+        else:
+            scores = D_train(torch.cat(batch)).float().split(real.shape[0])
         fakes = [(scores[1], 1.0)]
         if len(batch) > 2:
             fakes.append((scores[2], cfg.mismatch_weight))
@@ -294,10 +297,10 @@ def train(cfg: TrainConfig) -> dict:
     )
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
     G, D, G_args, D_args = build_models(cfg)
-    G_ema = build_generator(cfg.arch, G_args).requires_grad_(False)
+    G_ema = build_generator(cfg.arch, G_args).requires_grad_(False).eval()
     G_ema.load_state_dict(G.state_dict())
     opt_G = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], cfg.lr, cfg.betas)
-    opt_D = torch.optim.Adam(D.parameters(), cfg.lr, cfg.betas)
+    opt_D = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], cfg.lr, cfg.betas)
     np_rng = np.random.default_rng([cfg.seed, rt.rank])
     random.seed(cfg.seed + rt.rank)
     torch.manual_seed(cfg.seed + 1000 * (rt.rank + 1))
