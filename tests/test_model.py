@@ -169,6 +169,13 @@ def test_wrong_checkpoints_are_one_line_errors(dataset, tmp_path):
     corrupt.write_bytes(b"not a checkpoint at all")
     with pytest.raises(UserError, match="not a readable torch checkpoint"):
         ckpt.load_generator(corrupt)
+    corrupt.write_text("junk\n")  # fails inside the weights-only unpickler
+    with pytest.raises(UserError, match="not a readable torch checkpoint"):
+        ckpt.export_generator(corrupt, tmp_path / "exported.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(UserError, match="not a readable torch checkpoint"):
+        train(config(dataset, tmp_path / "z", resume=str(truncated)))
     torch.save({"weights": torch.zeros(1)}, tmp_path / "foreign.pt")
     with pytest.raises(UserError, match="not a scenegan checkpoint"):
         ckpt.load_generator(tmp_path / "foreign.pt")
