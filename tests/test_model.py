@@ -251,3 +251,49 @@ def test_ddp_two_cpu_processes(dataset, tmp_path):
     assert (tmp_path / "out" / ckpt.state_name(2)).is_file()
     stats = (tmp_path / "out" / "stats.jsonl").read_text().splitlines()
     assert len(stats) == 2  # rank 0 only
+
+
+def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path):
+    """SIGKILL a training process after its first snapshot; `--resume auto` finishes the course."""
+    steps = 6
+    train(config(dataset, tmp_path / "straight", steps=steps, snapshot_every=2))
+    killed = tmp_path / "killed"
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from test_model import config
+            from pathlib import Path
+            from scenegan.model.train import train
+            train(config(Path({str(dataset)!r}), Path({str(killed)!r}), steps=10**6,
+                         snapshot_every=2))
+            """
+        )
+    )
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if ckpt.find_latest(killed) is not None:
+                break
+            try:
+                process.wait(timeout=0.1)
+                pytest.fail("the training process ended before its first snapshot")
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        process.kill()
+        process.wait()
+    resumed_from = ckpt.find_latest(killed)
+    assert resumed_from is not None
+    start = torch.load(resumed_from, weights_only=True)["step"]
+    if start > steps:
+        pytest.skip(f"the process ran past step {steps} before it was killed")
+    train(config(dataset, killed, steps=steps, snapshot_every=2))
+    a = torch.load(tmp_path / "straight" / ckpt.state_name(steps), weights_only=True)
+    b = torch.load(killed / ckpt.state_name(steps), weights_only=True)
+    for key in ("G", "D", "G_ema"):
+        for name, tensor in a[key].items():
+            torch.testing.assert_close(b[key][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
