@@ -1,0 +1,82 @@
+"""Training throughput (clips/s) per stage and architecture, split into data / fwd+bwd / optimizer.
+
+    python benchmarks/train_speed.py [--steps 10] [--batch-size 16] [--threads 2] [--device cpu]
+
+Uses random clips held in memory like the trainer's, so no dataset is needed. Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from scenegan.clip_format import CLIP, STAGE_FORMATS
+from scenegan.model.data import ClipBank, downsample_clips
+from scenegan.model.networks import build_discriminator, build_generator, default_args
+from scenegan.model.train import Timer, TrainConfig, gan_step
+
+
+def measure(arch: str, stage: str, args: argparse.Namespace, device: torch.device) -> dict:
+    cfg = TrainConfig(arch=arch, stage=stage, batch_size=args.batch_size, out="unused")
+    torch.manual_seed(0)
+    G_args, D_args = default_args(arch, stage)
+    G, D = build_generator(arch, G_args).to(device), build_discriminator(arch, D_args).to(device)
+    opt_G = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], 2e-4, (0.5, 0.99))
+    opt_D = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], 2e-4, (0.5, 0.99))
+    G_train, D_train = (torch.compile(G), torch.compile(D)) if args.compile else (G, D)
+    clips = torch.randint(0, 256, (64, *CLIP.shape), dtype=torch.uint8)
+    bank = ClipBank(downsample_clips(clips, STAGE_FORMATS[stage]))
+    rng = np.random.default_rng(0)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
+    timer = Timer(device)
+    for i in range(args.warmup + args.steps):
+        if i == args.warmup:
+            timer.seconds.clear()
+            start = time.perf_counter()
+        timer("data")
+        real = bank.sample(rng, args.batch_size).to(device)
+        z = torch.randn(args.batch_size, G.noise_dim, device=device)
+        gan_step(cfg, G_train, D_train, opt_G, opt_D, real, z, autocast, timer)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    total = time.perf_counter() - start
+    return {
+        "arch": arch,
+        "stage": stage,
+        "clips_per_s": args.steps * args.batch_size / total,
+        **{k: v / total for k, v in timer.seconds.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--archs", default="flow,seed")
+    parser.add_argument("--stages", default="small,large")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    name = torch.cuda.get_device_name(device) if cuda else f"{args.threads} threads"
+    print(f"device {device} ({name}), batch {args.batch_size}, {args.steps} timed steps")
+    print(f"{'arch':<6} {'stage':<6} {'clips/s':>8} {'data':>6} {'fwd+bwd':>8} {'optim':>6}")
+    for stage in args.stages.split(","):
+        for arch in args.archs.split(","):
+            r = measure(arch, stage, args, device)
+            print(
+                f"{r['arch']:<6} {r['stage']:<6} {r['clips_per_s']:>8.1f} "
+                f"{r.get('data', 0):>6.0%} {r.get('forward_backward', 0):>8.0%} "
+                f"{r.get('optimizer', 0):>6.0%}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Checkpoint files: training states (`training-state-<step>.pt`) and exported generators.
+
+Both hold only tensors and plain values, so they load with `torch.load(weights_only=True)`;
+both are written to a temporary name and renamed. The README's "Checkpoint" section is the spec.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from scenegan.errors import UserError
+from scenegan.model.networks import build_generator
+from scenegan.pipeline.shards import atomic_write_text
+
+TRAINING_KIND = "scenegan-training-state"
+GENERATOR_KIND = "scenegan-generator"
+VERSION = 1
+LATEST_NAME = "latest"
+STATE_PATTERN = re.compile(r"training-state-(\d+)\.pt$")
+
+
+def state_name(step: int) -> str:
+    return f"training-state-{step:07d}.pt"
+
+
+def atomic_save(obj: dict, path: Path) -> None:
+    """torch.save to `<path>.tmp`, then rename: a crash never leaves a half-written checkpoint."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dict:
+    """Load a scenegan checkpoint of either kind; anything else is a one-line UserError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no checkpoint at {path}")
+    try:
+        obj = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - a damaged file can fail anywhere in the unpickler
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise UserError(f"{path} is not a readable torch checkpoint ({first_line})") from None
+    if not isinstance(obj, dict) or obj.get("kind") not in (TRAINING_KIND, GENERATOR_KIND):
+        raise UserError(f"{path} is not a scenegan checkpoint (no generator in it)")
+    if obj.get("version") != VERSION:
+        raise UserError(f"{path} has checkpoint version {obj.get('version')}, expected {VERSION}")
+    return obj
+
+
+def check_matches(obj: dict, path: Path | str, *, arch: str, stage: str) -> None:
+    """A checkpoint of another architecture or stage is a UserError that says which."""
+    if obj["arch"] != arch:
+        raise UserError(
+            f"{path} holds a {obj['arch']!r} model, not {arch!r}; pass --arch {obj['arch']} "
+            "or another checkpoint"
+        )
+    if obj["stage"] != stage:
+        raise UserError(
+            f"{path} is a stage {obj['stage']!r} checkpoint, not {stage!r}; "
+            "use a checkpoint of this stage or another --out"
+        )
+
+
+def find_latest(out_dir: Path | str) -> Path | None:
+    """The newest training state in `out_dir`: the one `latest` names, else the highest step."""
+    out_dir = Path(out_dir)
+    latest = out_dir / LATEST_NAME
+    if latest.is_file():
+        named = out_dir / latest.read_text().strip()
+        if named.is_file():
+            return named
+    states = sorted(
+        (int(m.group(1)), p)
+        for p in out_dir.glob("training-state-*.pt")
+        if (m := STATE_PATTERN.search(p.name))
+    )
+    return states[-1][1] if states else None
+
+
+def save_training_state(state: dict, out_dir: Path, *, keep: int = 3) -> Path:
+    """Write `training-state-<step>.pt`, point `latest` at it, keep only the newest `keep`."""
+    path = out_dir / state_name(state["step"])
+    atomic_save({"kind": TRAINING_KIND, "version": VERSION, **state}, path)
+    atomic_write_text(out_dir / LATEST_NAME, path.name + "\n")
+    states = sorted(
+        (int(m.group(1)), p)
+        for p in out_dir.glob("training-state-*.pt")
+        if (m := STATE_PATTERN.search(p.name))
+    )
+    for _, old in states[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def generator_info(obj: dict) -> dict:
+    return {
+        "arch": obj["arch"],
+        "stage": obj["stage"],
+        "step": obj["step"],
+        "alpha": obj.get("alpha", 1.0),
+        "config": obj["config"],
+        "clip_format": obj["clip_format"],
+        "G_args": obj["G_args"],
+        "kind": obj["kind"],
+    }
+
+
+def export_generator(training_checkpoint: Path | str, out_path: Path | str) -> Path:
+    """Write the small shippable file: EMA generator weights, constructor args, config, step."""
+    obj = read_checkpoint(training_checkpoint)
+    info = generator_info(obj)
+    exported = {"kind": GENERATOR_KIND, "version": VERSION, "G_ema": obj["G_ema"]}
+    exported.update({k: v for k, v in info.items() if k != "kind"})
+    out_path = Path(out_path)
+    atomic_save(exported, out_path)
+    return out_path
+
+
+def load_generator(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """The EMA generator of a training state or exported file, in eval mode, and its info dict."""
+    obj = read_checkpoint(path, device)
+    try:
+        G = build_generator(obj["arch"], obj["G_args"])
+        G.load_state_dict(obj["G_ema"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise UserError(f"{path} does not hold a usable scenegan generator ({reason})") from None
+    G.to(device).eval().requires_grad_(False)
+    return G, generator_info(obj)

@@ -1,0 +1,40 @@
+"""GAN losses: least squares (the seed's, default) and Wasserstein with gradient penalty."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+LOSSES = ("lsgan", "wgan-gp")
+
+
+def d_loss(kind: str, real: torch.Tensor, fakes: list[tuple[torch.Tensor, float]]) -> torch.Tensor:
+    """D's loss from its scores on real clips and on (fake scores, weight) pairs."""
+    total = sum(weight for _, weight in fakes)
+    if kind == "lsgan":
+        fake_term = sum(weight * fake.square().mean() for fake, weight in fakes) / total
+        return (real - 1).square().mean() + fake_term
+    if kind == "wgan-gp":
+        fake_term = sum(weight * fake.mean() for fake, weight in fakes) / total
+        # The small drift term keeps the critic's scores near zero (Karras et al. 2018).
+        return fake_term - real.mean() + 1e-3 * real.square().mean()
+    raise ValueError(f"unknown loss {kind!r}; expected one of {LOSSES}")
+
+
+def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
+    if kind == "lsgan":
+        return (fake - 1).square().mean()
+    if kind == "wgan-gp":
+        return -fake.mean()
+    raise ValueError(f"unknown loss {kind!r}; expected one of {LOSSES}")
+
+
+def gradient_penalty(
+    D: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
+    """(|grad D(x)| - 1)^2 at random points between real and fake clips (Gulrajani et al.)."""
+    mix = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+    x = torch.lerp(real.detach(), fake.detach(), mix).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).square().mean()

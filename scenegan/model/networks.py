@@ -1,0 +1,256 @@
+"""The default ("flow") generator and discriminator, and the factory for every architecture.
+
+G warps the photo with a per-frame displacement field and adds a residual, both predicted at low
+resolution by (2+1)-D blocks driven by per-frame noise codes; D judges clip, drift and motion.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scenegan.clip_format import SMALL, STAGE_FORMATS, ClipFormat
+from scenegan.model import seed
+
+ARCHS = ("flow", "seed")
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+def area_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Area-resample the last two dims of any (..., H, W) tensor to `size`."""
+    lead = x.shape[:-2]
+    y = F.interpolate(x.reshape(-1, 1, *x.shape[-2:]), size=size, mode="area")
+    return y.reshape(*lead, *size)
+
+
+class TemporalBlock(nn.Module):
+    """(2+1)-D residual block on (B*T) frames: FiLM by the frame's code, 3x3 conv, (3,1,1) conv."""
+
+    def __init__(self, channels: int, code_dim: int):
+        super().__init__()
+        self.film = nn.Linear(code_dim, 2 * channels)
+        self.spatial = nn.Conv2d(channels, channels, 3, padding=1)
+        self.temporal = nn.Conv3d(channels, channels, (3, 1, 1), padding=(1, 0, 0))
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor, n_frames: int) -> torch.Tensor:
+        # x (B*T, C, h, w), code (B*T, code_dim)
+        scale, shift = self.film(code)[..., None, None].chunk(2, dim=1)
+        h = self.spatial(lrelu(x * (1 + scale) + shift))
+        bt, c, height, width = h.shape
+        h = h.view(bt // n_frames, n_frames, c, height, width).transpose(1, 2)  # (B, C, T, h, w)
+        h = self.temporal(lrelu(h))
+        return x + h.transpose(1, 2).reshape(bt, c, height, width)
+
+
+class FlowGenerator(nn.Module):
+    """photo (B, 1, H, W) + z (B, noise_dim) -> clip (B, 1, T, H, W), frame 0 == photo.
+
+    Stage small outputs 23 x 40 from fields predicted at 12 x 20. Stage large has the same
+    parameters plus `*_large` layers: a full-resolution input block and a decoder level that
+    predicts the fields at 23 x 40, faded in by the buffer `alpha` (0 -> 1) as in Progressive GAN.
+    """
+
+    def __init__(
+        self,
+        *,
+        stage: str = "small",
+        channels: list[int] | tuple[int, ...] = (16, 32, 64),
+        large_channels: int = 8,
+        noise_dim: int = 32,
+        code_dim: int = 64,
+        n_blocks: int = 3,
+        flow_scale: float = 0.25,
+    ):
+        super().__init__()
+        assert stage in STAGE_FORMATS, f"stage must be one of {sorted(STAGE_FORMATS)}"
+        assert noise_dim > 0, "the flow generator needs noise (noise_dim > 0)"
+        self.stage, self.fmt = stage, STAGE_FORMATS[stage]
+        self.noise_dim, self.flow_scale = noise_dim, flow_scale
+        c0, c1, c2 = channels
+        n_frames = self.fmt.n_frames
+        # Photo encoder, at the small stage's resolution and below.
+        self.from_gray = nn.Conv2d(1, c0, 3, padding=1)
+        self.enc1 = nn.Conv2d(c0, c1, 3, stride=2, padding=1)
+        self.enc2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
+        # Noise -> per-frame codes: a GRU over time fed the noise and a learned time embedding.
+        self.time_embedding = nn.Parameter(torch.randn(n_frames, code_dim) * 0.5)
+        self.noise_in = nn.Linear(noise_dim, code_dim)
+        self.gru = nn.GRU(2 * code_dim, code_dim, batch_first=True)
+        self.blocks = nn.ModuleList(TemporalBlock(c2, code_dim) for _ in range(n_blocks))
+        # Per-frame decoder to half the output resolution: the fields are smooth, and the photo's
+        # detail comes through the warp, so full-resolution decoding is not worth its cost here.
+        self.dec1 = nn.Conv2d(c2, c1, 3, padding=1)
+        self.to_fields = nn.Conv2d(c1, 3, 3, padding=1)  # flow x, flow y, residual at 12 x 20
+        if stage == "large":
+            # New layers of stage large: a full-resolution input block, a 23 x 40 decoder level.
+            self.from_gray_large = nn.Conv2d(1, large_channels, 3, padding=1)
+            self.down_large = nn.Conv2d(large_channels, c0, 3, stride=2, padding=1)
+            self.dec_large = nn.Conv2d(c1, c0, 3, padding=1)
+            self.to_fields_large = nn.Conv2d(c0, 3, 3, padding=1)
+        self.register_buffer("alpha", torch.tensor(1.0))
+        with torch.no_grad():  # start with small motion, not a still picture
+            for head in [self.to_fields] + ([self.to_fields_large] if stage == "large" else []):
+                head.weight.mul_(0.3)
+                head.bias.zero_()
+
+    def frame_codes(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, noise_dim) -> per-frame codes (B, T, code_dim)."""
+        batch, n_frames = z.shape[0], self.fmt.n_frames
+        noise = self.noise_in(z)[:, None].expand(batch, n_frames, -1)
+        time = self.time_embedding[None].expand(batch, -1, -1)
+        codes, _ = self.gru(torch.cat([noise, time], dim=2))
+        return codes
+
+    def forward(self, photo: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        batch, n_frames = photo.shape[0], self.fmt.n_frames
+        large, alpha = self.stage == "large", float(self.alpha)
+        small_size = SMALL.frame_shape
+        # Encode the photo: e0 (B, c0, 23, 40), e1 (B, c1, 12, 20), e2 (B, c2, 6, 10).
+        if large:
+            e0 = lrelu(self.down_large(lrelu(self.from_gray_large(photo))))
+            if alpha < 1:
+                e0 = torch.lerp(lrelu(self.from_gray(area_resize(photo, small_size))), e0, alpha)
+        else:
+            e0 = lrelu(self.from_gray(photo))
+        e1 = lrelu(self.enc1(e0))
+        e2 = lrelu(self.enc2(e1))
+
+        def per_frame(e: torch.Tensor) -> torch.Tensor:  # (B, C, h, w) -> (B*T, C, h, w)
+            e = e[:, None].expand(batch, n_frames, *e.shape[1:]).reshape(-1, *e.shape[1:])
+            # channels_last: CPU convolutions and nearest upsampling run several times faster
+            return e.contiguous(memory_format=torch.channels_last)
+
+        codes = self.frame_codes(z).reshape(batch * n_frames, -1)  # (B*T, code_dim)
+        x = per_frame(e2)
+        for block in self.blocks:
+            x = block(x, codes, n_frames)
+        x = F.interpolate(x, size=e1.shape[-2:], mode="nearest")
+        x = lrelu(self.dec1(x) + per_frame(e1))  # (B*T, c1, 12, 20)
+        if large:
+            y = F.interpolate(x, size=small_size, mode="nearest")
+            fields = self.to_fields_large(lrelu(self.dec_large(y) + per_frame(e0)))  # 23 x 40
+            if alpha < 1:
+                coarse = F.interpolate(self.to_fields(x), size=small_size, mode="bilinear")
+                fields = torch.lerp(coarse, fields, alpha)
+        else:
+            fields = self.to_fields(x)
+        height, width = self.fmt.frame_shape
+        fields = F.interpolate(fields, size=(height, width), mode="bilinear", align_corners=False)
+        # Zero the fields of frame 0 so that frame 0 is exactly the photo, by construction.
+        fields = fields.view(batch, n_frames, 3, height, width)
+        fields = fields - fields[:, :1]
+        flow = fields[:, :, :2].reshape(-1, 2, height, width).permute(0, 2, 3, 1)
+        base = identity_grid(height, width, photo)
+        grid = base + self.flow_scale * flow  # (B*T, H, W, 2), normalised coordinates
+        warped = F.grid_sample(
+            per_frame(photo), grid, mode="bilinear", padding_mode="border", align_corners=False
+        )
+        frames = (warped.view(batch, n_frames, height, width) + fields[:, :, 2]).clamp(-1, 1)
+        # Frame 0 is the photo itself (its fields are zero; this also drops grid_sample's rounding).
+        frames = torch.cat([photo, frames[:, 1:]], dim=1)
+        return frames[:, None]  # (B, 1, T, H, W)
+
+
+def identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+    """The (1, H, W, 2) `grid_sample` grid that copies its input (align_corners=False)."""
+    ys = (torch.arange(height, device=like.device, dtype=like.dtype) * 2 + 1) / height - 1
+    xs = (torch.arange(width, device=like.device, dtype=like.dtype) * 2 + 1) / width - 1
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
+
+
+def clip_features(clip: torch.Tensor) -> torch.Tensor:
+    """clip (B, 1, T, H, W) -> (B, 3, T, H, W): frames, drift from frame 0, motion (x_t - x_t-1).
+
+    The photo is frame 0, so the drift channel shows D whether a frame still shows the photo's
+    scene, and the motion channel makes a still clip easy to reject.
+    """
+    drift = clip - clip[:, :, :1]
+    motion = torch.cat([torch.zeros_like(clip[:, :, :1]), clip[:, :, 1:] - clip[:, :, :-1]], 2)
+    return torch.cat([clip, drift, motion], dim=1)
+
+
+class Discriminator(nn.Module):
+    """Conditional spatio-temporal critic: clip (B, 1, T, H, W) -> score (B,).
+
+    Strided 3-D convolutions at half the small resolution and below; stage large adds a
+    full-resolution input block faded in by `alpha`, like the generator's.
+    """
+
+    def __init__(
+        self,
+        *,
+        stage: str = "small",
+        channels: list[int] | tuple[int, ...] = (16, 32, 64),
+        large_channels: int = 8,
+    ):
+        super().__init__()
+        self.stage, self.fmt = stage, STAGE_FORMATS[stage]
+        c0, c1, c2 = channels
+        self.from_input = nn.Conv3d(3, c0, 3, stride=(1, 2, 2), padding=1)  # 23x40 -> 12x20
+        if stage == "large":
+            self.from_input_large = nn.Sequential(
+                nn.Conv3d(3, large_channels, 3, stride=(1, 2, 2), padding=1),  # 45x80 -> 23x40
+                nn.LeakyReLU(0.2),
+                nn.Conv3d(large_channels, c0, 3, stride=(1, 2, 2), padding=1),  # -> 12x20
+            )
+        self.body = nn.Sequential(
+            nn.Conv3d(c0, c1, 3, stride=2, padding=1),  # (16, 6, 10)
+            nn.LeakyReLU(0.2),
+            nn.Conv3d(c1, c2, 3, stride=2, padding=1),  # (8, 3, 5)
+            nn.LeakyReLU(0.2),
+            nn.Conv3d(c2, c2, 3, stride=(2, 1, 1), padding=1),  # (4, 3, 5)
+            nn.LeakyReLU(0.2),
+        )
+        n_frames = SMALL.n_frames
+        flat = c2 * ((n_frames + 7) // 8) * 3 * 5
+        self.head = nn.Linear(flat, 1)
+        self.register_buffer("alpha", torch.tensor(1.0))
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        x = clip_features(clip)
+        if self.stage == "large":
+            h = self.from_input_large(x)
+            alpha = float(self.alpha)
+            if alpha < 1:
+                h = torch.lerp(self.from_input(area_resize(x, SMALL.frame_shape)), h, alpha)
+        else:
+            h = self.from_input(x)
+        h = self.body(lrelu(h))
+        return self.head(h.flatten(1)).squeeze(1)
+
+
+def build_generator(arch: str, args: dict) -> nn.Module:
+    """The generator of `arch` from its constructor arguments (as stored in checkpoints)."""
+    if arch == "flow":
+        return FlowGenerator(**args)
+    if arch == "seed":
+        return seed.SeedGenerator(**args)
+    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+
+
+def build_discriminator(arch: str, args: dict) -> nn.Module:
+    if arch == "flow":
+        return Discriminator(**args)
+    if arch == "seed":
+        return seed.SeedDiscriminator(**args)
+    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+
+
+def default_args(arch: str, stage: str) -> tuple[dict, dict]:
+    """Constructor arguments (G, D) of an architecture at a stage, as plain dicts."""
+    if arch == "flow":
+        return {"stage": stage, "channels": [16, 32, 64], "noise_dim": 32}, {
+            "stage": stage,
+            "channels": [16, 32, 64],
+        }
+    if arch == "seed":
+        return {"stage": stage}, {"stage": stage}
+    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+
+
+def stage_format(stage: str) -> ClipFormat:
+    return STAGE_FORMATS[stage]

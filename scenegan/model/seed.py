@@ -1,0 +1,142 @@
+"""The 2019 Keras seed's architecture (Windrill/scene-GAN `exdcgan80x46bw.py`), as the baseline.
+
+G: the photo is repeated over time (time upsampling x2, five times) through 3-D convolutions
+with batch norm, 256 -> 8 channels at full resolution, no noise, tanh. Stage large blends the new
+full-resolution G with the frozen small G (upsampled) at a constant alpha, and D likewise.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scenegan.clip_format import SMALL, STAGE_FORMATS
+
+SEED_G_CHANNELS = (256, 128, 64, 32, 16, 8)
+SEED_D_CHANNELS = (64, 32, 8, 1)
+
+
+class SeedNet(nn.Module):
+    """photo (B, 1, H, W) -> clip (B, 1, 32, H, W): conv-BN-ReLU stack, time doubled between."""
+
+    def __init__(self, channels: list[int] | tuple[int, ...] = SEED_G_CHANNELS):
+        super().__init__()
+        c_in, layers = 1, []
+        for c_out in channels:
+            layers.append(
+                nn.Sequential(
+                    nn.Conv3d(c_in, c_out, 3, padding=1),
+                    nn.BatchNorm3d(c_out, momentum=0.5),  # Keras momentum 0.5
+                    nn.ReLU(),
+                )
+            )
+            c_in = c_out
+        self.layers = nn.ModuleList(layers)
+        self.to_gray = nn.Conv3d(c_in, 1, 3, padding=1)
+
+    def forward(self, photo: torch.Tensor) -> torch.Tensor:
+        x = photo[:, :, None].repeat(1, 1, 2, 1, 1)  # (B, 1, 2, H, W)
+        for i, layer in enumerate(self.layers):
+            if i >= 2:  # the seed doubles time before every layer after the second: 2 -> 32
+                x = x.repeat_interleave(2, dim=2)
+            x = layer(x)
+        return torch.tanh(self.to_gray(x))
+
+
+class SeedGenerator(nn.Module):
+    """The seed generator: `G(photo, z)` ignores z (noise_dim 0); the seed had no noise."""
+
+    def __init__(
+        self,
+        *,
+        stage: str = "small",
+        channels: list[int] | tuple[int, ...] = SEED_G_CHANNELS,
+        blend_alpha: float = 0.75,
+    ):
+        super().__init__()
+        self.stage, self.fmt = stage, STAGE_FORMATS[stage]
+        self.noise_dim, self.blend_alpha = 0, blend_alpha
+        self.small = SeedNet(channels)
+        if stage == "large":
+            self.full = SeedNet(channels)
+            self.small.requires_grad_(False)  # the seed froze its small model
+        self.register_buffer("alpha", torch.tensor(1.0))  # unused: the seed's blend is constant
+
+    def train(self, mode: bool = True) -> SeedGenerator:
+        super().train(mode)
+        if self.stage == "large":
+            self.small.eval()  # frozen: its batch-norm statistics stay those of stage small
+        return self
+
+    def forward(self, photo: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        if self.stage == "small":
+            return self.small(photo)
+        size = (self.fmt.n_frames, *self.fmt.frame_shape)
+        coarse = self.small(F.interpolate(photo, size=SMALL.frame_shape, mode="area"))
+        coarse = F.interpolate(coarse, size=size, mode="nearest")
+        return self.blend_alpha * self.full(photo) + (1 - self.blend_alpha) * coarse
+
+
+class SeedCritic(nn.Module):
+    """The seed's D at one resolution: 3-D convs with stride 2, LeakyReLU, BN; flatten; dense."""
+
+    def __init__(self, shape: tuple[int, int, int], channels=SEED_D_CHANNELS):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for c_out in channels:
+            layers += [
+                nn.Conv3d(c_in, c_out, 3, stride=2, padding=1),
+                nn.LeakyReLU(0.2),
+                nn.BatchNorm3d(c_out, momentum=0.2),  # Keras momentum 0.8
+            ]
+            c_in = c_out
+        self.body = nn.Sequential(*layers)
+        flat = c_in
+        for n in shape:
+            for _ in channels:
+                n = (n + 1) // 2
+            flat *= n
+        self.head = nn.Linear(flat, 1)
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(clip).flatten(1)).squeeze(1)
+
+
+class SeedDiscriminator(nn.Module):
+    """Unconditional: clip (B, 1, T, H, W) -> score (B,); large blends in the frozen small D."""
+
+    def __init__(
+        self,
+        *,
+        stage: str = "small",
+        channels: list[int] | tuple[int, ...] = SEED_D_CHANNELS,
+        blend_alpha: float = 0.75,
+    ):
+        super().__init__()
+        self.stage, self.fmt = stage, STAGE_FORMATS[stage]
+        self.blend_alpha = blend_alpha
+        self.small = SeedCritic(SMALL.shape, channels)
+        if stage == "large":
+            self.full = SeedCritic(self.fmt.shape, channels)
+            self.small.requires_grad_(False)
+        self.register_buffer("alpha", torch.tensor(1.0))
+
+    def train(self, mode: bool = True) -> SeedDiscriminator:
+        super().train(mode)
+        if self.stage == "large":
+            self.small.eval()
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> SeedDiscriminator:
+        super().requires_grad_(requires_grad)
+        if self.stage == "large":
+            self.small.requires_grad_(False)  # stays frozen when the trainer unfreezes D
+        return self
+
+    def forward(self, clip: torch.Tensor) -> torch.Tensor:
+        if self.stage == "small":
+            return self.small(clip)
+        small = F.interpolate(clip, size=SMALL.shape, mode="area")
+        return self.blend_alpha * self.full(clip) + (1 - self.blend_alpha) * self.small(small)

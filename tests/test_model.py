@@ -1,0 +1,299 @@
+"""Networks and trainer on a tiny made-up dataset: shapes, learning, resume, growth, errors, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from scenegan.cli import cli
+from scenegan.clip_format import CLIP, STAGE_FORMATS
+from scenegan.errors import UserError
+from scenegan.model import checkpoint as ckpt
+from scenegan.model.networks import ARCHS, build_discriminator, build_generator, default_args
+from scenegan.model.train import TrainConfig, train
+from scenegan.pipeline.shards import write_shard
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def moving_clips(n_clips: int, seed: int) -> np.ndarray:
+    """uint8 (N, T, H, W): drifting sine gratings, a different speed and angle per clip."""
+    rng = np.random.default_rng(seed)
+    t, y, x = np.meshgrid(*(np.arange(n) for n in CLIP.shape), indexing="ij")
+    clips = []
+    for _ in range(n_clips):
+        fy, fx, speed = rng.uniform(0.1, 0.4, 3)
+        clips.append(127.5 + 100 * np.sin(fy * y + fx * x - speed * t))
+    return np.stack(clips).round().astype(np.uint8)
+
+
+def write_dataset(root: Path, n_train: int = 8, n_val: int = 2) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    shards = []
+    for split, n, seed in (("train", n_train, 0), ("val", n_val, 1)):
+        if n == 0:
+            continue
+        name = f"{split}-00000.h5"
+        ids = [f"video{i % 3}" for i in range(n)]
+        write_shard(root / name, moving_clips(n, seed), ids, [0.0] * n, {i: {} for i in ids})
+        shards.append({"file": name, "split": split, "n_clips": n})
+    index = {"format_version": 1, "clip_format": CLIP.to_dict(), "fps": 12.0, "shards": shards}
+    (root / "index.json").write_text(json.dumps(index))
+    return root
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("data") / "clips")
+
+
+def config(dataset: Path, out: Path, **changes) -> TrainConfig:
+    base = dict(
+        data=str(dataset),
+        out=str(out),
+        steps=2,
+        batch_size=4,
+        snapshot_every=2,
+        tick_every=1,
+        tensorboard=False,
+        grid_photos=2,
+        grid_noises=2,
+        threads=1,  # the CPU is shared: 2 spinning threads on a busy core crawl
+    )
+    return TrainConfig(**(base | changes))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("stage", ["small", "large"])
+def test_shapes(arch, stage):
+    G_args, D_args = default_args(arch, stage)
+    G, D = build_generator(arch, G_args), build_discriminator(arch, D_args)
+    fmt = STAGE_FORMATS[stage]
+    assert G.fmt == fmt
+    G.alpha.fill_(0.5)
+    D.alpha.fill_(0.5)
+    photo = torch.rand(2, 1, *fmt.frame_shape) * 2 - 1
+    with torch.no_grad():
+        clip = G(photo, torch.randn(2, G.noise_dim))
+        assert clip.shape == (2, 1, *fmt.shape)
+        assert clip.abs().max() <= 1
+        assert D(clip).shape == (2,)
+        if arch == "flow":
+            assert torch.equal(clip[:, 0, 0], photo[:, 0])  # frame 0 is the photo
+            other = G(photo, torch.randn(2, G.noise_dim))
+            assert not torch.allclose(clip[:, :, 1:], other[:, :, 1:])  # noise changes motion
+
+
+def test_training_lowers_loss_on_fixed_batch(dataset, tmp_path):
+    """D's loss on a fixed batch of real and generated clips falls after a few steps."""
+    train(config(dataset, tmp_path, steps=1, snapshot_every=1))
+    train(config(dataset, tmp_path, steps=12, snapshot_every=12))
+    torch.manual_seed(0)
+    real = torch.from_numpy(moving_clips(4, 7)).float().div(127.5).sub(1)[:, None]
+    small = torch.nn.functional.interpolate(real[:, 0], size=(23, 40), mode="area")[:, None]
+    z = torch.randn(4, 32)
+
+    def d_loss_at(step: int) -> float:
+        state = torch.load(tmp_path / ckpt.state_name(step), weights_only=True)
+        G = build_generator("flow", state["G_args"])
+        D = build_discriminator("flow", state["D_args"])
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        with torch.no_grad():
+            fake = G(small[:, :, 0], z)
+            return float((D(small) - 1).square().mean() + D(fake).square().mean())
+
+    assert d_loss_at(12) < d_loss_at(1)
+
+
+def test_resume_follows_the_same_course(dataset, tmp_path):
+    train(config(dataset, tmp_path / "straight", steps=4, snapshot_every=2))
+    train(config(dataset, tmp_path / "stopped", steps=2))  # the process ends here ...
+    train(config(dataset, tmp_path / "stopped", steps=4, snapshot_every=2))  # ... and resumes
+    a = torch.load(tmp_path / "straight" / ckpt.state_name(4), weights_only=True)
+    b = torch.load(tmp_path / "stopped" / ckpt.state_name(4), weights_only=True)
+    for key in ("G", "D", "G_ema"):
+        for name, tensor in a[key].items():
+            torch.testing.assert_close(b[key][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+    assert b["step"] == 4
+    assert (tmp_path / "stopped" / "grid-0000004.gif").is_file()
+    lines = (tmp_path / "stopped" / "stats.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 4]
+
+
+def test_stage_large_grows_from_small(dataset, tmp_path):
+    train(config(dataset, tmp_path / "small", steps=2))
+    train(config(dataset, tmp_path / "large", stage="large", steps=1, lr=0.0, fade_steps=10))
+    small = torch.load(tmp_path / "small" / ckpt.state_name(2), weights_only=True)
+    large = torch.load(tmp_path / "large" / ckpt.state_name(1), weights_only=True)
+    shared = [k for k in small["G"] if k != "alpha"]
+    assert shared and all(k in large["G"] for k in shared)
+    for name in shared:  # lr 0: the grown G still holds the small stage's weights
+        torch.testing.assert_close(large["G"][name], small["G"][name])
+    assert large["alpha"] == pytest.approx(0.1)
+    assert any(k.endswith("_large.weight") for k in large["G"])
+    G, info = ckpt.load_generator(tmp_path / "large" / ckpt.state_name(1))
+    assert info["stage"] == "large" and G.fmt == CLIP
+
+
+def test_seed_arch_trains_both_stages(dataset, tmp_path):
+    train(config(dataset, tmp_path / "small", arch="seed", steps=1, snapshot_every=1))
+    train(config(dataset, tmp_path / "large", arch="seed", stage="large", steps=1, batch_size=2))
+    G, info = ckpt.load_generator(tmp_path / "large" / ckpt.state_name(1))
+    assert info["arch"] == "seed" and G.noise_dim == 0
+    assert not any(p.requires_grad for p in G.parameters())
+
+
+def test_wgan_gp_runs(dataset, tmp_path):
+    summary = train(config(dataset, tmp_path, loss="wgan-gp", steps=2))
+    assert summary["step"] == 2
+
+
+def test_wrong_checkpoints_are_one_line_errors(dataset, tmp_path):
+    train(config(dataset, tmp_path / "small", steps=1, snapshot_every=1))
+    path = tmp_path / "small" / ckpt.state_name(1)
+    with pytest.raises(UserError, match="stage 'small'"):
+        train(config(dataset, tmp_path / "x", stage="large", resume=str(path)))
+    with pytest.raises(UserError, match="'flow' model"):
+        train(config(dataset, tmp_path / "y", arch="seed", resume=str(path)))
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(UserError, match="not a readable torch checkpoint"):
+        ckpt.load_generator(corrupt)
+    corrupt.write_text("junk\n")  # fails inside the weights-only unpickler
+    with pytest.raises(UserError, match="not a readable torch checkpoint"):
+        ckpt.export_generator(corrupt, tmp_path / "exported.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(UserError, match="not a readable torch checkpoint"):
+        train(config(dataset, tmp_path / "z", resume=str(truncated)))
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "foreign.pt")
+    with pytest.raises(UserError, match="not a scenegan checkpoint"):
+        ckpt.load_generator(tmp_path / "foreign.pt")
+    with pytest.raises(UserError, match="no checkpoint"):
+        ckpt.load_generator(tmp_path / "missing.pt")
+    with pytest.raises(UserError, match="no checkpoint was found"):
+        train(config(dataset, tmp_path / "lonely" / "large", stage="large"))
+
+
+def test_bad_datasets_are_one_line_errors(tmp_path):
+    with pytest.raises(UserError, match="no dataset"):
+        train(config(tmp_path / "nowhere", tmp_path / "out"))
+    empty = write_dataset(tmp_path / "empty", n_train=0, n_val=2)
+    with pytest.raises(UserError, match="no training clips"):
+        train(config(empty, tmp_path / "out"))
+
+
+def test_nan_losses_stop_and_keep_the_last_good_checkpoint(dataset, tmp_path):
+    train(config(dataset, tmp_path, steps=2))
+    good = tmp_path / ckpt.state_name(2)
+    state = torch.load(good, weights_only=True)
+    state["D"]["head.bias"].fill_(float("nan"))
+    bad = tmp_path / "poisoned.pt"
+    torch.save(state, bad)
+    with pytest.raises(UserError, match="NaN"):
+        train(config(dataset, tmp_path, steps=4, resume=str(bad)))
+    assert not (tmp_path / ckpt.state_name(4)).exists()
+    assert ckpt.find_latest(tmp_path) == good
+
+
+def test_cli_train_export_and_errors(dataset, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(cli, ["train", "--dry-run", "--stage", "large"])
+    assert result.exit_code == 0, result.output
+    assert '"stage": "large"' in result.output and "parameters" in result.output
+    out = tmp_path / "run"
+    args = ["train", "--data", str(dataset), "--out", str(out), "--steps", "1"]
+    args += ["--batch-size", "2", "--snapshot-every", "1", "--no-tensorboard", "--threads", "1"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    exported = tmp_path / "generator.pt"
+    result = runner.invoke(cli, ["export", str(out / ckpt.state_name(1)), str(exported)])
+    assert result.exit_code == 0, result.output
+    G, info = ckpt.load_generator(exported)
+    assert info["kind"] == ckpt.GENERATOR_KIND and info["step"] == 1 and info["arch"] == "flow"
+    assert "D" not in torch.load(exported, weights_only=True)
+    assert exported.stat().st_size < (out / ckpt.state_name(1)).stat().st_size / 2
+    result = runner.invoke(cli, ["train", "--data", str(tmp_path / "nowhere")])
+    assert result.exit_code != 0 and "no dataset" in str(result.exception)
+
+
+def test_ddp_two_cpu_processes(dataset, tmp_path):
+    """The DDP path under torchrun: 2 processes on gloo, rank 0 writes the checkpoint."""
+    script = tmp_path / "run_ddp.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import torch
+            from scenegan.model.train import TrainConfig, train
+            torch.set_num_threads(1)
+            cfg = TrainConfig(data={str(dataset)!r}, out={str(tmp_path / "out")!r}, steps=2,
+                              batch_size=2, snapshot_every=2, tick_every=1, tensorboard=False,
+                              grid_photos=2, grid_noises=1, threads=1)
+            print("summary", train(cfg))
+            """
+        )
+    )
+    env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node=2", str(script)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "out" / ckpt.state_name(2)).is_file()
+    stats = (tmp_path / "out" / "stats.jsonl").read_text().splitlines()
+    assert len(stats) == 2  # rank 0 only
+
+
+def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path):
+    """SIGKILL a training process after its first snapshot; `--resume auto` finishes the course."""
+    steps = 6
+    train(config(dataset, tmp_path / "straight", steps=steps, snapshot_every=2))
+    killed = tmp_path / "killed"
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from test_model import config
+            from pathlib import Path
+            from scenegan.model.train import train
+            train(config(Path({str(dataset)!r}), Path({str(killed)!r}), steps=10**6,
+                         snapshot_every=2))
+            """
+        )
+    )
+    env = os.environ | {"PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, str(script)], env=env, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if ckpt.find_latest(killed) is not None:
+                break
+            try:
+                process.wait(timeout=0.1)
+                pytest.fail("the training process ended before its first snapshot")
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        process.kill()
+        process.wait()
+    resumed_from = ckpt.find_latest(killed)
+    assert resumed_from is not None
+    start = torch.load(resumed_from, weights_only=True)["step"]
+    if start > steps:
+        pytest.skip(f"the process ran past step {steps} before it was killed")
+    train(config(dataset, killed, steps=steps, snapshot_every=2))
+    a = torch.load(tmp_path / "straight" / ckpt.state_name(steps), weights_only=True)
+    b = torch.load(killed / ckpt.state_name(steps), weights_only=True)
+    for key in ("G", "D", "G_ema"):
+        for name, tensor in a[key].items():
+            torch.testing.assert_close(b[key][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
