@@ -80,3 +80,19 @@ def test_checkpoint_unpickler_refuses_code():
         _ArrayUnpickler(io.BytesIO(payload)).load()
     safe = pickle.dumps({"x": np.arange(3, dtype=np.float32)})
     assert _ArrayUnpickler(io.BytesIO(safe)).load()["x"].tolist() == [0, 1, 2]
+
+
+def test_fused_batch_norm_is_the_same_function():
+    torch.manual_seed(0)
+    model = InceptionI3d().eval()
+    for module in model.modules():  # non-trivial statistics, so the fold has work to do
+        if isinstance(module, torch.nn.BatchNorm3d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+            module.bias.data.uniform_(-0.5, 0.5)
+    x = torch.rand(1, 3, 9, 224, 224) * 2 - 1
+    with torch.inference_mode():
+        expected = model(x)
+        model.fuse_batch_norm()
+        assert not any(isinstance(m, torch.nn.BatchNorm3d) for m in model.modules())
+        torch.testing.assert_close(model(x), expected, rtol=1e-4, atol=1e-4)

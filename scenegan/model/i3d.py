@@ -42,21 +42,42 @@ class Unit3D(nn.Module):
     ) -> None:
         super().__init__()
         self.kernel, self.stride, self.activation = kernel, stride, activation
-        self.conv = nn.Conv3d(in_channels, out_channels, kernel, stride, padding=0, bias=bias)
+        # With stride 1 and odd kernels 'SAME' is symmetric whatever the size: let the conv pad
+        # (no copy); otherwise pad TF-style in forward, the extra cell at the end.
+        self.fixed_padding = stride == (1, 1, 1) and all(k % 2 for k in kernel)
+        padding = tuple(k // 2 for k in kernel) if self.fixed_padding else 0
+        self.conv = nn.Conv3d(in_channels, out_channels, kernel, stride, padding, bias=bias)
         # Sonnet's BatchNorm has a learned offset but no scale: the converter stores weight = 1.
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.001) if batch_norm else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kernel != (1, 1, 1) or self.stride != (1, 1, 1):
+        if not self.fixed_padding:
             x = F.pad(x, same_padding(x.shape[2:], self.kernel, self.stride))
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
-        return F.relu(x) if self.activation else x
+        return F.relu(x, inplace=True) if self.activation else x
+
+    @torch.no_grad()
+    def fuse_batch_norm(self) -> None:
+        """Fold the (inference-mode) batch norm into the conv: same function, one pass fewer."""
+        if self.bn is None:
+            return
+        scale = self.bn.weight / torch.sqrt(self.bn.running_var + self.bn.eps)
+        bias = self.bn.bias - self.bn.running_mean * scale
+        conv = self.conv
+        fused = nn.Conv3d(
+            conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding
+        )
+        fused.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1, 1))
+        fused.bias.copy_(bias if conv.bias is None else conv.bias * scale + bias)
+        self.conv, self.bn = fused.to(conv.weight.device), None
 
 
 def max_pool_same(x: torch.Tensor, kernel: tuple[int, int, int], stride: tuple[int, int, int]):
     """Max pool with TF 'SAME' padding: padded cells are -inf, so they never win."""
+    if stride == (1, 1, 1) and all(k % 2 for k in kernel):  # symmetric: pool's own -inf padding
+        return F.max_pool3d(x, kernel, stride, padding=tuple(k // 2 for k in kernel))
     x = F.pad(x, same_padding(x.shape[2:], kernel, stride), value=-math.inf)
     return F.max_pool3d(x, kernel, stride)
 
@@ -124,9 +145,12 @@ class InceptionI3d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, 224, 224) in [-1, 1] -> (B, n_classes) logits, averaged over time."""
-        assert x.shape[1] == 3 and x.shape[2] >= MIN_FRAMES and x.shape[3:] == (224, 224), (
-            f"I3D takes (B, 3, T >= {MIN_FRAMES}, 224, 224), got {tuple(x.shape)}"
-        )
+        channels = self.Conv3d_1a_7x7.conv.in_channels  # 3, or 1 after sum_input_channels()
+        assert (
+            x.shape[1] == channels
+            and x.shape[2] >= MIN_FRAMES
+            and x.shape[3:] == (INPUT_SIZE, INPUT_SIZE)
+        ), f"I3D takes (B, {channels}, T >= {MIN_FRAMES}, 224, 224), got {tuple(x.shape)}"
         x = self.Conv3d_1a_7x7(x)  # (B, 64, T/2, 112, 112)
         x = max_pool_same(x, (1, 3, 3), (1, 2, 2))  # MaxPool3d_2a_3x3 -> (B, 64, T/2, 56, 56)
         x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x))  # (B, 192, T/2, 56, 56)
@@ -137,3 +161,28 @@ class InceptionI3d(nn.Module):
         x = F.avg_pool3d(x, (2, 7, 7), stride=1)  # 'VALID': (B, 1024, T/8 - 1, 1, 1)
         x = self.logits(x)  # dropout is the identity at inference
         return x.flatten(2).mean(dim=2)  # (B, n_classes)
+
+    def fuse_batch_norm(self) -> InceptionI3d:
+        """Fold every batch norm into its conv (inference only; the state dict changes)."""
+        for module in self.modules():
+            if isinstance(module, Unit3D):
+                module.fuse_batch_norm()
+        return self
+
+    @torch.no_grad()
+    def sum_input_channels(self) -> InceptionI3d:
+        """Take gray (B, 1, T, H, W) input: the same function as gray repeated to RGB.
+
+        conv(x, x, x) = conv1ch(x) with the kernel summed over RGB; this removes two thirds of
+        the first convolution, which is about half of the network's arithmetic.
+        """
+        conv = self.Conv3d_1a_7x7.conv
+        has_bias = conv.bias is not None
+        gray = nn.Conv3d(
+            1, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=has_bias
+        )
+        gray.weight.copy_(conv.weight.sum(dim=1, keepdim=True))
+        if has_bias:
+            gray.bias.copy_(conv.bias)
+        self.Conv3d_1a_7x7.conv = gray.to(conv.weight.device)
+        return self
