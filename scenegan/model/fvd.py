@@ -77,12 +77,16 @@ def i3d_features(
     device = str(device)
     model = load_i3d(device)
     features = np.zeros((len(clips), model.logits.conv.out_channels), np.float64)
-    starts = range(0, len(clips), batch_size)
-    with torch.inference_mode():
-        for start in tqdm(starts, desc="I3D", unit="batch", disable=not progress):
-            batch = torch.from_numpy(clips[start : start + batch_size]).to(device)
-            inputs = preprocess(batch, channels=1).contiguous(memory_format=torch.channels_last_3d)
+    with (
+        torch.inference_mode(),
+        tqdm(total=len(clips), desc="I3D", unit="clip", disable=not progress) as bar,
+    ):
+        for start in range(0, len(clips), batch_size):
+            batch = np.ascontiguousarray(clips[start : start + batch_size])
+            inputs = preprocess(torch.from_numpy(batch).to(device), channels=1)
+            inputs = inputs.contiguous(memory_format=torch.channels_last_3d)
             features[start : start + len(batch)] = model(inputs).double().cpu().numpy()
+            bar.update(len(batch))
     return features
 
 
