@@ -55,8 +55,8 @@ def load_i3d(device: str = "cpu") -> InceptionI3d:
 
     Batch norms are folded into the convolutions and the first convolution takes the one gray
     channel (its kernel summed over RGB): the same function as the original on gray repeated to
-    RGB (to float32 rounding, checked in tests) at about 1.5x the speed; channels_last_3d is
-    another 1.6x on CPU (oneDNN).
+    RGB (to float32 rounding, checked in tests) at about 1.3x the speed; channels_last_3d is
+    another 1.7x on CPU (oneDNN). See benchmarks/fvd_speed.py.
     """
     model = InceptionI3d().eval()
     model.load_state_dict(load_state_dict())
