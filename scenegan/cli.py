@@ -100,6 +100,52 @@ def sample(images, checkpoint, out, format_, n, seed, scale, resample, grid, dev
 # ---------------------------------------------------------------- evaluate (model/evaluate)
 
 
+@cli.command()
+@click.option(
+    "--checkpoint",
+    default=None,
+    help="Generator checkpoint to evaluate (default: the shipped one, else the newest).",
+)
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=Path("datasets/scenery"),
+    show_default=True,
+    help="Dataset folder; its val split is used.",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("runs/evaluate"), show_default=True
+)
+@click.option("--baseline", default=None, help="Checkpoint of the seed architecture: one more row.")
+@click.option("--n-clips", default=256, show_default=True, help="Held-out clips used.")
+@click.option("--halvings", default=5, show_default=True, help="Random halvings FVD averages.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--fvd/--no-fvd", default=True, show_default=True, help="Compute FVD (I3D).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
+def evaluate(checkpoint, data, out, baseline, n_clips, halvings, seed, fvd, device, dry_run):
+    """Score generated clips against held-out real clips, with baselines, into --out."""
+    from scenegan.model.evaluate import EvaluateConfig
+    from scenegan.model.evaluate import evaluate as run_evaluate
+
+    config = EvaluateConfig(
+        data=data,
+        out=out,
+        checkpoint=checkpoint,
+        baseline=baseline,
+        n_clips=n_clips,
+        halvings=halvings,
+        seed=seed,
+        fvd=fvd,
+        device=device,
+    )
+    if dry_run:
+        _print_config(config)
+        return
+    run_evaluate(config)
+    click.echo(f"wrote {out}/report.md, report.json and plots")
+
+
 # ---------------------------------------------------------------- demo
 
 

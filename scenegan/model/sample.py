@@ -132,13 +132,18 @@ def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
     return prepare_image(gray if gray is not None else rgb, fmt)
 
 
-def animate(G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor) -> np.ndarray:
-    """uint8 (H, W) photo and noise (K, G.noise_dim) -> K animations, uint8 (K, T, H, W)."""
+def animate_photos(G: torch.nn.Module, photos: np.ndarray, z: torch.Tensor) -> np.ndarray:
+    """uint8 (B, H, W) photos and noise (B, G.noise_dim) -> uint8 (B, T, H, W) animations."""
     device = next(iter(G.parameters()), torch.empty(0)).device
-    photos = torch.from_numpy(to_unit(photo))[None, None].expand(len(z), -1, -1, -1)
+    photos = torch.from_numpy(to_unit(photos))[:, None]  # (B, 1, H, W)
     with torch.no_grad():
-        clips = G(photos.to(device), z.to(device))  # (K, 1, T, H, W)
+        clips = G(photos.to(device), z.to(device))  # (B, 1, T, H, W)
     return from_unit(clips[:, 0].float().cpu().numpy())
+
+
+def animate(G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor) -> np.ndarray:
+    """One uint8 (H, W) photo and noise (K, G.noise_dim) -> K animations, uint8 (K, T, H, W)."""
+    return animate_photos(G, np.broadcast_to(photo, (len(z), *photo.shape)), z)
 
 
 def draw_noise(G: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
