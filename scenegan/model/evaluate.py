@@ -152,11 +152,17 @@ def halving_fvd(
     return float(np.mean(values)), float(np.std(values)), values
 
 
-def evaluate(config: EvaluateConfig) -> dict:
-    """Run the whole evaluation, write report.json, report.md and plots into `config.out`."""
+def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | None = None) -> dict:
+    """Run the whole evaluation, write report.json, report.md and plots into `config.out`.
+
+    `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
+    """
     started = time.time()
-    checkpoint = find_checkpoint(config.checkpoint)
-    G, info = load_any_generator(checkpoint, config.device)
+    if generator is None:
+        checkpoint = find_checkpoint(config.checkpoint)
+        G, info = load_any_generator(checkpoint, config.device)
+    else:
+        (G, info), checkpoint = generator, "the given generator"
     fmt: ClipFormat = G.fmt
     real, n_val = load_real_clips(config, fmt)
     photos = real[:, 0]

@@ -129,7 +129,9 @@ def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
     from matplotlib import pyplot as plt
 
     labels = list(clips)
-    n_clips = min(n_clips, len(next(iter(clips.values()))))
+    n_total = len(next(iter(clips.values())))
+    n_clips = min(n_clips, n_total)
+    picked = np.linspace(0, n_total - 1, n_clips).round().astype(int)  # spread over the set
     n_frames = next(iter(clips.values())).shape[1]
     shown = np.linspace(0, n_frames - 1, STRIP_FRAMES).round().astype(int)
     n_rows = n_clips * len(labels)
@@ -139,7 +141,7 @@ def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
     for c in range(n_clips):
         for r, label in enumerate(labels):
             axis = axes[c * len(labels) + r, 0]
-            strip = np.concatenate(list(clips[label][c, shown]), axis=1)  # (H, 8 W)
+            strip = np.concatenate(list(clips[label][picked[c], shown]), axis=1)  # (H, 8 W)
             axis.imshow(strip, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])

@@ -169,14 +169,20 @@ def output_names(stem: str, n: int, grid: bool) -> list[str]:
     return [stem] if n == 1 else [f"{stem}-{i + 1}" for i in range(n)]
 
 
-def sample(config: SampleConfig) -> list[Path]:
+def sample(
+    config: SampleConfig, generator: tuple[torch.nn.Module, dict] | None = None
+) -> list[Path]:
     """Animate every photo of `config`; returns the files written.
 
+    `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
     Photos that cannot be read are reported on stderr one line each and skipped; if any were,
     a UserError is raised after the others are written.
     """
-    checkpoint = find_checkpoint(config.checkpoint)
-    G, info = load_any_generator(checkpoint, config.device)
+    if generator is None:
+        checkpoint = find_checkpoint(config.checkpoint)
+        G, info = load_any_generator(checkpoint, config.device)
+    else:
+        (G, info), checkpoint = generator, "the given generator"
     fps = dataset_fps(info)
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     images = list_images(config.images) if config.images else sorted(EXAMPLES.glob("*.jpg"))
