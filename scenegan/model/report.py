@@ -145,7 +145,8 @@ def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
             axis.imshow(strip, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
-            axis.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+            name = "real" if label == "real vs real" else label
+            axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
             if c == 0 and r == 0:
                 axis.set_title(f"frames {', '.join(map(str, shown))}", fontsize=8)
     _save(figure, path)
