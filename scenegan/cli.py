@@ -109,7 +109,7 @@ def sample(images, checkpoint, out, format_, n, seed, scale, resample, grid, dev
 @click.option(
     "--data",
     type=click.Path(path_type=Path),
-    default=Path("datasets/scenery"),
+    default=Path("datasets/clips"),
     show_default=True,
     help="Dataset folder; its val split is used.",
 )
