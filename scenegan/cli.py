@@ -121,9 +121,17 @@ def sample(images, checkpoint, out, format_, n, seed, scale, resample, grid, dev
 @click.option("--halvings", default=5, show_default=True, help="Random halvings FVD averages.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--fvd/--no-fvd", default=True, show_default=True, help="Compute FVD (I3D).")
+@click.option(
+    "--fvd-cache/--no-fvd-cache",
+    default=True,
+    show_default=True,
+    help="Reuse I3D features of identical clips (real, baselines) from ~/.cache/scenegan.",
+)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
-def evaluate(checkpoint, data, out, baseline, n_clips, halvings, seed, fvd, device, dry_run):
+def evaluate(
+    checkpoint, data, out, baseline, n_clips, halvings, seed, fvd, fvd_cache, device, dry_run
+):
     """Score generated clips against held-out real clips, with baselines, into --out."""
     from scenegan.model.evaluate import EvaluateConfig
     from scenegan.model.evaluate import evaluate as run_evaluate

@@ -1,6 +1,7 @@
 """`scenegan evaluate` on a tiny dataset: report files, rows, FVD halvings, stage small."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -47,8 +48,9 @@ def frechet(a, b):
 
 
 @pytest.fixture
-def tiny_fvd(monkeypatch):
+def tiny_fvd(monkeypatch, tmp_path):
     """A 3-number stand-in for I3D features (the real I3D is tested by its own module)."""
+    monkeypatch.setenv("SCENEGAN_CACHE", str(tmp_path / "cache"))
     calls = []
 
     def features(clips, batch_size=8, device="cpu", progress=False):
@@ -87,20 +89,30 @@ def test_evaluate_cli_writes_report_and_plots(tmp_path):
     assert "| copied photo |" in table and "12 of 16 held-out clips" in table
 
 
-def test_fvd_rows_share_halvings_and_real_features_once(tmp_path, tiny_fvd):
+def test_fvd_rows_share_halvings_and_features_are_cached(tmp_path, tiny_fvd):
     make_dataset(tmp_path / "data", moving=False)  # static real clips: copying is perfect
     config = EvaluateConfig(
         data=tmp_path / "data", out=tmp_path / "out", checkpoint="baseline:copy", halvings=3
     )
     report = evaluate(config, generator=(CopiedPhoto(), {"arch": "copy"}))
     rows = report["rows"]
-    assert tiny_fvd == [16] * len(rows)  # one feature pass per row, real ones included
+    assert len(rows) == 4
+    # Static real clips, the copied photo and the model (a copier too) are the same clips, so
+    # the cache computes features twice: once for them, once for the drifting photo.
+    assert tiny_fvd == [16, 16]
     # The copied photo reproduces each static clip, so it scores exactly the real-vs-real floor.
     assert rows["copied photo"]["fvd_halvings"] == rows[REAL]["fvd_halvings"]
     assert len(rows[REAL]["fvd_halvings"]) == 3
     assert report["fvd_sample_size"] == [8, 8]
+    fresh = evaluate(replace(config, fvd_cache=False), generator=(CopiedPhoto(), {"arch": "c"}))
+    assert tiny_fvd == [16, 16] + [16] * 4  # without the cache: one pass per row
+    assert fresh["rows"][REAL]["fvd_halvings"] == rows[REAL]["fvd_halvings"]
     assert rows["drifting photo"]["fvd"] > rows[REAL]["fvd"]
     assert "FVD" in (tmp_path / "out" / "report.md").read_text()
+    # A second run on the same data finds every row's features in the cache.
+    again = evaluate(config, generator=(CopiedPhoto(), {"arch": "copy"}))
+    assert len(tiny_fvd) == 6  # nothing new computed
+    assert again["rows"]["drifting photo"]["fvd"] == rows["drifting photo"]["fvd"]
 
 
 def test_seed_baseline_row_and_small_stage(tmp_path):

@@ -6,6 +6,8 @@ frames of the same validation clips and is scored by the same functions on the s
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -58,6 +60,7 @@ class EvaluateConfig:
     fvd: bool = True
     batch_size: int = 32  # clips per generator call
     fvd_batch_size: int = 8
+    fvd_cache: bool = True  # reuse I3D features of identical clip sets across runs
     diversity_photos: int = 16  # photos animated with several noise seeds for diversity
     diversity_seeds: int = 4
     strip_clips: int = 3  # clips shown in the sample strips plot
@@ -77,6 +80,39 @@ def _fvd_functions():
     except ImportError as error:
         raise UserError(f"FVD is not available ({error}); pass --no-fvd") from None
     return i3d_features, frechet_distance, FVD_PREPROCESSING
+
+
+def feature_cache_path(clips: np.ndarray, preprocessing: str) -> Path:
+    """Where I3D features of exactly these clips are cached: keyed by their bytes.
+
+    Real clips, the copied photo and the drifting photo are the same in every run on a dataset
+    (given --seed), so only the model's rows cost I3D time when a model is evaluated again.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{clips.shape} {clips.dtype} {preprocessing}".encode())
+    digest.update(np.ascontiguousarray(clips).tobytes())
+    root = Path(os.environ.get("SCENEGAN_CACHE") or Path.home() / ".cache" / "scenegan")
+    return root / "fvd-features" / f"{digest.hexdigest()}.npy"
+
+
+def cached_features(
+    clips: np.ndarray, config: EvaluateConfig, i3d_features, preprocessing: str, label: str
+) -> np.ndarray:
+    """(N, 400) I3D features of `clips`, from the cache when the same clips were seen before."""
+    path = feature_cache_path(clips, preprocessing) if config.fvd_cache else None
+    if path is not None and path.is_file():
+        print(f"I3D features: {label}: cached ({path.name[:12]})", flush=True)
+        return np.load(path)
+    print(f"I3D features: {label} ({len(clips)} clips)", flush=True)
+    features = np.asarray(
+        i3d_features(clips, batch_size=config.fvd_batch_size, device=config.device, progress=True)
+    )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.npy")
+        np.save(tmp, features)
+        os.replace(tmp, path)
+    return features
 
 
 def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int]:
@@ -207,12 +243,10 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         halves.append((order[:half], order[half : 2 * half]))
     if config.fvd:
         i3d_features, frechet_distance, preprocessing = _fvd_functions()
-        features = {}
-        for label in clips:
-            print(f"I3D features: {label} ({n} clips)", flush=True)
-            features[label] = i3d_features(
-                clips[label], batch_size=config.fvd_batch_size, device=config.device, progress=True
-            )
+        features = {
+            label: cached_features(c, config, i3d_features, preprocessing, label)
+            for label, c in clips.items()
+        }
         for label in clips:
             mean, spread, values = halving_fvd(
                 features[label], features[REAL], halves, frechet_distance
