@@ -39,7 +39,7 @@ def test_linear_fade_moves_but_does_not_flicker():
     clips, photos = static_clips()
     clips = clips + 2.0 * np.arange(32)[None, :, None, None]  # +2 grey levels per frame
     assert metrics.motion_energy(clips) == pytest.approx(2.0)
-    assert metrics.flicker(clips) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.flicker(clips) == pytest.approx(0.0, abs=1e-4)
     assert metrics.motion_energy_curve(clips).shape == (3, 31)
 
 
