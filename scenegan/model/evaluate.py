@@ -1,0 +1,285 @@
+"""`scenegan evaluate`: generated clips against held-out real clips, with baselines in one table.
+
+Every row (real vs real, copied photo, drifting photo, seed model, the model) animates the first
+frames of the same validation clips and is scored by the same functions on the same sample sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from scenegan.clip_format import ClipFormat
+from scenegan.errors import UserError
+from scenegan.model import metrics
+from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
+from scenegan.model.sample import animate, animate_photos, find_checkpoint, load_any_generator
+from scenegan.pipeline.frames import resize_area
+from scenegan.pipeline.shards import read_index, read_split
+
+REAL = "real vs real"
+DEFINITIONS = {
+    "fvd": "Frechet distance between Kinetics-400 I3D logits (400-d) of the row's clips made "
+    "from one random half of the held-out clips and the real clips of the other half; mean "
+    "+- standard deviation over the random halvings. The real row compares the two real "
+    "halves (the floor).",
+    "scene_corr": "mean Pearson correlation of frames 1..31 with the photo (frame 0 of the "
+    "held-out clip); 1 = the scene is kept.",
+    "contrast": "mean over clips of (mean spatial std of frames 1..31) / (spatial std of the "
+    "photo); 1 = the photo's contrast is kept.",
+    "motion_ratio": "motion energy (mean |x_t - x_{t-1}| in grey levels) divided by the real "
+    "clips' motion energy; 1 = as much change per frame as real footage.",
+    "flow": "Farneback optical-flow magnitude in pixels per frame over all frame pairs: mean "
+    "and 90th percentile.",
+    "flicker": "mean |x_{t+1} - 2 x_t + x_{t-1}| in grey levels: 0 for static clips and for "
+    "change at a constant rate, high for frames that jump back and forth.",
+    "diversity": "mean pairwise mean |a - b| in grey levels between animations of the same "
+    "photo made with different noise (0 when the row ignores noise).",
+    "frame0_err": "mean |frame 0 - photo| in grey levels.",
+}
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """What `scenegan evaluate` does; click options map one to one onto these fields."""
+
+    data: Path
+    out: Path
+    checkpoint: str | None = None  # None: the shipped checkpoint or the newest in checkpoints/
+    baseline: str | None = None  # a checkpoint of the seed architecture, for its own row
+    n_clips: int = 256  # held-out clips used (all if fewer); each row animates their frame 0
+    halvings: int = 5  # random halvings FVD is averaged over
+    seed: int = 0
+    fvd: bool = True
+    batch_size: int = 32  # clips per generator call
+    fvd_batch_size: int = 8
+    fvd_cache: bool = True  # reuse I3D features of identical clip sets across runs
+    diversity_photos: int = 16  # photos animated with several noise seeds for diversity
+    diversity_seeds: int = 4
+    strip_clips: int = 3  # clips shown in the sample strips plot
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.n_clips < 4:
+            raise UserError("--n-clips must be at least 4 (FVD compares two halves)")
+        if self.halvings < 1:
+            raise UserError("--halvings must be at least 1")
+
+
+def _fvd_functions():
+    """(i3d_features, frechet_distance, preprocessing text), imported only when FVD is wanted."""
+    try:
+        from scenegan.model.fvd import FVD_PREPROCESSING, frechet_distance, i3d_features
+    except ImportError as error:
+        raise UserError(f"FVD is not available ({error}); pass --no-fvd") from None
+    return i3d_features, frechet_distance, FVD_PREPROCESSING
+
+
+def feature_cache_path(clips: np.ndarray, preprocessing: str) -> Path:
+    """Where I3D features of exactly these clips are cached: keyed by their bytes.
+
+    Real clips, the copied photo and the drifting photo are the same in every run on a dataset
+    (given --seed), so only the model's rows cost I3D time when a model is evaluated again.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"{clips.shape} {clips.dtype} {preprocessing}".encode())
+    digest.update(np.ascontiguousarray(clips).tobytes())
+    root = Path(os.environ.get("SCENEGAN_CACHE") or Path.home() / ".cache" / "scenegan")
+    return root / "fvd-features" / f"{digest.hexdigest()}.npy"
+
+
+def cached_features(
+    clips: np.ndarray, config: EvaluateConfig, i3d_features, preprocessing: str, label: str
+) -> np.ndarray:
+    """(N, 400) I3D features of `clips`, from the cache when the same clips were seen before."""
+    path = feature_cache_path(clips, preprocessing) if config.fvd_cache else None
+    if path is not None and path.is_file():
+        print(f"I3D features: {label}: cached ({path.name[:12]})", flush=True)
+        return np.load(path)
+    print(f"I3D features: {label} ({len(clips)} clips)", flush=True)
+    features = np.asarray(
+        i3d_features(clips, batch_size=config.fvd_batch_size, device=config.device, progress=True)
+    )
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.npy")
+        np.save(tmp, features)
+        os.replace(tmp, path)
+    return features
+
+
+def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int]:
+    """(uint8 (n, T, H, W) held-out clips at `fmt`, number of val clips in the dataset)."""
+    index = read_index(config.data)
+    clips, _ = read_split(config.data, "val")
+    if len(clips) < 4:
+        raise UserError(
+            f"{config.data} has {len(clips)} validation clips; evaluation needs at least 4"
+        )
+    if index.fmt.n_frames != fmt.n_frames:
+        raise UserError(
+            f"the dataset has {index.fmt.n_frames}-frame clips, the model makes {fmt.n_frames}"
+        )
+    rng = np.random.default_rng(config.seed)
+    chosen = np.sort(rng.permutation(len(clips))[: config.n_clips])
+    clips = clips[chosen]
+    if clips.shape[2:] != fmt.frame_shape:  # stage small: area-downsample as training does
+        clips = np.stack([[resize_area(frame, fmt) for frame in clip] for clip in clips])
+    return clips, int(index.n_clips("val"))
+
+
+def generate(
+    G: torch.nn.Module, photos: np.ndarray, seed: int, batch_size: int, label: str
+) -> np.ndarray:
+    """uint8 (N, T, H, W): one animation per photo, noise from a generator seeded by `seed`."""
+    noise = torch.randn(len(photos), G.noise_dim, generator=torch.Generator().manual_seed(seed))
+    clips = [
+        animate_photos(G, photos[start : start + batch_size], noise[start : start + batch_size])
+        for start in tqdm(range(0, len(photos), batch_size), desc=f"generate {label}")
+    ]
+    return np.concatenate(clips)
+
+
+def generate_diversity(
+    G: torch.nn.Module, photos: np.ndarray, n_seeds: int, seed: int
+) -> np.ndarray | None:
+    """uint8 (P, K, T, H, W) animations with K noise seeds per photo; None if G takes no noise."""
+    if G.noise_dim == 0:
+        return None
+    generator = torch.Generator().manual_seed(seed + 1)
+    return np.stack(
+        [
+            animate(G, photo, torch.randn(n_seeds, G.noise_dim, generator=generator))
+            for photo in photos
+        ]
+    )
+
+
+def clip_metrics(clips: np.ndarray, photos: np.ndarray, real_motion: float) -> dict[str, float]:
+    """Every non-FVD column for one row's clips."""
+    flow = metrics.flow_stats(clips)
+    motion = metrics.motion_energy(clips)
+    return {
+        "scene_corr": metrics.scene_correlation(clips, photos),
+        "contrast": metrics.contrast_ratio(clips, photos),
+        "motion_energy": motion,
+        "motion_ratio": motion / real_motion if real_motion > 0 else float("nan"),
+        "flow_mean": flow["mean"],
+        "flow_p50": flow["p50"],
+        "flow_p90": flow["p90"],
+        "flow_p99": flow["p99"],
+        "flicker": metrics.flicker(clips),
+        "frame0_err": metrics.frame0_error(clips, photos),
+    }
+
+
+def halving_fvd(
+    row_features: np.ndarray, real_features: np.ndarray, halves: list, frechet_distance
+) -> tuple[float, float, list[float]]:
+    """FVD of the row's clips of half A against the real clips of half B, per halving."""
+    values = [float(frechet_distance(row_features[a], real_features[b])) for a, b in halves]
+    return float(np.mean(values)), float(np.std(values)), values
+
+
+def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | None = None) -> dict:
+    """Run the whole evaluation, write report.json, report.md and plots into `config.out`.
+
+    `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
+    """
+    started = time.time()
+    if generator is None:
+        checkpoint = find_checkpoint(config.checkpoint)
+        G, info = load_any_generator(checkpoint, config.device)
+    else:
+        (G, info), checkpoint = generator, "the given generator"
+    fmt: ClipFormat = G.fmt
+    real, n_val = load_real_clips(config, fmt)
+    photos = real[:, 0]
+    n = len(real)
+
+    generators: dict[str, torch.nn.Module] = {
+        "copied photo": CopiedPhoto(fmt=fmt),
+        "drifting photo": DriftingPhoto(fmt=fmt),
+    }
+    if config.baseline is not None:
+        seed_G, _ = load_any_generator(config.baseline, config.device)
+        if seed_G.fmt != fmt:
+            raise UserError(
+                f"--baseline makes {seed_G.fmt.height} x {seed_G.fmt.width} clips, the model "
+                f"{fmt.height} x {fmt.width}; give checkpoints of the same stage"
+            )
+        generators["seed"] = seed_G
+    generators[f"model ({info.get('arch', 'generator')})"] = G
+
+    clips = {REAL: real}
+    diversity_sets: dict[str, np.ndarray | None] = {REAL: None}
+    for label, generator in generators.items():
+        clips[label] = generate(generator, photos, config.seed, config.batch_size, label)
+        diversity_sets[label] = generate_diversity(
+            generator, photos[: config.diversity_photos], config.diversity_seeds, config.seed
+        )
+
+    real_motion = metrics.motion_energy(real)
+    rows: dict[str, dict] = {}
+    for label in tqdm(clips, desc="clip statistics", leave=False):
+        rows[label] = clip_metrics(clips[label], photos, real_motion)
+        animations = diversity_sets[label]
+        rows[label]["diversity"] = 0.0 if animations is None else metrics.diversity(animations)
+    rows[REAL]["diversity"] = float("nan")  # real clips have one future per photo
+
+    preprocessing = "FVD not computed (--no-fvd)"
+    rng = np.random.default_rng(config.seed + 2)
+    half = n // 2
+    halves = []
+    for _ in range(config.halvings):
+        order = rng.permutation(n)
+        halves.append((order[:half], order[half : 2 * half]))
+    if config.fvd:
+        i3d_features, frechet_distance, preprocessing = _fvd_functions()
+        features = {
+            label: cached_features(c, config, i3d_features, preprocessing, label)
+            for label, c in clips.items()
+        }
+        for label in clips:
+            mean, spread, values = halving_fvd(
+                features[label], features[REAL], halves, frechet_distance
+            )
+            rows[label].update(fvd=mean, fvd_std=spread, fvd_halvings=values)
+
+    report = {
+        "checkpoint": checkpoint,
+        "model_info": {k: info.get(k) for k in ("arch", "stage", "step") if k in info},
+        "baseline": config.baseline,
+        "dataset": str(config.data),
+        "split": "val",
+        "n_val_clips": n_val,
+        "n_clips": n,
+        "fvd_sample_size": [half, half],
+        "halvings": config.halvings if config.fvd else 0,
+        "clip_format": fmt.to_dict(),
+        "fvd_preprocessing": preprocessing,
+        "diversity_samples": [min(config.diversity_photos, n), config.diversity_seeds],
+        "definitions": DEFINITIONS,
+        "rows": rows,
+        "per_frame_correlation": {
+            label: np.nanmean(metrics.frame_correlation(c, photos), axis=0).tolist()
+            for label, c in clips.items()
+        },
+        "motion_energy_curve": {
+            label: metrics.motion_energy_curve(c).mean(axis=0).tolist()
+            for label, c in clips.items()
+        },
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
+        "seconds": round(time.time() - started, 1),
+    }
+    from scenegan.model.report import write_report
+
+    write_report(report, clips, config.out, n_strip_clips=config.strip_clips)
+    return report

@@ -1,0 +1,175 @@
+"""The files `scenegan evaluate` leaves behind: report.json, report.md and matplotlib PNG plots."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from scenegan.pipeline.shards import atomic_write_text
+
+STRIP_FRAMES = 8  # frames shown per clip in the sample strips
+
+
+def _plain(value):
+    """NaN -> None and numpy scalars -> floats, so report.json is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def markdown(report: dict) -> str:
+    """One table (a row per model or baseline), then what the numbers mean."""
+    has_fvd = any("fvd" in row for row in report["rows"].values())
+    header = ["row"]
+    header += ["FVD"] if has_fvd else []
+    header += [
+        "scene corr",
+        "contrast",
+        "motion ratio",
+        "flow mean / p90",
+        "flicker",
+        "diversity",
+        "frame-0 err",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, row in report["rows"].items():
+        cells = [label]
+        if has_fvd:
+            cells.append(f"{row['fvd']:.1f} +- {row['fvd_std']:.1f}")
+        cells += [
+            _number(row["scene_corr"], 3),
+            _number(row["contrast"]),
+            _number(row["motion_ratio"]),
+            f"{row['flow_mean']:.2f} / {row['flow_p90']:.2f}",
+            _number(row["flicker"]),
+            _number(row["diversity"]),
+            _number(row["frame0_err"]),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    fmt = report["clip_format"]
+    half_a, half_b = report["fvd_sample_size"]
+    text = [
+        "# scenegan evaluation",
+        "",
+        f"Checkpoint `{report['checkpoint']}`"
+        + (f", seed baseline `{report['baseline']}`" if report["baseline"] else "")
+        + f"; dataset `{report['dataset']}`, split `{report['split']}`: {report['n_clips']} of "
+        f"{report['n_val_clips']} held-out clips ({fmt['n_frames']} frames, {fmt['height']} x "
+        f"{fmt['width']}), each row animating their frame 0.",
+        "",
+        "\n".join(lines),
+        "",
+        (
+            f"FVD: {half_a} generated vs {half_b} real clips in every row, averaged over "
+            f"{report['halvings']} random halvings (+- is their standard deviation; differences "
+            f"within about 20 are noise). Preprocessing: {report['fvd_preprocessing']}."
+            if has_fvd
+            else "FVD: not computed (--no-fvd)."
+        ),
+        f"Diversity: {report['diversity_samples'][0]} photos x {report['diversity_samples'][1]} "
+        "noise seeds. Real clips' motion energy: "
+        f"{report['rows'][next(iter(report['rows']))]['motion_energy']:.2f} grey levels per frame.",
+        "Scene correlation and motion energy alone can be met by bad models (flicker passes "
+        "both): read them next to FVD, flicker and frame-0 error.",
+        "",
+        "## Definitions",
+        "",
+    ]
+    text += [f"- **{name}**: {meaning}" for name, meaning in report["definitions"].items()]
+    text += ["", "Plots: `correlation.png`, `motion_energy.png`, `strips.png`.", ""]
+    return "\n".join(text)
+
+
+def _save(figure, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    figure.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_curves(curves: dict[str, list[float]], path: Path, *, ylabel: str, first: int) -> None:
+    """One line per row over frame index (`first` is the index of the first value)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 3.6))
+    for label, values in curves.items():
+        style = "--" if label == "real vs real" else "-"
+        axis.plot(range(first, first + len(values)), values, style, label=label)
+    axis.set_xlabel("frame")
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    _save(figure, path)
+    plt.close(figure)
+
+
+def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
+    """For a few clips: one row of frames per model or baseline, the same photo in each block."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    labels = list(clips)
+    n_total = len(next(iter(clips.values())))
+    n_clips = min(n_clips, n_total)
+    picked = np.linspace(0, n_total - 1, n_clips).round().astype(int)  # spread over the set
+    n_frames = next(iter(clips.values())).shape[1]
+    shown = np.linspace(0, n_frames - 1, STRIP_FRAMES).round().astype(int)
+    n_rows = n_clips * len(labels)
+    figure, axes = plt.subplots(
+        n_rows, 1, figsize=(STRIP_FRAMES * 1.2, n_rows * 0.62), squeeze=False
+    )
+    for c in range(n_clips):
+        for r, label in enumerate(labels):
+            axis = axes[c * len(labels) + r, 0]
+            strip = np.concatenate(list(clips[label][picked[c], shown]), axis=1)  # (H, 8 W)
+            axis.imshow(strip, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            name = "real" if label == "real vs real" else label
+            axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
+            if c == 0 and r == 0:
+                axis.set_title(f"frames {', '.join(map(str, shown))}", fontsize=8)
+    _save(figure, path)
+    plt.close(figure)
+
+
+def write_report(report: dict, clips: dict[str, np.ndarray], out: Path, n_strip_clips: int = 3):
+    """report.json, report.md, correlation.png, motion_energy.png and strips.png in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(
+        out / "report.json", json.dumps(_plain(report), indent=2, allow_nan=False) + "\n"
+    )
+    atomic_write_text(out / "report.md", markdown(report))
+    plot_curves(
+        report["per_frame_correlation"],
+        out / "correlation.png",
+        ylabel="correlation with the photo",
+        first=0,
+    )
+    plot_curves(
+        report["motion_energy_curve"],
+        out / "motion_energy.png",
+        ylabel="mean |x_t - x_(t-1)| (grey levels)",
+        first=1,
+    )
+    plot_strips(clips, out / "strips.png", n_strip_clips)

@@ -1,0 +1,227 @@
+"""`scenegan sample`: animate photos with a generator checkpoint and write GIF, MP4 or npy.
+
+Photos go through `scenegan.pipeline.frames.prepare_image`, the dataset build's own transform.
+A bad photo is reported on one line and skipped; the call fails at the end if any did.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from scenegan.clip_format import DEFAULT_FPS, ClipFormat, from_unit, to_unit
+from scenegan.errors import UserError
+from scenegan.model.animation_files import FORMATS, RESAMPLING, write_animation
+from scenegan.pipeline.frames import prepare_image
+
+SHIPPED_CHECKPOINT = Path("checkpoints/scenegan-generator.pt")
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+# `--checkpoint baseline:drift` animates with a hand-made baseline instead of a trained model.
+BASELINE_PREFIX = "baseline:"
+GRID_GAP = 2  # pixels of white between the photo and the animations in a --grid file
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """What `scenegan sample` does; click options map one to one onto these fields."""
+
+    images: tuple[Path, ...] = ()  # files or folders; empty: the shipped example photos
+    checkpoint: str | None = None  # a .pt path or baseline:copy / baseline:drift; None: default
+    out: Path = Path("samples")
+    format: str = "gif"
+    n: int = 1  # animations per photo, each with its own noise
+    seed: int | None = None  # None: a fresh random seed (printed, so a result can be repeated)
+    scale: int = 1  # enlargement of GIF / MP4 frames for viewing (never of npy)
+    resample: str = "nearest"
+    grid: bool = False  # one file per photo: the photo, then its n animations, side by side
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise UserError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}")
+        if self.resample not in RESAMPLING:
+            raise UserError(f"--resample must be one of {', '.join(RESAMPLING)}")
+        if self.n < 1 or self.scale < 1:
+            raise UserError("--n and --scale must be at least 1")
+
+
+def find_checkpoint(checkpoint: str | None, root: Path = Path(".")) -> str:
+    """The given checkpoint, else the shipped one, else the newest in checkpoints/."""
+    if checkpoint is not None:
+        return checkpoint
+    if (root / SHIPPED_CHECKPOINT).is_file():
+        return str(root / SHIPPED_CHECKPOINT)
+    candidates = sorted(
+        (root / "checkpoints").glob("**/*.pt"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    if not candidates:
+        raise UserError(
+            f"no checkpoint found ({SHIPPED_CHECKPOINT} or checkpoints/*.pt); "
+            "pass --checkpoint PATH or train one with `scenegan train`"
+        )
+    return str(candidates[0])
+
+
+def load_any_generator(checkpoint: str, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """A trained generator from a checkpoint file, or a baseline named `baseline:<name>`."""
+    if checkpoint.startswith(BASELINE_PREFIX):
+        from scenegan.model.baselines import BASELINES
+
+        name = checkpoint[len(BASELINE_PREFIX) :]
+        if name not in BASELINES:
+            raise UserError(f"unknown baseline {name!r}; use one of {', '.join(BASELINES)}")
+        return BASELINES[name]().to(device).eval(), {"arch": checkpoint, "config": {}}
+    if not Path(checkpoint).is_file():
+        raise UserError(f"no checkpoint at {checkpoint}")
+    # Imported here: the checkpoint module pulls in the networks, which `--help` does not need.
+    from scenegan.model.checkpoint import load_generator
+
+    return load_generator(checkpoint, device=device)
+
+
+def dataset_fps(info: dict) -> float:
+    """The frame rate the model was trained at, if its config records one, else DEFAULT_FPS."""
+    stack: list = [info.get("config") or {}]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key in ("fps", "dataset_fps"):
+                if isinstance(item.get(key), int | float) and item[key] > 0:
+                    return float(item[key])
+            stack.extend(item.values())
+    return DEFAULT_FPS
+
+
+def list_images(paths: Iterable[Path]) -> list[Path]:
+    """Files as given, folders expanded to the image files in them (sorted)."""
+    images: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            images.extend(p for p in sorted(path.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            images.append(path)
+    return images
+
+
+def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
+    """Any image file Pillow reads -> (fmt.height, fmt.width) uint8 grey, as clips are made."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                # 16-bit and float grey: scale to 8 bits by the range the mode can hold.
+                array = np.asarray(image, dtype=np.float64)
+                top = 65535.0 if image.mode != "F" else max(float(array.max()), 1.0)
+                gray = np.clip(np.rint(array * 255.0 / top), 0, 255).astype(np.uint8)
+            else:
+                gray = None
+                rgb = np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise UserError(f"{path}: not an image Pillow can read ({error})") from None
+    return prepare_image(gray if gray is not None else rgb, fmt)
+
+
+def animate_photos(G: torch.nn.Module, photos: np.ndarray, z: torch.Tensor) -> np.ndarray:
+    """uint8 (B, H, W) photos and noise (B, G.noise_dim) -> uint8 (B, T, H, W) animations."""
+    device = next(iter(G.parameters()), torch.empty(0)).device
+    photos = torch.from_numpy(to_unit(photos))[:, None]  # (B, 1, H, W)
+    with torch.no_grad():
+        clips = G(photos.to(device), z.to(device))  # (B, 1, T, H, W)
+    return from_unit(clips[:, 0].float().cpu().numpy())
+
+
+def animate(G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor) -> np.ndarray:
+    """One uint8 (H, W) photo and noise (K, G.noise_dim) -> K animations, uint8 (K, T, H, W)."""
+    return animate_photos(G, np.broadcast_to(photo, (len(z), *photo.shape)), z)
+
+
+def draw_noise(G: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
+    """(n, G.noise_dim) standard normal noise from a generator seeded with `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, G.noise_dim, generator=generator)
+
+
+def grid_frames(photo: np.ndarray, animations: np.ndarray) -> np.ndarray:
+    """(T, H, (K + 1) W + gaps): the still photo, then each animation, left to right."""
+    n_frames, height, _ = animations.shape[1:]
+    gap = np.full((n_frames, height, GRID_GAP), 255, np.uint8)
+    panels = [np.broadcast_to(photo, (n_frames, *photo.shape))]
+    for animation in animations:
+        panels.extend([gap, animation])
+    return np.concatenate(panels, axis=2)
+
+
+def output_names(stem: str, n: int, grid: bool) -> list[str]:
+    """`sea` -> [`sea`], or [`sea-1`, `sea-2`, ...] with n > 1, or [`sea-grid`] with --grid."""
+    if grid:
+        return [f"{stem}-grid"]
+    return [stem] if n == 1 else [f"{stem}-{i + 1}" for i in range(n)]
+
+
+def sample(
+    config: SampleConfig, generator: tuple[torch.nn.Module, dict] | None = None
+) -> list[Path]:
+    """Animate every photo of `config`; returns the files written.
+
+    `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
+    Photos that cannot be read are reported on stderr one line each and skipped; if any were,
+    a UserError is raised after the others are written.
+    """
+    if generator is None:
+        checkpoint = find_checkpoint(config.checkpoint)
+        G, info = load_any_generator(checkpoint, config.device)
+    else:
+        (G, info), checkpoint = generator, "the given generator"
+    fps = dataset_fps(info)
+    seed = config.seed if config.seed is not None else random.randrange(2**31)
+    images = list_images(config.images) if config.images else sorted(EXAMPLES.glob("*.jpg"))
+    if not images:
+        where = ", ".join(map(str, config.images)) if config.images else str(EXAMPLES)
+        raise UserError(f"no photos found in {where}; pass --image PATH")
+    config.out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    failed: list[Path] = []
+    used_stems: set[str] = set()
+    for path in images:
+        try:
+            photo = load_photo(path, G.fmt)
+        except UserError as error:
+            click.echo(f"error: {error}", err=True)
+            failed.append(path)
+            continue
+        stem = path.stem
+        while stem in used_stems:  # two photos called sea.jpg in different folders
+            stem += "_"
+        used_stems.add(stem)
+        animations = animate(G, photo, draw_noise(G, config.n, seed))
+        panels = [grid_frames(photo, animations)] if config.grid else list(animations)
+        for name, frames in zip(output_names(stem, config.n, config.grid), panels, strict=True):
+            out_path = config.out / f"{name}.{config.format}"
+            written.append(
+                write_animation(
+                    out_path, frames, fps=fps, scale=config.scale, resample=config.resample
+                )
+            )
+    if written:
+        click.echo(
+            f"wrote {len(written)} file(s) to {config.out}/ "
+            f"({checkpoint}, seed {seed}, {fps:g} fps)"
+        )
+    if failed:
+        raise UserError(f"{len(failed)} of {len(images)} photo(s) could not be animated")
+    return written
+
+
+def config_dict(config: SampleConfig) -> dict:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}

@@ -1,0 +1,141 @@
+"""`scenegan evaluate` on a tiny dataset: report files, rows, FVD halvings, stage small."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.linalg
+from click.testing import CliRunner
+
+from scenegan.cli import cli
+from scenegan.clip_format import CLIP, SMALL
+from scenegan.errors import UserError
+from scenegan.model import evaluate as evaluate_module
+from scenegan.model.baselines import CopiedPhoto
+from scenegan.model.evaluate import REAL, EvaluateConfig, evaluate
+from scenegan.pipeline.shards import atomic_write_text, shard_name, write_shard
+from tests.test_metrics import textured_photo
+from tests.test_sample import TinyGenerator
+
+
+def make_dataset(root, n_clips=16, moving=True):
+    """A val split of textured photos panning right one pixel per frame (or standing still)."""
+    root.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for i in range(n_clips):
+        wide = textured_photo(height=45, width=80 + 32, seed=i).round().astype(np.uint8)
+        offsets = range(32, 0, -1) if moving else [32] * 32
+        clips.append(np.stack([wide[:, o : o + 80] for o in offsets]))
+    clips = np.stack(clips)
+    sources = [f"video{i % 4}" for i in range(n_clips)]
+    write_shard(root / shard_name("val", 0), clips, sources, [0.0] * n_clips, {})
+    index = {
+        "format_version": 1,
+        "clip_format": CLIP.to_dict(),
+        "fps": 12.0,
+        "shards": [{"file": shard_name("val", 0), "split": "val", "n_clips": n_clips}],
+    }
+    atomic_write_text(root / "index.json", json.dumps(index))
+    return clips
+
+
+def frechet(a, b):
+    mean = a.mean(0) - b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = scipy.linalg.sqrtm(cov_a @ cov_b).real
+    return float(mean @ mean + np.trace(cov_a + cov_b - 2 * root))
+
+
+@pytest.fixture
+def tiny_fvd(monkeypatch, tmp_path):
+    """A 3-number stand-in for I3D features (the real I3D is tested by its own module)."""
+    monkeypatch.setenv("SCENEGAN_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def features(clips, batch_size=8, device="cpu", progress=False):
+        calls.append(len(clips))
+        x = clips.astype(np.float64)
+        left = x[..., :40].mean(axis=(1, 2, 3))
+        return np.stack([x.mean(axis=(1, 2, 3)), x.std(axis=(1, 2, 3)), left], axis=1)
+
+    monkeypatch.setattr(
+        evaluate_module, "_fvd_functions", lambda: (features, frechet, "tiny test features")
+    )
+    return calls
+
+
+def test_evaluate_cli_writes_report_and_plots(tmp_path):
+    make_dataset(tmp_path / "data")
+    out = tmp_path / "report"
+    args = ["evaluate", "--checkpoint", "baseline:drift", "--data", str(tmp_path / "data")]
+    args += ["--out", str(out), "--no-fvd", "--n-clips", "12"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    names = {"report.json", "report.md", "correlation.png", "motion_energy.png", "strips.png"}
+    assert names <= {p.name for p in out.iterdir()}
+    report = json.loads((out / "report.json").read_text())
+    assert report["n_clips"] == 12 and report["n_val_clips"] == 16
+    rows = report["rows"]
+    assert list(rows) == [REAL, "copied photo", "drifting photo", "model (baseline:drift)"]
+    assert rows["copied photo"]["motion_energy"] == 0
+    assert rows["copied photo"]["scene_corr"] == pytest.approx(1.0)
+    assert rows[REAL]["motion_ratio"] == pytest.approx(1.0)
+    assert rows[REAL]["frame0_err"] == 0
+    assert rows["drifting photo"]["diversity"] > 0
+    assert 0.5 < rows[REAL]["flow_p50"] < 1.5  # the pan is one pixel per frame
+    assert len(report["per_frame_correlation"][REAL]) == 32
+    table = (out / "report.md").read_text()
+    assert "| copied photo |" in table and "12 of 16 held-out clips" in table
+
+
+def test_fvd_rows_share_halvings_and_features_are_cached(tmp_path, tiny_fvd):
+    make_dataset(tmp_path / "data", moving=False)  # static real clips: copying is perfect
+    config = EvaluateConfig(
+        data=tmp_path / "data", out=tmp_path / "out", checkpoint="baseline:copy", halvings=3
+    )
+    report = evaluate(config, generator=(CopiedPhoto(), {"arch": "copy"}))
+    rows = report["rows"]
+    assert len(rows) == 4
+    # Static real clips, the copied photo and the model (a copier too) are the same clips, so
+    # the cache computes features twice: once for them, once for the drifting photo.
+    assert tiny_fvd == [16, 16]
+    # The copied photo reproduces each static clip, so it scores exactly the real-vs-real floor.
+    assert rows["copied photo"]["fvd_halvings"] == rows[REAL]["fvd_halvings"]
+    assert len(rows[REAL]["fvd_halvings"]) == 3
+    assert report["fvd_sample_size"] == [8, 8]
+    fresh = evaluate(replace(config, fvd_cache=False), generator=(CopiedPhoto(), {"arch": "c"}))
+    assert tiny_fvd == [16, 16] + [16] * 4  # without the cache: one pass per row
+    assert fresh["rows"][REAL]["fvd_halvings"] == rows[REAL]["fvd_halvings"]
+    assert rows["drifting photo"]["fvd"] > rows[REAL]["fvd"]
+    assert "FVD" in (tmp_path / "out" / "report.md").read_text()
+    # A second run on the same data finds every row's features in the cache.
+    again = evaluate(config, generator=(CopiedPhoto(), {"arch": "copy"}))
+    assert len(tiny_fvd) == 6  # nothing new computed
+    assert again["rows"]["drifting photo"]["fvd"] == rows["drifting photo"]["fvd"]
+
+
+def test_seed_baseline_row_and_small_stage(tmp_path):
+    make_dataset(tmp_path / "data", n_clips=6)
+    config = EvaluateConfig(
+        data=tmp_path / "data", out=tmp_path / "out", baseline="baseline:copy", fvd=False
+    )
+    report = evaluate(config, generator=(TinyGenerator(CLIP), {"arch": "tiny"}))
+    assert "seed" in report["rows"] and "model (tiny)" in report["rows"]
+    with pytest.raises(UserError, match="same stage"):
+        evaluate(config, generator=(TinyGenerator(SMALL), {"arch": "tiny"}))
+    config = EvaluateConfig(data=tmp_path / "data", out=tmp_path / "small", fvd=False)
+    report = evaluate(config, generator=(TinyGenerator(SMALL), {"arch": "tiny"}))
+    assert report["clip_format"] == SMALL.to_dict()
+    assert report["rows"]["model (tiny)"]["diversity"] > 0
+
+
+def test_evaluate_errors(tmp_path):
+    with pytest.raises(UserError, match="no dataset"):
+        evaluate(EvaluateConfig(data=tmp_path, out=tmp_path / "o", checkpoint="baseline:copy"))
+    make_dataset(tmp_path / "few", n_clips=3)
+    config = EvaluateConfig(data=tmp_path / "few", out=tmp_path / "o", checkpoint="baseline:copy")
+    with pytest.raises(UserError, match="at least 4"):
+        evaluate(config)
+    with pytest.raises(UserError, match="n-clips"):
+        EvaluateConfig(data=tmp_path, out=tmp_path, n_clips=2)

@@ -1,0 +1,179 @@
+"""`scenegan sample`: formats round-trip, seeds repeat, bad inputs give one clear line each."""
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from PIL import Image
+
+from scenegan.cli import cli, main
+from scenegan.clip_format import CLIP, SMALL
+from scenegan.errors import UserError
+from scenegan.model.animation_files import read_animation
+from scenegan.model.sample import SampleConfig, dataset_fps, find_checkpoint, load_photo, sample
+
+
+class TinyGenerator(torch.nn.Module):
+    """Random weights with the generator interface: photo + noise -> clip in [-1, 1]."""
+
+    noise_dim = 4
+
+    def __init__(self, fmt=CLIP):
+        super().__init__()
+        self.fmt = fmt
+        torch.manual_seed(0)
+        self.mix = torch.nn.Linear(self.noise_dim, fmt.n_frames)
+
+    def forward(self, photo, z):
+        wobble = torch.tanh(self.mix(z))[:, None, :, None, None]  # (B, 1, T, 1, 1)
+        return (photo.unsqueeze(2) * 0.8 + 0.2 * wobble).clamp(-1, 1)
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (300, 500, 3), np.uint8)).save(folder / "sea.jpg")
+    Image.fromarray(rng.integers(0, 255, (120, 90), np.uint8)).save(folder / "tall.png")
+    return folder
+
+
+def run(args):
+    return CliRunner().invoke(cli, ["sample", "--checkpoint", "baseline:drift", *args])
+
+
+@pytest.mark.parametrize("format_", ["gif", "mp4", "npy"])
+def test_formats_round_trip(photos, tmp_path, format_):
+    out = tmp_path / "out"
+    result = run(["--image", str(photos / "sea.jpg"), "--out", str(out), "--format", format_])
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 file(s)" in result.output
+    frames = read_animation(out / f"sea.{format_}")
+    reference = np.load(out / "sea.npy") if format_ == "npy" else None
+    if format_ == "mp4":  # 45 rows are padded to 46 for yuv420p
+        assert frames.shape == (32, 46, 80)
+        frames = frames[:, :45]
+    assert frames.shape == CLIP.shape and frames.dtype == np.uint8
+    if reference is not None:
+        np.testing.assert_array_equal(frames, reference)
+
+
+def test_lossless_formats_agree_and_mp4_is_close(photos, tmp_path):
+    for format_ in ("gif", "npy", "mp4"):
+        args = ["--image", str(photos / "sea.jpg"), "--out", str(tmp_path), "--seed", "5"]
+        assert run([*args, "--format", format_]).exit_code == 0
+    raw = np.load(tmp_path / "sea.npy")
+    np.testing.assert_array_equal(read_animation(tmp_path / "sea.gif"), raw)
+    mp4 = read_animation(tmp_path / "sea.mp4")[:, :45].astype(int)
+    assert np.abs(mp4 - raw).mean() < 4
+
+
+def test_same_seed_same_frames(photos, tmp_path):
+    def frames(seed, out):
+        args = ["--image", str(photos), "--out", str(tmp_path / out), "--format", "npy"]
+        assert run([*args, "--seed", str(seed)]).exit_code == 0
+        return np.load(tmp_path / out / "sea.npy")
+
+    np.testing.assert_array_equal(frames(1, "a"), frames(1, "b"))
+    assert not np.array_equal(frames(1, "a"), frames(2, "c"))
+
+
+def test_n_grid_and_scale(photos, tmp_path):
+    args = ["--image", str(photos), "--out", str(tmp_path), "--seed", "0"]
+    assert run([*args, "--n", "2", "--format", "npy"]).exit_code == 0
+    assert {p.name for p in tmp_path.glob("*.npy")} == {
+        "sea-1.npy",
+        "sea-2.npy",
+        "tall-1.npy",
+        "tall-2.npy",
+    }
+    assert not np.array_equal(np.load(tmp_path / "sea-1.npy"), np.load(tmp_path / "sea-2.npy"))
+    assert run([*args, "--n", "2", "--grid", "--scale", "2"]).exit_code == 0
+    grid = read_animation(tmp_path / "sea-grid.gif")
+    assert grid.shape == (32, 2 * 45, 2 * (3 * 80 + 2 * 2))
+    assert not np.array_equal(grid[0], grid[31])  # the animations move
+    np.testing.assert_array_equal(grid[0, :, :160], grid[31, :, :160])  # the photo does not
+
+
+def test_any_photo_mode_and_exif(tmp_path):
+    base = np.zeros((90, 160), np.uint8)
+    base[:, 80:] = 255  # right half white
+    modes = {
+        "l.png": Image.fromarray(base),
+        "rgba.png": Image.fromarray(base).convert("RGBA"),
+        "p.png": Image.fromarray(base).convert("P"),
+        "i16.png": Image.fromarray(base.astype(np.uint16) * 257),
+    }
+    for name, image in modes.items():
+        image.save(tmp_path / name)
+        gray = load_photo(tmp_path / name, CLIP)
+        assert gray.shape == CLIP.frame_shape and gray.dtype == np.uint8
+        assert gray[:, :30].max() < 5 and gray[:, 50:].min() > 250, name
+    exif = Image.Exif()
+    exif[0x0112] = 3  # orientation: rotate 180 degrees, so the white half shows on the left
+    Image.fromarray(base).convert("RGB").save(tmp_path / "rotated.jpg", exif=exif)
+    gray = load_photo(tmp_path / "rotated.jpg", SMALL)
+    assert gray.shape == SMALL.frame_shape
+    assert gray[:, :10].mean() > 240 and gray[:, 30:].mean() < 15
+
+
+def test_bad_inputs_one_line_each_others_still_animated(photos, tmp_path, monkeypatch):
+    (photos / "notes.jpg").write_text("not an image")
+    out = tmp_path / "out"
+    args = ["sample", "--checkpoint", "baseline:copy", "--out", str(out), "--image", str(photos)]
+    args += ["--image", str(tmp_path / "missing.png")]
+    monkeypatch.setattr("sys.argv", ["scenegan", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    assert {p.name for p in out.iterdir()} == {"sea.gif", "tall.gif"}
+
+
+def test_bad_inputs_messages(photos, tmp_path, capsys):
+    (photos / "notes.jpg").write_text("not an image")
+    config = SampleConfig(
+        images=(photos, tmp_path / "missing.png"), checkpoint="baseline:copy", out=tmp_path
+    )
+    with pytest.raises(UserError, match="2 of 4 photo"):
+        sample(config)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert "notes.jpg: not an image" in lines[0]
+    assert "missing.png: no such file" in lines[1]
+
+
+def test_missing_and_bad_checkpoints(tmp_path, monkeypatch, photos):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="no checkpoint found"):
+        find_checkpoint(None)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "old.pt").write_bytes(b"x")
+    assert find_checkpoint(None).endswith("old.pt")
+    result = CliRunner().invoke(cli, ["sample", "--checkpoint", "nothere.pt"])
+    assert result.exit_code != 0 and "no checkpoint at nothere.pt" in str(result.exception)
+    result = CliRunner().invoke(cli, ["sample", "--checkpoint", "baseline:wobble"])
+    assert "unknown baseline" in str(result.exception)
+
+
+def test_not_a_generator_checkpoint(tmp_path, photos):
+    pytest.importorskip("scenegan.model.checkpoint")
+    bad = tmp_path / "bad.pt"
+    torch.save({"weights": torch.zeros(2)}, bad)
+    config = SampleConfig(images=(photos,), checkpoint=str(bad), out=tmp_path / "out")
+    with pytest.raises(UserError, match="bad.pt"):
+        sample(config)
+
+
+def test_any_generator_object_and_small_stage(photos, tmp_path):
+    config = SampleConfig(images=(photos / "sea.jpg",), out=tmp_path, format="npy", n=2, seed=3)
+    written = sample(config, generator=(TinyGenerator(SMALL), {"config": {"data": {"fps": 8}}}))
+    assert [p.name for p in written] == ["sea-1.npy", "sea-2.npy"]
+    assert np.load(written[0]).shape == SMALL.shape
+    assert dataset_fps({"config": {"data": {"fps": 8}}}) == 8.0
+    assert dataset_fps({"config": {}}) == 12.0
+
+
+def test_dry_run(tmp_path):
+    result = CliRunner().invoke(cli, ["sample", "--dry-run", "--n", "3"])
+    assert result.exit_code == 0 and '"n": 3' in result.output
