@@ -25,7 +25,6 @@ def cli() -> None:
 # Imports kept inside this section so each command's section merges on its own.
 import json  # noqa: E402
 import os  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 from scenegan.clip_format import DEFAULT_FPS  # noqa: E402
 
