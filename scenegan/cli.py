@@ -366,6 +366,17 @@ def evaluate(
 # ---------------------------------------------------------------- demo
 
 
+@cli.command()
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"), show_default=True)
+@click.option("--steps", default=20, show_default=True, help="Training steps per stage.")
+def demo(workdir: Path, steps: int) -> None:
+    """Run build-dataset -> train small -> train large -> sample offline on made-up videos."""
+    from scenegan.demo import DemoConfig, run_demo
+
+    for path in run_demo(DemoConfig(workdir=workdir, steps=steps)):
+        click.echo(path)
+
+
 def main() -> None:
     """Console-script entry point: run the group, turning a UserError into one clear line."""
     try:
