@@ -390,3 +390,7 @@ def main() -> None:
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
+
+
+if __name__ == "__main__":  # `python -m scenegan.cli` and `torchrun -m scenegan.cli`
+    main()
