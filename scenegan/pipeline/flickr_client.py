@@ -122,7 +122,8 @@ class FlickrClient:
                 code = _error_code(error)
                 message = self._scrub(str(error))
                 if code in _KEY_CODES:
-                    raise UserError(f"Flickr rejected the API key ({message}): {GET_A_KEY}") from None
+                    reason = f"Flickr rejected the API key ({message})"
+                    raise UserError(f"{reason}: {GET_A_KEY}") from None
                 http_status = _http_status(message)
                 transient = code in _TRANSIENT_CODES or (
                     http_status is not None and (http_status == 429 or http_status >= 500)

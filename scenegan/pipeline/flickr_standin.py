@@ -15,11 +15,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 # Flickr's own license table (flickr.photos.licenses.getInfo, 2024).
 LICENSES: tuple[tuple[int, str, str], ...] = (
     (0, "All Rights Reserved", ""),
-    (1, "Attribution-NonCommercial-ShareAlike License",
-     "https://creativecommons.org/licenses/by-nc-sa/2.0/"),
+    (
+        1,
+        "Attribution-NonCommercial-ShareAlike License",
+        "https://creativecommons.org/licenses/by-nc-sa/2.0/",
+    ),
     (2, "Attribution-NonCommercial License", "https://creativecommons.org/licenses/by-nc/2.0/"),
-    (3, "Attribution-NonCommercial-NoDerivs License",
-     "https://creativecommons.org/licenses/by-nc-nd/2.0/"),
+    (
+        3,
+        "Attribution-NonCommercial-NoDerivs License",
+        "https://creativecommons.org/licenses/by-nc-nd/2.0/",
+    ),
     (4, "Attribution License", "https://creativecommons.org/licenses/by/2.0/"),
     (5, "Attribution-ShareAlike License", "https://creativecommons.org/licenses/by-sa/2.0/"),
     (6, "Attribution-NoDerivs License", "https://creativecommons.org/licenses/by-nd/2.0/"),
@@ -136,7 +142,7 @@ class FlickrStandin:
             "flickr.photos.licenses.getInfo": self._licenses,
         }
         if method not in handlers:
-            return 200, {"stat": "fail", "code": 112, "message": f"Method \"{method}\" not found"}
+            return 200, {"stat": "fail", "code": 112, "message": f'Method "{method}" not found'}
         return 200, handlers[method](params)
 
     def _licenses(self, params: dict[str, str]) -> dict:
@@ -217,17 +223,43 @@ class FlickrStandin:
         video_url = f"{self.base_url}/video/{photo_id}.mp4"
         page = f"https://www.flickr.com/photos/owner/{photo_id}/"
         sizes = [
-            {"label": "Square", "width": 75, "height": 75, "media": "photo",
-             "source": f"{self.base_url}/img/{photo_id}_s.jpg", "url": page + "sizes/sq/"},
-            {"label": "Mobile MP4", "width": 480, "height": 270, "media": "video",
-             "source": video_url, "url": page + "play/mobile/"},
-            {"label": "Site MP4", "width": 640, "height": 360, "media": "video",
-             "source": video_url, "url": page + "play/site/"},
-            {"label": "HD MP4", "width": 1280, "height": 720, "media": "video",
-             "source": video_url, "url": page + "play/hd/"},
+            {
+                "label": "Square",
+                "width": 75,
+                "height": 75,
+                "media": "photo",
+                "source": f"{self.base_url}/img/{photo_id}_s.jpg",
+                "url": page + "sizes/sq/",
+            },
+            {
+                "label": "Mobile MP4",
+                "width": 480,
+                "height": 270,
+                "media": "video",
+                "source": video_url,
+                "url": page + "play/mobile/",
+            },
+            {
+                "label": "Site MP4",
+                "width": 640,
+                "height": 360,
+                "media": "video",
+                "source": video_url,
+                "url": page + "play/site/",
+            },
+            {
+                "label": "HD MP4",
+                "width": 1280,
+                "height": 720,
+                "media": "video",
+                "source": video_url,
+                "url": page + "play/hd/",
+            },
         ]
-        return {"sizes": {"canblog": 0, "canprint": 0, "candownload": 1, "size": sizes},
-                "stat": "ok"}
+        return {
+            "sizes": {"canblog": 0, "canprint": 0, "candownload": 1, "size": sizes},
+            "stat": "ok",
+        }
 
 
 def _key_from_request(auth_header: str, params: dict[str, str]) -> str | None:
@@ -262,8 +294,9 @@ def _make_handler(standin: FlickrStandin) -> type[BaseHTTPRequestHandler]:
 
         def _api(self) -> None:
             params = self._params()
-            status, payload = standin.answer(params, _key_from_request(
-                self.headers.get("Authorization", ""), params))
+            status, payload = standin.answer(
+                params, _key_from_request(self.headers.get("Authorization", ""), params)
+            )
             self._send(status, json.dumps(payload).encode(), "application/json")
 
         def _video(self, photo_id: str) -> None:

@@ -167,9 +167,7 @@ def read_manifest(out_dir: Path, status: str | None = None) -> list[VideoRecord]
 
 def search_done(connection: sqlite3.Connection, query_key: str) -> bool:
     """True when this exact search window was already searched to the end."""
-    row = connection.execute(
-        "SELECT 1 FROM searches WHERE query_key = ?", (query_key,)
-    ).fetchone()
+    row = connection.execute("SELECT 1 FROM searches WHERE query_key = ?", (query_key,)).fetchone()
     return row is not None
 
 

@@ -56,7 +56,9 @@ def video_relpath(photo_id: str) -> str:
     return f"videos/{photo_id}.mp4"
 
 
-def download_video(url: str, photo_id: str, out_dir: Path, options: DownloadOptions) -> DownloadResult:
+def download_video(
+    url: str, photo_id: str, out_dir: Path, options: DownloadOptions
+) -> DownloadResult:
     """Fetch `url` into `out_dir/videos/<photo_id>.mp4` and verify it."""
     relpath = video_relpath(photo_id)
     target = Path(out_dir) / relpath
