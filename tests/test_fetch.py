@@ -65,6 +65,7 @@ def test_fetch_end_to_end_with_faults_and_resume(mp4, tmp_path):
         good, bad = rows["50000000"], rows["50000001"]
         assert good.status == "downloaded" and good.local_path == "videos/50000000.mp4"
         assert (out / good.local_path).is_file() and len(good.sha256) == 64
+        assert good.source_url.endswith("/video/50000000.mp4")
         assert good.license_name == "Attribution License" and good.duration == pytest.approx(2.0)
         assert bad.status == "failed" and bad.error.startswith("not a video")
         assert not list(out.rglob("*.part"))

@@ -270,14 +270,14 @@ def _download_one(client: FlickrClient, record: manifest.VideoRecord, config: Fe
     try:
         url, _, _ = client.video_url(record.photo_id, config.max_video_width)
     except (TransientError, FlickrCallError) as error:
-        return url_failure(error)
+        return None, url_failure(error)
     options = DownloadOptions(
         retries=config.download_retries,
         rate_limit=config.rate_limit,
         min_duration=config.min_duration,
         max_duration=config.max_duration,
     )
-    return download_video(url, record.photo_id, config.out, options)
+    return url, download_video(url, record.photo_id, config.out, options)
 
 
 def url_failure(error: Exception) -> DownloadResult:
@@ -293,7 +293,7 @@ def _download_all(client, todo, db, config, summary) -> None:
         futures = {pool.submit(_download_one, client, r, config): r for r in todo}
         for future in as_completed(futures):
             record = futures[future]
-            result = future.result()
+            source_url, result = future.result()
             manifest.update_video(
                 db,
                 record.photo_id,
@@ -301,6 +301,7 @@ def _download_all(client, todo, db, config, summary) -> None:
                 local_path=result.local_path,
                 sha256=result.sha256,
                 duration=result.duration,
+                source_url=source_url,
                 error=result.error,
             )
             if result.status == "downloaded":
