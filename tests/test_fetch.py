@@ -169,3 +169,18 @@ def test_backoff_on_429_and_dry_run_downloads_nothing(mp4, tmp_path):
     assert not (tmp_path / "videos").exists()
     with sqlite3.connect(tmp_path / "manifest.sqlite") as db:
         assert db.execute("SELECT COUNT(*) FROM videos").fetchone()[0] == 0
+
+
+def test_stale_part_file_and_cut_connection(mp4, tmp_path):
+    from scenegan.pipeline.video_download import DownloadOptions, download_video
+
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "50000000.mp4.part").write_bytes(b"left over from a killed run")
+    with FlickrStandin([mp4], n_photos=2, faults=Faults(videos={"50000001": "cut"})) as flickr:
+        url = f"{flickr.base_url}/video/"
+        good = download_video(url + "50000000.mp4", "50000000", tmp_path, DownloadOptions())
+        cut = download_video(url + "50000001.mp4", "50000001", tmp_path, DownloadOptions(retries=1))
+    assert good.status == "downloaded"
+    assert (tmp_path / good.local_path).read_bytes() == mp4.read_bytes()
+    assert cut.status == "failed" and cut.error.startswith("download")
+    assert not (tmp_path / "videos" / "50000001.mp4").exists()
