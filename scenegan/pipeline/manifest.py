@@ -1,0 +1,179 @@
+"""The fetch manifest: one SQLite file (`manifest.sqlite`, table `videos`) with one row per Flickr
+video, written by `scenegan fetch` and read by `scenegan build-dataset`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+MANIFEST_NAME = "manifest.sqlite"
+STATUSES = ("found", "downloaded", "failed", "skipped")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS videos (
+    photo_id      TEXT PRIMARY KEY,
+    owner         TEXT,
+    owner_name    TEXT,
+    title         TEXT,
+    license_id    TEXT,
+    license_name  TEXT,
+    license_url   TEXT,
+    page_url      TEXT,
+    tags          TEXT,
+    query         TEXT,
+    date_taken    TEXT,
+    date_upload   TEXT,
+    width         INTEGER,
+    height        INTEGER,
+    duration      REAL,
+    source_url    TEXT,
+    local_path    TEXT,
+    sha256        TEXT,
+    status        TEXT NOT NULL DEFAULT 'found'
+                  CHECK (status IN ('found', 'downloaded', 'failed', 'skipped')),
+    error         TEXT,
+    updated_at    TEXT DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS searches (
+    query_key     TEXT PRIMARY KEY,
+    n_results     INTEGER,
+    updated_at    TEXT DEFAULT CURRENT_TIMESTAMP
+);
+"""
+
+
+@dataclass(frozen=True)
+class VideoRecord:
+    """One manifest row; `local_path` is relative to the manifest's folder."""
+
+    photo_id: str
+    owner: str = ""
+    owner_name: str = ""
+    title: str = ""
+    license_id: str = ""
+    license_name: str = ""
+    license_url: str = ""
+    page_url: str = ""
+    tags: str = ""
+    query: str = ""
+    date_taken: str = ""
+    date_upload: str = ""
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    source_url: str | None = None
+    local_path: str | None = None
+    sha256: str | None = None
+    status: str = "found"
+    error: str | None = None
+
+
+_COLUMNS = [f.name for f in fields(VideoRecord)]
+
+
+def manifest_path(out_dir: Path) -> Path:
+    return Path(out_dir) / MANIFEST_NAME
+
+
+@contextmanager
+def open_manifest(out_dir: Path) -> Iterator[sqlite3.Connection]:
+    """Open (creating if needed) the manifest in `out_dir`; commits on clean exit."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # WAL + a busy timeout let two fetches into the same folder share one manifest.
+    connection = sqlite3.connect(manifest_path(out_dir), timeout=30.0)
+    connection.row_factory = sqlite3.Row
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.executescript(_SCHEMA)
+        yield connection
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def upsert_found(connection: sqlite3.Connection, records: Iterable[VideoRecord]) -> int:
+    """Insert newly found videos; a known photo keeps its status, file and hash but gets fresh
+    metadata, and its `query` accumulates the new query. Returns the number of new rows."""
+    n_new = 0
+    for record in records:
+        row = connection.execute(
+            "SELECT query FROM videos WHERE photo_id = ?", (record.photo_id,)
+        ).fetchone()
+        if row is None:
+            values = asdict(record)
+            connection.execute(
+                f"INSERT INTO videos ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+                [values[c] for c in _COLUMNS],
+            )
+            n_new += 1
+            continue
+        queries = [q for q in (row["query"] or "").split(";") if q]
+        if record.query and record.query not in queries:
+            queries.append(record.query)
+        metadata = {
+            c: getattr(record, c)
+            for c in _COLUMNS
+            if c not in ("photo_id", "query", "local_path", "sha256", "status", "error")
+            and getattr(record, c) not in (None, "")
+        }
+        metadata["query"] = ";".join(queries)
+        assignments = ", ".join(f"{c} = ?" for c in metadata)
+        connection.execute(
+            f"UPDATE videos SET {assignments}, updated_at = CURRENT_TIMESTAMP WHERE photo_id = ?",
+            [*metadata.values(), record.photo_id],
+        )
+    connection.commit()
+    return n_new
+
+
+def update_video(connection: sqlite3.Connection, photo_id: str, **values: object) -> None:
+    """Set some columns of one row (e.g. status, error, local_path, sha256)."""
+    unknown = set(values) - set(_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown manifest columns: {sorted(unknown)}")
+    if "status" in values and values["status"] not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {values['status']!r}")
+    assignments = ", ".join(f"{c} = ?" for c in values)
+    connection.execute(
+        f"UPDATE videos SET {assignments}, updated_at = CURRENT_TIMESTAMP WHERE photo_id = ?",
+        [*values.values(), photo_id],
+    )
+    connection.commit()
+
+
+def read_videos(connection: sqlite3.Connection, status: str | None = None) -> list[VideoRecord]:
+    """All rows (or those with one status), ordered by photo id."""
+    query = f"SELECT {', '.join(_COLUMNS)} FROM videos"
+    params: tuple = ()
+    if status is not None:
+        query += " WHERE status = ?"
+        params = (status,)
+    rows = connection.execute(query + " ORDER BY photo_id", params).fetchall()
+    return [VideoRecord(**dict(row)) for row in rows]
+
+
+def read_manifest(out_dir: Path, status: str | None = None) -> list[VideoRecord]:
+    """Convenience for readers (build-dataset): the rows of `out_dir/manifest.sqlite`."""
+    if not manifest_path(out_dir).exists():
+        return []
+    with open_manifest(out_dir) as connection:
+        return read_videos(connection, status)
+
+
+def search_done(connection: sqlite3.Connection, query_key: str) -> bool:
+    """True when this exact search window was already searched to the end."""
+    row = connection.execute("SELECT 1 FROM searches WHERE query_key = ?", (query_key,)).fetchone()
+    return row is not None
+
+
+def mark_search_done(connection: sqlite3.Connection, query_key: str, n_results: int) -> None:
+    connection.execute(
+        "INSERT OR REPLACE INTO searches (query_key, n_results) VALUES (?, ?)",
+        (query_key, n_results),
+    )
+    connection.commit()
