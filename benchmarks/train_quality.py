@@ -1,109 +1,86 @@
-"""Flow vs seed after the same wall-clock budget of stage small, on a dataset's validation clips.
+"""Flow vs seed after the same wall-clock budget of stage small, scored by `scenegan evaluate`.
 
-    python benchmarks/train_quality.py --data DIR --minutes 5 [--out /tmp/quality] [--threads 2]
+    python benchmarks/train_quality.py --data DIR --minutes 30 [--out runs/quality] [--no-fvd]
 
-Trains each architecture for `--minutes`, then prints for each, for the copied photo and for
-the real clips: scene preservation (mean correlation of frames 1..31 with frame 0), contrast
-ratio (frame std / photo std), motion energy ratio to real, and frame-0 error.
+Trains every architecture at once, one process each with `--threads` threads (so both get the
+same share of the machine for the same minutes), then evaluates the flow model on the dataset's
+validation clips with the seed model as its baseline row, beside the real clips, the copied
+photo and the drifting photo, and prints the table. `--skip-train` re-scores existing runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
-import torch
+from scenegan.model.checkpoint import find_latest
+from scenegan.model.evaluate import EvaluateConfig, evaluate
 
-from scenegan.clip_format import SMALL
-from scenegan.model.checkpoint import find_latest, load_generator
-from scenegan.model.data import downsample_clips
-from scenegan.model.train import TrainConfig, train
-from scenegan.pipeline.shards import read_split
+ARCHS = ("flow", "seed")
 
 
-def scene_preservation(clips: torch.Tensor) -> float:
-    """Mean Pearson correlation of frames 1..T-1 with frame 0; clips (N, T, H, W)."""
-    x = clips.flatten(2)
-    x = x - x.mean(-1, keepdim=True)
-    x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)
-    return float((x[:, 1:] * x[:, :1]).sum(-1).mean())
-
-
-def contrast_ratio(clips: torch.Tensor) -> float:
-    """Mean spatial std of frames 1..T-1 over the std of frame 0."""
-    std = clips.flatten(2).std(-1)
-    return float((std[:, 1:].mean(1) / std[:, 0].clamp_min(1e-8)).mean())
-
-
-def motion_energy(clips: torch.Tensor) -> float:
-    return float((clips[:, 1:] - clips[:, :-1]).abs().mean())
-
-
-def figures(clips: torch.Tensor, photos: torch.Tensor, real_motion: float) -> dict:
-    return {
-        "scene": scene_preservation(clips),
-        "contrast": contrast_ratio(clips),
-        "motion": motion_energy(clips) / real_motion,
-        "frame0_err": float((clips[:, 0] - photos).abs().mean()),
-    }
+def train_all(args: argparse.Namespace) -> None:
+    """One `scenegan train --stage small` process per architecture, all running at once."""
+    runs = []
+    for arch in ARCHS:
+        out = Path(args.out) / arch
+        command = [
+            sys.executable, "-m", "scenegan.cli", "train", "--stage", "small",
+            "--data", args.data, "--out", str(out), "--arch", arch,
+            "--minutes", str(args.minutes), "--threads", str(args.threads),
+            "--batch-size", str(args.batch_size), "--seed", str(args.seed),
+            "--resume", "none", "--snapshot-every", "100000", "--tick-every", "100",
+        ]  # fmt: skip
+        out.mkdir(parents=True, exist_ok=True)
+        log = open(out / "train.log", "w")  # noqa: SIM115 - closed after the process ends
+        runs.append((arch, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
+    for arch, process, log in runs:
+        if process.wait() != 0:
+            sys.exit(f"training {arch} failed; see {log.name}")
+        log.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
-    parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--out", default="/tmp/scenegan-quality")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--out", default="runs/quality")
+    parser.add_argument("--threads", type=int, default=1, help="per architecture")
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--archs", default="flow,seed")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-clips", type=int, default=256)
+    parser.add_argument("--fvd", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--skip-train", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    clips, _ = read_split(args.data, "val")
-    if len(clips) == 0:
-        clips, _ = read_split(args.data, "train")
-        print("no validation clips: measuring on training clips")
-    real = downsample_clips(torch.from_numpy(clips), SMALL).float() / 127.5 - 1  # (N, T, H, W)
-    photos = real[:, 0]
-    real_motion = motion_energy(real)
-    rows = {
-        "real": figures(real, photos, real_motion),
-        "copied photo": figures(photos[:, None].expand_as(real), photos, real_motion),
-    }
-    for arch in args.archs.split(","):
-        out = Path(args.out) / arch
-        cfg = TrainConfig(
-            data=args.data,
-            out=str(out),
-            arch=arch,
-            steps=10**9,
-            minutes=args.minutes,
-            batch_size=args.batch_size,
-            resume="none",
-            seed=args.seed,
-            threads=args.threads,
-            snapshot_every=10**9,
-            tick_every=100,
-            tensorboard=False,
-        )
-        summary = train(cfg)
-        G, _ = load_generator(find_latest(out))
-        generator = torch.Generator().manual_seed(args.seed)
-        with torch.no_grad():
-            samples = []
-            for start in range(0, len(photos), 64):
-                p = photos[start : start + 64, None]
-                z = torch.randn(len(p), G.noise_dim, generator=generator)
-                samples.append(G(p, z)[:, 0])
-        name = f"{arch} ({summary['step']} steps)"
-        rows[name] = figures(torch.cat(samples), photos, real_motion)
-    print(f"\n{len(real)} clips, stage small, {args.minutes} min per architecture")
-    print(f"{'':<24} {'scene':>7} {'contrast':>9} {'motion':>8} {'frame0 err':>11}")
-    for name, r in rows.items():
-        print(
-            f"{name:<24} {r['scene']:>7.3f} {r['contrast']:>9.3f} {r['motion']:>7.2f}x "
-            f"{r['frame0_err']:>11.4f}"
-        )
+    if not args.skip_train:
+        train_all(args)
+    flow, seed = (find_latest(Path(args.out) / arch) for arch in ARCHS)
+    if flow is None or seed is None:
+        sys.exit(f"no checkpoints under {args.out}/flow and {args.out}/seed; train first")
+    config = EvaluateConfig(
+        data=Path(args.data),
+        out=Path(args.out) / "report",
+        checkpoint=str(flow),
+        baseline=str(seed),
+        n_clips=args.n_clips,
+        fvd=args.fvd,
+        seed=args.seed,
+    )
+    report = evaluate(config)
+    steps = {arch: int(find_latest(Path(args.out) / arch).stem.rsplit("-", 1)[1]) for arch in ARCHS}
+    print(
+        f"\nstage small, {args.minutes:g} min per architecture at once, {args.threads} thread(s) "
+        f"each: flow {steps['flow']} steps, seed {steps['seed']} steps; "
+        f"{report['n_clips']} validation clips"
+    )
+    columns = ("fvd", "scene_corr", "contrast", "motion_ratio", "flicker", "diversity")
+    print(f"{'row':<16}" + "".join(f"{c:>14}" for c in columns) + f"{'frame0_err':>12}")
+    for label, row in report["rows"].items():
+        cells = "".join(f"{row.get(c, float('nan')):>14.3f}" for c in columns)
+        print(f"{label:<16}{cells}{row['frame0_err']:>12.3f}")
+    print(f"full report: {config.out}/report.md")
 
 
 if __name__ == "__main__":

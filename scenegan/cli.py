@@ -253,6 +253,20 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
     show_default=True,
     help="stage large: steps to fade the new layers in",
 )
+@click.option(
+    "--roughness-weight",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="flow arch: penalty on the flow's spatial gradient (folds show as stripes)",
+)
+@click.option(
+    "--residual-weight",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="flow arch: penalty on the mean |residual| (change the warp does not explain)",
+)
 @click.option("--snapshot-every", type=int, default=500, show_default=True)
 @click.option("--tick-every", type=int, default=50, show_default=True)
 @click.option(
@@ -425,7 +439,7 @@ def evaluate(
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"), show_default=True)
 @click.option("--steps", default=20, show_default=True, help="Training steps per stage.")
 def demo(workdir: Path, steps: int) -> None:
-    """Run build-dataset -> train small -> train large -> sample offline on made-up videos."""
+    """Offline on made-up videos: fetch (local Flickr stand-in), build, train, sample."""
     from scenegan.demo import DemoConfig, run_demo
 
     for path in run_demo(DemoConfig(workdir=workdir, steps=steps)):

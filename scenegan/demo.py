@@ -1,8 +1,10 @@
 """`scenegan demo`: the whole chain offline on tiny data the project makes itself.
 
-Procedural scenery videos -> build-dataset -> train small -> train large (grown from small) ->
-export -> sample the shipped example photos. Every stage runs its real code; only the data is
-tiny and the training short, so the animations show the plumbing, not a good model.
+Procedural scenery videos, served by the local Flickr stand-in the tests use -> fetch (the real
+flickrapi client and yt-dlp, against 127.0.0.1) -> build-dataset from the fetch manifest -> train
+small -> train large (grown from small) -> export -> sample the shipped example photos. Every
+stage runs its real code; only the data is tiny and the training short, so the animations show
+the plumbing, not a good model (the shipped one is `checkpoints/scenegan-generator.pt`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ class DemoConfig:
     """Where the demo works and how long it trains."""
 
     workdir: Path = Path("demo")
-    n_videos: int = 6
+    n_videos: int = 8  # served by the stand-in; 6 of them carry a free license
     steps: int = 20  # per stage
     batch_size: int = 4
 
@@ -29,15 +31,34 @@ def run_demo(config: DemoConfig) -> list[Path]:
     from scenegan.model.sample import SampleConfig, sample
     from scenegan.model.train import TrainConfig, train
     from scenegan.pipeline.build import BuildConfig, build_dataset
+    from scenegan.pipeline.fetch import FetchConfig, run_fetch
+    from scenegan.pipeline.flickr_standin import FlickrStandin
     from scenegan.pipeline.synthetic import write_scenery
 
     root = config.workdir
-    click.echo(f"[1/5] writing {config.n_videos} procedural scenery videos into {root}/videos")
-    write_scenery(root / "videos", n_videos=config.n_videos)
-    click.echo("[2/5] scenegan build-dataset")
-    build_dataset(BuildConfig(out=root / "clips", videos=root / "videos", val_fraction=0.3))
+    click.echo(f"[1/6] writing {config.n_videos} procedural scenery videos into {root}/served")
+    videos = write_scenery(root / "served", n_videos=config.n_videos)
+    # Photo i of the stand-in shows video i; a third of them carry licenses (all rights
+    # reserved, non-commercial) that fetch's default --licenses filter leaves out.
+    with FlickrStandin(videos, n_photos=len(videos)) as flickr:
+        click.echo(f"[2/6] scenegan fetch --tags sea,forest,waterfall,clouds from {flickr.api_url}")
+        fetched = run_fetch(
+            FetchConfig(
+                tags=("sea", "forest", "waterfall", "clouds"),
+                out=root / "fetched",
+                api_url=flickr.api_url,
+                calls_per_second=0,
+            ),
+            flickr.api_key,
+            "standin-secret",
+        )
+    for line in fetched.lines():
+        click.echo(f"      {line}")
+    click.echo("[3/6] scenegan build-dataset --manifest")
+    manifest = root / "fetched" / "manifest.sqlite"
+    build_dataset(BuildConfig(out=root / "clips", manifest=manifest, val_fraction=0.3))
     for stage in ("small", "large"):
-        click.echo(f"[3/5] scenegan train --stage {stage} ({config.steps} steps)")
+        click.echo(f"[4/6] scenegan train --stage {stage} ({config.steps} steps)")
         train(
             TrainConfig(
                 stage=stage,
@@ -52,8 +73,8 @@ def run_demo(config: DemoConfig) -> list[Path]:
                 device="cpu",
             )
         )
-    click.echo("[4/5] scenegan export")
+    click.echo("[5/6] scenegan export")
     generator = root / "checkpoints" / "demo-generator.pt"
     export_generator(find_latest(root / "checkpoints" / "large"), generator)
-    click.echo("[5/5] scenegan sample")
+    click.echo("[6/6] scenegan sample")
     return sample(SampleConfig(checkpoint=str(generator), out=root / "samples", seed=0))

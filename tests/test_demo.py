@@ -14,3 +14,9 @@ def test_demo_runs_every_stage(tmp_path):
     with Image.open(gifs[0]) as gif:
         assert gif.size == (80, 45) and gif.n_frames > 1
     assert (tmp_path / "demo" / "clips" / "index.json").is_file()
+    # It went through fetch: a manifest, the downloads and their credits.
+    assert "scenegan fetch" in result.output and "downloaded 6" in result.output
+    assert len(list((tmp_path / "demo" / "fetched" / "videos").glob("*.mp4"))) == 6
+    assert "CC BY" in (tmp_path / "demo" / "fetched" / "ATTRIBUTION.md").read_text() or (
+        "Attribution" in (tmp_path / "demo" / "fetched" / "ATTRIBUTION.md").read_text()
+    )

@@ -18,6 +18,7 @@ from scenegan.cli import cli
 from scenegan.clip_format import CLIP, STAGE_FORMATS
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
+from scenegan.model.losses import field_penalties
 from scenegan.model.networks import ARCHS, build_discriminator, build_generator, default_args
 from scenegan.model.train import TrainConfig, train
 from scenegan.pipeline.shards import write_shard
@@ -91,6 +92,27 @@ def test_shapes(arch, stage):
             assert torch.equal(clip[:, 0, 0], photo[:, 0])  # frame 0 is the photo
             other = G(photo, torch.randn(2, G.noise_dim))
             assert not torch.allclose(clip[:, :, 1:], other[:, :, 1:])  # noise changes motion
+
+
+def test_flow_fields_and_their_penalties():
+    G = build_generator("flow", default_args("flow", "large")[0])
+    photo = torch.rand(2, 1, *CLIP.frame_shape) * 2 - 1
+    z = torch.randn(2, G.noise_dim)
+    with torch.no_grad():
+        clip, fields = G(photo, z, with_fields=True)
+        assert torch.equal(clip, G(photo, z))
+    assert fields.shape == (2, CLIP.n_frames, 3, *CLIP.frame_shape)
+    assert fields[:, 0].abs().max() == 0  # frame 0: no displacement, no residual
+    # A rigid shift of the whole frame is smooth; a fold (a column pulled 3 px left) is not.
+    shift = torch.zeros(1, 2, 3, 8, 8)
+    shift[:, :, 0] = 2.5
+    roughness, residual = field_penalties(shift)
+    assert roughness == 0 and residual == 0
+    fold = shift.clone()
+    fold[:, :, 0, :, 4] = -0.5
+    fold[:, :, 2] = 0.1
+    roughness, residual = field_penalties(fold)
+    assert roughness > 0.1 and residual == pytest.approx(0.1)
 
 
 def test_training_lowers_loss_on_fixed_batch(dataset, tmp_path):

@@ -38,3 +38,17 @@ def gradient_penalty(
     x = torch.lerp(real.detach(), fake.detach(), mix).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+
+
+def field_penalties(fields: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(flow roughness, residual size) of the flow generator's fields (B, T, 3, H, W).
+
+    Roughness is the mean |spatial gradient| of the displacement in pixels per pixel: a fold
+    (many pixels pulled from one row) needs a gradient near -1 and shows as a stripe. Size is
+    the mean |residual| in [-1, 1] units: what the warp does not explain.
+    """
+    flow = fields[:, :, :2]
+    roughness = (flow[..., 1:, :] - flow[..., :-1, :]).abs().mean() + (
+        flow[..., 1:] - flow[..., :-1]
+    ).abs().mean()
+    return roughness, fields[:, :, 2].abs().mean()

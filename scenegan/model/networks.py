@@ -64,12 +64,16 @@ class FlowGenerator(nn.Module):
         code_dim: int = 64,
         n_blocks: int = 3,
         flow_scale: float = 0.25,
+        padding_mode: str = "reflection",
     ):
         super().__init__()
         assert stage in STAGE_FORMATS, f"stage must be one of {sorted(STAGE_FORMATS)}"
         assert noise_dim > 0, "the flow generator needs noise (noise_dim > 0)"
         self.stage, self.fmt = stage, STAGE_FORMATS[stage]
         self.noise_dim, self.flow_scale = noise_dim, flow_scale
+        # Where the flow reaches past the edge: "reflection" mirrors the photo, "border" (the
+        # first shipped model's) smeared the edge pixels into stripes.
+        self.padding_mode = padding_mode
         c0, c1, c2 = channels
         n_frames = self.fmt.n_frames
         # Photo encoder, at the small stage's resolution and below.
@@ -105,7 +109,9 @@ class FlowGenerator(nn.Module):
         codes, _ = self.gru(torch.cat([noise, time], dim=2))
         return codes
 
-    def forward(self, photo: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, photo: torch.Tensor, z: torch.Tensor, with_fields: bool = False):
+        """The clip (B, 1, T, H, W); with `with_fields`, also the fields (B, T, 3, H, W):
+        displacement x, y in pixels and the residual, for the regularisers in losses.py."""
         batch, n_frames = photo.shape[0], self.fmt.n_frames
         large, alpha = self.stage == "large", float(self.alpha)
         small_size = SMALL.frame_shape
@@ -147,12 +153,20 @@ class FlowGenerator(nn.Module):
         base = identity_grid(height, width, photo)
         grid = base + self.flow_scale * flow  # (B*T, H, W, 2), normalised coordinates
         warped = F.grid_sample(
-            per_frame(photo), grid, mode="bilinear", padding_mode="border", align_corners=False
+            per_frame(photo),
+            grid,
+            mode="bilinear",
+            padding_mode=self.padding_mode,
+            align_corners=False,
         )
         frames = (warped.view(batch, n_frames, height, width) + fields[:, :, 2]).clamp(-1, 1)
         # Frame 0 is the photo itself (its fields are zero; this also drops grid_sample's rounding).
         frames = torch.cat([photo, frames[:, 1:]], dim=1)
-        return frames[:, None]  # (B, 1, T, H, W)
+        if not with_fields:
+            return frames[:, None]  # (B, 1, T, H, W)
+        pixels = fields.new_tensor([width / 2, height / 2, 1.0])[:, None, None]
+        scale = fields.new_tensor([self.flow_scale, self.flow_scale, 1.0])[:, None, None]
+        return frames[:, None], fields * scale * pixels
 
 
 def identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:

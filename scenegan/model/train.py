@@ -26,7 +26,7 @@ from scenegan.model import checkpoint as ckpt
 from scenegan.model.data import ClipBank
 from scenegan.model.ema import update_ema
 from scenegan.model.grid import save_gif, tile_clips
-from scenegan.model.losses import LOSSES, d_loss, g_loss, gradient_penalty
+from scenegan.model.losses import LOSSES, d_loss, field_penalties, g_loss, gradient_penalty
 from scenegan.model.networks import ARCHS, build_discriminator, build_generator, default_args
 
 
@@ -51,6 +51,8 @@ class TrainConfig:
     ema_beta: float = 0.999
     gp_weight: float = 10.0
     mismatch_weight: float = 0.5  # weight of (real clip, another clip's photo) pairs as fakes
+    roughness_weight: float = 1.0  # flow arch: weight of the flow roughness penalty in G's loss
+    residual_weight: float = 0.0  # flow arch: weight of the mean |residual| penalty in G's loss
     snapshot_every: int = 500
     tick_every: int = 50
     keep: int = 3
@@ -252,8 +254,12 @@ def gan_step(
     mark("forward_backward")
     # D step: real clips, generated clips and (for the conditional D) mismatched pairs.
     D.requires_grad_(True)
+    regularise = cfg.arch == "flow" and (cfg.roughness_weight > 0 or cfg.residual_weight > 0)
     with autocast:
-        fake = G_train(photo, z)
+        if regularise:
+            fake, fields = G_train(photo, z, with_fields=True)
+        else:
+            fake = G_train(photo, z)
         batch = [real, fake.detach()]
         if cfg.arch == "flow" and cfg.mismatch_weight > 0:  # the seed's D never saw the photo
             # A real clip whose frame 0 (the photo) comes from another clip: a fake pair.
@@ -280,6 +286,9 @@ def gan_step(
     D.requires_grad_(False)
     with autocast:
         loss_G = g_loss(cfg.loss, D(fake).float())
+        if regularise:
+            roughness, residual = field_penalties(fields.float())
+            loss_G = loss_G + cfg.roughness_weight * roughness + cfg.residual_weight * residual
     opt_G.zero_grad(set_to_none=True)
     loss_G.backward()
     mark("optimizer")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,15 @@ LICENSES: tuple[tuple[int, str, str], ...] = (
 _PHOTO_LICENSES = (4, 5, 9, 10, 0, 2)  # cycled over the fake photos
 _PHOTO_TAGS = ("sea", "forest", "waterfall", "clouds")
 FIRST_UPLOAD = 1_600_000_000  # unix time of the first fake upload; one upload per hour after
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client hanging up mid-request (yt-dlp closing a probe, an injected 'cut') is normal
+    here: no traceback on stderr for it."""
+
+    def handle_error(self, request, client_address) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -97,7 +107,7 @@ class FlickrStandin:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FlickrStandin:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
