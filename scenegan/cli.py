@@ -237,6 +237,14 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
+@click.option(
+    "--stream",
+    type=click.Choice(["auto", "yes", "no"]),
+    default="auto",
+    show_default=True,
+    help="read clips from the HDF5 shards per batch instead of into memory "
+    "(auto: when they would take over a quarter of the RAM)",
+)
 @click.option("--resume", default="auto", show_default=True, help="auto | none | PATH")
 @click.option(
     "--init",

@@ -29,6 +29,11 @@ class ClipFormat:
         """(H, W), the shape of one frame (and of a prepared photo)."""
         return (self.height, self.width)
 
+    @property
+    def n_bytes(self) -> int:
+        """Bytes of one uint8 clip."""
+        return self.n_frames * self.height * self.width
+
     def to_dict(self) -> dict[str, int]:
         return {"n_frames": self.n_frames, "height": self.height, "width": self.width}
 

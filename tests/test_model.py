@@ -115,6 +115,38 @@ def test_flow_fields_and_their_penalties():
     assert roughness > 0.1 and residual == pytest.approx(0.1)
 
 
+@pytest.mark.parametrize("stage", ["small", "large"])
+def test_streamed_clips_match_clips_in_memory(tmp_path, stage):
+    from scenegan.model.data import ClipBank
+
+    root = tmp_path / "clips"
+    root.mkdir()
+    shards = []
+    for number, n in enumerate((5, 3)):  # two train shards: global index -> (shard, row)
+        name = f"train-{number:05d}.h5"
+        ids = [f"video{number}-{i}" for i in range(n)]
+        write_shard(root / name, moving_clips(n, number), ids, [0.0] * n, {i: {} for i in ids})
+        shards.append({"file": name, "split": "train", "n_clips": n})
+    index = {"format_version": 1, "clip_format": CLIP.to_dict(), "fps": 12.0, "shards": shards}
+    (root / "index.json").write_text(json.dumps(index))
+    fmt = STAGE_FORMATS[stage]
+    for rank in (0, 1):
+        banks = [
+            ClipBank.from_dataset(root, fmt, rank=rank, world_size=2, stream=stream)
+            for stream in (False, True)
+        ]
+        assert [bank.streamed for bank in banks] == [False, True]
+        batches = [bank.sample(np.random.default_rng(7), 12) for bank in banks]  # repeats
+        assert batches[0].shape == (12, 1, *fmt.shape)
+        assert torch.equal(batches[0], batches[1])
+        assert torch.equal(banks[0].fixed(3), banks[1].fixed(3))
+
+
+def test_training_streams_from_the_shards(dataset, tmp_path):
+    summary = train(config(dataset, tmp_path / "run", stream="yes"))
+    assert summary["step"] == 2 and Path(summary["checkpoint"]).is_file()
+
+
 def test_training_lowers_loss_on_fixed_batch(dataset, tmp_path):
     """D's loss on a fixed batch of real and generated clips falls after a few steps."""
     train(config(dataset, tmp_path, steps=1, snapshot_every=1))

@@ -1,9 +1,12 @@
-"""Training clips held in memory as one uint8 tensor, sampled at random, one share per rank."""
+"""Training clips, held in memory as one uint8 tensor or streamed from the HDF5 shards, sampled
+at random, one share per rank."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -25,6 +28,39 @@ def downsample_clips(clips: torch.Tensor, fmt: ClipFormat, chunk: int = 256) -> 
     return out
 
 
+class StreamedClips:
+    """The training split's clips read from the shards on demand, area-downsampled to `fmt`.
+
+    Indexable like the in-memory uint8 tensor: `clips[indices]` -> uint8 (n, T, H, W). Each
+    process opens its own read-only handles (h5py handles must not cross a fork).
+    """
+
+    def __init__(self, paths: list[Path], fmt: ClipFormat):
+        self.fmt = fmt
+        self.files = [h5py.File(path, "r") for path in paths]
+        sizes = [f["clips"].shape[0] for f in self.files]
+        self.starts = np.cumsum([0, *sizes])
+        self.shape = (int(self.starts[-1]), fmt.n_frames, *fmt.frame_shape)
+
+    def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
+        indices = np.asarray(indices)
+        shard_of = np.searchsorted(self.starts, indices, side="right") - 1
+        out = torch.empty((len(indices), *self.shape[1:]), dtype=torch.uint8)
+        for shard in np.unique(shard_of):
+            where = np.flatnonzero(shard_of == shard)
+            rows = indices[where] - self.starts[shard]
+            # h5py reads increasing, unique rows; a batch may pick one clip twice
+            unique, inverse = np.unique(rows, return_inverse=True)
+            clips = torch.from_numpy(self.files[shard]["clips"][unique])
+            out[torch.from_numpy(where)] = downsample_clips(clips, self.fmt)[inverse]
+        return out
+
+
+def physical_memory() -> int:
+    """Bytes of RAM on this machine (Linux and macOS)."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 class ClipBank:
     """All training clips of a dataset at one stage's resolution, as uint8 (N, T, H, W).
 
@@ -32,8 +68,9 @@ class ClipBank:
     DistributedSampler, with random horizontal flips.
     """
 
-    def __init__(self, clips: torch.Tensor, *, rank: int = 0, world_size: int = 1):
+    def __init__(self, clips: torch.Tensor | StreamedClips, *, rank: int = 0, world_size: int = 1):
         self.clips = clips
+        self.streamed = isinstance(clips, StreamedClips)
         self.indices = np.arange(rank, clips.shape[0], world_size)
         if len(self.indices) == 0:
             raise UserError(
@@ -43,11 +80,29 @@ class ClipBank:
 
     @classmethod
     def from_dataset(
-        cls, root: Path | str, fmt: ClipFormat, *, rank: int = 0, world_size: int = 1
+        cls,
+        root: Path | str,
+        fmt: ClipFormat,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        stream: bool | None = None,
     ) -> ClipBank:
+        """The training split of the dataset at `root`. `stream`: read clips from the shards
+        as batches need them; None (auto) streams when the split would take more than a
+        quarter of this machine's memory per process."""
         index = read_index(root)
         if index.fmt != CLIP:
             raise UserError(f"{root} holds clips of {index.fmt}, expected {CLIP}; rebuild it")
+        paths = index.files("train")
+        if stream is None:
+            n_clips = sum(_n_clips(path) for path in paths)
+            stream = n_clips * CLIP.n_bytes * world_size > physical_memory() / 4
+        if stream:
+            clips = StreamedClips(paths, fmt)
+            if clips.shape[0] == 0:
+                raise UserError(f"the dataset at {root} has no training clips; build a larger one")
+            return cls(clips, rank=rank, world_size=world_size)
         clips, _ = read_split(root, "train")
         if len(clips) == 0:
             raise UserError(f"the dataset at {root} has no training clips; build a larger one")
@@ -68,3 +123,8 @@ class ClipBank:
         """`count` clips spread evenly over the bank (for sample grids), float (B, 1, T, H, W)."""
         picks = self.indices[np.linspace(0, len(self.indices) - 1, count).round().astype(int)]
         return self.clips[torch.from_numpy(picks)].float().div_(127.5).sub_(1.0)[:, None]
+
+
+def _n_clips(path: Path) -> int:
+    with h5py.File(path, "r") as f:
+        return f["clips"].shape[0]

@@ -42,6 +42,7 @@ class TrainConfig:
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.99)
     device: str = "auto"  # auto | cpu | cuda
+    stream: str = "auto"  # auto | yes | no: read clips from the shards per batch, not into memory
     resume: str = "auto"  # auto | none | PATH
     init: str = ""  # stage large: the small checkpoint ("" -> newest in <out>/../small; "none")
     arch: str = "flow"
@@ -70,6 +71,8 @@ class TrainConfig:
             raise UserError(f"--arch must be one of {list(ARCHS)}, not {self.arch!r}")
         if self.loss not in LOSSES:
             raise UserError(f"--loss must be one of {list(LOSSES)}, not {self.loss!r}")
+        if self.stream not in ("auto", "yes", "no"):
+            raise UserError(f"--stream must be auto, yes or no, not {self.stream!r}")
         if self.batch_size < 2:
             raise UserError("--batch-size must be at least 2")
         if not self.out:
@@ -301,8 +304,9 @@ def train(cfg: TrainConfig) -> dict:
     """Train one stage as `cfg` says; returns a summary (final step, last checkpoint, rates)."""
     rt = setup_runtime(cfg)
     out = Path(cfg.out)
+    stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
     bank = ClipBank.from_dataset(
-        cfg.data, STAGE_FORMATS[cfg.stage], rank=rt.rank, world_size=rt.world_size
+        cfg.data, STAGE_FORMATS[cfg.stage], rank=rt.rank, world_size=rt.world_size, stream=stream
     )
     torch.manual_seed(cfg.seed)  # same initial weights on every rank
     G, D, G_args, D_args = build_models(cfg)
@@ -344,6 +348,8 @@ def train(cfg: TrainConfig) -> dict:
         message = f"initialised from {init} (new in G: {', '.join(new_G) or 'nothing'})"
     else:
         message = "starting from scratch"
+    held = "streamed from the shards" if bank.streamed else "held in memory"
+    message += f"; {len(bank)} training clips {held}"
 
     G.to(rt.device)
     D.to(rt.device)
