@@ -281,16 +281,19 @@ def test_cli_train_export_and_errors(dataset, tmp_path):
     assert result.exit_code != 0 and "no dataset" in str(result.exception)
 
 
-def test_ddp_two_cpu_processes(dataset, tmp_path):
-    """The DDP path under torchrun: 2 processes on gloo, rank 0 writes the checkpoint."""
+def test_ddp_two_cpu_processes_resume_on_the_same_course(dataset, tmp_path):
+    """The DDP path under torchrun: 2 processes on gloo, rank 0 writes the checkpoint with
+    every rank's RNG state, and a run stopped at step 2 and resumed reaches the weights of an
+    uninterrupted run at step 4."""
     script = tmp_path / "run_ddp.py"
     script.write_text(
         textwrap.dedent(
             f"""
+            import sys
             import torch
             from scenegan.model.train import TrainConfig, train
             torch.set_num_threads(1)
-            cfg = TrainConfig(data={str(dataset)!r}, out={str(tmp_path / "out")!r}, steps=2,
+            cfg = TrainConfig(data={str(dataset)!r}, out=sys.argv[1], steps=int(sys.argv[2]),
                               batch_size=2, snapshot_every=2, tick_every=1, tensorboard=False,
                               grid_photos=2, grid_noises=1, threads=1)
             print("summary", train(cfg))
@@ -298,13 +301,26 @@ def test_ddp_two_cpu_processes(dataset, tmp_path):
         )
     )
     env = os.environ | {"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    command += ["--nproc_per_node=2", str(script)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (tmp_path / "out" / ckpt.state_name(2)).is_file()
-    stats = (tmp_path / "out" / "stats.jsonl").read_text().splitlines()
-    assert len(stats) == 2  # rank 0 only
+
+    def torchrun(out: Path, steps: int) -> None:
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        command += ["--nproc_per_node=2", str(script), str(out), str(steps)]
+        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    torchrun(tmp_path / "straight", 4)
+    assert (tmp_path / "straight" / ckpt.state_name(4)).is_file()
+    stats = (tmp_path / "straight" / "stats.jsonl").read_text().splitlines()
+    assert len(stats) == 4  # rank 0 only
+    torchrun(tmp_path / "stopped", 2)
+    state = torch.load(tmp_path / "stopped" / ckpt.state_name(2), weights_only=True)
+    assert len(state["rng_ranks"]) == 2
+    torchrun(tmp_path / "stopped", 4)  # --resume auto
+    a = torch.load(tmp_path / "straight" / ckpt.state_name(4), weights_only=True)
+    b = torch.load(tmp_path / "stopped" / ckpt.state_name(4), weights_only=True)
+    for key in ("G", "D"):
+        for name, tensor in a[key].items():
+            torch.testing.assert_close(b[key][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path):

@@ -331,9 +331,12 @@ def train(cfg: TrainConfig) -> dict:
         opt_G.load_state_dict(state["opt_G"])
         opt_D.load_state_dict(state["opt_D"])
         step = int(state["step"])
-        if rt.main:
+        per_rank = state.get("rng_ranks") or [state["rng"]]
+        if len(per_rank) == rt.world_size:  # the same course, rank by rank
+            set_rng_state(per_rank[rt.rank], np_rng)
+        elif rt.main:
             set_rng_state(state["rng"], np_rng)
-        else:  # other ranks: a fresh stream per (seed, rank, step)
+        else:  # saved by another number of processes: a fresh stream per (seed, rank, step)
             np_rng = np.random.default_rng([cfg.seed, rt.rank, step])
             torch.manual_seed(cfg.seed + 1000 * (rt.rank + 1) + step)
         message = f"resumed from {start} at step {step}"
@@ -386,7 +389,14 @@ def train(cfg: TrainConfig) -> dict:
     last_good = ckpt.find_latest(out) if rt.main else None
 
     def snapshot() -> None:
+        """Every rank hands its RNG state to rank 0, which writes the training state."""
         nonlocal last_good
+        rngs = [rng_state(np_rng)]
+        if rt.ddp:
+            rngs = [None] * rt.world_size if rt.main else None
+            dist.gather_object(rng_state(np_rng), rngs, dst=0)
+        if not rt.main:
+            return
         state = {
             "arch": cfg.arch,
             "stage": cfg.stage,
@@ -399,7 +409,8 @@ def train(cfg: TrainConfig) -> dict:
             "G_ema": G_ema.state_dict(),
             "opt_G": opt_G.state_dict(),
             "opt_D": opt_D.state_dict(),
-            "rng": rng_state(np_rng),
+            "rng": rngs[0],
+            "rng_ranks": rngs,
             "config": cfg.to_dict(),
             "clip_format": G.fmt.to_dict(),
         }
@@ -469,7 +480,7 @@ def train(cfg: TrainConfig) -> dict:
                     writer.add_scalar(key, stats[key], step)
             tick = dict.fromkeys(tick, 0.0) | {"n": 0}
             tick_start = time.perf_counter()
-        if rt.main and (step % cfg.snapshot_every == 0 or last):
+        if step % cfg.snapshot_every == 0 or last:
             snapshot()
         if out_of_time:
             break
