@@ -275,6 +275,12 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
     show_default=True,
     help="flow arch: penalty on the mean |residual| (change the warp does not explain)",
 )
+@click.option(
+    "--augment",
+    default="",
+    show_default=True,
+    help="DiffAugment policy for the clips D sees: any of color,translation,cutout",
+)
 @click.option("--snapshot-every", type=int, default=500, show_default=True)
 @click.option("--tick-every", type=int, default=50, show_default=True)
 @click.option(

@@ -147,6 +147,26 @@ def test_training_streams_from_the_shards(dataset, tmp_path):
     assert summary["step"] == 2 and Path(summary["checkpoint"]).is_file()
 
 
+def test_augmentation_keeps_each_clip_whole():
+    from scenegan.model.augment import augment
+
+    torch.manual_seed(0)
+    photo = torch.rand(6, 1, 1, *CLIP.frame_shape) * 2 - 1
+    still = photo.expand(-1, -1, CLIP.n_frames, -1, -1)
+    out = augment(still, "color,translation,cutout")
+    assert out.shape == still.shape
+    assert torch.equal(
+        out[:, :, 1:], out[:, :, :-1].clone()
+    )  # one draw per clip: still stays still
+    assert not torch.allclose(out, still)
+    assert torch.equal(augment(still, ""), still)
+    moving = torch.rand(2, 1, 4, 8, 8, requires_grad=True)
+    augment(moving, "color,translation,cutout").sum().backward()  # gradients reach G
+    assert moving.grad is not None and moving.grad.abs().sum() > 0
+    with pytest.raises(UserError, match="--augment"):
+        TrainConfig(augment="mixup")
+
+
 def test_training_lowers_loss_on_fixed_batch(dataset, tmp_path):
     """D's loss on a fixed batch of real and generated clips falls after a few steps."""
     train(config(dataset, tmp_path, steps=1, snapshot_every=1))

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from scenegan.clip_format import STAGE_FORMATS
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
+from scenegan.model.augment import augment, check_policy
 from scenegan.model.data import ClipBank
 from scenegan.model.ema import update_ema
 from scenegan.model.grid import save_gif, tile_clips
@@ -54,6 +55,7 @@ class TrainConfig:
     mismatch_weight: float = 0.5  # weight of (real clip, another clip's photo) pairs as fakes
     roughness_weight: float = 1.0  # flow arch: weight of the flow roughness penalty in G's loss
     residual_weight: float = 0.0  # flow arch: weight of the mean |residual| penalty in G's loss
+    augment: str = ""  # DiffAugment policy for the clips D sees, e.g. "color,translation,cutout"
     snapshot_every: int = 500
     tick_every: int = 50
     keep: int = 3
@@ -73,6 +75,10 @@ class TrainConfig:
             raise UserError(f"--loss must be one of {list(LOSSES)}, not {self.loss!r}")
         if self.stream not in ("auto", "yes", "no"):
             raise UserError(f"--stream must be auto, yes or no, not {self.stream!r}")
+        try:
+            check_policy(self.augment)
+        except ValueError as error:
+            raise UserError(f"--augment: {error}") from None
         if self.batch_size < 2:
             raise UserError("--batch-size must be at least 2")
         if not self.out:
@@ -270,9 +276,9 @@ def gan_step(
             mismatch[:, :, 0] = real[:, :, 0].roll(1, dims=0)
             batch.append(mismatch)
         if cfg.arch == "seed":  # its batch-norm D saw real and fake batches apart
-            scores = [D_train(x).float() for x in batch]
+            scores = [D_train(augment(x, cfg.augment)).float() for x in batch]
         else:
-            scores = D_train(torch.cat(batch)).float().split(real.shape[0])
+            scores = D_train(augment(torch.cat(batch), cfg.augment)).float().split(real.shape[0])
         fakes = [(scores[1], 1.0)]
         if len(batch) > 2:
             fakes.append((scores[2], cfg.mismatch_weight))
@@ -288,7 +294,7 @@ def gan_step(
     # so no gradient reduction is expected for D).
     D.requires_grad_(False)
     with autocast:
-        loss_G = g_loss(cfg.loss, D(fake).float())
+        loss_G = g_loss(cfg.loss, D(augment(fake, cfg.augment)).float())
         if regularise:
             roughness, residual = field_penalties(fields.float())
             loss_G = loss_G + cfg.roughness_weight * roughness + cfg.residual_weight * residual
