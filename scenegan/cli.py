@@ -277,9 +277,10 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
 )
 @click.option(
     "--augment",
-    default="",
+    default="auto",
     show_default=True,
-    help="DiffAugment policy for the clips D sees: any of color,translation,cutout",
+    help="DiffAugment policy for the clips D sees: any of color,translation,cutout, or none "
+    "(auto: all three for flow, none for seed)",
 )
 @click.option("--snapshot-every", type=int, default=500, show_default=True)
 @click.option("--tick-every", type=int, default=50, show_default=True)

@@ -18,12 +18,13 @@ POLICIES = ("color", "translation", "cutout")
 def augment(clips: torch.Tensor, policy: str) -> torch.Tensor:
     """clips (B, 1, T, H, W) in [-1, 1] -> the same, augmented by the comma-separated policy."""
     for name in filter(None, policy.split(",")):
-        clips = _OPS[name](clips)
+        if name != "none":
+            clips = _OPS[name](clips)
     return clips
 
 
 def check_policy(policy: str) -> None:
-    unknown = [name for name in filter(None, policy.split(",")) if name not in POLICIES]
+    unknown = [n for n in filter(None, policy.split(",")) if n not in (*POLICIES, "none")]
     if unknown:
         raise ValueError(f"unknown augmentation {unknown[0]!r}; use any of {', '.join(POLICIES)}")
 

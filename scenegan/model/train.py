@@ -23,7 +23,7 @@ from tqdm import tqdm
 from scenegan.clip_format import STAGE_FORMATS
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
-from scenegan.model.augment import augment, check_policy
+from scenegan.model.augment import POLICIES, augment, check_policy
 from scenegan.model.data import ClipBank
 from scenegan.model.ema import update_ema
 from scenegan.model.grid import save_gif, tile_clips
@@ -55,7 +55,9 @@ class TrainConfig:
     mismatch_weight: float = 0.5  # weight of (real clip, another clip's photo) pairs as fakes
     roughness_weight: float = 1.0  # flow arch: weight of the flow roughness penalty in G's loss
     residual_weight: float = 0.0  # flow arch: weight of the mean |residual| penalty in G's loss
-    augment: str = ""  # DiffAugment policy for the clips D sees, e.g. "color,translation,cutout"
+    # DiffAugment policy for the clips D sees; auto: all of them for flow, none for the seed
+    # (the 2019 model trained without)
+    augment: str = "auto"
     snapshot_every: int = 500
     tick_every: int = 50
     keep: int = 3
@@ -75,6 +77,8 @@ class TrainConfig:
             raise UserError(f"--loss must be one of {list(LOSSES)}, not {self.loss!r}")
         if self.stream not in ("auto", "yes", "no"):
             raise UserError(f"--stream must be auto, yes or no, not {self.stream!r}")
+        if self.augment == "auto":
+            object.__setattr__(self, "augment", ",".join(POLICIES) if self.arch == "flow" else "")
         try:
             check_policy(self.augment)
         except ValueError as error:
