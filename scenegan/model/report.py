@@ -77,8 +77,8 @@ def markdown(report: dict) -> str:
         "",
         (
             f"FVD: {half_a} generated vs {half_b} real clips in every row, averaged over "
-            f"{report['halvings']} random halvings (+- is their standard deviation; differences "
-            f"within about 20 are noise). Preprocessing: {report['fvd_preprocessing']}."
+            f"{report['halvings']} random halvings (+- is their standard deviation: differences "
+            f"smaller than it are noise). Preprocessing: {report['fvd_preprocessing']}."
             if has_fvd
             else "FVD: not computed (--no-fvd)."
         ),
