@@ -28,7 +28,9 @@ def main() -> None:
         rows = []
         for path in sample(config):
             with Image.open(path) as gif:
-                rows.append(np.stack([np.array(f.convert("L")) for f in ImageSequence.Iterator(gif)]))
+                rows.append(
+                    np.stack([np.array(f.convert("L")) for f in ImageSequence.Iterator(gif)])
+                )
     n_frames, _, width = rows[0].shape
     gap = np.full((n_frames, GAP, width), 255, np.uint8)
     frames = np.concatenate([part for row in rows for part in (row, gap)][:-1], axis=1)

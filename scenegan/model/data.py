@@ -94,18 +94,14 @@ class ClipBank:
         index = read_index(root)
         if index.fmt != CLIP:
             raise UserError(f"{root} holds clips of {index.fmt}, expected {CLIP}; rebuild it")
-        paths = index.files("train")
-        if stream is None:
-            n_clips = sum(_n_clips(path) for path in paths)
-            stream = n_clips * CLIP.n_bytes * world_size > physical_memory() / 4
-        if stream:
-            clips = StreamedClips(paths, fmt)
-            if clips.shape[0] == 0:
-                raise UserError(f"the dataset at {root} has no training clips; build a larger one")
-            return cls(clips, rank=rank, world_size=world_size)
-        clips, _ = read_split(root, "train")
-        if len(clips) == 0:
+        if index.n_clips("train") == 0:
             raise UserError(f"the dataset at {root} has no training clips; build a larger one")
+        if stream is None:
+            needed = index.n_clips("train") * CLIP.n_bytes * world_size
+            stream = needed > physical_memory() / 4
+        if stream:
+            return cls(StreamedClips(index.files("train"), fmt), rank=rank, world_size=world_size)
+        clips, _ = read_split(root, "train")
         return cls(downsample_clips(torch.from_numpy(clips), fmt), rank=rank, world_size=world_size)
 
     def __len__(self) -> int:
@@ -123,8 +119,3 @@ class ClipBank:
         """`count` clips spread evenly over the bank (for sample grids), float (B, 1, T, H, W)."""
         picks = self.indices[np.linspace(0, len(self.indices) - 1, count).round().astype(int)]
         return self.clips[torch.from_numpy(picks)].float().div_(127.5).sub_(1.0)[:, None]
-
-
-def _n_clips(path: Path) -> int:
-    with h5py.File(path, "r") as f:
-        return f["clips"].shape[0]
