@@ -1,19 +1,24 @@
 """Flow vs seed after the same wall-clock budget of stage small, scored by `scenegan evaluate`.
 
     python benchmarks/train_quality.py --data DIR --minutes 30 [--out runs/quality] [--no-fvd]
+        [--variant "flow-no-motion=--motion-weight 0" ...]
 
-Trains every architecture at once, one process each with `--threads` threads (so both get the
-same share of the machine for the same minutes), then evaluates the flow model on the dataset's
+Trains every architecture at once, one process each with `--threads` threads (so all get the
+same share of the machine for the same minutes), plus any `--variant NAME=OPTIONS` (the flow
+architecture with extra `scenegan train` options), then evaluates each flow run on the dataset's
 validation clips with the seed model as its baseline row, beside the real clips, the copied
-photo and the drifting photo, and prints the table. `--skip-train` re-scores existing runs.
+photo and the drifting photo, and prints one table. `--skip-train` re-scores existing runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 from scenegan.model.checkpoint import find_latest
 from scenegan.model.evaluate import EvaluateConfig, evaluate
@@ -21,25 +26,42 @@ from scenegan.model.evaluate import EvaluateConfig, evaluate
 ARCHS = ("flow", "seed")
 
 
+def runs_of(args: argparse.Namespace) -> dict[str, tuple[str, list[str]]]:
+    """name -> (arch, extra train options): one per architecture, then the variants."""
+    runs = {arch: (arch, []) for arch in ARCHS}
+    for variant in args.variant:
+        name, _, options = variant.partition("=")
+        if not name or name in runs:
+            sys.exit(f"--variant {variant!r}: give NAME=OPTIONS with a new NAME")
+        runs[name] = ("flow", shlex.split(options))
+    return runs
+
+
 def train_all(args: argparse.Namespace) -> None:
-    """One `scenegan train --stage small` process per architecture, all running at once."""
-    runs = []
-    for arch in ARCHS:
-        out = Path(args.out) / arch
+    """One `scenegan train --stage small` process per run, all running at once."""
+    started = []
+    for name, (arch, extra) in runs_of(args).items():
+        out = Path(args.out) / name
         command = [
             sys.executable, "-m", "scenegan.cli", "train", "--stage", "small",
             "--data", args.data, "--out", str(out), "--arch", arch,
             "--minutes", str(args.minutes), "--threads", str(args.threads),
             "--batch-size", str(args.batch_size), "--seed", str(args.seed),
             "--resume", "none", "--snapshot-every", "100000", "--tick-every", "100",
+            "--no-tensorboard", *extra,
         ]  # fmt: skip
         out.mkdir(parents=True, exist_ok=True)
         log = open(out / "train.log", "w")  # noqa: SIM115 - closed after the process ends
-        runs.append((arch, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
-    for arch, process, log in runs:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        started.append((name, process, log))
+    for name, process, log in started:
         if process.wait() != 0:
-            sys.exit(f"training {arch} failed; see {log.name}")
+            sys.exit(f"training {name} failed; see {log.name}")
         log.close()
+
+
+def trained_step(path: Path) -> int:
+    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
 
 
 def main() -> None:
@@ -53,34 +75,50 @@ def main() -> None:
     parser.add_argument("--n-clips", type=int, default=256)
     parser.add_argument("--fvd", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=OPTIONS",
+        help='a flow run with extra train options, e.g. "no-motion=--motion-weight 0"',
+    )
     args = parser.parse_args()
     if not args.skip_train:
         train_all(args)
-    flow, seed = (find_latest(Path(args.out) / arch) for arch in ARCHS)
-    if flow is None or seed is None:
-        sys.exit(f"no checkpoints under {args.out}/flow and {args.out}/seed; train first")
-    config = EvaluateConfig(
-        data=Path(args.data),
-        out=Path(args.out) / "report",
-        checkpoint=str(flow),
-        baseline=str(seed),
-        n_clips=args.n_clips,
-        fvd=args.fvd,
-        seed=args.seed,
-    )
-    report = evaluate(config)
-    steps = {arch: int(find_latest(Path(args.out) / arch).stem.rsplit("-", 1)[1]) for arch in ARCHS}
+    runs = runs_of(args)
+    latest = {name: find_latest(Path(args.out) / name) for name in runs}
+    missing = [name for name, path in latest.items() if path is None]
+    if missing:
+        sys.exit(f"no checkpoints under {args.out}/{missing[0]}; train first")
+    rows, n_clips = {}, 0
+    for name, (arch, _) in runs.items():
+        if arch == "seed":
+            continue
+        config = EvaluateConfig(
+            data=Path(args.data),
+            out=Path(args.out) / "report" / name,
+            checkpoint=str(latest[name]),
+            baseline=str(latest["seed"]),
+            n_clips=args.n_clips,
+            fvd=args.fvd,
+            seed=args.seed,
+        )
+        report = evaluate(config)  # the real and baseline rows are cached after the first
+        n_clips = report["n_clips"]
+        for label, row in report["rows"].items():
+            rows[name if label.startswith("model") else label] = row
+    steps = ", ".join(f"{name} {trained_step(path)}" for name, path in latest.items())
     print(
-        f"\nstage small, {args.minutes:g} min per architecture at once, {args.threads} thread(s) "
-        f"each: flow {steps['flow']} steps, seed {steps['seed']} steps; "
-        f"{report['n_clips']} validation clips"
+        f"\nstage small, {args.minutes:g} min per run, all at once, {args.threads} thread(s) "
+        f"each; steps: {steps}; {n_clips} validation clips"
     )
-    columns = ("fvd", "scene_corr", "contrast", "motion_ratio", "flicker", "diversity")
-    print(f"{'row':<16}" + "".join(f"{c:>14}" for c in columns) + f"{'frame0_err':>12}")
-    for label, row in report["rows"].items():
-        cells = "".join(f"{row.get(c, float('nan')):>14.3f}" for c in columns)
-        print(f"{label:<16}{cells}{row['frame0_err']:>12.3f}")
-    print(f"full report: {config.out}/report.md")
+    columns = ("fvd", "scene_corr", "contrast", "motion_ratio", "flow_p90", "flicker")
+    header = f"{'row':<16}" + "".join(f"{c:>13}" for c in columns)
+    print(header + f"{'diversity':>11}{'frame0_err':>12}")
+    for label, row in rows.items():
+        cells = "".join(f"{row.get(c, float('nan')):>13.3f}" for c in columns)
+        print(f"{label:<16}{cells}{row['diversity']:>11.3f}{row['frame0_err']:>12.3f}")
+    print(f"full reports: {Path(args.out) / 'report'}/<run>/report.md")
 
 
 if __name__ == "__main__":

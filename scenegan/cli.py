@@ -276,6 +276,14 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
     help="flow arch: penalty on the mean |residual| (change the warp does not explain)",
 )
 @click.option(
+    "--motion-weight",
+    type=float,
+    default=3.0,
+    show_default=True,
+    help="flow arch: weight of the term tying where and how much each clip moves to the real "
+    "clip of the same photo",
+)
+@click.option(
     "--augment",
     default="auto",
     show_default=True,

@@ -177,3 +177,19 @@ def test_any_generator_object_and_small_stage(photos, tmp_path):
 def test_dry_run(tmp_path):
     result = CliRunner().invoke(cli, ["sample", "--dry-run", "--n", "3"])
     assert result.exit_code == 0 and '"n": 3' in result.output
+
+
+def test_the_shipped_generator_animates_an_example_photo():
+    from pathlib import Path
+
+    from scenegan.model.checkpoint import load_generator
+    from scenegan.model.sample import animate, draw_noise
+
+    repo = Path(__file__).resolve().parents[1]
+    G, info = load_generator(repo / "checkpoints" / "scenegan-generator.pt")
+    photo = load_photo(repo / "scenegan" / "examples" / "lake-pier.jpg", G.fmt)
+    clip = animate(G, photo, draw_noise(G, 2, seed=0))  # (2, T, H, W) uint8
+    assert clip.shape == (2, *G.fmt.shape) and clip.dtype == np.uint8
+    assert np.abs(clip[:, 0].astype(int) - photo).max() <= 1  # frame 0 is the photo
+    assert np.abs(np.diff(clip.astype(int), axis=1)).mean() > 0.1  # and the scene moves
+    np.testing.assert_array_equal(clip, animate(G, photo, draw_noise(G, 2, seed=0)))

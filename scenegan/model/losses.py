@@ -1,10 +1,12 @@
-"""GAN losses: least squares (the seed's, default) and Wasserstein with gradient penalty."""
+"""GAN losses (least squares, the seed's default; Wasserstein with gradient penalty) and the
+flow generator's extra terms: field penalties and the motion-map match."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 LOSSES = ("lsgan", "wgan-gp")
 
@@ -52,3 +54,30 @@ def field_penalties(fields: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         flow[..., 1:] - flow[..., :-1]
     ).abs().mean()
     return roughness, fields[:, :, 2].abs().mean()
+
+
+# Motion is compared on a coarse grid: where and how much the scene moves, not which pixel.
+MOTION_GRID = (6, 10)
+MOTION_EPS = 2 / 255  # one grey level in [-1, 1] units: below it a region counts as still
+
+
+def motion_maps(clips: torch.Tensor, grid: tuple[int, int] = MOTION_GRID) -> torch.Tensor:
+    """clips (B, 1, T, H, W) -> (B, 2, *grid): mean |x_t - x_{t-1}| (speed) and mean
+    |x_{t+1} - 2 x_t + x_{t-1}| (flicker) over time, area-averaged onto the coarse grid."""
+    speed = (clips[:, :, 1:] - clips[:, :, :-1]).abs().mean(dim=2)  # (B, 1, H, W)
+    accel = (clips[:, :, 2:] - 2 * clips[:, :, 1:-1] + clips[:, :, :-2]).abs().mean(dim=2)
+    return F.adaptive_avg_pool2d(torch.cat([speed, accel], dim=1).float(), grid)
+
+
+def motion_match(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mean |log motion map of fake - log that of real| for clips that share their photo.
+
+    The real clip of the same photo says how much each region of that scene moves (fire and
+    surf a lot, rock not at all); a log ratio weighs a still sky and a fast fire alike. It
+    ties only coarse amounts of motion, not its direction or pattern, so the noise still
+    chooses the motion. Without it the flow generator learned to move too little (0.42x).
+    """
+    fake_maps = motion_maps(fake)
+    with torch.no_grad():
+        real_maps = motion_maps(real)
+    return ((fake_maps + MOTION_EPS).log() - (real_maps + MOTION_EPS).log()).abs().mean()

@@ -1,7 +1,8 @@
 """The default ("flow") generator and discriminator, and the factory for every architecture.
 
 G warps the photo with a per-frame displacement field and adds a residual, both predicted at low
-resolution by (2+1)-D blocks driven by per-frame noise codes; D judges clip, drift and motion.
+resolution by (2+1)-D blocks driven by per-frame noise codes and per-frame noise maps; D judges
+clip, drift and motion.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class FlowGenerator(nn.Module):
         n_blocks: int = 3,
         flow_scale: float = 0.25,
         padding_mode: str = "reflection",
+        noise_maps: bool = False,
     ):
         super().__init__()
         assert stage in STAGE_FORMATS, f"stage must be one of {sorted(STAGE_FORMATS)}"
@@ -89,6 +91,17 @@ class FlowGenerator(nn.Module):
         # detail comes through the warp, so full-resolution decoding is not worth its cost here.
         self.dec1 = nn.Conv2d(c2, c1, 3, padding=1)
         self.to_fields = nn.Conv2d(c1, 3, 3, padding=1)  # flow x, flow y, residual at 12 x 20
+        self.noise_maps = noise_maps
+        if noise_maps:
+            # Per-frame noise maps at 12 x 20 for motion that no smooth warp makes (fire, boiling
+            # water, glitter): a fixed random basis mixed by z, so a clip stays a function of
+            # (photo, z) alone; how strongly it enters each channel and place follows the photo.
+            basis = torch.randn(noise_dim, n_frames, *self.noise_size(), generator=_fixed_rng())
+            self.register_buffer("noise_basis", basis)
+            self.noise_gain = nn.Conv2d(c1, c1, 1)
+            with torch.no_grad():
+                self.noise_gain.weight.mul_(0.1)
+                self.noise_gain.bias.fill_(0.1)
         if stage == "large":
             # New layers of stage large: a full-resolution input block, a 23 x 40 decoder level.
             self.from_gray_large = nn.Conv2d(1, large_channels, 3, padding=1)
@@ -100,6 +113,16 @@ class FlowGenerator(nn.Module):
             for head in [self.to_fields] + ([self.to_fields_large] if stage == "large" else []):
                 head.weight.mul_(0.3)
                 head.bias.zero_()
+
+    def noise_size(self) -> tuple[int, int]:
+        """The 12 x 20 grid of the decoder level where the noise maps enter."""
+        height, width = SMALL.frame_shape
+        return (height + 1) // 2, (width + 1) // 2
+
+    def frame_noise(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, noise_dim) -> unit-variance noise maps (B*T, 1, 12, 20)."""
+        maps = torch.einsum("bk,kthw->bthw", z, self.noise_basis) / self.noise_dim**0.5
+        return maps.reshape(-1, 1, *maps.shape[-2:])
 
     def frame_codes(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, noise_dim) -> per-frame codes (B, T, code_dim)."""
@@ -136,6 +159,8 @@ class FlowGenerator(nn.Module):
             x = block(x, codes, n_frames)
         x = F.interpolate(x, size=e1.shape[-2:], mode="nearest")
         x = lrelu(self.dec1(x) + per_frame(e1))  # (B*T, c1, 12, 20)
+        if self.noise_maps:
+            x = x + self.noise_gain(x) * self.frame_noise(z).to(x.dtype)
         if large:
             y = F.interpolate(x, size=small_size, mode="nearest")
             fields = self.to_fields_large(lrelu(self.dec_large(y) + per_frame(e0)))  # 23 x 40
@@ -167,6 +192,10 @@ class FlowGenerator(nn.Module):
         pixels = fields.new_tensor([width / 2, height / 2, 1.0])[:, None, None]
         scale = fields.new_tensor([self.flow_scale, self.flow_scale, 1.0])[:, None, None]
         return frames[:, None], fields * scale * pixels
+
+
+def _fixed_rng() -> torch.Generator:
+    return torch.Generator().manual_seed(20190601)
 
 
 def identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
@@ -257,7 +286,8 @@ def build_discriminator(arch: str, args: dict) -> nn.Module:
 def default_args(arch: str, stage: str) -> tuple[dict, dict]:
     """Constructor arguments (G, D) of an architecture at a stage, as plain dicts."""
     if arch == "flow":
-        return {"stage": stage, "channels": [16, 32, 64], "noise_dim": 32}, {
+        G_args = {"stage": stage, "channels": [16, 32, 64], "noise_dim": 32, "noise_maps": True}
+        return G_args, {
             "stage": stage,
             "channels": [16, 32, 64],
         }

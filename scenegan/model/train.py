@@ -27,7 +27,14 @@ from scenegan.model.augment import POLICIES, augment, check_policy
 from scenegan.model.data import ClipBank
 from scenegan.model.ema import update_ema
 from scenegan.model.grid import save_gif, tile_clips
-from scenegan.model.losses import LOSSES, d_loss, field_penalties, g_loss, gradient_penalty
+from scenegan.model.losses import (
+    LOSSES,
+    d_loss,
+    field_penalties,
+    g_loss,
+    gradient_penalty,
+    motion_match,
+)
 from scenegan.model.networks import ARCHS, build_discriminator, build_generator, default_args
 
 
@@ -55,6 +62,9 @@ class TrainConfig:
     mismatch_weight: float = 0.5  # weight of (real clip, another clip's photo) pairs as fakes
     roughness_weight: float = 1.0  # flow arch: weight of the flow roughness penalty in G's loss
     residual_weight: float = 0.0  # flow arch: weight of the mean |residual| penalty in G's loss
+    # flow arch: weight of the term that ties the coarse motion maps (speed, flicker) of each
+    # generated clip to those of the real clip of the same photo (losses.motion_match)
+    motion_weight: float = 3.0
     # DiffAugment policy for the clips D sees; auto: all of them for flow, none for the seed
     # (the 2019 model trained without)
     augment: str = "auto"
@@ -302,6 +312,8 @@ def gan_step(
         if regularise:
             roughness, residual = field_penalties(fields.float())
             loss_G = loss_G + cfg.roughness_weight * roughness + cfg.residual_weight * residual
+        if cfg.arch == "flow" and cfg.motion_weight > 0:
+            loss_G = loss_G + cfg.motion_weight * motion_match(fake, real)
     opt_G.zero_grad(set_to_none=True)
     loss_G.backward()
     mark("optimizer")
