@@ -18,9 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
-from scenegan.model.checkpoint import find_latest
+from scenegan.model.checkpoint import find_latest, read_checkpoint
 from scenegan.model.evaluate import EvaluateConfig, evaluate
 
 ARCHS = ("flow", "seed")
@@ -58,10 +56,6 @@ def train_all(args: argparse.Namespace) -> None:
         if process.wait() != 0:
             sys.exit(f"training {name} failed; see {log.name}")
         log.close()
-
-
-def trained_step(path: Path) -> int:
-    return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
 
 
 def main() -> None:
@@ -107,7 +101,7 @@ def main() -> None:
         n_clips = report["n_clips"]
         for label, row in report["rows"].items():
             rows[name if label.startswith("model") else label] = row
-    steps = ", ".join(f"{name} {trained_step(path)}" for name, path in latest.items())
+    steps = ", ".join(f"{name} {read_checkpoint(path)['step']}" for name, path in latest.items())
     print(
         f"\nstage small, {args.minutes:g} min per run, all at once, {args.threads} thread(s) "
         f"each; steps: {steps}; {n_clips} validation clips"

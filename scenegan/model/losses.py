@@ -75,7 +75,8 @@ def motion_match(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     The real clip of the same photo says how much each region of that scene moves (fire and
     surf a lot, rock not at all); a log ratio weighs a still sky and a fast fire alike. It
     ties only coarse amounts of motion, not its direction or pattern, so the noise still
-    chooses the motion. Without it the flow generator learned to move too little (0.42x).
+    chooses the motion. In the README's equal-budget runs it doubled the optical-flow p90
+    towards the real clips' (1.08 against 0.52; real 1.44).
     """
     fake_maps = motion_maps(fake)
     with torch.no_grad():

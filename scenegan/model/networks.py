@@ -15,6 +15,7 @@ from scenegan.clip_format import SMALL, STAGE_FORMATS, ClipFormat
 from scenegan.model import seed
 
 ARCHS = ("flow", "seed")
+NOISE_BASIS_SEED = 20190601  # noise maps: the basis is also saved with the weights
 
 
 def lrelu(x: torch.Tensor) -> torch.Tensor:
@@ -96,7 +97,8 @@ class FlowGenerator(nn.Module):
             # Per-frame noise maps at 12 x 20 for motion that no smooth warp makes (fire, boiling
             # water, glitter): a fixed random basis mixed by z, so a clip stays a function of
             # (photo, z) alone; how strongly it enters each channel and place follows the photo.
-            basis = torch.randn(noise_dim, n_frames, *self.noise_size(), generator=_fixed_rng())
+            rng = torch.Generator().manual_seed(NOISE_BASIS_SEED)
+            basis = torch.randn(noise_dim, n_frames, *self.noise_size(), generator=rng)
             self.register_buffer("noise_basis", basis)
             self.noise_gain = nn.Conv2d(c1, c1, 1)
             with torch.no_grad():
@@ -192,10 +194,6 @@ class FlowGenerator(nn.Module):
         pixels = fields.new_tensor([width / 2, height / 2, 1.0])[:, None, None]
         scale = fields.new_tensor([self.flow_scale, self.flow_scale, 1.0])[:, None, None]
         return frames[:, None], fields * scale * pixels
-
-
-def _fixed_rng() -> torch.Generator:
-    return torch.Generator().manual_seed(20190601)
 
 
 def identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
