@@ -172,6 +172,13 @@ def _filter_options(command):
     show_default=True,
     help="Share of source videos (by hash of their id) in the validation split.",
 )
+@click.option(
+    "--select-fraction",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of source videos in the selection split (for choosing checkpoints), after val.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
 @click.option(
     "--workers",
@@ -251,7 +258,14 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
     default="",
     help="stage large: small checkpoint to grow from [default: newest in <out>/../small]",
 )
-@click.option("--arch", type=click.Choice(["flow", "seed"]), default="flow", show_default=True)
+@click.option(
+    "--arch",
+    type=click.Choice(["euler", "flow", "keras2019", "seed"]),
+    default="euler",
+    show_default=True,
+    help="euler: a static motion field integrated over time; flow: a displacement per frame; "
+    "keras2019 (alias seed): the 2019 baseline",
+)
 @click.option("--loss", type=click.Choice(["lsgan", "wgan-gp"]), default="lsgan", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -373,9 +387,21 @@ def _print_config(config) -> None:
     help="How --scale enlarges.",
 )
 @click.option("--grid", is_flag=True, help="One file per photo: the photo and its animations.")
+@click.option(
+    "--loop", is_flag=True, help="Seamless loop: frame 31 joins frame 0 like neighbouring frames."
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(0, 8),
+    default=1.0,
+    show_default=True,
+    help="Motion speed: 2 moves about twice as far, 0.5 half as far.",
+)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
-def sample(images, checkpoint, out, format_, n, seed, scale, resample, grid, device, dry_run):
+def sample(
+    images, checkpoint, out, format_, n, seed, scale, resample, grid, loop, speed, device, dry_run
+):
     """Animate photos: each becomes a 32-frame grey clip (GIF, MP4 or npy) in --out."""
     from scenegan.model.sample import SampleConfig
     from scenegan.model.sample import sample as run_sample
@@ -390,6 +416,8 @@ def sample(images, checkpoint, out, format_, n, seed, scale, resample, grid, dev
         scale=scale,
         resample=resample,
         grid=grid,
+        loop=loop,
+        speed=speed,
         device=device,
     )
     if dry_run:
@@ -428,10 +456,34 @@ def sample(images, checkpoint, out, format_, n, seed, scale, resample, grid, dev
     show_default=True,
     help="Reuse I3D features of identical clips (real, baselines) from ~/.cache/scenegan.",
 )
+@click.option(
+    "--split",
+    type=click.Choice(["val", "select"]),
+    default="val",
+    show_default=True,
+    help="Held-out split: val for reported numbers, select for choosing checkpoints.",
+)
+@click.option("--loop", is_flag=True, help="Animate with --loop and report the loop seam.")
+@click.option(
+    "--speed", type=click.FloatRange(0, 8), default=1.0, show_default=True, help="Motion speed."
+)
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
 def evaluate(
-    checkpoint, data, out, baseline, n_clips, halvings, seed, fvd, fvd_cache, device, dry_run
+    checkpoint,
+    data,
+    out,
+    baseline,
+    n_clips,
+    halvings,
+    seed,
+    fvd,
+    fvd_cache,
+    split,
+    loop,
+    speed,
+    device,
+    dry_run,
 ):
     """Score generated clips against held-out real clips, with baselines, into --out."""
     from scenegan.model.evaluate import EvaluateConfig
@@ -446,6 +498,10 @@ def evaluate(
         halvings=halvings,
         seed=seed,
         fvd=fvd,
+        fvd_cache=fvd_cache,
+        split=split,
+        loop=loop,
+        speed=speed,
         device=device,
     )
     if dry_run:

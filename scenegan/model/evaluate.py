@@ -64,6 +64,9 @@ class EvaluateConfig:
     diversity_photos: int = 16  # photos animated with several noise seeds for diversity
     diversity_seeds: int = 4
     strip_clips: int = 3  # clips shown in the sample strips plot
+    split: str = "val"  # val: reported numbers; select: choosing checkpoints and weights
+    loop: bool = False  # animate with loop=True and report the loop seam
+    speed: float = 1.0
     device: str = "cpu"
 
     def __post_init__(self) -> None:

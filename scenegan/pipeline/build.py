@@ -50,6 +50,7 @@ class BuildConfig:
     max_per_source: int = 32
     min_source_fps: float = 8.0
     val_fraction: float = 0.1
+    select_fraction: float = 0.0  # source videos kept apart for choosing checkpoints
     seed: int = 0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     decoder_threads: int = 1  # per worker; 0 lets FFmpeg choose (fastest with --workers 1)
@@ -77,8 +78,10 @@ class BuildConfig:
     def validate(self) -> None:
         if self.fps <= 0 or self.stride < 1 or self.clips < 1 or self.max_per_source < 1:
             raise UserError("--fps, --stride, --clips and --max-per-source must be positive")
-        if not 0 <= self.val_fraction < 1:
-            raise UserError("--val-fraction must be in [0, 1)")
+        if not (0 <= self.val_fraction < 1 and 0 <= self.select_fraction < 1):
+            raise UserError("--val-fraction and --select-fraction must be in [0, 1)")
+        if self.val_fraction + self.select_fraction >= 1:
+            raise UserError("--val-fraction plus --select-fraction must leave videos to train on")
         if self.workers < 1 or self.shard_size < 1:
             raise UserError("--workers and --shard-size must be at least 1")
 
@@ -293,7 +296,7 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
         n = usable[source.source_id]
         rng = source_rng(config.seed + 1, source.source_id)
         indices = np.sort(rng.choice(n, size=quota, replace=False))
-        chosen[split_of(source.source_id, config.val_fraction)].append((source, indices))
+        chosen[split_of(source.source_id, config.val_fraction, config.select_fraction)].append((source, indices))
 
     (out := config.out).mkdir(parents=True, exist_ok=True)
     (out / INDEX_NAME).unlink(missing_ok=True)  # no index while shards are being replaced

@@ -21,7 +21,7 @@ from scenegan.errors import UserError
 FORMAT_VERSION = 1
 INDEX_NAME = "index.json"
 STATS_NAME = "stats.json"
-SPLITS = ("train", "val")
+SPLITS = ("train", "val", "select")
 
 
 def shard_name(split: str, number: int) -> str:

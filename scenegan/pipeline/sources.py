@@ -29,10 +29,13 @@ class Source:
         return hashlib.sha256(self.source_id.encode()).hexdigest()[:20]
 
 
-def split_of(source_id: str, val_fraction: float) -> str:
-    """'val' or 'train' from a hash of the source id: stable as sources are added or removed."""
+def split_of(source_id: str, val_fraction: float, select_fraction: float = 0.0) -> str:
+    """'val', 'select' or 'train' from a hash of the source id: stable as sources are added or
+    removed. 'select' (choosing checkpoints and weights) takes the hash range after 'val'."""
     bucket = int(hashlib.sha256(source_id.encode()).hexdigest()[:8], 16) / 2**32
-    return "val" if bucket < val_fraction else "train"
+    if bucket < val_fraction:
+        return "val"
+    return "select" if bucket < val_fraction + select_fraction else "train"
 
 
 def folder_sources(folder: Path) -> list[Source]:
