@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from scenegan.clip_format import CLIP
-from scenegan.model.fvd import frechet_distance, i3d_features
+from scenegan.evaluation.fvd import frechet_distance, i3d_features
 from scenegan.pipeline.frames import prepare_image
 
 REPO = Path(__file__).resolve().parents[1]

@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from scenegan.clip_format import CLIP
-from scenegan.model.fvd import i3d_features, preprocess
-from scenegan.model.i3d import InceptionI3d
-from scenegan.model.i3d_weights import load_state_dict
+from scenegan.evaluation.fvd import i3d_features, preprocess
+from scenegan.evaluation.i3d import InceptionI3d
+from scenegan.evaluation.i3d_weights import load_state_dict
 
 
 def plain_features(model: InceptionI3d, clips: np.ndarray, batch_size: int) -> None:

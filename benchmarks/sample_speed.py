@@ -16,7 +16,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from scenegan.model.animation_files import write_animation  # noqa: E402
-from scenegan.model.sample import animate, draw_noise, load_any_generator, load_photo  # noqa: E402
+from scenegan.model.checkpoint import load_any_generator  # noqa: E402
+from scenegan.model.generate import animate, draw_noise  # noqa: E402
+from scenegan.model.sample import load_photo  # noqa: E402
 
 imported = time.perf_counter()
 

@@ -18,8 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scenegan.evaluation.evaluate import EvaluateConfig, evaluate
 from scenegan.model.checkpoint import find_latest, read_checkpoint
-from scenegan.model.evaluate import EvaluateConfig, evaluate
 
 ARCHS = ("flow", "seed")
 

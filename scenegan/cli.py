@@ -3,6 +3,7 @@ dataclass and hand it to one library function. Errors a user can fix end in one 
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -10,6 +11,50 @@ import click
 
 from scenegan import __version__
 from scenegan.errors import UserError
+
+# Every seed goes to numpy.random.default_rng and torch.manual_seed, which take non-negative
+# integers; 32 bits are plenty and print short.
+SEED = click.IntRange(0, 2**32 - 1)
+
+
+class Number(click.FloatRange):
+    """A float in a range that is never nan (and not +-inf unless `allow_inf`).
+
+    click.FloatRange alone lets `nan` through: every comparison with nan is false.
+    """
+
+    def __init__(self, min=None, max=None, *, allow_inf: bool = False, **kwargs) -> None:
+        super().__init__(min, max, **kwargs)
+        self.allow_inf = allow_inf
+
+    def convert(self, value, param, ctx):
+        number = click.FLOAT.convert(value, param, ctx)
+        if math.isnan(number) or (math.isinf(number) and not self.allow_inf):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+def _check_device(device: str) -> None:
+    """A CUDA device asked for where there is none is the user's choice, not a bad checkpoint."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    index = device.partition(":")[2]
+    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        raise UserError(
+            f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+        )
+
+
+def _print_config(config) -> None:
+    """What every `--dry-run` prints: the command's config dataclass as JSON."""
+    import dataclasses
+    import json
+
+    click.echo(json.dumps(dataclasses.asdict(config), indent=2, default=str))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,7 +81,12 @@ def _split_csv(value: str) -> tuple[str, ...]:
 )
 @click.option("--since", default=None, help="Uploaded on or after YYYY-MM-DD.")
 @click.option("--until", default=None, help="Uploaded on or before YYYY-MM-DD.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("datasets"), show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("datasets"),
+    show_default=True,
+)
 @click.option(
     "--api-url",
     envvar="SCENEGAN_FLICKR_API_URL",
@@ -46,10 +96,21 @@ def _split_csv(value: str) -> tuple[str, ...]:
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Download at most N.")
 @click.option("--workers", type=click.IntRange(1, 4), default=2, show_default=True)
-@click.option("--calls-per-second", type=float, default=1.0, show_default=True)
-@click.option("--rate-limit", type=float, default=None, help="Download bytes per second.")
-@click.option("--min-duration", type=float, default=0.0, show_default=True, help="Seconds.")
-@click.option("--max-duration", type=float, default=float("inf"), help="Seconds.")
+@click.option(
+    "--calls-per-second", type=Number(0, 100, min_open=True), default=1.0, show_default=True
+)
+@click.option(
+    "--rate-limit", type=Number(0, min_open=True), default=None, help="Download bytes per second."
+)
+@click.option(
+    "--min-duration", type=Number(0), default=0.0, show_default=True, help="Seconds."
+)
+@click.option(
+    "--max-duration",
+    type=Number(0, min_open=True, allow_inf=True),
+    default=float("inf"),
+    help="Seconds.",
+)
 @click.option("--retry-failed", is_flag=True, help="Download videos that failed before again.")
 @click.option("--dry-run", is_flag=True, help="Search, list what would be downloaded, stop.")
 def fetch(tags: str, licenses: str, **options: object) -> None:
@@ -60,6 +121,7 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
     from scenegan.pipeline.fetch import FetchConfig, load_credentials, run_fetch
 
     config = FetchConfig(tags=_split_csv(tags), licenses=_split_csv(licenses), **options)
+    _check_out_folder(config.out, "--out")
     api_key, api_secret = load_credentials()
     summary = run_fetch(config, api_key, api_secret)
     if config.dry_run:
@@ -345,14 +407,6 @@ def export(checkpoint: str, out: str) -> None:
 # ---------------------------------------------------------------- sample (model/sample)
 
 
-def _print_config(config) -> None:
-    import dataclasses
-    import json
-
-    fields = {k: v for k, v in dataclasses.asdict(config).items()}
-    click.echo(json.dumps(fields, indent=2, default=str))
-
-
 @cli.command()
 @click.option(
     "--image",
@@ -426,7 +480,7 @@ def sample(
     run_sample(config)
 
 
-# ---------------------------------------------------------------- evaluate (model/evaluate)
+# ---------------------------------------------------------------- evaluate (evaluation/evaluate)
 
 
 @cli.command()
@@ -486,8 +540,8 @@ def evaluate(
     dry_run,
 ):
     """Score generated clips against held-out real clips, with baselines, into --out."""
-    from scenegan.model.evaluate import EvaluateConfig
-    from scenegan.model.evaluate import evaluate as run_evaluate
+    from scenegan.evaluation.evaluate import EvaluateConfig
+    from scenegan.evaluation.evaluate import evaluate as run_evaluate
 
     config = EvaluateConfig(
         data=data,

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from scenegan.cli import cli
 from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
-from scenegan.model import evaluate as evaluate_module
+from scenegan.evaluation import evaluate as evaluate_module
+from scenegan.evaluation.evaluate import REAL, EvaluateConfig, evaluate
 from scenegan.model.baselines import CopiedPhoto
-from scenegan.model.evaluate import REAL, EvaluateConfig, evaluate
 from scenegan.pipeline.shards import atomic_write_text, shard_name, write_shard
 from tests.test_metrics import textured_photo
 from tests.test_sample import TinyGenerator

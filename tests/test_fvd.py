@@ -8,8 +8,8 @@ import scipy.linalg
 import torch
 
 from scenegan.errors import UserError
-from scenegan.model import i3d_weights
-from scenegan.model.fvd import (
+from scenegan.evaluation import i3d_weights
+from scenegan.evaluation.fvd import (
     FVD_PREPROCESSING,
     frechet_distance,
     fvd,
@@ -18,7 +18,7 @@ from scenegan.model.fvd import (
     preprocess,
     tf_bilinear_matrix,
 )
-from scenegan.model.i3d import InceptionI3d
+from scenegan.evaluation.i3d import InceptionI3d
 
 
 def moving_gratings(n_clips: int, n_frames: int = 9, seed: int = 0) -> np.ndarray:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from scenegan.model.i3d import InceptionI3d, same_padding
-from scenegan.model.i3d_weights import WeightsUnavailable, _ArrayUnpickler, load_state_dict
+from scenegan.evaluation.i3d import InceptionI3d, same_padding
+from scenegan.evaluation.i3d_weights import WeightsUnavailable, _ArrayUnpickler, load_state_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from i3d_reference import reference_clip  # noqa: E402  (the same input the JAX run saw)

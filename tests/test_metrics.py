@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from scenegan.clip_format import CLIP, SMALL, from_unit, to_unit
-from scenegan.model import metrics
+from scenegan.evaluation import metrics
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 
 

@@ -10,7 +10,8 @@ from scenegan.cli import cli, main
 from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
 from scenegan.model.animation_files import read_animation
-from scenegan.model.sample import SampleConfig, dataset_fps, find_checkpoint, load_photo, sample
+from scenegan.model.checkpoint import find_checkpoint
+from scenegan.model.sample import SampleConfig, dataset_fps, load_photo, sample
 
 
 class TinyGenerator(torch.nn.Module):
@@ -183,7 +184,7 @@ def test_the_shipped_generator_animates_an_example_photo():
     from pathlib import Path
 
     from scenegan.model.checkpoint import load_generator
-    from scenegan.model.sample import animate, draw_noise
+    from scenegan.model.generate import animate, draw_noise
 
     repo = Path(__file__).resolve().parents[1]
     G, info = load_generator(repo / "checkpoints" / "scenegan-generator.pt")

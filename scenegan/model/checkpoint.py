@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from scenegan.errors import UserError
+from scenegan.model.baselines import BASELINES
 from scenegan.model.networks import build_generator
 from scenegan.pipeline.shards import atomic_write_text
 
@@ -22,6 +23,9 @@ GENERATOR_KIND = "scenegan-generator"
 VERSION = 1
 LATEST_NAME = "latest"
 STATE_PATTERN = re.compile(r"training-state-(\d+)\.pt$")
+SHIPPED_CHECKPOINT = Path("checkpoints/scenegan-generator.pt")
+# `--checkpoint baseline:drift` animates with a hand-made baseline instead of a trained model.
+BASELINE_PREFIX = "baseline:"
 
 
 def state_name(step: int) -> str:
@@ -133,3 +137,32 @@ def load_generator(path: Path | str, device: str | torch.device = "cpu") -> tupl
         raise UserError(f"{path} does not hold a usable scenegan generator ({reason})") from None
     G.to(device).eval().requires_grad_(False)
     return G, generator_info(obj)
+
+
+def find_checkpoint(checkpoint: str | None, root: Path = Path(".")) -> str:
+    """The given checkpoint, else the shipped one, else the newest in checkpoints/."""
+    if checkpoint is not None:
+        return checkpoint
+    if (root / SHIPPED_CHECKPOINT).is_file():
+        return str(root / SHIPPED_CHECKPOINT)
+    candidates = sorted(
+        (root / "checkpoints").glob("**/*.pt"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    if not candidates:
+        raise UserError(
+            f"no checkpoint found ({SHIPPED_CHECKPOINT} or checkpoints/*.pt); "
+            "pass --checkpoint PATH or train one with `scenegan train`"
+        )
+    return str(candidates[0])
+
+
+def load_any_generator(checkpoint: str, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """A trained generator from a checkpoint file, or a baseline named `baseline:<name>`."""
+    if checkpoint.startswith(BASELINE_PREFIX):
+        name = checkpoint[len(BASELINE_PREFIX) :]
+        if name not in BASELINES:
+            raise UserError(f"unknown baseline {name!r}; use one of {', '.join(BASELINES)}")
+        return BASELINES[name]().to(device).eval(), {"arch": checkpoint, "config": {}}
+    if not Path(checkpoint).is_file():
+        raise UserError(f"no checkpoint at {checkpoint}")
+    return load_generator(checkpoint, device=device)

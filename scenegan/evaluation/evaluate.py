@@ -18,9 +18,10 @@ from tqdm import tqdm
 
 from scenegan.clip_format import ClipFormat
 from scenegan.errors import UserError
-from scenegan.model import metrics
+from scenegan.evaluation import metrics
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
-from scenegan.model.sample import animate, animate_photos, find_checkpoint, load_any_generator
+from scenegan.model.checkpoint import find_checkpoint, load_any_generator
+from scenegan.model.generate import animate, animate_photos
 from scenegan.pipeline.frames import resize_area
 from scenegan.pipeline.shards import read_index, read_split
 
@@ -79,7 +80,7 @@ class EvaluateConfig:
 def _fvd_functions():
     """(i3d_features, frechet_distance, preprocessing text), imported only when FVD is wanted."""
     try:
-        from scenegan.model.fvd import FVD_PREPROCESSING, frechet_distance, i3d_features
+        from scenegan.evaluation.fvd import FVD_PREPROCESSING, frechet_distance, i3d_features
     except ImportError as error:
         raise UserError(f"FVD is not available ({error}); pass --no-fvd") from None
     return i3d_features, frechet_distance, FVD_PREPROCESSING
@@ -282,7 +283,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "seconds": round(time.time() - started, 1),
     }
-    from scenegan.model.report import write_report
+    from scenegan.evaluation.report import write_report
 
     write_report(report, clips, config.out, n_strip_clips=config.strip_clips)
     return report

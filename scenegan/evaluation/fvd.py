@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from scenegan.model.i3d import INPUT_SIZE, MIN_FRAMES, InceptionI3d
-from scenegan.model.i3d_weights import load_state_dict
+from scenegan.evaluation.i3d import INPUT_SIZE, MIN_FRAMES, InceptionI3d
+from scenegan.evaluation.i3d_weights import load_state_dict
 
 FVD_PREPROCESSING = (
     f"gray repeated to 3 channels, each frame resized to {INPUT_SIZE} x {INPUT_SIZE} (bilinear as "

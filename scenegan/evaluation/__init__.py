@@ -1,0 +1,1 @@
+"""Evaluation: FVD with a PyTorch I3D, clip metrics, baselines in one table, the report."""
