@@ -15,7 +15,7 @@ started = time.perf_counter()
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from scenegan.model.animation_files import write_animation  # noqa: E402
+from scenegan.animation_files import write_animation  # noqa: E402
 from scenegan.model.checkpoint import load_any_generator  # noqa: E402
 from scenegan.model.generate import animate, draw_noise  # noqa: E402
 from scenegan.model.sample import load_photo  # noqa: E402

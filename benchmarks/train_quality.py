@@ -1,13 +1,16 @@
-"""Flow vs seed after the same wall-clock budget of stage small, scored by `scenegan evaluate`.
+"""euler vs flow vs the 2019 architecture after the same wall-clock budget of stage small,
+scored by `scenegan evaluate`.
 
     python benchmarks/train_quality.py --data DIR --minutes 30 [--out runs/quality] [--no-fvd]
-        [--variant "flow-no-motion=--motion-weight 0" ...]
+        [--split select] [--variant "euler-no-motion=--arch euler --motion-weight 0" ...]
 
 Trains every architecture at once, one process each with `--threads` threads (so all get the
-same share of the machine for the same minutes), plus any `--variant NAME=OPTIONS` (the flow
-architecture with extra `scenegan train` options), then evaluates each flow run on the dataset's
-validation clips with the seed model as its baseline row, beside the real clips, the copied
-photo and the drifting photo, and prints one table. `--skip-train` re-scores existing runs.
+same share of the machine for the same minutes), plus any `--variant NAME=OPTIONS` (extra
+`scenegan train` options; `--arch` among them picks the architecture, default euler), then
+evaluates each run on the dataset's `--split` clips (select: the split for choosing designs;
+val: the one for reported numbers) with the keras2019 model as its baseline row, beside the
+real clips, the copied photo and the drifting photo, and prints one table. `--skip-train`
+re-scores existing runs.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 from scenegan.evaluation.evaluate import EvaluateConfig, evaluate
 from scenegan.model.checkpoint import find_latest, read_checkpoint
 
-ARCHS = ("flow", "seed")
+ARCHS = ("keras2019", "flow", "euler")
+BASELINE = "keras2019"
 
 
 def runs_of(args: argparse.Namespace) -> dict[str, tuple[str, list[str]]]:
@@ -31,7 +35,9 @@ def runs_of(args: argparse.Namespace) -> dict[str, tuple[str, list[str]]]:
         name, _, options = variant.partition("=")
         if not name or name in runs:
             sys.exit(f"--variant {variant!r}: give NAME=OPTIONS with a new NAME")
-        runs[name] = ("flow", shlex.split(options))
+        words = shlex.split(options)
+        arch = words[words.index("--arch") + 1] if "--arch" in words else "euler"
+        runs[name] = (arch, [w for w in words if w not in ("--arch", arch)])
     return runs
 
 
@@ -67,6 +73,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-clips", type=int, default=256)
+    parser.add_argument("--split", choices=("select", "val"), default="select")
     parser.add_argument("--fvd", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument(
@@ -74,7 +81,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="NAME=OPTIONS",
-        help='a flow run with extra train options, e.g. "no-motion=--motion-weight 0"',
+        help='a run with extra train options, e.g. "no-motion=--arch flow --motion-weight 0"',
     )
     args = parser.parse_args()
     if not args.skip_train:
@@ -86,13 +93,14 @@ def main() -> None:
         sys.exit(f"no checkpoints under {args.out}/{missing[0]}; train first")
     rows, n_clips = {}, 0
     for name, (arch, _) in runs.items():
-        if arch == "seed":
+        if arch == BASELINE:
             continue
         config = EvaluateConfig(
             data=Path(args.data),
             out=Path(args.out) / "report" / name,
             checkpoint=str(latest[name]),
-            baseline=str(latest["seed"]),
+            baseline=str(latest[BASELINE]),
+            split=args.split,
             n_clips=args.n_clips,
             fvd=args.fvd,
             seed=args.seed,
@@ -104,7 +112,7 @@ def main() -> None:
     steps = ", ".join(f"{name} {read_checkpoint(path)['step']}" for name, path in latest.items())
     print(
         f"\nstage small, {args.minutes:g} min per run, all at once, {args.threads} thread(s) "
-        f"each; steps: {steps}; {n_clips} validation clips"
+        f"each; steps: {steps}; {n_clips} clips of the {args.split} split"
     )
     columns = ("fvd", "scene_corr", "contrast", "motion_ratio", "flow_p90", "flicker")
     header = f"{'row':<16}" + "".join(f"{c:>13}" for c in columns)

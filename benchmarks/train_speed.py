@@ -16,7 +16,9 @@ import torch
 from scenegan.clip_format import CLIP, STAGE_FORMATS
 from scenegan.model.data import ClipBank, downsample_clips
 from scenegan.model.networks import build_discriminator, build_generator, default_args
-from scenegan.model.train import Timer, TrainConfig, gan_step
+from scenegan.model.runtime import Timer
+from scenegan.model.steps import StepWeights, gan_step_for
+from scenegan.model.train import TrainConfig
 
 
 def measure(arch: str, stage: str, args: argparse.Namespace, device: torch.device) -> dict:
@@ -32,6 +34,7 @@ def measure(arch: str, stage: str, args: argparse.Namespace, device: torch.devic
     rng = np.random.default_rng(0)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
     timer = Timer(device)
+    gan_step = gan_step_for(cfg.arch, StepWeights.of(cfg))
     for i in range(args.warmup + args.steps):
         if i == args.warmup:
             timer.seconds.clear()
@@ -39,7 +42,7 @@ def measure(arch: str, stage: str, args: argparse.Namespace, device: torch.devic
         timer("data")
         real = bank.sample(rng, args.batch_size).to(device)
         z = torch.randn(args.batch_size, G.noise_dim, device=device)
-        gan_step(cfg, G_train, D_train, opt_G, opt_D, real, z, autocast, timer)
+        gan_step(G_train, D_train, opt_G, opt_D, real, z, autocast, timer)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     total = time.perf_counter() - start
@@ -59,7 +62,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--archs", default="flow,seed")
+    parser.add_argument("--archs", default="euler,flow,keras2019")
     parser.add_argument("--stages", default="small,large")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -67,12 +70,12 @@ def main() -> None:
     cuda = device.type == "cuda"
     name = torch.cuda.get_device_name(device) if cuda else f"{args.threads} threads"
     print(f"device {device} ({name}), batch {args.batch_size}, {args.steps} timed steps")
-    print(f"{'arch':<6} {'stage':<6} {'clips/s':>8} {'data':>6} {'fwd+bwd':>8} {'optim':>6}")
+    print(f"{'arch':<10} {'stage':<6} {'clips/s':>8} {'data':>6} {'fwd+bwd':>8} {'optim':>6}")
     for stage in args.stages.split(","):
         for arch in args.archs.split(","):
             r = measure(arch, stage, args, device)
             print(
-                f"{r['arch']:<6} {r['stage']:<6} {r['clips_per_s']:>8.1f} "
+                f"{r['arch']:<10} {r['stage']:<6} {r['clips_per_s']:>8.1f} "
                 f"{r.get('data', 0):>6.0%} {r.get('forward_backward', 0):>8.0%} "
                 f"{r.get('optimizer', 0):>6.0%}"
             )

@@ -13,9 +13,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageSequence
 
-from scenegan.model.grid import save_gif
+from scenegan.animation_files import read_animation, tile, write_gif
 from scenegan.model.sample import SampleConfig, sample
 
 GAP = 4  # white rows between photos
@@ -25,17 +24,11 @@ def main() -> None:
     checkpoint = sys.argv[1] if len(sys.argv) > 1 else None
     with tempfile.TemporaryDirectory() as tmp:
         config = SampleConfig(checkpoint=checkpoint, out=Path(tmp), n=2, seed=0, grid=True, scale=2)
-        rows = []
-        for path in sample(config):
-            with Image.open(path) as gif:
-                rows.append(
-                    np.stack([np.array(f.convert("L")) for f in ImageSequence.Iterator(gif)])
-                )
-    n_frames, _, width = rows[0].shape
-    gap = np.full((n_frames, GAP, width), 255, np.uint8)
-    frames = np.concatenate([part for row in rows for part in (row, gap)][:-1], axis=1)
+        rows = np.stack([read_animation(path) for path in sample(config)])  # (photos, T, H, W)
+    frames = tile(rows, columns=1, gap=GAP)
+    n_frames = len(frames)
     out = Path(__file__).parent / "animation.gif"
-    save_gif(out, frames)
+    write_gif(out, frames)
     print(f"wrote {out} ({frames.shape[2]} x {frames.shape[1]}, {n_frames} frames)")
 
 

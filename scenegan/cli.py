@@ -97,14 +97,12 @@ def _split_csv(value: str) -> tuple[str, ...]:
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Download at most N.")
 @click.option("--workers", type=click.IntRange(1, 4), default=2, show_default=True)
 @click.option(
-    "--calls-per-second", type=Number(0, 100, min_open=True), default=1.0, show_default=True
+    "--calls-per-second", type=Number(0, 100), default=1.0, show_default=True
 )
 @click.option(
     "--rate-limit", type=Number(0, min_open=True), default=None, help="Download bytes per second."
 )
-@click.option(
-    "--min-duration", type=Number(0), default=0.0, show_default=True, help="Seconds."
-)
+@click.option("--min-duration", type=Number(0), default=0.0, show_default=True, help="Seconds.")
 @click.option(
     "--max-duration",
     type=Number(0, min_open=True, allow_inf=True),
@@ -118,14 +116,16 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
 
     The key comes from FLICKR_API_KEY / FLICKR_API_SECRET (or ~/.config/scenegan/flickr.json).
     """
+    from scenegan.files import folder_lock, writable_folder
     from scenegan.pipeline.fetch import FetchConfig, load_credentials, run_fetch
 
     config = FetchConfig(tags=_split_csv(tags), licenses=_split_csv(licenses), **options)
-    _check_out_folder(config.out, "--out")
+    writable_folder(config.out, "--out")
     api_key, api_secret = load_credentials()
-    summary = run_fetch(config, api_key, api_secret)
+    with folder_lock(config.out, "fetch"):
+        summary = run_fetch(config, api_key, api_secret)
     if config.dry_run:
-        click.echo(f"config: {config}")
+        _print_config(config)
         for photo_id in summary.would_download:
             click.echo(f"would download {photo_id}")
         click.echo(
@@ -140,22 +140,22 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
 
 # ---------------------------------------------------------------- build-dataset (pipeline)
 # Imports kept inside this section so each command's section merges on its own.
-import json  # noqa: E402
 import os  # noqa: E402
 
 from scenegan.clip_format import DEFAULT_FPS  # noqa: E402
 
-# Filter thresholds: (option, FilterConfig field, help); defaults come from FilterConfig.
+# Filter thresholds: (option, FilterConfig field, range, help); defaults come from FilterConfig.
+_GRAY = (0, 255)
 _FILTER_OPTIONS = [
-    ("--cut-min-diff", "cut_min_diff", "Scene cut: a frame-to-frame mean abs difference this big,"),
-    ("--cut-ratio", "cut_ratio", "... and this many times the clip's median difference."),
-    ("--static-max-motion", "static_max_motion", "Static: median frame difference below this."),
-    ("--dark-level", "dark_level", "Gray level below which a pixel counts as dark."),
-    ("--bright-level", "bright_level", "Gray level above which a pixel counts as blown out."),
-    ("--exposure-max-fraction", "exposure_max_fraction", "Dark / blown out above this fraction."),
-    ("--camera-min-response", "camera_min_response", "Phase-correlation peak for camera motion."),
-    ("--pan-max-pixels", "pan_max_pixels", "Pan: total camera drift over a clip, in pixels."),
-    ("--shake-max-pixels", "shake_max_pixels", "Shake: std of frame-to-frame camera shift."),
+    ("--cut-min-diff", "cut_min_diff", _GRAY, "Scene cut: a frame-to-frame mean abs difference,"),
+    ("--cut-ratio", "cut_ratio", (1, 1000), "... and this many times the clip's median one."),
+    ("--static-max-motion", "static_max_motion", _GRAY, "Static: median frame difference below."),
+    ("--dark-level", "dark_level", _GRAY, "Gray level below which a pixel counts as dark."),
+    ("--bright-level", "bright_level", _GRAY, "Gray level above which a pixel is blown out."),
+    ("--exposure-max-fraction", "exposure_max_fraction", (0, 1), "Dark / blown out above this."),
+    ("--camera-min-response", "camera_min_response", (0, 1), "Phase-correlation camera peak."),
+    ("--pan-max-pixels", "pan_max_pixels", (0, 1000), "Pan: total camera drift over a clip."),
+    ("--shake-max-pixels", "shake_max_pixels", (0, 1000), "Shake: std of the camera shift."),
 ]
 
 
@@ -163,18 +163,18 @@ def _filter_options(command):
     from scenegan.pipeline.clips import FilterConfig
 
     defaults = FilterConfig()
-    for flag, name, text in reversed(_FILTER_OPTIONS):
+    for flag, name, (low, high), text in reversed(_FILTER_OPTIONS):
         value = getattr(defaults, name)
-        command = click.option(
-            flag, name, type=type(value), default=value, show_default=True, help=text
-        )(command)
+        kind = click.IntRange(low, high) if isinstance(value, int) else Number(low, high)
+        option = click.option(flag, name, type=kind, default=value, show_default=True, help=text)
+        command = option(command)
     return command
 
 
 @cli.command("build-dataset")
 @click.option(
     "--videos",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Build from this folder of videos instead of the fetch manifest.",
 )
@@ -187,76 +187,84 @@ def _filter_options(command):
 )
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     default=Path("datasets/clips"),
     show_default=True,
     help="Dataset folder to write (or to finish after an interruption).",
 )
 @click.option(
     "--fps",
-    type=float,
+    type=Number(0, 120, min_open=True),
     default=DEFAULT_FPS,
     show_default=True,
     help="Frame rate clips are resampled to.",
 )
 @click.option(
     "--stride",
-    type=int,
+    type=click.IntRange(1, 10_000),
     default=8,
     show_default=True,
     help="Frames between the starts of consecutive candidate clips.",
 )
 @click.option(
     "--clips",
-    type=int,
+    type=click.IntRange(1, 100_000_000),
     default=7000,
     show_default=True,
     help="Target number of clips, spread evenly over the sources.",
 )
 @click.option(
     "--max-per-source",
-    type=int,
+    type=click.IntRange(1, 1_000_000),
     default=32,
     show_default=True,
     help="At most this many clips from one video.",
 )
 @click.option(
     "--min-source-fps",
-    type=float,
+    type=Number(0, 1000),
     default=8.0,
     show_default=True,
     help="Skip videos filmed at a lower frame rate (time-lapse stills).",
 )
 @click.option(
     "--val-fraction",
-    type=float,
+    type=Number(0, 1, max_open=True),
     default=0.1,
     show_default=True,
     help="Share of source videos (by hash of their id) in the validation split.",
 )
 @click.option(
     "--select-fraction",
-    type=float,
+    type=Number(0, 1, max_open=True),
     default=0.0,
     show_default=True,
     help="Share of source videos in the selection split (for choosing checkpoints), after val.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice.")
+@click.option(
+    "--seed", type=SEED, default=0, show_default=True, help="Seed of every random choice."
+)
 @click.option(
     "--workers",
-    type=int,
+    type=click.IntRange(1, 1024),
     default=os.cpu_count() or 1,
     show_default=True,
     help="Worker processes decoding videos.",
 )
 @click.option(
     "--decoder-threads",
-    type=int,
+    type=click.IntRange(0, 256),
     default=1,
     show_default=True,
     help="FFmpeg threads per worker (0: FFmpeg chooses).",
 )
-@click.option("--shard-size", type=int, default=1000, show_default=True, help="Clips per shard.")
+@click.option(
+    "--shard-size",
+    type=click.IntRange(1, 1_000_000),
+    default=1000,
+    show_default=True,
+    help="Clips per shard.",
+)
 @click.option("--preview", is_flag=True, help="Also write preview/ (contact sheet PNG, GIF grid).")
 @click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
 @_filter_options
@@ -265,26 +273,32 @@ def build_dataset_command(dry_run: bool, preview: bool, **options) -> None:
     from scenegan.pipeline.build import BuildConfig, build_dataset, summary
     from scenegan.pipeline.clips import FilterConfig
 
-    filters = FilterConfig(**{name: options.pop(name) for _, name, _ in _FILTER_OPTIONS})
+    filters = FilterConfig(**{name: options.pop(name) for _, name, _, _ in _FILTER_OPTIONS})
     config = BuildConfig(filters=filters, preview=preview, **options)
     if dry_run:
-        click.echo(json.dumps(config.to_dict(), indent=1))
+        _print_config(config)
         return
     stats = build_dataset(config)
     click.echo(summary(stats, config))
 
 
 @cli.command("inspect")
-@click.argument("dataset", type=click.Path(path_type=Path), default=Path("datasets/clips"))
+@click.argument(
+    "dataset", type=click.Path(file_okay=False, path_type=Path), default=Path("datasets/clips")
+)
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Folder for preview.png and preview.gif (default: DATASET/preview).",
 )
-@click.option("--count", type=int, default=16, show_default=True, help="Clips to show.")
-@click.option("--split", type=click.Choice(["train", "val"]), default="train", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True, help="Which random clips.")
+@click.option(
+    "--count", type=click.IntRange(1, 1024), default=16, show_default=True, help="Clips to show."
+)
+@click.option(
+    "--split", type=click.Choice(["train", "val", "select"]), default="train", show_default=True
+)
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Which random clips.")
 def inspect_command(dataset: Path, out: Path | None, count: int, split: str, seed: int) -> None:
     """Write a contact sheet PNG and a GIF grid of random clips of a dataset."""
     from scenegan.pipeline.preview import write_preview
@@ -300,9 +314,15 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
 @click.option("--stage", type=click.Choice(["small", "large"]), default="small", show_default=True)
 @click.option("--data", default="datasets/clips", show_default=True, help="dataset folder")
 @click.option("--out", default="", help="checkpoint folder  [default: checkpoints/<stage>]")
-@click.option("--steps", type=int, default=20000, show_default=True, help="train up to this step")
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=2e-4, show_default=True)
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 10**9),
+    default=20000,
+    show_default=True,
+    help="train up to this step",
+)
+@click.option("--batch-size", type=click.IntRange(2, 65536), default=16, show_default=True)
+@click.option("--lr", type=Number(0, 1, min_open=True), default=2e-4, show_default=True)
 @click.option(
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
@@ -329,31 +349,31 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
     "keras2019 (alias seed): the 2019 baseline",
 )
 @click.option("--loss", type=click.Choice(["lsgan", "wgan-gp"]), default="lsgan", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--fade-steps",
-    type=int,
+    type=click.IntRange(0, 10**9),
     default=2000,
     show_default=True,
     help="stage large: steps to fade the new layers in",
 )
 @click.option(
     "--roughness-weight",
-    type=float,
+    type=Number(0, 1000),
     default=1.0,
     show_default=True,
     help="flow arch: penalty on the flow's spatial gradient (folds show as stripes)",
 )
 @click.option(
     "--residual-weight",
-    type=float,
+    type=Number(0, 1000),
     default=0.0,
     show_default=True,
     help="flow arch: penalty on the mean |residual| (change the warp does not explain)",
 )
 @click.option(
     "--motion-weight",
-    type=float,
+    type=Number(0, 1000),
     default=3.0,
     show_default=True,
     help="flow arch: weight of the term tying where and how much each clip moves to the real "
@@ -366,17 +386,29 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
     help="DiffAugment policy for the clips D sees: any of color,translation,cutout, or none "
     "(auto: all three for flow, none for seed)",
 )
-@click.option("--snapshot-every", type=int, default=500, show_default=True)
-@click.option("--tick-every", type=int, default=50, show_default=True)
+@click.option("--snapshot-every", type=click.IntRange(1, 10**9), default=500, show_default=True)
+@click.option("--tick-every", type=click.IntRange(1, 10**9), default=50, show_default=True)
 @click.option(
     "--minutes",
-    type=float,
+    type=Number(0, 10**7),
     default=0.0,
     show_default=True,
     help="stop (with a snapshot) after this many minutes; 0: no limit",
 )
-@click.option("--keep", type=int, default=3, show_default=True, help="training states to keep")
-@click.option("--threads", type=int, default=0, show_default=True, help="CPU threads (0: default)")
+@click.option(
+    "--keep",
+    type=click.IntRange(1, 10**6),
+    default=3,
+    show_default=True,
+    help="training states to keep",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(0, 4096),
+    default=0,
+    show_default=True,
+    help="CPU threads (0: default)",
+)
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks")
 @click.option("--no-tensorboard", is_flag=True, help="do not write TensorBoard scalars")
 @click.option("--dry-run", is_flag=True, help="print the config and parameter counts and exit")
@@ -386,6 +418,7 @@ def train(dry_run: bool, compile_: bool, no_tensorboard: bool, **options) -> Non
     from scenegan.model.train import train as run_training
 
     cfg = TrainConfig(compile=compile_, tensorboard=not no_tensorboard, **options)
+    _check_device(cfg.device)
     if dry_run:
         click.echo(describe(cfg))
         return
@@ -394,7 +427,7 @@ def train(dry_run: bool, compile_: bool, no_tensorboard: bool, **options) -> Non
 
 
 @cli.command()
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
 def export(checkpoint: str, out: str) -> None:
     """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint."""
@@ -421,7 +454,12 @@ def export(checkpoint: str, out: str) -> None:
     help="Generator checkpoint (.pt), or baseline:copy / baseline:drift. Default: "
     "checkpoints/scenegan-generator.pt, else the newest checkpoints/*.pt.",
 )
-@click.option("--out", type=click.Path(path_type=Path), default=Path("samples"), show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("samples"),
+    show_default=True,
+)
 @click.option(
     "--format",
     "format_",
@@ -430,9 +468,21 @@ def export(checkpoint: str, out: str) -> None:
     show_default=True,
     help="npy: the raw uint8 frames (T, H, W), never scaled.",
 )
-@click.option("--n", default=1, show_default=True, help="Animations per photo (different noise).")
-@click.option("--seed", type=int, default=None, help="Noise seed; same seed, same frames.")
-@click.option("--scale", default=1, show_default=True, help="Enlarge GIF/MP4 frames K times.")
+@click.option(
+    "--n",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Animations per photo (different noise).",
+)
+@click.option("--seed", type=SEED, default=None, help="Noise seed; same seed, same frames.")
+@click.option(
+    "--scale",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    help="Enlarge GIF/MP4 frames K times.",
+)
 @click.option(
     "--resample",
     type=click.Choice(["nearest", "area", "bicubic"]),
@@ -477,6 +527,7 @@ def sample(
     if dry_run:
         _print_config(config)
         return
+    _check_device(config.device)
     run_sample(config)
 
 
@@ -491,18 +542,33 @@ def sample(
 )
 @click.option(
     "--data",
-    type=click.Path(path_type=Path),
+    type=click.Path(file_okay=False, path_type=Path),
     default=Path("datasets/clips"),
     show_default=True,
     help="Dataset folder; its val split is used.",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), default=Path("runs/evaluate"), show_default=True
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/evaluate"),
+    show_default=True,
 )
 @click.option("--baseline", default=None, help="Checkpoint of the seed architecture: one more row.")
-@click.option("--n-clips", default=256, show_default=True, help="Held-out clips used.")
-@click.option("--halvings", default=5, show_default=True, help="Random halvings FVD averages.")
-@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--n-clips",
+    type=click.IntRange(1, 1_000_000),
+    default=256,
+    show_default=True,
+    help="Held-out clips used.",
+)
+@click.option(
+    "--halvings",
+    type=click.IntRange(1, 10_000),
+    default=5,
+    show_default=True,
+    help="Random halvings FVD averages.",
+)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--fvd/--no-fvd", default=True, show_default=True, help="Compute FVD (I3D).")
 @click.option(
     "--fvd-cache/--no-fvd-cache",
@@ -561,6 +627,7 @@ def evaluate(
     if dry_run:
         _print_config(config)
         return
+    _check_device(config.device)
     run_evaluate(config)
     click.echo(f"wrote {out}/report.md, report.json and plots")
 
@@ -569,8 +636,19 @@ def evaluate(
 
 
 @cli.command()
-@click.option("--workdir", type=click.Path(path_type=Path), default=Path("demo"), show_default=True)
-@click.option("--steps", default=20, show_default=True, help="Training steps per stage.")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 100_000),
+    default=20,
+    show_default=True,
+    help="Training steps per stage.",
+)
 def demo(workdir: Path, steps: int) -> None:
     """Offline on made-up videos: fetch (local Flickr stand-in), build, train, sample."""
     from scenegan.demo import DemoConfig, run_demo
@@ -579,19 +657,38 @@ def demo(workdir: Path, steps: int) -> None:
         click.echo(path)
 
 
-def main() -> None:
-    """Console-script entry point: run the group, turning a UserError into one clear line."""
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console-script entry point: run the group; every error a user can cause (a UserError, a
+    bad option, a folder that cannot be written) ends in one `error:` line and a non-zero exit."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args=args, prog_name="scenegan", standalone_mode=False)
     except UserError as error:
-        click.echo(f"error: {error}", err=True)
-        sys.exit(1)
+        _fail(str(error), 1)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # plain `scenegan`: the help, as ever
+            error.show()
+            sys.exit(error.exit_code)
+        command = error.ctx.command_path if error.ctx is not None else "scenegan"
+        _fail(f"{error.format_message()} (see `{command} --help`)", error.exit_code)
     except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
+        _fail(error.format_message(), error.exit_code)
+    except OSError as error:
+        # A read-only folder or a full disk while writing: every file goes through a temporary
+        # name and a rename, so nothing half-written is left; say which file and why.
+        where = f"{error.filename}: " if error.filename else ""
+        _fail(f"{where}{error.strerror or error}", 1)
 
 
 if __name__ == "__main__":  # `python -m scenegan.cli` and `torchrun -m scenegan.cli`

@@ -4,7 +4,8 @@ Procedural scenery videos, served by the local Flickr stand-in the tests use -> 
 flickrapi client and yt-dlp, against 127.0.0.1) -> build-dataset from the fetch manifest -> train
 small -> train large (grown from small) -> export -> sample the shipped example photos. Every
 stage runs its real code; only the data is tiny and the training short, so the animations show
-the plumbing, not a good model (the shipped one is `checkpoints/scenegan-generator.pt`).
+the plumbing, not a good model (the shipped one is
+`scenegan/weights/scenegan-generator.pt`).
 """
 
 from __future__ import annotations

@@ -21,23 +21,43 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-@contextlib.contextmanager
-def atomic_write(path: Path | str, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file beside `path` for writing; rename it over `path` on success.
+def _temporary_name(path: Path) -> Path:
+    """`.<name>.<pid>.tmp` beside `path`: hidden, matches no `*.h5` / `*.pt` glob, one per process.
 
-    On any error the temporary file is removed and `path` is left as it was, so a full disk or
-    a read-only folder never leaves a half-written file. The temporary name keeps the suffix
-    last (`.name.tmp.gif`) for writers that pick a format from it.
+    Writers that choose a format from the suffix (Pillow, PyAV, matplotlib) are told the format.
+    """
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path | str, *, fsync: bool = False) -> Iterator[Path]:
+    """A temporary path beside `path` for a writer that takes a file name (h5py, PyAV, Pillow).
+
+    On success it is renamed over `path`; on any error it is removed and `path` is left as it
+    was, so a full disk or a crash never leaves a half-written file. `fsync` flushes the data to
+    disk before the rename.
     """
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    tmp = _temporary_name(path)
     try:
-        with open(tmp, mode) as handle:
-            yield handle
+        yield tmp
+        if fsync:
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path | str, mode: str = "wb", *, fsync: bool = False) -> Iterator[IO]:
+    """`atomic_path`, opened: write to the handle; the file appears at `path` when it closes."""
+    with atomic_path(path) as tmp, open(tmp, mode) as handle:
+        yield handle
+        if fsync:
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def atomic_write_text(path: Path | str, text: str) -> None:

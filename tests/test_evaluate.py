@@ -13,8 +13,9 @@ from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
 from scenegan.evaluation import evaluate as evaluate_module
 from scenegan.evaluation.evaluate import REAL, EvaluateConfig, evaluate
+from scenegan.files import atomic_write_text
 from scenegan.model.baselines import CopiedPhoto
-from scenegan.pipeline.shards import atomic_write_text, shard_name, write_shard
+from scenegan.pipeline.shards import shard_name, write_shard
 from tests.test_metrics import textured_photo
 from tests.test_sample import TinyGenerator
 
@@ -121,7 +122,7 @@ def test_seed_baseline_row_and_small_stage(tmp_path):
         data=tmp_path / "data", out=tmp_path / "out", baseline="baseline:copy", fvd=False
     )
     report = evaluate(config, generator=(TinyGenerator(CLIP), {"arch": "tiny"}))
-    assert "seed" in report["rows"] and "model (tiny)" in report["rows"]
+    assert "keras2019" in report["rows"] and "model (tiny)" in report["rows"]
     with pytest.raises(UserError, match="same stage"):
         evaluate(config, generator=(TinyGenerator(SMALL), {"arch": "tiny"}))
     config = EvaluateConfig(data=tmp_path / "data", out=tmp_path / "small", fvd=False)

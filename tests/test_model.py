@@ -18,8 +18,16 @@ from scenegan.cli import cli
 from scenegan.clip_format import CLIP, STAGE_FORMATS
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
-from scenegan.model.losses import MOTION_GRID, field_penalties, motion_maps, motion_match
-from scenegan.model.networks import ARCHS, build_discriminator, build_generator, default_args
+from scenegan.model.losses import MOTION_GRID, motion_maps, motion_match
+from scenegan.model.networks import (
+    ARCHS,
+    build_discriminator,
+    build_generator,
+    default_args,
+    identity_grid,
+    integrate,
+    roughness,
+)
 from scenegan.model.train import TrainConfig, train
 from scenegan.pipeline.shards import write_shard
 
@@ -88,31 +96,96 @@ def test_shapes(arch, stage):
         assert clip.shape == (2, 1, *fmt.shape)
         assert clip.abs().max() <= 1
         assert D(clip).shape == (2,)
-        if arch == "flow":
+        if arch != "keras2019":
             assert torch.equal(clip[:, 0, 0], photo[:, 0])  # frame 0 is the photo
             other = G(photo, torch.randn(2, G.noise_dim))
             assert not torch.allclose(clip[:, :, 1:], other[:, :, 1:])  # noise changes motion
 
 
-def test_flow_fields_and_their_penalties():
-    G = build_generator("flow", default_args("flow", "large")[0])
+@pytest.mark.parametrize("arch", ["euler", "flow"])
+def test_warp_generators_return_their_penalties(arch):
+    G = build_generator(arch, default_args(arch, "large")[0])
     photo = torch.rand(2, 1, *CLIP.frame_shape) * 2 - 1
     z = torch.randn(2, G.noise_dim)
     with torch.no_grad():
-        clip, fields = G(photo, z, with_fields=True)
+        clip, penalties = G(photo, z, with_penalties=True)
         assert torch.equal(clip, G(photo, z))
-    assert fields.shape == (2, CLIP.n_frames, 3, *CLIP.frame_shape)
-    assert fields[:, 0].abs().max() == 0  # frame 0: no displacement, no residual
+    assert set(penalties) == {"roughness", "residual"}
+    assert all(value.ndim == 0 and value > 0 for value in penalties.values())
+
+
+def test_roughness_sees_a_fold_not_a_shift():
     # A rigid shift of the whole frame is smooth; a fold (a column pulled 3 px left) is not.
-    shift = torch.zeros(1, 2, 3, 8, 8)
+    shift = torch.zeros(1, 2, 2, 8, 8)
     shift[:, :, 0] = 2.5
-    roughness, residual = field_penalties(shift)
-    assert roughness == 0 and residual == 0
+    assert roughness(shift) == 0
     fold = shift.clone()
     fold[:, :, 0, :, 4] = -0.5
-    fold[:, :, 2] = 0.1
-    roughness, residual = field_penalties(fold)
-    assert roughness > 0.1 and residual == pytest.approx(0.1)
+    assert roughness(fold) > 0.1
+
+
+def test_integrate_follows_one_static_field():
+    """A uniform field carries every pixel t steps along it; where the field is zero (rock)
+    nothing moves, however long it runs."""
+    height, width = 6, 10
+    base = identity_grid(height, width, torch.zeros(1))
+    velocity = torch.zeros(1, 2, height, width)
+    velocity[:, 0] = 0.02
+    positions = integrate(velocity, base, 5)
+    assert positions.shape == (1, 5, height, width, 2)
+    for t in range(5):
+        torch.testing.assert_close(positions[:, t, ..., 0], base[..., 0] - 0.02 * t)
+        torch.testing.assert_close(positions[:, t, ..., 1], base[..., 1])
+    velocity[..., :5] = 0  # the left half stands still
+    positions = integrate(velocity, base, 5)
+    torch.testing.assert_close(positions[:, -1, :, :4], base[:, :, :4])
+
+
+def steady_euler(drift: float) -> torch.nn.Module:
+    """An untrained euler G whose per-frame fields are off and whose velocity is uniform."""
+    G = build_generator("euler", default_args("euler", "large")[0]).eval()
+    with torch.no_grad():
+        for head in (G.to_fields, G.to_fields_large, G.to_velocity, G.to_velocity_large):
+            head.weight.zero_()
+            head.bias.zero_()
+        G.to_velocity.bias[0] = drift  # tanh units: about drift * velocity_scale per frame
+    return G
+
+
+def smooth_photo() -> torch.Tensor:
+    y, x = torch.meshgrid(torch.arange(CLIP.height), torch.arange(CLIP.width), indexing="ij")
+    return (0.8 * torch.sin(0.3 * x + 0.2 * y))[None, None].float()
+
+
+def energy(clip: torch.Tensor) -> float:
+    return float((clip[:, :, 1:] - clip[:, :, :-1]).abs().mean())
+
+
+def test_euler_loop_joins_the_last_frame_to_the_first():
+    G, photo = steady_euler(0.3), smooth_photo()
+    z = torch.zeros(1, G.noise_dim)
+    with torch.no_grad():
+        plain, looped = G(photo, z), G(photo, z, loop=True)
+    for clip in (plain, looped):
+        assert torch.equal(clip[:, 0, 0], photo[:, 0])
+    # The seam (frame 31 -> frame 0) against the changes next to it: 31 -> 30 and 0 -> 1.
+    seam = float((looped[:, :, -1] - looped[:, :, 0]).abs().mean())
+    beside = energy(looped[:, :, :2]) + energy(looped[:, :, -2:])
+    assert 0.8 < seam / (beside / 2) < 1.2
+    # Over the mean change (evaluate's loop seam): the cross-fade evens out mid-clip frames.
+    assert seam / energy(looped) < 2
+    plain_seam = float((plain[:, :, -1] - plain[:, :, 0]).abs().mean())
+    assert plain_seam / energy(plain) > 4  # without --loop: a jump
+
+
+def test_speed_scales_the_motion():
+    G, photo = steady_euler(0.1), smooth_photo()
+    z = torch.zeros(1, G.noise_dim)
+    with torch.no_grad():
+        base = energy(G(photo, z))
+        assert 1.5 < energy(G(photo, z, speed=2)) / base < 2.6
+        assert 0.35 < energy(G(photo, z, speed=0.5)) / base < 0.65
+        assert energy(G(photo, z, speed=0)) < 1e-6  # grid_sample rounding only
 
 
 def test_motion_match_reads_where_and_how_much_a_clip_moves():
@@ -211,8 +284,8 @@ def test_training_lowers_loss_on_fixed_batch(dataset, tmp_path):
 
     def d_loss_at(step: int) -> float:
         state = torch.load(tmp_path / ckpt.state_name(step), weights_only=True)
-        G = build_generator("flow", state["G_args"])
-        D = build_discriminator("flow", state["D_args"])
+        G = build_generator(state["arch"], state["G_args"])
+        D = build_discriminator(state["arch"], state["D_args"])
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
         with torch.no_grad():
@@ -252,11 +325,14 @@ def test_stage_large_grows_from_small(dataset, tmp_path):
     assert info["stage"] == "large" and G.fmt == CLIP
 
 
-def test_seed_arch_trains_both_stages(dataset, tmp_path):
+def test_keras2019_arch_trains_both_stages(dataset, tmp_path):
+    # `seed`, the option's old name, is still accepted.
     train(config(dataset, tmp_path / "small", arch="seed", steps=1, snapshot_every=1))
-    train(config(dataset, tmp_path / "large", arch="seed", stage="large", steps=1, batch_size=2))
+    train(
+        config(dataset, tmp_path / "large", arch="keras2019", stage="large", steps=1, batch_size=2)
+    )
     G, info = ckpt.load_generator(tmp_path / "large" / ckpt.state_name(1))
-    assert info["arch"] == "seed" and G.noise_dim == 0
+    assert info["arch"] == "keras2019" and G.noise_dim == 0
     assert not any(p.requires_grad for p in G.parameters())
 
 
@@ -270,8 +346,8 @@ def test_wrong_checkpoints_are_one_line_errors(dataset, tmp_path):
     path = tmp_path / "small" / ckpt.state_name(1)
     with pytest.raises(UserError, match="stage 'small'"):
         train(config(dataset, tmp_path / "x", stage="large", resume=str(path)))
-    with pytest.raises(UserError, match="'flow' model"):
-        train(config(dataset, tmp_path / "y", arch="seed", resume=str(path)))
+    with pytest.raises(UserError, match="'euler' model"):
+        train(config(dataset, tmp_path / "y", arch="keras2019", resume=str(path)))
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"not a checkpoint at all")
     with pytest.raises(UserError, match="not a readable torch checkpoint"):
@@ -327,7 +403,7 @@ def test_cli_train_export_and_errors(dataset, tmp_path):
     result = runner.invoke(cli, ["export", str(out / ckpt.state_name(1)), str(exported)])
     assert result.exit_code == 0, result.output
     G, info = ckpt.load_generator(exported)
-    assert info["kind"] == ckpt.GENERATOR_KIND and info["step"] == 1 and info["arch"] == "flow"
+    assert info["kind"] == ckpt.GENERATOR_KIND and info["step"] == 1 and info["arch"] == "euler"
     assert "D" not in torch.load(exported, weights_only=True)
     assert exported.stat().st_size < (out / ckpt.state_name(1)).stat().st_size / 2
     result = runner.invoke(cli, ["train", "--data", str(tmp_path / "nowhere")])

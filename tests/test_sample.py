@@ -6,11 +6,11 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
+from scenegan.animation_files import read_animation
 from scenegan.cli import cli, main
 from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
-from scenegan.model.animation_files import read_animation
-from scenegan.model.checkpoint import find_checkpoint
+from scenegan.model.checkpoint import SHIPPED_CHECKPOINT, find_checkpoint
 from scenegan.model.sample import SampleConfig, dataset_fps, load_photo, sample
 
 
@@ -139,18 +139,20 @@ def test_bad_inputs_messages(photos, tmp_path, capsys):
     with pytest.raises(UserError, match="2 of 4 photo"):
         sample(config)
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 2 and all(line.startswith("skipped ") for line in lines)
     assert "notes.jpg: not an image" in lines[0]
     assert "missing.png: no such file" in lines[1]
 
 
 def test_missing_and_bad_checkpoints(tmp_path, monkeypatch, photos):
     monkeypatch.chdir(tmp_path)
+    assert find_checkpoint(None) == str(SHIPPED_CHECKPOINT)  # from any folder
+    gone = tmp_path / "not-shipped.pt"
     with pytest.raises(UserError, match="no checkpoint found"):
-        find_checkpoint(None)
+        find_checkpoint(None, shipped=gone)
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "old.pt").write_bytes(b"x")
-    assert find_checkpoint(None).endswith("old.pt")
+    assert find_checkpoint(None, shipped=gone).endswith("old.pt")
     result = CliRunner().invoke(cli, ["sample", "--checkpoint", "nothere.pt"])
     assert result.exit_code != 0 and "no checkpoint at nothere.pt" in str(result.exception)
     result = CliRunner().invoke(cli, ["sample", "--checkpoint", "baseline:wobble"])
@@ -187,7 +189,7 @@ def test_the_shipped_generator_animates_an_example_photo():
     from scenegan.model.generate import animate, draw_noise
 
     repo = Path(__file__).resolve().parents[1]
-    G, info = load_generator(repo / "checkpoints" / "scenegan-generator.pt")
+    G, info = load_generator(SHIPPED_CHECKPOINT)
     photo = load_photo(repo / "scenegan" / "examples" / "lake-pier.jpg", G.fmt)
     clip = animate(G, photo, draw_noise(G, 2, seed=0))  # (2, T, H, W) uint8
     assert clip.shape == (2, *G.fmt.shape) and clip.dtype == np.uint8

@@ -44,6 +44,8 @@ DEFINITIONS = {
     "diversity": "mean pairwise mean |a - b| in grey levels between animations of the same "
     "photo made with different noise (0 when the row ignores noise).",
     "frame0_err": "mean |frame 0 - photo| in grey levels.",
+    "loop_seam": "mean |frame 31 - frame 0| over the mean frame-to-frame change: about 1 "
+    "when the clip played on repeat joins as smoothly as its frames (see --loop).",
 }
 
 
@@ -122,7 +124,7 @@ def cached_features(
 def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int]:
     """(uint8 (n, T, H, W) held-out clips at `fmt`, number of val clips in the dataset)."""
     index = read_index(config.data)
-    clips, _ = read_split(config.data, "val")
+    clips, _ = read_split(config.data, config.split)
     if len(clips) < 4:
         raise UserError(
             f"{config.data} has {len(clips)} validation clips; evaluation needs at least 4"
@@ -140,13 +142,20 @@ def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray
 
 
 def generate(
-    G: torch.nn.Module, photos: np.ndarray, seed: int, batch_size: int, label: str
+    G: torch.nn.Module,
+    photos: np.ndarray,
+    seed: int,
+    batch_size: int,
+    label: str,
+    controls: dict | None = None,
 ) -> np.ndarray:
-    """uint8 (N, T, H, W): one animation per photo, noise from a generator seeded by `seed`."""
+    """uint8 (N, T, H, W): one animation per photo, noise from a generator seeded by `seed`;
+    `controls` (loop, speed) go to the generator."""
     noise = torch.randn(len(photos), G.noise_dim, generator=torch.Generator().manual_seed(seed))
+    batches = range(0, len(photos), batch_size)
     clips = [
-        animate_photos(G, photos[start : start + batch_size], noise[start : start + batch_size])
-        for start in tqdm(range(0, len(photos), batch_size), desc=f"generate {label}")
+        animate_photos(G, photos[i : i + batch_size], noise[i : i + batch_size], **(controls or {}))
+        for i in tqdm(batches, desc=f"generate {label}")
     ]
     return np.concatenate(clips)
 
@@ -180,6 +189,7 @@ def clip_metrics(clips: np.ndarray, photos: np.ndarray, real_motion: float) -> d
         "flow_p90": flow["p90"],
         "flow_p99": flow["p99"],
         "flicker": metrics.flicker(clips),
+        "loop_seam": metrics.loop_seam(clips),
         "frame0_err": metrics.frame0_error(clips, photos),
     }
 
@@ -213,19 +223,20 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "drifting photo": DriftingPhoto(fmt=fmt),
     }
     if config.baseline is not None:
-        seed_G, _ = load_any_generator(config.baseline, config.device)
-        if seed_G.fmt != fmt:
+        baseline_G, _ = load_any_generator(config.baseline, config.device)
+        if baseline_G.fmt != fmt:
             raise UserError(
-                f"--baseline makes {seed_G.fmt.height} x {seed_G.fmt.width} clips, the model "
-                f"{fmt.height} x {fmt.width}; give checkpoints of the same stage"
+                f"--baseline makes {baseline_G.fmt.height} x {baseline_G.fmt.width} clips, the "
+                f"model {fmt.height} x {fmt.width}; give checkpoints of the same stage"
             )
-        generators["seed"] = seed_G
+        generators["keras2019"] = baseline_G
     generators[f"model ({info.get('arch', 'generator')})"] = G
 
     clips = {REAL: real}
     diversity_sets: dict[str, np.ndarray | None] = {REAL: None}
     for label, generator in generators.items():
-        clips[label] = generate(generator, photos, config.seed, config.batch_size, label)
+        controls = {"loop": config.loop, "speed": config.speed} if generator is G else None
+        clips[label] = generate(generator, photos, config.seed, config.batch_size, label, controls)
         diversity_sets[label] = generate_diversity(
             generator, photos[: config.diversity_photos], config.diversity_seeds, config.seed
         )

@@ -59,6 +59,14 @@ def motion_energy(clips: np.ndarray) -> float:
     return float(motion_energy_curve(clips).mean())
 
 
+def loop_seam(clips: np.ndarray) -> float:
+    """Mean |last frame - frame 0| over the mean frame-to-frame change: about 1 when a clip
+    played on repeat jumps back no more than it moves from frame to frame; nan if it is still."""
+    seam = float(np.abs(_grey(clips[:, -1]) - _grey(clips[:, 0])).mean())
+    change = motion_energy(clips)
+    return seam / change if change > 0 else float("nan")
+
+
 def flicker(clips: np.ndarray) -> float:
     """Mean |x_{t+1} - 2 x_t + x_{t-1}| (grey levels): the temporal acceleration of each pixel.
 

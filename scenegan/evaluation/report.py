@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scenegan.pipeline.shards import atomic_write_text
+from scenegan.files import atomic_write_text
 
 STRIP_FRAMES = 8  # frames shown per clip in the sample strips
 

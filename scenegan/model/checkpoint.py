@@ -6,7 +6,6 @@ both are written to a temporary name and renamed. The README's "Checkpoint" sect
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -14,16 +13,18 @@ import torch
 from torch import nn
 
 from scenegan.errors import UserError
+from scenegan.files import atomic_write, atomic_write_text
 from scenegan.model.baselines import BASELINES
-from scenegan.model.networks import build_generator
-from scenegan.pipeline.shards import atomic_write_text
+from scenegan.model.networks import build_generator, canonical_arch
 
 TRAINING_KIND = "scenegan-training-state"
 GENERATOR_KIND = "scenegan-generator"
 VERSION = 1
 LATEST_NAME = "latest"
 STATE_PATTERN = re.compile(r"training-state-(\d+)\.pt$")
-SHIPPED_CHECKPOINT = Path("checkpoints/scenegan-generator.pt")
+# The shipped generator is package data: found beside the code, from any folder and in any
+# (non-editable) install. A newly trained model replaces the file at exactly this path.
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "scenegan-generator.pt"
 # `--checkpoint baseline:drift` animates with a hand-made baseline instead of a trained model.
 BASELINE_PREFIX = "baseline:"
 
@@ -33,11 +34,10 @@ def state_name(step: int) -> str:
 
 
 def atomic_save(obj: dict, path: Path) -> None:
-    """torch.save to `<path>.tmp`, then rename: a crash never leaves a half-written checkpoint."""
+    """torch.save through a temporary file and a rename: a crash never leaves half a checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, fsync=True) as handle:
+        torch.save(obj, handle)
 
 
 def read_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dict:
@@ -59,7 +59,7 @@ def read_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dic
 
 def check_matches(obj: dict, path: Path | str, *, arch: str, stage: str) -> None:
     """A checkpoint of another architecture or stage is a UserError that says which."""
-    if obj["arch"] != arch:
+    if canonical_arch(obj["arch"]) != canonical_arch(arch):
         raise UserError(
             f"{path} holds a {obj['arch']!r} model, not {arch!r}; pass --arch {obj['arch']} "
             "or another checkpoint"
@@ -139,19 +139,22 @@ def load_generator(path: Path | str, device: str | torch.device = "cpu") -> tupl
     return G, generator_info(obj)
 
 
-def find_checkpoint(checkpoint: str | None, root: Path = Path(".")) -> str:
-    """The given checkpoint, else the shipped one, else the newest in checkpoints/."""
+def find_checkpoint(
+    checkpoint: str | None, root: Path = Path("."), shipped: Path = SHIPPED_CHECKPOINT
+) -> str:
+    """The given checkpoint, else the shipped one (in the package), else the newest in
+    `root`/checkpoints/."""
     if checkpoint is not None:
         return checkpoint
-    if (root / SHIPPED_CHECKPOINT).is_file():
-        return str(root / SHIPPED_CHECKPOINT)
+    if shipped.is_file():
+        return str(shipped)
     candidates = sorted(
         (root / "checkpoints").glob("**/*.pt"), key=lambda p: p.stat().st_mtime, reverse=True
     )
     if not candidates:
         raise UserError(
-            f"no checkpoint found ({SHIPPED_CHECKPOINT} or checkpoints/*.pt); "
-            "pass --checkpoint PATH or train one with `scenegan train`"
+            f"no checkpoint found (the shipped {shipped} is missing and there is no "
+            "checkpoints/*.pt here); pass --checkpoint PATH or train one with `scenegan train`"
         )
     return str(candidates[0])
 

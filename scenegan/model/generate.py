@@ -6,20 +6,45 @@ import numpy as np
 import torch
 
 from scenegan.clip_format import from_unit, to_unit
+from scenegan.errors import UserError
 
 
-def animate_photos(G: torch.nn.Module, photos: np.ndarray, z: torch.Tensor) -> np.ndarray:
+def supports_motion_controls(G: torch.nn.Module) -> bool:
+    """Whether G takes `loop` and `speed` (the photo-warping generators do)."""
+    from scenegan.model.networks import FlowGenerator
+
+    return isinstance(G, FlowGenerator)
+
+
+def animate_photos(
+    G: torch.nn.Module,
+    photos: np.ndarray,
+    z: torch.Tensor,
+    *,
+    loop: bool = False,
+    speed: float = 1.0,
+) -> np.ndarray:
     """uint8 (B, H, W) photos and noise (B, G.noise_dim) -> uint8 (B, T, H, W) animations."""
+    controls = {}
+    if loop or speed != 1:
+        if not supports_motion_controls(G):
+            raise UserError(
+                f"--loop and --speed need an euler or flow model; {type(G).__name__} has neither"
+            )
+        controls = {"loop": loop, "speed": speed}
     device = next(iter(G.parameters()), torch.empty(0)).device
     photos = torch.from_numpy(to_unit(photos))[:, None]  # (B, 1, H, W)
     with torch.no_grad():
-        clips = G(photos.to(device), z.to(device))  # (B, 1, T, H, W)
+        clips = G(photos.to(device), z.to(device), **controls)  # (B, 1, T, H, W)
     return from_unit(clips[:, 0].float().cpu().numpy())
 
 
-def animate(G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor) -> np.ndarray:
+def animate(
+    G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor, *, loop=False, speed=1.0
+) -> np.ndarray:
     """One uint8 (H, W) photo and noise (K, G.noise_dim) -> K animations, uint8 (K, T, H, W)."""
-    return animate_photos(G, np.broadcast_to(photo, (len(z), *photo.shape)), z)
+    photos = np.broadcast_to(photo, (len(z), *photo.shape))
+    return animate_photos(G, photos, z, loop=loop, speed=speed)
 
 
 def draw_noise(G: torch.nn.Module, n: int, seed: int) -> torch.Tensor:

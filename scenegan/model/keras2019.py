@@ -1,4 +1,4 @@
-"""The 2019 Keras seed's architecture (Windrill/scene-GAN `exdcgan80x46bw.py`), as the baseline.
+"""The 2019 Keras project's architecture (Windrill/scene-GAN `exdcgan80x46bw.py`), the baseline.
 
 G: the photo is repeated over time (time upsampling x2, five times) through 3-D convolutions
 with batch norm, 256 -> 8 channels at full resolution, no noise, tanh. Stage large blends the new
@@ -13,14 +13,14 @@ from torch import nn
 
 from scenegan.clip_format import SMALL, STAGE_FORMATS
 
-SEED_G_CHANNELS = (256, 128, 64, 32, 16, 8)
-SEED_D_CHANNELS = (64, 32, 8, 1)
+G_CHANNELS = (256, 128, 64, 32, 16, 8)
+D_CHANNELS = (64, 32, 8, 1)
 
 
-class SeedNet(nn.Module):
+class Keras2019Net(nn.Module):
     """photo (B, 1, H, W) -> clip (B, 1, 32, H, W): conv-BN-ReLU stack, time doubled between."""
 
-    def __init__(self, channels: list[int] | tuple[int, ...] = SEED_G_CHANNELS):
+    def __init__(self, channels: list[int] | tuple[int, ...] = G_CHANNELS):
         super().__init__()
         c_in, layers = 1, []
         for c_out in channels:
@@ -38,32 +38,32 @@ class SeedNet(nn.Module):
     def forward(self, photo: torch.Tensor) -> torch.Tensor:
         x = photo[:, :, None].repeat(1, 1, 2, 1, 1)  # (B, 1, 2, H, W)
         for i, layer in enumerate(self.layers):
-            if i >= 2:  # the seed doubles time before every layer after the second: 2 -> 32
+            if i >= 2:  # the 2019 model doubles time before every layer after the second: 2 -> 32
                 x = x.repeat_interleave(2, dim=2)
             x = layer(x)
         return torch.tanh(self.to_gray(x))
 
 
-class SeedGenerator(nn.Module):
-    """The seed generator: `G(photo, z)` ignores z (noise_dim 0); the seed had no noise."""
+class Keras2019Generator(nn.Module):
+    """The 2019 generator: `G(photo, z)` ignores z (noise_dim 0); it had no noise."""
 
     def __init__(
         self,
         *,
         stage: str = "small",
-        channels: list[int] | tuple[int, ...] = SEED_G_CHANNELS,
+        channels: list[int] | tuple[int, ...] = G_CHANNELS,
         blend_alpha: float = 0.75,
     ):
         super().__init__()
         self.stage, self.fmt = stage, STAGE_FORMATS[stage]
         self.noise_dim, self.blend_alpha = 0, blend_alpha
-        self.small = SeedNet(channels)
+        self.small = Keras2019Net(channels)
         if stage == "large":
-            self.full = SeedNet(channels)
-            self.small.requires_grad_(False)  # the seed froze its small model
-        self.register_buffer("alpha", torch.tensor(1.0))  # unused: the seed's blend is constant
+            self.full = Keras2019Net(channels)
+            self.small.requires_grad_(False)  # the 2019 model froze its small model
+        self.register_buffer("alpha", torch.tensor(1.0))  # unused: the 2019 blend is constant
 
-    def train(self, mode: bool = True) -> SeedGenerator:
+    def train(self, mode: bool = True) -> Keras2019Generator:
         super().train(mode)
         if self.stage == "large":
             self.small.eval()  # frozen: its batch-norm statistics stay those of stage small
@@ -78,10 +78,10 @@ class SeedGenerator(nn.Module):
         return self.blend_alpha * self.full(photo) + (1 - self.blend_alpha) * coarse
 
 
-class SeedCritic(nn.Module):
-    """The seed's D at one resolution: 3-D convs with stride 2, LeakyReLU, BN; flatten; dense."""
+class Keras2019Critic(nn.Module):
+    """The 2019 D at one resolution: 3-D convs with stride 2, LeakyReLU, BN; flatten; dense."""
 
-    def __init__(self, shape: tuple[int, int, int], channels=SEED_D_CHANNELS):
+    def __init__(self, shape: tuple[int, int, int], channels=D_CHANNELS):
         super().__init__()
         layers: list[nn.Module] = []
         c_in = 1
@@ -104,32 +104,32 @@ class SeedCritic(nn.Module):
         return self.head(self.body(clip).flatten(1)).squeeze(1)
 
 
-class SeedDiscriminator(nn.Module):
+class Keras2019Discriminator(nn.Module):
     """Unconditional: clip (B, 1, T, H, W) -> score (B,); large blends in the frozen small D."""
 
     def __init__(
         self,
         *,
         stage: str = "small",
-        channels: list[int] | tuple[int, ...] = SEED_D_CHANNELS,
+        channels: list[int] | tuple[int, ...] = D_CHANNELS,
         blend_alpha: float = 0.75,
     ):
         super().__init__()
         self.stage, self.fmt = stage, STAGE_FORMATS[stage]
         self.blend_alpha = blend_alpha
-        self.small = SeedCritic(SMALL.shape, channels)
+        self.small = Keras2019Critic(SMALL.shape, channels)
         if stage == "large":
-            self.full = SeedCritic(self.fmt.shape, channels)
+            self.full = Keras2019Critic(self.fmt.shape, channels)
             self.small.requires_grad_(False)
         self.register_buffer("alpha", torch.tensor(1.0))
 
-    def train(self, mode: bool = True) -> SeedDiscriminator:
+    def train(self, mode: bool = True) -> Keras2019Discriminator:
         super().train(mode)
         if self.stage == "large":
             self.small.eval()
         return self
 
-    def requires_grad_(self, requires_grad: bool = True) -> SeedDiscriminator:
+    def requires_grad_(self, requires_grad: bool = True) -> Keras2019Discriminator:
         super().requires_grad_(requires_grad)
         if self.stage == "large":
             self.small.requires_grad_(False)  # stays frozen when the trainer unfreezes D

@@ -1,5 +1,5 @@
-"""GAN losses (least squares, the seed's default; Wasserstein with gradient penalty) and the
-flow generator's extra terms: field penalties and the motion-map match."""
+"""GAN losses (least squares, the 2019 project's default; Wasserstein with gradient penalty)
+and the motion-map match of the photo-warping generators."""
 
 from __future__ import annotations
 
@@ -42,20 +42,6 @@ def gradient_penalty(
     return (grad.flatten(1).norm(dim=1) - 1).square().mean()
 
 
-def field_penalties(fields: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(flow roughness, residual size) of the flow generator's fields (B, T, 3, H, W).
-
-    Roughness is the mean |spatial gradient| of the displacement in pixels per pixel: a fold
-    (many pixels pulled from one row) needs a gradient near -1 and shows as a stripe. Size is
-    the mean |residual| in [-1, 1] units: what the warp does not explain.
-    """
-    flow = fields[:, :, :2]
-    roughness = (flow[..., 1:, :] - flow[..., :-1, :]).abs().mean() + (
-        flow[..., 1:] - flow[..., :-1]
-    ).abs().mean()
-    return roughness, fields[:, :, 2].abs().mean()
-
-
 # Motion is compared on a coarse grid: where and how much the scene moves, not which pixel.
 MOTION_GRID = (6, 10)
 MOTION_EPS = 2 / 255  # one grey level in [-1, 1] units: below it a region counts as still
@@ -75,8 +61,7 @@ def motion_match(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     The real clip of the same photo says how much each region of that scene moves (fire and
     surf a lot, rock not at all); a log ratio weighs a still sky and a fast fire alike. It
     ties only coarse amounts of motion, not its direction or pattern, so the noise still
-    chooses the motion. In the README's equal-budget runs it doubled the optical-flow p90
-    towards the real clips' (1.08 against 0.52; real 1.44).
+    chooses the motion.
     """
     fake_maps = motion_maps(fake)
     with torch.no_grad():

@@ -1,8 +1,9 @@
-"""The default ("flow") generator and discriminator, and the factory for every architecture.
+"""The photo-warping generators ("euler", "flow"), their discriminator, and the factory for
+every architecture.
 
-G warps the photo with a per-frame displacement field and adds a residual, both predicted at low
-resolution by (2+1)-D blocks driven by per-frame noise codes and per-frame noise maps; D judges
-clip, drift and motion.
+flow warps the photo with a per-frame displacement field and adds a residual, both predicted at
+low resolution by (2+1)-D blocks driven by per-frame noise codes and noise maps. euler adds one
+static velocity field integrated over time. D judges clip, drift and motion.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenegan.clip_format import SMALL, STAGE_FORMATS, ClipFormat
-from scenegan.model import seed
+from scenegan.clip_format import SMALL, STAGE_FORMATS
+from scenegan.model import keras2019
 
-ARCHS = ("flow", "seed")
+ARCHS = ("euler", "flow", "keras2019")
+ARCH_ALIASES = {"seed": "keras2019"}  # the 2019 project was this project's seed
 NOISE_BASIS_SEED = 20190601  # noise maps: the basis is also saved with the weights
 
 
@@ -134,66 +136,216 @@ class FlowGenerator(nn.Module):
         codes, _ = self.gru(torch.cat([noise, time], dim=2))
         return codes
 
-    def forward(self, photo: torch.Tensor, z: torch.Tensor, with_fields: bool = False):
-        """The clip (B, 1, T, H, W); with `with_fields`, also the fields (B, T, 3, H, W):
-        displacement x, y in pixels and the residual, for the regularisers in losses.py."""
-        batch, n_frames = photo.shape[0], self.fmt.n_frames
-        large, alpha = self.stage == "large", float(self.alpha)
-        small_size = SMALL.frame_shape
-        # Encode the photo: e0 (B, c0, 23, 40), e1 (B, c1, 12, 20), e2 (B, c2, 6, 10).
-        if large:
+    def encode(self, photo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """photo (B, 1, H, W) -> e0 (B, c0, 23, 40), e1 (B, c1, 12, 20), e2 (B, c2, 6, 10)."""
+        if self.stage == "large":
             e0 = lrelu(self.down_large(lrelu(self.from_gray_large(photo))))
-            if alpha < 1:
-                e0 = torch.lerp(lrelu(self.from_gray(area_resize(photo, small_size))), e0, alpha)
+            if float(self.alpha) < 1:
+                small = lrelu(self.from_gray(area_resize(photo, SMALL.frame_shape)))
+                e0 = torch.lerp(small, e0, float(self.alpha))
         else:
             e0 = lrelu(self.from_gray(photo))
         e1 = lrelu(self.enc1(e0))
-        e2 = lrelu(self.enc2(e1))
+        return e0, e1, lrelu(self.enc2(e1))
 
-        def per_frame(e: torch.Tensor) -> torch.Tensor:  # (B, C, h, w) -> (B*T, C, h, w)
-            e = e[:, None].expand(batch, n_frames, *e.shape[1:]).reshape(-1, *e.shape[1:])
-            # channels_last: CPU convolutions and nearest upsampling run several times faster
-            return e.contiguous(memory_format=torch.channels_last)
+    def per_frame(self, e: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) -> (B*T, C, h, w), the same map for every frame."""
+        batch, n_frames = e.shape[0], self.fmt.n_frames
+        e = e[:, None].expand(batch, n_frames, *e.shape[1:]).reshape(-1, *e.shape[1:])
+        # channels_last: CPU convolutions and nearest upsampling run several times faster
+        return e.contiguous(memory_format=torch.channels_last)
 
+    def frame_fields(self, encoded, z: torch.Tensor) -> torch.Tensor:
+        """Per-frame fields (B, T, 3, H, W) in the head's units, zero at frame 0: flow x, y and
+        the residual, from the temporal blocks driven by per-frame noise codes and maps."""
+        e0, e1, e2 = encoded
+        batch, n_frames = z.shape[0], self.fmt.n_frames
         codes = self.frame_codes(z).reshape(batch * n_frames, -1)  # (B*T, code_dim)
-        x = per_frame(e2)
+        x = self.per_frame(e2)
         for block in self.blocks:
             x = block(x, codes, n_frames)
         x = F.interpolate(x, size=e1.shape[-2:], mode="nearest")
-        x = lrelu(self.dec1(x) + per_frame(e1))  # (B*T, c1, 12, 20)
+        x = lrelu(self.dec1(x) + self.per_frame(e1))  # (B*T, c1, 12, 20)
         if self.noise_maps:
             x = x + self.noise_gain(x) * self.frame_noise(z).to(x.dtype)
-        if large:
+        if self.stage == "large":
+            small_size = SMALL.frame_shape
             y = F.interpolate(x, size=small_size, mode="nearest")
-            fields = self.to_fields_large(lrelu(self.dec_large(y) + per_frame(e0)))  # 23 x 40
-            if alpha < 1:
+            fields = self.to_fields_large(lrelu(self.dec_large(y) + self.per_frame(e0)))
+            if float(self.alpha) < 1:
                 coarse = F.interpolate(self.to_fields(x), size=small_size, mode="bilinear")
-                fields = torch.lerp(coarse, fields, alpha)
+                fields = torch.lerp(coarse, fields, float(self.alpha))
         else:
             fields = self.to_fields(x)
         height, width = self.fmt.frame_shape
         fields = F.interpolate(fields, size=(height, width), mode="bilinear", align_corners=False)
-        # Zero the fields of frame 0 so that frame 0 is exactly the photo, by construction.
         fields = fields.view(batch, n_frames, 3, height, width)
-        fields = fields - fields[:, :1]
-        flow = fields[:, :, :2].reshape(-1, 2, height, width).permute(0, 2, 3, 1)
-        base = identity_grid(height, width, photo)
-        grid = base + self.flow_scale * flow  # (B*T, H, W, 2), normalised coordinates
+        return fields - fields[:, :1]  # zero at frame 0, so frame 0 is the photo
+
+    def pixels(self, like: torch.Tensor) -> torch.Tensor:
+        """Multiplier (3, 1, 1) from the head's units to pixels (flow x, y) and grey (residual)."""
+        height, width = self.fmt.frame_shape
+        scale = self.flow_scale
+        return like.new_tensor([scale * width / 2, scale * height / 2, 1.0])[:, None, None]
+
+    def render(
+        self, photo: torch.Tensor, grid: torch.Tensor, residual: torch.Tensor
+    ) -> torch.Tensor:
+        """Warp the photo (B, 1, H, W) by `grid` (B, T, H, W, 2) and add `residual` (B, T, H, W)
+        -> frames (B, T, H, W), frame 0 exactly the photo."""
+        batch, n_frames, height, width = residual.shape
         warped = F.grid_sample(
-            per_frame(photo),
-            grid,
+            self.per_frame(photo),
+            grid.reshape(-1, height, width, 2),
             mode="bilinear",
             padding_mode=self.padding_mode,
             align_corners=False,
         )
-        frames = (warped.view(batch, n_frames, height, width) + fields[:, :, 2]).clamp(-1, 1)
-        # Frame 0 is the photo itself (its fields are zero; this also drops grid_sample's rounding).
-        frames = torch.cat([photo, frames[:, 1:]], dim=1)
-        if not with_fields:
-            return frames[:, None]  # (B, 1, T, H, W)
-        pixels = fields.new_tensor([width / 2, height / 2, 1.0])[:, None, None]
-        scale = fields.new_tensor([self.flow_scale, self.flow_scale, 1.0])[:, None, None]
-        return frames[:, None], fields * scale * pixels
+        frames = (warped.view(batch, n_frames, height, width) + residual).clamp(-1, 1)
+        return torch.cat([photo, frames[:, 1:]], dim=1)
+
+    def forward(
+        self,
+        photo: torch.Tensor,
+        z: torch.Tensor,
+        *,
+        loop: bool = False,
+        speed: float = 1.0,
+        with_penalties: bool = False,
+    ):
+        """The clip (B, 1, T, H, W); with `with_penalties`, also a dict of the regularisers
+        (`roughness`, `residual`) that the training step weighs."""
+        fields = self.frame_fields(self.encode(photo), z)
+        fields = motion_controls(fields, loop=loop, speed=speed)
+        height, width = self.fmt.frame_shape
+        flow = fields[:, :, :2].permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
+        grid = identity_grid(height, width, photo)[:, None] + self.flow_scale * flow
+        frames = self.render(photo, grid, fields[:, :, 2])[:, None]  # (B, 1, T, H, W)
+        if not with_penalties:
+            return frames
+        in_pixels = fields * self.pixels(fields)
+        return frames, {
+            "roughness": roughness(in_pixels[:, :, :2]),
+            "residual": in_pixels[:, :, 2].abs().mean(),
+        }
+
+
+class EulerGenerator(FlowGenerator):
+    """photo (B, 1, H, W) + z -> clip (B, 1, T, H, W) that moves along one static motion field.
+
+    After Eulerian motion fields (Holynski et al. 2021): the photo and z give one velocity field
+    (pixels per frame); frame t samples the photo where that field carries each pixel from in t
+    steps, so water keeps flowing and clouds keep drifting instead of jiggling in place. The flow
+    generator's per-frame fields stay on top, small, for what a steady field cannot make (fire's
+    flicker, boiling, waves that rise and fall): a displacement and a residual per frame. With
+    `loop`, the forward and backward integration are blended (symmetric splatting's idea, with
+    backward warping), so frame T would be the photo again and frame T-1 joins frame 0.
+    """
+
+    def __init__(self, *, velocity_scale: float = 0.08, jitter_scale: float = 0.05, **kwargs):
+        super().__init__(flow_scale=jitter_scale, **kwargs)
+        c0, c1, c2 = kwargs.get("channels", (16, 32, 64))
+        self.velocity_scale = velocity_scale  # the largest speed, in half-widths per frame
+        self.velocity_context = nn.Conv2d(c2, c1, 3, padding=1)  # 6 x 10: what kind of place
+        self.velocity_film = nn.Linear(self.noise_dim, 2 * c1)  # z chooses among motions
+        self.velocity_hidden = nn.Conv2d(c1, c1, 3, padding=1)
+        self.to_velocity = nn.Conv2d(c1, 2, 3, padding=1)
+        if self.stage == "large":
+            self.velocity_large = nn.Conv2d(c0 + 2, c0, 3, padding=1)
+            self.to_velocity_large = nn.Conv2d(c0, 2, 3, padding=1)
+            with torch.no_grad():
+                self.to_velocity_large.weight.mul_(0.1)
+                self.to_velocity_large.bias.zero_()
+
+    def velocity(self, encoded, z: torch.Tensor) -> torch.Tensor:
+        """The static velocity field (B, 2, H, W) in normalised units per frame."""
+        e0, e1, e2 = encoded
+        context = F.interpolate(self.velocity_context(e2), size=e1.shape[-2:], mode="bilinear")
+        scale, shift = self.velocity_film(z)[..., None, None].chunk(2, dim=1)
+        h = lrelu((e1 + context) * (1 + scale) + shift)
+        h = lrelu(self.velocity_hidden(h))
+        raw = self.to_velocity(h)  # (B, 2, 12, 20)
+        if self.stage == "large":
+            coarse = F.interpolate(raw, size=SMALL.frame_shape, mode="bilinear")
+            fine = coarse + self.to_velocity_large(
+                lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
+            )
+            raw = torch.lerp(coarse, fine, float(self.alpha))
+        height, width = self.fmt.frame_shape
+        raw = F.interpolate(raw, size=(height, width), mode="bilinear", align_corners=False)
+        return self.velocity_scale * torch.tanh(raw)
+
+    def forward(
+        self,
+        photo: torch.Tensor,
+        z: torch.Tensor,
+        *,
+        loop: bool = False,
+        speed: float = 1.0,
+        with_penalties: bool = False,
+    ):
+        encoded = self.encode(photo)
+        velocity = speed * self.velocity(encoded, z)  # (B, 2, H, W)
+        fields = motion_controls(self.frame_fields(encoded, z), loop=loop, speed=speed)
+        height, width = self.fmt.frame_shape
+        base = identity_grid(height, width, photo)  # (1, H, W, 2)
+        n_frames = self.fmt.n_frames
+        positions = integrate(velocity, base, n_frames)  # where frame t samples the photo
+        if loop:  # frame t also seen as the photo T - t frames on: blend by t / T
+            ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
+            weight = torch.arange(n_frames, device=photo.device, dtype=photo.dtype) / n_frames
+            weight = weight.view(1, n_frames, 1, 1)
+            jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
+            back = self.render(photo, positions + jitter, fields[:, :, 2])
+            fore = self.render(photo, ahead + jitter, fields[:, :, 2])
+            frames = torch.lerp(back, fore, weight)[:, None]
+        else:
+            jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
+            frames = self.render(photo, positions + jitter, fields[:, :, 2])[:, None]
+        if not with_penalties:
+            return frames
+        in_pixels = fields * self.pixels(fields)
+        velocity_pixels = velocity * velocity.new_tensor([width / 2, height / 2])[:, None, None]
+        return frames, {
+            "roughness": roughness(velocity_pixels[:, None]) + roughness(in_pixels[:, :, :2]),
+            "residual": in_pixels[:, :, 2].abs().mean(),
+        }
+
+
+def integrate(velocity: torch.Tensor, base: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Backward-warping grids (B, n_frames, H, W, 2) along a static field (B, 2, H, W).
+
+    Frame t shows what was, t frames before, where the field's streamline through each pixel
+    came from: p_0 = the pixel, p_k = p_{k-1} - v(p_{k-1}) (Euler steps, v sampled bilinearly).
+    """
+    position = base.expand(velocity.shape[0], -1, -1, -1)
+    positions = [position]
+    for _ in range(n_frames - 1):
+        step = F.grid_sample(
+            velocity, position, mode="bilinear", padding_mode="border", align_corners=False
+        )
+        position = position - step.permute(0, 2, 3, 1)
+        positions.append(position)
+    return torch.stack(positions, dim=1)
+
+
+def motion_controls(fields: torch.Tensor, *, loop: bool, speed: float) -> torch.Tensor:
+    """Per-frame fields (B, T, C, H, W), zero at frame 0, scaled by `speed`; with `loop`, the
+    straight line from zero to the last frame's value at frame T is taken off, so the fields
+    head back to where frame 0 starts."""
+    if loop:
+        n_frames = fields.shape[1]
+        ramp = torch.arange(n_frames, device=fields.device, dtype=fields.dtype) / n_frames
+        fields = fields - ramp.view(1, -1, 1, 1, 1) * fields[:, -1:]
+    return fields * speed if speed != 1 else fields
+
+
+def roughness(flow: torch.Tensor) -> torch.Tensor:
+    """Mean |spatial gradient| of displacement fields (..., 2, H, W) in pixels per pixel: a fold
+    (many pixels pulled from one row) needs a gradient near -1 and shows as a stripe."""
+    return (flow[..., 1:, :] - flow[..., :-1, :]).abs().mean() + (
+        flow[..., 1:] - flow[..., :-1]
+    ).abs().mean()
 
 
 def identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
@@ -264,35 +416,38 @@ class Discriminator(nn.Module):
         return self.head(h.flatten(1)).squeeze(1)
 
 
+def canonical_arch(arch: str) -> str:
+    """`seed` (the name older checkpoints and options use) -> `keras2019`."""
+    return ARCH_ALIASES.get(arch, arch)
+
+
 def build_generator(arch: str, args: dict) -> nn.Module:
     """The generator of `arch` from its constructor arguments (as stored in checkpoints)."""
+    arch = canonical_arch(arch)
+    if arch == "euler":
+        return EulerGenerator(**args)
     if arch == "flow":
         return FlowGenerator(**args)
-    if arch == "seed":
-        return seed.SeedGenerator(**args)
+    if arch == "keras2019":
+        return keras2019.Keras2019Generator(**args)
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
 
 
 def build_discriminator(arch: str, args: dict) -> nn.Module:
-    if arch == "flow":
+    arch = canonical_arch(arch)
+    if arch in ("euler", "flow"):
         return Discriminator(**args)
-    if arch == "seed":
-        return seed.SeedDiscriminator(**args)
+    if arch == "keras2019":
+        return keras2019.Keras2019Discriminator(**args)
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
 
 
 def default_args(arch: str, stage: str) -> tuple[dict, dict]:
     """Constructor arguments (G, D) of an architecture at a stage, as plain dicts."""
-    if arch == "flow":
+    arch = canonical_arch(arch)
+    if arch in ("euler", "flow"):
         G_args = {"stage": stage, "channels": [16, 32, 64], "noise_dim": 32, "noise_maps": True}
-        return G_args, {
-            "stage": stage,
-            "channels": [16, 32, 64],
-        }
-    if arch == "seed":
+        return G_args, {"stage": stage, "channels": [16, 32, 64]}
+    if arch == "keras2019":
         return {"stage": stage}, {"stage": stage}
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
-
-
-def stage_format(stage: str) -> ClipFormat:
-    return STAGE_FORMATS[stage]

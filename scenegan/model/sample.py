@@ -15,16 +15,16 @@ import click
 import numpy as np
 import torch
 
+from scenegan.animation_files import FORMATS, RESAMPLING, tile, write_animation
 from scenegan.clip_format import DEFAULT_FPS, ClipFormat
 from scenegan.errors import UserError
-from scenegan.model.animation_files import FORMATS, RESAMPLING, write_animation
+from scenegan.files import writable_folder
 from scenegan.model.checkpoint import find_checkpoint, load_any_generator
 from scenegan.model.generate import animate, draw_noise
 from scenegan.pipeline.frames import prepare_image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-GRID_GAP = 2  # pixels of white between the photo and the animations in a --grid file
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
         raise UserError(f"{path}: no such file")
     try:
         with Image.open(path) as image:
+            image.load()
             image = ImageOps.exif_transpose(image)
             if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 # 16-bit and float grey: scale to 8 bits by the range the mode can hold.
@@ -94,19 +95,25 @@ def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
             else:
                 gray = None
                 rgb = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise UserError(f"{path}: not an image Pillow can read ({error})") from None
+    except Image.DecompressionBombError:
+        # Pillow refuses images (or headers claiming them) far above Image.MAX_IMAGE_PIXELS,
+        # which would take gigabytes to decode; a photo is scaled down to 80 x 45 anyway.
+        raise UserError(
+            f"{path}: too large to open safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
+            "scale it down first"
+        ) from None
+    except MemoryError:
+        raise UserError(f"{path}: too large to decode in this machine's memory") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"{path}: not an image Pillow can read ({reason})") from None
     return prepare_image(gray if gray is not None else rgb, fmt)
 
 
 def grid_frames(photo: np.ndarray, animations: np.ndarray) -> np.ndarray:
     """(T, H, (K + 1) W + gaps): the still photo, then each animation, left to right."""
-    n_frames, height, _ = animations.shape[1:]
-    gap = np.full((n_frames, height, GRID_GAP), 255, np.uint8)
-    panels = [np.broadcast_to(photo, (n_frames, *photo.shape))]
-    for animation in animations:
-        panels.extend([gap, animation])
-    return np.concatenate(panels, axis=2)
+    still = np.broadcast_to(photo, animations.shape[1:])[None]  # (1, T, H, W)
+    return tile(np.concatenate([still, animations]), columns=len(animations) + 1)
 
 
 def output_names(stem: str, n: int, grid: bool) -> list[str]:
@@ -122,7 +129,7 @@ def sample(
     """Animate every photo of `config`; returns the files written.
 
     `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
-    Photos that cannot be read are reported on stderr one line each and skipped; if any were,
+    Photos that cannot be read are reported on stderr one `skipped` line each; if any were,
     a UserError is raised after the others are written.
     """
     if generator is None:
@@ -136,7 +143,7 @@ def sample(
     if not images:
         where = ", ".join(map(str, config.images)) if config.images else str(EXAMPLES)
         raise UserError(f"no photos found in {where}; pass --image PATH")
-    config.out.mkdir(parents=True, exist_ok=True)
+    writable_folder(config.out, "--out")
     written: list[Path] = []
     failed: list[Path] = []
     used_stems: set[str] = set()
@@ -144,14 +151,15 @@ def sample(
         try:
             photo = load_photo(path, G.fmt)
         except UserError as error:
-            click.echo(f"error: {error}", err=True)
+            click.echo(f"skipped {error}", err=True)
             failed.append(path)
             continue
         stem = path.stem
         while stem in used_stems:  # two photos called sea.jpg in different folders
             stem += "_"
         used_stems.add(stem)
-        animations = animate(G, photo, draw_noise(G, config.n, seed))
+        noise = draw_noise(G, config.n, seed)
+        animations = animate(G, photo, noise, loop=config.loop, speed=config.speed)
         panels = [grid_frames(photo, animations)] if config.grid else list(animations)
         for name, frames in zip(output_names(stem, config.n, config.grid), panels, strict=True):
             out_path = config.out / f"{name}.{config.format}"
@@ -166,7 +174,9 @@ def sample(
             f"({checkpoint}, seed {seed}, {fps:g} fps)"
         )
     if failed:
-        raise UserError(f"{len(failed)} of {len(images)} photo(s) could not be animated")
+        raise UserError(
+            f"{len(failed)} of {len(images)} photo(s) could not be animated (see `skipped` above)"
+        )
     return written
 
 

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from scenegan.clip_format import CLIP, DEFAULT_FPS
 from scenegan.errors import UserError
+from scenegan.files import atomic_write_text
 from scenegan.pipeline.clips import FilterConfig
 from scenegan.pipeline.extract import ExtractConfig, SourceResult, extract_source, source_rng
 from scenegan.pipeline.shards import (
@@ -26,7 +27,6 @@ from scenegan.pipeline.shards import (
     INDEX_NAME,
     SPLITS,
     STATS_NAME,
-    atomic_write_text,
     copy_shard,
     shard_name,
     write_shard,
@@ -296,7 +296,9 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
         n = usable[source.source_id]
         rng = source_rng(config.seed + 1, source.source_id)
         indices = np.sort(rng.choice(n, size=quota, replace=False))
-        chosen[split_of(source.source_id, config.val_fraction, config.select_fraction)].append((source, indices))
+        chosen[split_of(source.source_id, config.val_fraction, config.select_fraction)].append(
+            (source, indices)
+        )
 
     (out := config.out).mkdir(parents=True, exist_ok=True)
     (out / INDEX_NAME).unlink(missing_ok=True)  # no index while shards are being replaced

@@ -14,6 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from scenegan.errors import UserError
+from scenegan.files import atomic_write_text
 from scenegan.pipeline import manifest
 from scenegan.pipeline.flickr_client import (
     DEFAULT_API_URL,
@@ -25,7 +26,6 @@ from scenegan.pipeline.flickr_client import (
     TransientError,
     iter_search,
 )
-from scenegan.pipeline.shards import atomic_write_text
 from scenegan.pipeline.video_download import (
     DownloadOptions,
     DownloadResult,

@@ -4,19 +4,21 @@ and an animated GIF grid of the same random clips."""
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import h5py
 import numpy as np
 from PIL import Image, ImageDraw
 
+from scenegan.animation_files import tile, upscale, write_gif
 from scenegan.errors import UserError
+from scenegan.files import atomic_path
 from scenegan.pipeline.shards import read_index
 
 SHEET_FRAMES = 8  # frames shown per clip on the contact sheet, evenly spaced
 GAP = 2  # pixels between tiles
 LABEL_HEIGHT = 12
+GIF_SCALE = 2  # the GIF grid is shown at twice the clip size
 
 
 def sample_clips(
@@ -65,21 +67,6 @@ def contact_sheet(clips: np.ndarray, labels: list[str]) -> Image.Image:
     return image
 
 
-def gif_grid(clips: np.ndarray, scale: int = 2) -> list[Image.Image]:
-    """Animated grid of clips, as a list of frames (each a square-ish mosaic of all clips)."""
-    n_clips, n_frames, height, width = clips.shape
-    columns = math.ceil(math.sqrt(n_clips))
-    rows = math.ceil(n_clips / columns)
-    mosaic = np.zeros(
-        (n_frames, rows * (height + GAP) - GAP, columns * (width + GAP) - GAP), np.uint8
-    )  # (T, H, W)
-    for i, clip in enumerate(clips):
-        top, left = (i // columns) * (height + GAP), (i % columns) * (width + GAP)
-        mosaic[:, top : top + height, left : left + width] = clip
-    mosaic = mosaic.repeat(scale, axis=1).repeat(scale, axis=2)
-    return [Image.fromarray(frame, mode="L") for frame in mosaic]
-
-
 def write_preview(
     dataset: Path,
     out: Path | None = None,
@@ -95,15 +82,8 @@ def write_preview(
     fps = read_index(dataset).fps
     labels = [f"{source} @ {start:.1f}s" for source, start in zip(sources, starts, strict=True)]
     png, gif = out / "preview.png", out / "preview.gif"
-    _save(contact_sheet(clips, labels), png)
-    frames = gif_grid(clips)
-    _save(
-        frames[0], gif, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0
-    )
+    with atomic_path(png) as tmp:
+        contact_sheet(clips, labels).save(tmp, format="PNG")
+    mosaic = tile(clips, columns=math.ceil(math.sqrt(len(clips))), gap=GAP)
+    write_gif(gif, upscale(mosaic, GIF_SCALE), fps)
     return [png, gif]
-
-
-def _save(image: Image.Image, path: Path, **options) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    image.save(tmp, format=path.suffix[1:].upper(), **options)
-    os.replace(tmp, path)

@@ -7,7 +7,6 @@ through it, and training and evaluation read through it.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from scenegan.clip_format import CLIP, ClipFormat
 from scenegan.errors import UserError
+from scenegan.files import atomic_path
 
 FORMAT_VERSION = 1
 INDEX_NAME = "index.json"
@@ -27,13 +27,6 @@ SPLITS = ("train", "val", "select")
 def shard_name(split: str, number: int) -> str:
     """`train-00000.h5`, `val-00003.h5`: a shard's name says its split."""
     return f"{split}-{number:05d}.h5"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary name beside `path`, then rename over it."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_shard(
@@ -54,12 +47,10 @@ def write_shard(
         f"{clips.dtype} {clips.shape}"
     )
     assert len(source_ids) == len(start_times) == len(clips)
-    tmp = path.with_name(path.name + ".tmp")
     # track_times=False keeps the file bytes a function of the data alone (reproducible builds).
-    with h5py.File(tmp, "w", track_order=True) as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
         f.create_dataset("clips", data=clips, **_clip_storage(fmt))
         _write_clip_details(f, source_ids, start_times, provenance, fmt)
-    os.replace(tmp, path)
 
 
 def _clip_storage(fmt: ClipFormat) -> dict:
@@ -104,8 +95,7 @@ def copy_shard(
     been written by `write_shard` (the same chunking and filters).
     """
     assert len(source_ids) == len(start_times) == len(clips)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w", track_order=True) as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
         target = f.create_dataset(
             "clips", shape=(len(clips), *fmt.shape), dtype=np.uint8, **_clip_storage(fmt)
         )
@@ -114,7 +104,6 @@ def copy_shard(
             filter_mask, chunk = source.id.read_direct_chunk((index, 0, 0, 0))
             target.id.write_direct_chunk((row, 0, 0, 0), chunk, filter_mask)
         _write_clip_details(f, source_ids, start_times, provenance, fmt)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

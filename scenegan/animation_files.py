@@ -1,18 +1,23 @@
 """Write and read animations: looped GIF (Pillow), H.264 MP4 (PyAV) and raw uint8 `.npy`.
 
 Frames are uint8 (T, H, W) grey; `scale` enlarges GIF and MP4 for viewing, never `.npy`.
-Every file is written to a temporary name and renamed.
+Every file is written to a temporary name and renamed. `tile` lays clips side by side for the
+sample grids, the training grids and the dataset preview.
 """
 
 from __future__ import annotations
 
-import os
+import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from scenegan.clip_format import DEFAULT_FPS
+from scenegan.files import atomic_path, atomic_write
+
 FORMATS = ("gif", "mp4", "npy")
+GAP = 2  # pixels of white between tiled clips
 RESAMPLING = {"nearest": cv2.INTER_NEAREST, "area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC}
 
 
@@ -26,26 +31,37 @@ def upscale(frames: np.ndarray, scale: int, resample: str = "nearest") -> np.nda
     )
 
 
-def _tmp(path: Path) -> Path:
-    # Keep the real suffix last: PyAV and Pillow pick the container from it.
-    return path.with_name(f".{path.stem}.tmp{path.suffix}")
+def tile(clips: np.ndarray, columns: int, gap: int = GAP) -> np.ndarray:
+    """uint8 (N, T, H, W) clips -> uint8 (T, rows * (H + gap) - gap, columns * (W + gap) - gap).
+
+    Left to right, then top to bottom, on white; cells after the last clip stay white.
+    """
+    n_clips, n_frames, height, width = clips.shape
+    rows = math.ceil(n_clips / columns)
+    canvas = np.full(
+        (n_frames, rows * (height + gap) - gap, columns * (width + gap) - gap), 255, np.uint8
+    )  # (T, H, W)
+    for i, clip in enumerate(clips):
+        top, left = (i // columns) * (height + gap), (i % columns) * (width + gap)
+        canvas[:, top : top + height, left : left + width] = clip
+    return canvas
 
 
-def write_gif(path: Path, frames: np.ndarray, fps: float) -> None:
+def write_gif(path: Path, frames: np.ndarray, fps: float = DEFAULT_FPS) -> None:
     """Looped grey GIF. GIF delays are in 1/100 s, so the rate is rounded to that."""
     from PIL import Image
 
     images = [Image.fromarray(f, mode="L") for f in frames]
-    tmp = _tmp(path)
-    images[0].save(
-        tmp,
-        save_all=True,
-        append_images=images[1:],
-        duration=round(1000 / fps),
-        loop=0,
-        optimize=False,
-    )
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        images[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=images[1:],
+            duration=round(1000 / fps),
+            loop=0,
+            optimize=False,
+        )
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: float, crf: int = 18) -> None:
@@ -55,8 +71,7 @@ def write_mp4(path: Path, frames: np.ndarray, fps: float, crf: int = 18) -> None
     pad_rows, pad_cols = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_rows or pad_cols:
         frames = np.pad(frames, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="edge")
-    tmp = _tmp(path)
-    with av.open(str(tmp), "w") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -65,14 +80,11 @@ def write_mp4(path: Path, frames: np.ndarray, fps: float, crf: int = 18) -> None
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="gray")
             container.mux(stream.encode(video_frame))
         container.mux(stream.encode())
-    os.replace(tmp, path)
 
 
 def write_npy(path: Path, frames: np.ndarray) -> None:
-    tmp = _tmp(path)
-    with open(tmp, "wb") as f:
-        np.save(f, frames)
-    os.replace(tmp, path)
+    with atomic_write(path) as handle:
+        np.save(handle, frames)
 
 
 def write_animation(
