@@ -72,6 +72,11 @@ def atomic_write_bytes(path: Path | str, data: bytes) -> None:
         handle.write(data)
 
 
+def cache_dir() -> Path:
+    """Downloaded weights and cached features: $SCENEGAN_CACHE, else ~/.cache/scenegan."""
+    return Path(os.environ.get("SCENEGAN_CACHE") or Path.home() / ".cache" / "scenegan")
+
+
 def writable_folder(path: Path | str, option: str) -> Path:
     """Make `path` (and its parents) if needed and check files can be written in it.
 

@@ -202,7 +202,7 @@ def test_build_is_deterministic_and_resumes(built, tmp_path):
     parts = again.out / ".parts"
     source = folder_sources(config.videos)[0]
     (parts / f"{source.key}.json").unlink()
-    (again.out / "train-00000.h5.tmp").write_bytes(b"half a shard")
+    (again.out / ".train-00000.h5.999.tmp").write_bytes(b"half a shard")
     assert extract_all(folder_sources(config.videos), again, parts) == 1
     build_dataset(again)
     for shard in sorted(config.out.glob("*.h5")):

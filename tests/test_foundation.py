@@ -1,6 +1,7 @@
-"""The clip format, the shared frame transforms and the CLI group."""
+"""The clip format, the shared frame transforms, the atomic file writes and the CLI group."""
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from scenegan.cli import cli
@@ -38,3 +39,17 @@ def test_cli_help():
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
     assert "scenegan" in result.output
+
+
+def test_atomic_write_leaves_the_old_file_on_error_and_no_temporary(tmp_path):
+    from scenegan.files import atomic_path, atomic_write_bytes, atomic_write_text
+
+    target = tmp_path / "index.json"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["index.json"]

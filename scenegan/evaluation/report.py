@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
-from scenegan.files import atomic_write_text
+from scenegan.files import atomic_path, atomic_write_text
 
 STRIP_FRAMES = 8  # frames shown per clip in the sample strips
 
@@ -97,9 +96,8 @@ def markdown(report: dict) -> str:
 
 
 def _save(figure, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    figure.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format=path.suffix[1:], dpi=110, bbox_inches="tight")
 
 
 def plot_curves(curves: dict[str, list[float]], path: Path, *, ylabel: str, first: int) -> None:

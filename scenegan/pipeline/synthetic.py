@@ -11,6 +11,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from scenegan.files import atomic_path
+
 SCENES = ("sea", "clouds", "grass")
 
 
@@ -61,8 +63,7 @@ def scene_frames(
 
 def write_video(path: Path, frames: np.ndarray, fps: int = 24) -> Path:
     """Encode (T, H, W, 3) uint8 RGB frames as an H.264 MP4 (written to a temporary name)."""
-    tmp = path.with_name(path.name + ".tmp.mp4")
-    with av.open(str(tmp), "w") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -70,7 +71,6 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 24) -> Path:
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
-    tmp.replace(path)
     return path
 
 
