@@ -221,13 +221,19 @@ class FlowGenerator(nn.Module):
         flow = fields[:, :, :2].permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
         grid = identity_grid(height, width, photo)[:, None] + self.flow_scale * flow
         frames = self.render(photo, grid, fields[:, :, 2])[:, None]  # (B, 1, T, H, W)
-        if not with_penalties:
-            return frames
+        return (frames, self.penalties(fields)) if with_penalties else frames
+
+    def penalties(self, fields: torch.Tensor, velocity: torch.Tensor | None = None) -> dict:
+        """The regularisers the training step weighs: roughness of the per-frame displacement
+        (and of a static `velocity` field, B x 2 x H x W in normalised units) in pixels, and
+        the mean |residual|."""
         in_pixels = fields * self.pixels(fields)
-        return frames, {
-            "roughness": roughness(in_pixels[:, :, :2]),
-            "residual": in_pixels[:, :, 2].abs().mean(),
-        }
+        rough = roughness(in_pixels[:, :, :2])
+        if velocity is not None:
+            rough = rough + roughness(
+                velocity[:, None] * self.pixels(velocity)[:2] / self.flow_scale
+            )
+        return {"roughness": rough, "residual": in_pixels[:, :, 2].abs().mean()}
 
 
 class EulerGenerator(FlowGenerator):
@@ -291,25 +297,15 @@ class EulerGenerator(FlowGenerator):
         base = identity_grid(height, width, photo)  # (1, H, W, 2)
         n_frames = self.fmt.n_frames
         positions = integrate(velocity, base, n_frames)  # where frame t samples the photo
+        jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
+        frames = self.render(photo, positions + jitter, fields[:, :, 2])
         if loop:  # frame t also seen as the photo T - t frames on: blend by t / T
             ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
-            weight = torch.arange(n_frames, device=photo.device, dtype=photo.dtype) / n_frames
-            weight = weight.view(1, n_frames, 1, 1)
-            jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
-            back = self.render(photo, positions + jitter, fields[:, :, 2])
             fore = self.render(photo, ahead + jitter, fields[:, :, 2])
-            frames = torch.lerp(back, fore, weight)[:, None]
-        else:
-            jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
-            frames = self.render(photo, positions + jitter, fields[:, :, 2])[:, None]
-        if not with_penalties:
-            return frames
-        in_pixels = fields * self.pixels(fields)
-        velocity_pixels = velocity * velocity.new_tensor([width / 2, height / 2])[:, None, None]
-        return frames, {
-            "roughness": roughness(velocity_pixels[:, None]) + roughness(in_pixels[:, :, :2]),
-            "residual": in_pixels[:, :, 2].abs().mean(),
-        }
+            weight = torch.arange(n_frames, device=photo.device, dtype=photo.dtype) / n_frames
+            frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1))
+        frames = frames[:, None]  # (B, 1, T, H, W)
+        return (frames, self.penalties(fields, velocity)) if with_penalties else frames
 
 
 def integrate(velocity: torch.Tensor, base: torch.Tensor, n_frames: int) -> torch.Tensor:

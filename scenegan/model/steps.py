@@ -20,15 +20,16 @@ from scenegan.model.runtime import unwrap
 
 @dataclass(frozen=True)
 class StepWeights:
-    """The loss settings a step reads from the training config."""
+    """The loss settings a step reads from the training config (TrainConfig holds the
+    defaults)."""
 
-    loss: str = "lsgan"
-    augment: str = ""
-    gp_weight: float = 10.0
-    mismatch_weight: float = 0.5
-    roughness_weight: float = 1.0
-    residual_weight: float = 0.0
-    motion_weight: float = 3.0
+    loss: str
+    augment: str
+    gp_weight: float
+    mismatch_weight: float
+    roughness_weight: float
+    residual_weight: float
+    motion_weight: float
 
     @classmethod
     def of(cls, cfg) -> StepWeights:
