@@ -6,14 +6,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import h5py
 import numpy as np
 from PIL import Image, ImageDraw
 
 from scenegan.animation_files import tile, upscale, write_gif
 from scenegan.errors import UserError
-from scenegan.files import atomic_path
-from scenegan.pipeline.shards import read_index
+from scenegan.files import atomic_path, writable_folder
+from scenegan.pipeline.shards import open_shard, read_index, rebuild_hint
 
 SHEET_FRAMES = 8  # frames shown per clip on the contact sheet, evenly spaced
 GAP = 2  # pixels between tiles
@@ -37,12 +36,16 @@ def sample_clips(
     for path, n in sizes:
         local = picks[(picks >= offset) & (picks < offset + n)] - offset
         if len(local):
-            with h5py.File(path, "r") as f:
-                for i in local:
-                    clips.append(f["clips"][i])
-                    source = f["source_id"][i]
-                    sources.append(source.decode() if isinstance(source, bytes) else source)
-                    starts.append(float(f["start_time"][i]))
+            with open_shard(path) as f:
+                try:
+                    for i in local:
+                        clips.append(f["clips"][i])
+                        source = f["source_id"][i]
+                        sources.append(source.decode() if isinstance(source, bytes) else source)
+                        starts.append(float(f["start_time"][i]))
+                except (OSError, KeyError) as error:
+                    hint = rebuild_hint(dataset)
+                    raise UserError(f"{path} is damaged ({error}); {hint}") from None
         offset += n
     return np.stack(clips), sources, starts
 
@@ -77,9 +80,9 @@ def write_preview(
     """Write `preview.png` and `preview.gif` of `count` random clips; return their paths."""
     dataset = Path(dataset)
     out = Path(out) if out is not None else dataset / "preview"
-    out.mkdir(parents=True, exist_ok=True)
     clips, sources, starts = sample_clips(dataset, count, split, seed)
     fps = read_index(dataset).fps
+    writable_folder(out, "--out")
     labels = [f"{source} @ {start:.1f}s" for source, start in zip(sources, starts, strict=True)]
     png, gif = out / "preview.png", out / "preview.gif"
     with atomic_path(png) as tmp:

@@ -122,22 +122,69 @@ class DatasetIndex:
         return sum(s["n_clips"] for s in self.shards if s["split"] == split)
 
 
+def rebuild_hint(root: Path) -> str:
+    return f"rebuild the dataset with `scenegan build-dataset --out {root}`"
+
+
 def read_index(root: Path | str) -> DatasetIndex:
-    """Read `index.json` of a dataset folder; a missing or foreign folder is a UserError."""
+    """Read `index.json` of a dataset folder and check every shard it lists opens and holds the
+    clips it says. A missing folder, a damaged index or a missing, truncated or foreign shard is
+    a UserError naming the file and saying that a rebuild fixes it."""
     root = Path(root)
     path = root / INDEX_NAME
     if not path.is_file():
         raise UserError(
             f"no dataset at {root} (no {INDEX_NAME}); build one with `scenegan build-dataset`"
         )
-    index = json.loads(path.read_text())
+    try:
+        index = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} is damaged (not JSON: {error}); {rebuild_hint(root)}") from None
+    if not isinstance(index, dict):
+        raise UserError(f"{path} is damaged (not a JSON object); {rebuild_hint(root)}")
     if index.get("format_version") != FORMAT_VERSION:
         raise UserError(
             f"{path} has format version {index.get('format_version')}, "
-            f"expected {FORMAT_VERSION}; rebuild the dataset"
+            f"expected {FORMAT_VERSION}; {rebuild_hint(root)}"
         )
-    fmt = ClipFormat(**index["clip_format"])
-    return DatasetIndex(root=root, fps=float(index["fps"]), fmt=fmt, shards=index["shards"])
+    try:
+        fmt = ClipFormat(**index["clip_format"])
+        fps = float(index["fps"])
+        shards = [
+            {"file": str(s["file"]), "split": str(s["split"]), "n_clips": int(s["n_clips"])}
+            for s in index["shards"]
+        ]
+    except (KeyError, TypeError, ValueError) as error:
+        reason = f"no {error}" if isinstance(error, KeyError) else str(error)
+        raise UserError(f"{path} is damaged ({reason}); {rebuild_hint(root)}") from None
+    for shard in shards:
+        _check_shard(root, shard, fmt)
+    return DatasetIndex(root=root, fps=fps, fmt=fmt, shards=shards)
+
+
+def _check_shard(root: Path, shard: dict, fmt: ClipFormat) -> None:
+    """A shard `index.json` lists must open and hold its n_clips clips of the dataset's format."""
+    path = root / shard["file"]
+    with open_shard(path) as f:
+        clips = f.get("clips")
+        if clips is None or clips.shape != (shard["n_clips"], *fmt.shape):
+            found = "no clips" if clips is None else f"clips of shape {clips.shape}"
+            raise UserError(
+                f"{path} is damaged or from another build ({found}, {INDEX_NAME} says "
+                f"{shard['n_clips']} of {fmt.shape}); {rebuild_hint(root)}"
+            )
+
+
+def open_shard(path: Path) -> h5py.File:
+    """Open a shard read-only; a missing or damaged file is a UserError naming it."""
+    root = path.parent
+    if not path.is_file():
+        raise UserError(f"{path} is missing ({INDEX_NAME} lists it); {rebuild_hint(root)}")
+    try:
+        return h5py.File(path, "r")
+    except OSError as error:
+        reason = str(error).split("(")[-1].rstrip(")") if "(" in str(error) else str(error)
+        raise UserError(f"{path} is damaged ({reason}); {rebuild_hint(root)}") from None
 
 
 def read_split(root: Path | str, split: str) -> tuple[np.ndarray, list[str]]:
@@ -145,9 +192,15 @@ def read_split(root: Path | str, split: str) -> tuple[np.ndarray, list[str]]:
     index = read_index(root)
     clips, sources = [], []
     for path in index.files(split):
-        with h5py.File(path, "r") as f:
-            clips.append(f["clips"][...])
-            sources.extend(s.decode() if isinstance(s, bytes) else s for s in f["source_id"][...])
+        with open_shard(path) as f:
+            try:
+                clips.append(f["clips"][...])
+                ids = f["source_id"][...]
+            except (OSError, KeyError) as error:
+                raise UserError(
+                    f"{path} is damaged ({error}); {rebuild_hint(index.root)}"
+                ) from None
+            sources.extend(s.decode() if isinstance(s, bytes) else s for s in ids)
     if not clips:
         return np.zeros((0, *index.fmt.shape), np.uint8), []
     return np.concatenate(clips), sources
