@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from scenegan.clip_format import CLIP, DEFAULT_FPS
 from scenegan.errors import UserError
-from scenegan.files import atomic_write_text
+from scenegan.files import LOCK_NAME, atomic_write_text, folder_lock, writable_folder
 from scenegan.pipeline.clips import FilterConfig
 from scenegan.pipeline.extract import ExtractConfig, SourceResult, extract_source, source_rng
 from scenegan.pipeline.shards import (
@@ -93,16 +93,21 @@ def list_sources(config: BuildConfig) -> list[Source]:
     return manifest_sources(config.manifest)
 
 
-def prepare_out(out: Path, fingerprint: dict) -> Path:
-    """Check `out` is new, empty or an earlier build; return its parts folder, reset if stale."""
+def check_out(out: Path) -> None:
+    """`out` must be new, empty or an earlier build (finished or not)."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder for the dataset")
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and any(p.name != LOCK_NAME for p in out.iterdir()):
         if not ((out / INDEX_NAME).is_file() or (out / PARTS_DIR).is_dir()):
             raise UserError(
                 f"--out {out} holds other files and is not a scenegan dataset; "
                 "choose a new or empty folder"
             )
+
+
+def prepare_out(out: Path, fingerprint: dict) -> Path:
+    """Check `out` is new, empty or an earlier build; return its parts folder, reset if stale."""
+    check_out(out)
     parts = out / PARTS_DIR
     settings = parts / SETTINGS_NAME
     wanted = json.dumps(fingerprint, sort_keys=True, indent=1)
@@ -144,6 +149,7 @@ def save_part(parts: Path, result: SourceResult) -> None:
         "n_over_cap": result.n_over_cap,
         "skip_reason": result.skip_reason,
         "skip_detail": result.skip_detail,
+        "damage": result.damage,
     }
     atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
 
@@ -335,6 +341,11 @@ def _stats(sources, metas, quotas, chosen, config: BuildConfig) -> dict:
         for s in sources
         if metas[s.source_id]["skip_reason"]
     ]
+    damaged = [
+        {"file": s.path.name, "source_id": s.source_id, "detail": metas[s.source_id]["damage"]}
+        for s in sources
+        if metas[s.source_id].get("damage") and not metas[s.source_id]["skip_reason"]
+    ]
     rejected: Counter = Counter()
     for meta in metas.values():
         rejected.update(meta["rejected"])
@@ -346,6 +357,7 @@ def _stats(sources, metas, quotas, chosen, config: BuildConfig) -> dict:
         "videos_skipped": len(skipped),
         "skipped_by_reason": dict(sorted(Counter(s["reason"] for s in skipped).items())),
         "skipped": skipped,
+        "videos_damaged_used": damaged,  # cut short or damaged: the clips before the damage
         "videos_with_clips": {split: len(chosen[split]) for split in SPLITS},
         "frames_decoded": sum(m["n_frames"] for m in metas.values()),
         "clip_candidates": sum(m["n_candidates"] for m in metas.values()),
@@ -359,18 +371,48 @@ def _stats(sources, metas, quotas, chosen, config: BuildConfig) -> dict:
 
 
 def build_dataset(config: BuildConfig) -> dict:
-    """Build (or finish building) the dataset `config` describes; returns stats.json's content."""
+    """Build (or finish building) the dataset `config` describes; returns stats.json's content.
+
+    A second build into the same folder at the same time is refused. A build that would write no
+    clip is a UserError raised before anything of an earlier dataset in `out` is touched.
+    """
     config.validate()
     sources = list_sources(config)
-    parts = prepare_out(config.out, config.extract_config().fingerprint())
-    extract_all(sources, config, parts)
-    stats = assemble(sources, config, parts)
+    check_out(config.out)
+    writable_folder(config.out, "--out")
+    with folder_lock(config.out, "build-dataset"):
+        parts = prepare_out(config.out, config.extract_config().fingerprint())
+        extract_all(sources, config, parts)
+        _check_some_clips(sources, config, parts)
+        stats = assemble(sources, config, parts)
     if config.preview and stats["clips_written"]["total"]:
         from scenegan.pipeline.preview import write_preview
 
         split = "train" if stats["clips_written"]["train"] else "val"
         write_preview(config.out, split=split, seed=config.seed)
     return stats
+
+
+def _check_some_clips(sources: list[Source], config: BuildConfig, parts: Path) -> None:
+    """No source gave a clip: say why (skip reasons, filter rejections), write nothing."""
+    metas = [load_part(parts, s) for s in sources]
+    if any(m["n_clips"] for m in metas):
+        return
+    skipped = Counter(m["skip_reason"] for m in metas if m["skip_reason"])
+    rejected: Counter = Counter()
+    for meta in metas:
+        rejected.update(meta["rejected"])
+    why = []
+    if skipped:
+        why.append("skipped " + ", ".join(f"{n} {r}" for r, n in sorted(skipped.items())))
+    if rejected:
+        why.append("rejected clips " + ", ".join(f"{n} {r}" for r, n in sorted(rejected.items())))
+    out = config.out
+    kept = f"the dataset in {out} is unchanged" if (out / INDEX_NAME).is_file() else ""
+    raise UserError(
+        f"no clips: none of the {len(sources)} videos gave a usable clip "
+        f"({'; '.join(why) or 'no candidates'}); {kept or f'nothing was written to {out}'}"
+    )
 
 
 def summary(stats: dict, config: BuildConfig) -> str:
@@ -386,6 +428,11 @@ def summary(stats: dict, config: BuildConfig) -> str:
         lines.append(
             f"the target of {stats['clips_target']} clips was not reached: the sources gave "
             f"only {written['total']} (at most {config.max_per_source} per source)"
+        )
+    if stats.get("videos_damaged_used"):
+        lines.append(
+            f"used the frames before the damage of {len(stats['videos_damaged_used'])} "
+            "truncated or damaged videos; see stats.json"
         )
     if stats["videos_skipped"]:
         reasons = ", ".join(f"{n} {r}" for r, n in stats["skipped_by_reason"].items())

@@ -15,6 +15,9 @@ from scenegan.pipeline.clips import FilterConfig, MotionMeter, reject_reason
 from scenegan.pipeline.decode import VideoError, iter_frames
 from scenegan.pipeline.sources import Source
 
+# Decode failures after some frames: the frames before them are good and give clips.
+DAMAGE_REASONS = ("truncated", "corrupt")
+
 
 @dataclass(frozen=True)
 class ExtractConfig:
@@ -47,6 +50,7 @@ class SourceResult:
     n_over_cap: int = 0  # clips that passed the filters but were beyond max_per_source
     skip_reason: str | None = None
     skip_detail: str = ""
+    damage: str = ""  # a file damaged part way: its clips come from the frames before the damage
 
 
 def source_rng(seed: int, source_id: str) -> np.random.Generator:
@@ -74,15 +78,24 @@ def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
     rejected: Counter = Counter()
     n_candidates = 0
     count = 0
-    for index, (_, frame) in enumerate(
-        iter_frames(
-            source.path,
-            config.fps,
-            threads=config.decoder_threads,
-            min_source_fps=config.min_source_fps,
-        )
-    ):
-        count = index + 1
+    damage: VideoError | None = None
+    frames = iter_frames(
+        source.path,
+        config.fps,
+        threads=config.decoder_threads,
+        min_source_fps=config.min_source_fps,
+    )
+    while True:
+        try:
+            _, frame = next(frames)
+        except StopIteration:
+            break
+        except VideoError as error:
+            if error.reason not in DAMAGE_REASONS or count == 0:
+                raise
+            damage = error  # cut short or damaged part way: keep the clips before the damage
+            break
+        count += 1
         window.append(frame)
         meter.add(frame)
         start = count - n_frames
@@ -103,10 +116,10 @@ def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
             if slot < config.max_per_source:
                 kept[slot] = (start, np.stack(window))
     if count < n_frames:
-        raise VideoError(
-            "too_short",
-            f"{count} frames at {config.fps:g} fps, a clip needs {n_frames}",
-        )
+        detail = f"{count} frames at {config.fps:g} fps, a clip needs {n_frames}"
+        if damage is not None:
+            raise VideoError(damage.reason, f"{damage.detail}; {detail} before the damage")
+        raise VideoError("too_short", detail)
     kept.sort(key=lambda item: item[0])
     clips = np.stack([clip for _, clip in kept]) if kept else np.zeros((0, *CLIP.shape), np.uint8)
     return SourceResult(
@@ -117,4 +130,5 @@ def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
         n_candidates=n_candidates,
         rejected=rejected,
         n_over_cap=n_passed - len(kept),
+        damage=str(damage) if damage is not None else "",
     )
