@@ -35,15 +35,24 @@ class Number(click.FloatRange):
 
 
 def _check_device(device: str) -> None:
-    """A CUDA device asked for where there is none is the user's choice, not a bad checkpoint."""
-    if not device.startswith("cuda"):
-        return
+    """A device that is not there, or not a device, is the user's choice, not a bad checkpoint."""
     import torch
 
+    if device == "auto":  # train: a GPU when there is one
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"--device {device}: not a device; use cpu, cuda or cuda:N")
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"--device {device}: no Apple GPU (MPS) is available here; use cpu")
+    if parsed.type != "cuda":
+        return
     if not torch.cuda.is_available():
         raise UserError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
-    index = device.partition(":")[2]
-    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+    if parsed.index is not None and parsed.index >= torch.cuda.device_count():
         raise UserError(
             f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)"
         )
@@ -136,6 +145,8 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
     for line in summary.lines():
         click.echo(line)
     click.echo(f"manifest: {config.out / 'manifest.sqlite'}")
+    if summary.problem():
+        raise UserError(summary.problem())
 
 
 # ---------------------------------------------------------------- build-dataset (pipeline)
@@ -496,7 +507,7 @@ def export(checkpoint: str, out: str) -> None:
 )
 @click.option(
     "--speed",
-    type=click.FloatRange(0, 8),
+    type=Number(0, 8),
     default=1.0,
     show_default=True,
     help="Motion speed: 2 moves about twice as far, 0.5 half as far.",
@@ -584,9 +595,7 @@ def sample(
     help="Held-out split: val for reported numbers, select for choosing checkpoints.",
 )
 @click.option("--loop", is_flag=True, help="Animate with --loop and report the loop seam.")
-@click.option(
-    "--speed", type=click.FloatRange(0, 8), default=1.0, show_default=True, help="Motion speed."
-)
+@click.option("--speed", type=Number(0, 8), default=1.0, show_default=True, help="Motion speed.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
 def evaluate(
@@ -688,7 +697,10 @@ def main(args: list[str] | None = None) -> None:
         # A read-only folder or a full disk while writing: every file goes through a temporary
         # name and a rename, so nothing half-written is left; say which file and why.
         where = f"{error.filename}: " if error.filename else ""
-        _fail(f"{where}{error.strerror or error}", 1)
+        reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            reason += " (a file is where a folder is needed)"
+        _fail(f"{where}{reason}", 1)
 
 
 if __name__ == "__main__":  # `python -m scenegan.cli` and `torchrun -m scenegan.cli`

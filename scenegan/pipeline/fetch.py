@@ -95,6 +95,17 @@ class FetchSummary:
         out += [f"  failed ({reason}): {n}" for reason, n in sorted(self.failed.items())]
         return out
 
+    def problem(self) -> str | None:
+        """Why the run counts as failed: it tried videos and not one of them could be had."""
+        n_failed = sum(self.failed.values())
+        if not n_failed or self.n_downloaded:
+            return None
+        reasons = ", ".join(f"{n} {reason}" for reason, n in sorted(self.failed.items()))
+        return (
+            f"none of the {n_failed} videos tried could be downloaded ({reasons}); the manifest "
+            "says why for each; try again later with --retry-failed"
+        )
+
 
 def load_credentials() -> tuple[str, str]:
     """FLICKR_API_KEY / FLICKR_API_SECRET, else ~/.config/scenegan/flickr.json
@@ -172,6 +183,9 @@ def run_fetch(config: FetchConfig, api_key: str, api_secret: str) -> FetchSummar
         raise UserError("give at least one tag, e.g. --tags sea,forest")
     if config.tag_mode not in ("any", "all"):
         raise UserError("--tag-mode is 'any' or 'all'")
+    since, until = _to_unix(config.since, 0), _to_unix(config.until, 0, end_of_day=True)
+    if config.since and config.until and since > until:
+        raise UserError(f"--since {config.since} is after --until {config.until}")
     client = FlickrClient(
         api_key,
         api_secret,
@@ -195,7 +209,13 @@ def run_fetch(config: FetchConfig, api_key: str, api_secret: str) -> FetchSummar
         max_upload=_to_unix(config.until, now, end_of_day=True),
     )
     with manifest.open_manifest(config.out) as db:
-        seen = _search(client, query, license_table, db, config, summary)
+        try:
+            seen = _search(client, query, license_table, db, config, summary)
+        except (TransientError, FlickrCallError) as error:
+            raise UserError(
+                f"the Flickr search failed: {error}; what was found so far is in the manifest, "
+                "run the same command again to go on"
+            ) from None
         todo = _pending(db, config, seen if config.dry_run else None, summary)
         if config.limit is not None:
             todo = todo[: config.limit]
@@ -232,7 +252,12 @@ def _search(client, query, license_table, db, config, summary) -> dict[str, mani
             on_page=lambda: bar.update(1),
         )
         for _, photos in pages:
-            records = [_record(p, query, license_table) for p in photos]
+            try:
+                records = [_record(p, query, license_table) for p in photos]
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise FlickrCallError(
+                    f"a search result is not shaped as Flickr's ({error!r})"
+                ) from None
             records = [r for r in records if r.photo_id not in seen]
             seen.update((r.photo_id, r) for r in records)
             if not config.dry_run:

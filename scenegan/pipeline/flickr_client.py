@@ -4,6 +4,7 @@ transient error codes, the license table, the search page loop with date-window 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -26,8 +27,9 @@ GET_A_KEY = (
 _TRANSIENT_CODES = {0, 10, 105, 106, 201}  # Flickr: service unavailable, write failed, ...
 _KEY_CODES = {100}  # Invalid API Key
 
-# flickrapi logs request parameters and bodies; keep it quiet so nothing secret reaches a log.
-logging.getLogger("flickrapi").setLevel(logging.ERROR)
+# flickrapi logs request parameters and bodies (an error page's whole HTML at ERROR); keep it
+# quiet so nothing secret reaches a log and a failure is the one line of its exception.
+logging.getLogger("flickrapi").setLevel(logging.CRITICAL)
 
 
 class TransientError(Exception):
@@ -132,6 +134,8 @@ class FlickrClient:
                     raise FlickrCallError(f"{method}: {message}") from None
             except OSError as error:  # requests' ConnectionError / Timeout derive from OSError
                 message = self._scrub(f"{type(error).__name__}: {error}")
+            except ValueError as error:  # a 200 answer that is not JSON: a proxy's page, garbage
+                message = self._scrub(f"the answer is not Flickr's JSON ({error})")
             attempt += 1
             if attempt > self.max_retries:
                 raise TransientError(f"{method} failed {attempt} times: {message}") from None
@@ -139,10 +143,18 @@ class FlickrClient:
 
     # ------------------------------------------------------------------ methods
     def licenses(self) -> dict[str, License]:
-        rows = self.call("flickr.photos.licenses.getInfo")["licenses"]["license"]
-        return {str(r["id"]): License(str(r["id"]), r["name"], r.get("url", "")) for r in rows}
+        method = "flickr.photos.licenses.getInfo"
+        with _answer_shape(method):
+            rows = self.call(method)["licenses"]["license"]
+            return {str(r["id"]): License(str(r["id"]), r["name"], r.get("url", "")) for r in rows}
 
     def search_page(self, query: SearchQuery, page: int, per_page: int) -> dict:
+        with _answer_shape("flickr.photos.search"):
+            photos = self._search_page(query, page, per_page)
+            int(photos["total"]), int(photos["pages"]), list(photos["photo"])
+            return photos
+
+    def _search_page(self, query: SearchQuery, page: int, per_page: int) -> dict:
         return self.call(
             "flickr.photos.search",
             tags=",".join(query.tags),
@@ -159,19 +171,31 @@ class FlickrClient:
 
     def video_url(self, photo_id: str, max_width: int = 640) -> tuple[str, int, int]:
         """The smallest video size at most `max_width` wide (else the smallest): (url, w, h)."""
-        sizes = self.call("flickr.photos.getSizes", photo_id=photo_id)["sizes"]["size"]
-        videos = [s for s in sizes if s.get("media") == "video" and s.get("source")]
-        if not videos:
-            raise FlickrCallError(f"getSizes: no video size for photo {photo_id}")
-        videos.sort(key=lambda s: int(s.get("width") or 0))
-        fitting = [s for s in videos if int(s.get("width") or 0) <= max_width]
-        chosen = fitting[-1] if fitting else videos[0]
-        # Any small size is enough for 80 x 45, but skip ones smaller than that.
-        return chosen["source"], int(chosen.get("width") or 0), int(chosen.get("height") or 0)
+        with _answer_shape("flickr.photos.getSizes"):
+            sizes = self.call("flickr.photos.getSizes", photo_id=photo_id)["sizes"]["size"]
+            videos = [s for s in sizes if s.get("media") == "video" and s.get("source")]
+            if not videos:
+                raise FlickrCallError(f"getSizes: no video size for photo {photo_id}")
+            videos.sort(key=lambda s: int(s.get("width") or 0))
+            fitting = [s for s in videos if int(s.get("width") or 0) <= max_width]
+            chosen = fitting[-1] if fitting else videos[0]
+            # Any small size is enough for 80 x 45, but skip ones smaller than that.
+            width, height = int(chosen.get("width") or 0), int(chosen.get("height") or 0)
+            return str(chosen["source"]), width, height
 
 
 class FlickrCallError(Exception):
     """A call Flickr answered with a permanent error (photo gone, bad parameter, ...)."""
+
+
+@contextlib.contextmanager
+def _answer_shape(method: str) -> Iterator[None]:
+    """JSON that is not shaped as Flickr's answer to `method` is a FlickrCallError."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        what = f"no {error}" if isinstance(error, KeyError) else f"{type(error).__name__}: {error}"
+        raise FlickrCallError(f"{method}: the answer is not shaped as Flickr's ({what})") from None
 
 
 def _error_code(error: FlickrError) -> int | None:

@@ -52,10 +52,15 @@ class _QuietServer(ThreadingHTTPServer):
 @dataclass
 class Faults:
     """Faults to inject. `api_statuses` are HTTP statuses answered to the next API calls, in
-    order (e.g. (429, 500)); `videos` maps a photo id to 'http500', 'truncated' (half the file
-    served as if complete), 'cut' (connection dropped mid-body) or 'not_video'."""
+    order (e.g. (429, 500)); `api_bodies` are raw answers, (method, HTTP status, content type,
+    body), e.g. garbage JSON or a proxy's HTML error page: each answers, once, the next call of
+    its method ("" for any) after `api_statuses` are used up;
+    `videos` maps a photo id to 'http500', 'truncated' (half the file served as if complete),
+    'cut' (connection dropped mid-body), 'not_video' or 'zero_length' (a valid MP4 holding a
+    video stream but not one frame)."""
 
     api_statuses: list[int] = field(default_factory=list)
+    api_bodies: list[tuple[str, int, str, bytes]] = field(default_factory=list)
     videos: dict[str, str] = field(default_factory=dict)
 
 
@@ -304,6 +309,17 @@ def _make_handler(standin: FlickrStandin) -> type[BaseHTTPRequestHandler]:
 
         def _api(self) -> None:
             params = self._params()
+            method = params.get("method", "")
+            with standin._lock:
+                bodies = [] if standin.faults.api_statuses else standin.faults.api_bodies
+                raw = next((b for b in bodies if b[0] in ("", method)), None)
+                if raw is not None:
+                    bodies.remove(raw)
+                    standin.calls.append(method)
+            if raw is not None:
+                _, status, content_type, body = raw
+                self._send(status, body, content_type)
+                return
             status, payload = standin.answer(
                 params, _key_from_request(self.headers.get("Authorization", ""), params)
             )
@@ -323,6 +339,8 @@ def _make_handler(standin: FlickrStandin) -> type[BaseHTTPRequestHandler]:
                 self._send(200, b"<html>this is not a video</html>" * 64, "video/mp4")
             elif fault == "truncated":
                 self._send(200, data[: len(data) // 2], "video/mp4")
+            elif fault == "zero_length":
+                self._send(200, _zero_length_mp4(), "video/mp4")
             elif fault == "cut":
                 self._send(200, data[: len(data) // 2], "video/mp4", length=len(data))
                 self.close_connection = True
@@ -345,3 +363,18 @@ def _make_handler(standin: FlickrStandin) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found", "text/plain")
 
     return Handler
+
+
+def _zero_length_mp4() -> bytes:
+    """A well-formed MP4 (ftyp, moov) of 0 s: the muxer drops the video stream that never got
+    a frame, so it holds no track at all."""
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        container.start_encoding()
+    return buffer.getvalue()
