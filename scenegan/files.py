@@ -45,8 +45,10 @@ def atomic_path(path: Path | str, *, fsync: bool = False) -> Iterator[Path]:
             with open(tmp, "rb") as handle:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename in (str(tmp), tmp):
+            error.filename = str(path)  # the user asked for `path`; the temporary name is ours
         raise
 
 
