@@ -49,12 +49,44 @@ def read_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dic
         obj = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # noqa: BLE001 - a damaged file can fail anywhere in the unpickler
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-        raise UserError(f"{path} is not a readable torch checkpoint ({first_line})") from None
+        if str(first_line).startswith("Weights only load failed"):
+            first_line = "it holds more than tensors and plain values, or is damaged"
+        reason = _foreign_kind(path) or first_line
+        raise UserError(f"{path} is not a readable torch checkpoint ({reason})") from None
     if not isinstance(obj, dict) or obj.get("kind") not in (TRAINING_KIND, GENERATOR_KIND):
         raise UserError(f"{path} is not a scenegan checkpoint (no generator in it)")
     if obj.get("version") != VERSION:
         raise UserError(f"{path} has checkpoint version {obj.get('version')}, expected {VERSION}")
     return obj
+
+
+# Leading bytes of files given as a checkpoint by mistake: (offset, signature, what it is).
+_FOREIGN_SIGNATURES = (
+    (0, b"\x89HDF\r\n\x1a\n", "an HDF5 file, e.g. a dataset shard"),
+    (0, b"GIF8", "a GIF image"),
+    (0, b"\x89PNG", "a PNG image"),
+    (0, b"\xff\xd8\xff", "a JPEG image"),
+    (4, b"ftyp", "an MP4 or MOV video"),
+    (0, b"SQLite format 3", "an SQLite database, e.g. the fetch manifest"),
+)
+
+
+def _foreign_kind(path: Path) -> str | None:
+    """What a file that is no torch checkpoint is, if its first bytes say so."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return None
+    for offset, signature, kind in _FOREIGN_SIGNATURES:
+        if head[offset : offset + len(signature)] == signature:
+            return f"it is {kind}"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    printable = text and all(c.isprintable() or c in "\n\r\t" for c in text)
+    return "it is a text file" if printable else None
 
 
 def check_matches(obj: dict, path: Path | str, *, arch: str, stage: str) -> None:
