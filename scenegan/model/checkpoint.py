@@ -150,6 +150,7 @@ def generator_info(obj: dict) -> dict:
 def export_generator(training_checkpoint: Path | str, out_path: Path | str) -> Path:
     """Write the small shippable file: EMA generator weights, constructor args, config, step."""
     obj = read_checkpoint(training_checkpoint)
+    _usable_generator(obj, training_checkpoint)  # never ship a file that cannot be loaded
     info = generator_info(obj)
     exported = {"kind": GENERATOR_KIND, "version": VERSION, "G_ema": obj["G_ema"]}
     exported.update({k: v for k, v in info.items() if k != "kind"})
@@ -161,14 +162,32 @@ def export_generator(training_checkpoint: Path | str, out_path: Path | str) -> P
 def load_generator(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """The EMA generator of a training state or exported file, in eval mode, and its info dict."""
     obj = read_checkpoint(path, device)
+    G, info = _usable_generator(obj, path)
+    G.to(device).eval().requires_grad_(False)
+    return G, info
+
+
+def _usable_generator(obj: dict, path: Path | str) -> tuple[nn.Module, dict]:
+    """The generator `obj` describes, with its weights loaded, and its info dict; a file whose
+    parts are missing or do not fit the architecture it names is a UserError saying so."""
     try:
         G = build_generator(obj["arch"], obj["G_args"])
         G.load_state_dict(obj["G_ema"])
+        info = generator_info(obj)
     except (KeyError, TypeError, ValueError, RuntimeError) as error:
-        reason = str(error).strip().splitlines()[0]
+        if isinstance(error, KeyError):
+            reason = f"it has no {error}"
+        elif isinstance(error, RuntimeError) and "state_dict" in str(error):
+            # "Error(s) in loading state_dict for X:" then one line per missing or odd weight
+            details = [line.strip() for line in str(error).splitlines()[1:] if line.strip()]
+            reason = f"its weights do not fit the {obj['arch']!r} architecture it names"
+            if details:
+                first = details[0]
+                reason += f": {first[:157]}..." if len(first) > 160 else f": {first}"
+        else:
+            reason = str(error).strip().splitlines()[0]
         raise UserError(f"{path} does not hold a usable scenegan generator ({reason})") from None
-    G.to(device).eval().requires_grad_(False)
-    return G, generator_info(obj)
+    return G, info
 
 
 def find_checkpoint(
