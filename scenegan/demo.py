@@ -28,6 +28,7 @@ class DemoConfig:
 
 def run_demo(config: DemoConfig) -> list[Path]:
     """Run every stage once; returns the GIFs it wrote."""
+    from scenegan.files import writable_folder
     from scenegan.model.checkpoint import export_generator, find_latest
     from scenegan.model.sample import SampleConfig, sample
     from scenegan.model.train import TrainConfig, train
@@ -36,7 +37,7 @@ def run_demo(config: DemoConfig) -> list[Path]:
     from scenegan.pipeline.flickr_standin import FlickrStandin
     from scenegan.pipeline.synthetic import write_scenery
 
-    root = config.workdir
+    root = writable_folder(config.workdir, "--workdir")
     click.echo(f"[1/6] writing {config.n_videos} procedural scenery videos into {root}/served")
     videos = write_scenery(root / "served", n_videos=config.n_videos)
     # Photo i of the stand-in shows video i; a third of them carry licenses (all rights
