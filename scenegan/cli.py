@@ -671,8 +671,16 @@ def _one_line(text: str) -> str:
 
 
 def _fail(message: str, code: int) -> None:
+    _close_progress_bars()
     click.echo(f"error: {_one_line(message)}", err=True)
     sys.exit(code)
+
+
+def _close_progress_bars() -> None:
+    """A progress bar left open by the error would take the start of the `error:` line."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
 
 
 def main(args: list[str] | None = None) -> None:
