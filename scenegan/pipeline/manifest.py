@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from scenegan.errors import UserError
+
 MANIFEST_NAME = "manifest.sqlite"
 STATUSES = ("found", "downloaded", "failed", "skipped")
 
@@ -84,11 +86,17 @@ def open_manifest(out_dir: Path) -> Iterator[sqlite3.Connection]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # WAL + a busy timeout let two fetches into the same folder share one manifest.
-    connection = sqlite3.connect(manifest_path(out_dir), timeout=30.0)
+    path = manifest_path(out_dir)
+    connection = sqlite3.connect(path, timeout=30.0)
     connection.row_factory = sqlite3.Row
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.executescript(_SCHEMA)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise UserError(
+                f"{path} is not a readable manifest ({error}); move it away or use another --out"
+            ) from None
         yield connection
         connection.commit()
     finally:
