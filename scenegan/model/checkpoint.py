@@ -68,6 +68,8 @@ _FOREIGN_SIGNATURES = (
     (0, b"\xff\xd8\xff", "a JPEG image"),
     (4, b"ftyp", "an MP4 or MOV video"),
     (0, b"SQLite format 3", "an SQLite database, e.g. the fetch manifest"),
+    # torch.save writes a zip; one torch cannot read is cut short or damaged
+    (0, b"PK\x03\x04", "cut short or damaged: a zip file torch cannot read"),
 )
 
 
@@ -80,7 +82,7 @@ def _foreign_kind(path: Path) -> str | None:
         return None
     for offset, signature, kind in _FOREIGN_SIGNATURES:
         if head[offset : offset + len(signature)] == signature:
-            return f"it is {kind}"
+            return kind if kind.startswith("cut short") else f"it is {kind}"
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
