@@ -1,0 +1,781 @@
+"""Every bad input of issue 12, per command, through the real console entry point
+(`scenegan.cli.main`): a non-zero exit, exactly one `error:` line, no traceback, and nothing made
+earlier is lost (good photos of the same call are still animated; an existing dataset,
+checkpoint, export or fetch manifest is unchanged). Last, the package installed non-editable
+(a wheel in a fresh venv) samples with the shipped model from another folder.
+
+The case tables are the record of what is tried: `len(CASES[command])` kinds per command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import struct
+import subprocess
+import sys
+import time
+import types
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from media import moving_texture, write_truncated, write_video
+from PIL import Image
+
+from scenegan.cli import main
+from scenegan.clip_format import CLIP
+from scenegan.files import folder_lock
+from scenegan.model.checkpoint import SHIPPED_CHECKPOINT
+from scenegan.pipeline import flickr_client
+from scenegan.pipeline.flickr_standin import Faults, FlickrStandin
+from scenegan.pipeline.shards import shard_name, write_shard
+
+REPO = Path(__file__).resolve().parents[1]
+KEY, SECRET = "test-key-0123456789", "test-secret-9876543210"
+
+
+# ---------------------------------------------------------------- running the CLI
+
+
+def scenegan(capsys, args: list) -> tuple[int, str]:
+    """`scenegan ARGS` in this process, through the console-script entry point.
+
+    Any exception other than SystemExit escapes and fails the test: that is the traceback a
+    user would see.
+    """
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def assert_one_error(code: int, output: str, expected: str) -> None:
+    assert code != 0, output
+    assert "Traceback" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    assert output.count("error:") == 1, output  # none glued to the end of another line
+    assert expected.lower() in errors[0].lower(), errors[0]
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, by relative path; the lock file and a build's resume
+    state (.parts/) aside, which a failed build may leave for the next one."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".scenegan.lock" and ".parts" not in p.parts
+    }
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder path no file can be written in, for root (who ignores modes) too."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "read-only"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder / "unwritable"
+    for candidate in (Path("/sys/unwritable-scenegan"), Path("/proc/unwritable-scenegan")):
+        if candidate.parent.is_dir() and not candidate.exists():
+            return candidate
+    pytest.skip("no unwritable folder for root here")
+
+
+class Ctx(types.SimpleNamespace):
+    """What a case builds its arguments from: fixtures, tmp_path, and an ExitStack for things
+    held during the call (a lock of another writer)."""
+
+    stack: contextlib.ExitStack
+
+    def locked(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stack.enter_context(folder_lock(folder, "a test standing in for a second writer"))
+        return folder
+
+    def file(self, name: str = "a-file.txt", data: bytes = b"not a folder\n") -> Path:
+        path = self.tmp / name
+        path.write_bytes(data)
+        return path
+
+
+Case = tuple[Callable[[Ctx], list], str]  # (the arguments, given a Ctx) and the error's words
+
+
+# ---------------------------------------------------------------- tiny data
+
+
+def png_claiming(width: int, height: int, path: Path) -> Path:
+    """A PNG whose header claims width x height (its data is a few bytes): a decompression bomb
+    as Pillow sees one, without making a huge image here."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat))
+    return path
+
+
+def write_tiny_dataset(root: Path, n_train: int = 6, n_val: int = 4) -> Path:
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    base = rng.integers(40, 215, (1, 1, *CLIP.frame_shape))
+    shards = []
+    for split, n in (("train", n_train), ("val", n_val)):
+        drift = rng.integers(-20, 20, (n, CLIP.n_frames, 1, 1))
+        clips = np.clip(base + drift, 0, 255).astype(np.uint8)
+        ids = [f"{split}-video{i % 2}" for i in range(n)]
+        write_shard(root / shard_name(split, 0), clips, ids, [0.0] * n, {i: {} for i in ids})
+        shards.append({"file": shard_name(split, 0), "split": split, "n_clips": n})
+    index = {"format_version": 1, "clip_format": CLIP.to_dict(), "fps": 12.0, "shards": shards}
+    (root / "index.json").write_text(json.dumps(index))
+    return root
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return write_tiny_dataset(tmp_path_factory.mktemp("data") / "clips")
+
+
+@pytest.fixture(scope="module")
+def state(dataset, tmp_path_factory) -> Path:
+    """A one-step training state of the small stage, euler architecture."""
+    from scenegan.model.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("checkpoints") / "small"
+    config = TrainConfig(
+        data=str(dataset),
+        out=str(out),
+        steps=1,
+        batch_size=2,
+        snapshot_every=1,
+        tensorboard=False,
+        grid_photos=2,
+        grid_noises=2,
+        threads=1,
+    )
+    return Path(train(config)["checkpoint"])
+
+
+@pytest.fixture(scope="module")
+def wrong_arch(state, tmp_path_factory) -> Path:
+    """An exported generator that names the flow architecture but holds euler weights."""
+    obj = torch.load(state, weights_only=True)
+    exported = {k: obj[k] for k in ("version", "G_ema", "stage", "step", "config")}
+    exported |= {k: obj[k] for k in ("clip_format", "G_args")}
+    exported |= {"kind": "scenegan-generator", "arch": "flow"}
+    path = tmp_path_factory.mktemp("wrong") / "flow-named-euler.pt"
+    torch.save(exported, path)
+    return path
+
+
+def damaged_copy(dataset: Path, tmp: Path, how: str) -> Path:
+    """A copy of the dataset damaged in one way."""
+    copy = tmp / f"clips-{how}"
+    shutil.copytree(dataset, copy)
+    shard = copy / shard_name("val" if how.endswith("val") else "train", 0)
+    if how == "index-not-json":
+        (copy / "index.json").write_text('{"format_version": 1, "shards": [')
+    elif how == "index-a-list":
+        (copy / "index.json").write_text("[1, 2, 3]")
+    elif how == "index-no-shards":
+        (copy / "index.json").write_text('{"format_version": 1, "fps": 12}')
+    elif how == "index-old-version":
+        index = json.loads((copy / "index.json").read_text())
+        (copy / "index.json").write_text(json.dumps({**index, "format_version": 0}))
+    elif how.startswith("shard-missing"):
+        shard.unlink()
+    elif how.startswith("shard-truncated"):
+        shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    elif how.startswith("shard-foreign"):
+        shard.write_text("this is not an HDF5 file\n")
+    else:
+        raise ValueError(how)
+    return copy
+
+
+DAMAGE = {
+    "index-not-json": "index.json is damaged",
+    "index-a-list": "index.json is damaged",
+    "index-no-shards": "index.json is damaged",
+    "index-old-version": "format version",
+    "shard-missing": "train-00000.h5 is missing",
+    "shard-truncated": "train-00000.h5 is damaged",
+    "shard-foreign": "train-00000.h5 is damaged",
+}
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> types.SimpleNamespace:
+    """A 6 s video with its index in front, and copies cut at 10, 50 and 90 %, and one with
+    its index at the end cut at 90 %."""
+    folder = tmp_path_factory.mktemp("videos")
+    frames = moving_texture(180, 90, 160, seed=1)
+    front = write_video(folder / "front.mp4", frames, fps=30, faststart=True)
+    back = write_video(folder / "back.mp4", frames, fps=30)
+    cut = {}
+    for keep in (10, 50, 90):
+        cut[keep] = write_truncated(folder / f"front-{keep}.mp4", front, keep / 100)
+    cut["back-90"] = write_truncated(folder / "back-90.mp4", back, 0.9)
+    return types.SimpleNamespace(front=front, cut=cut)
+
+
+def folder_of(tmp: Path, name: str, *files: Path) -> Path:
+    folder = tmp / name
+    folder.mkdir()
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    return folder
+
+
+# ---------------------------------------------------------------- fetch
+
+FETCH_CASES: dict[str, Case] = {
+    "since-after-until": (lambda c: ["--since", "2021-01-01", "--until", "2020-01-01"], "after"),
+    "date-not-iso": (lambda c: ["--since", "01/02/2020"], "YYYY-MM-DD"),
+    "no-tags": (lambda c: ["--tags", " , "], "at least one tag"),
+    "unknown-license": (lambda c: ["--licenses", "cc-wobble"], "unknown license"),
+    "workers-zero": (lambda c: ["--workers", "0"], "--workers"),
+    "calls-per-second-nan": (lambda c: ["--calls-per-second", "nan"], "finite"),
+    "out-is-a-file": (lambda c: ["--out", c.file()], "is a file"),
+    "out-under-a-file": (lambda c: ["--out", c.file() / "sub"], "cannot make the folder"),
+    "out-unwritable": (lambda c: ["--out", unwritable_folder(c.tmp)], "--out"),
+    "out-holds-a-foreign-manifest": (
+        lambda c: ["--out", c.file("manifest.sqlite", b"x" * 4096).parent],
+        "not a readable manifest",
+    ),
+    "no-api-key": (lambda c: c.env(FLICKR_API_KEY="", HOME=str(c.tmp)), "no Flickr API key"),
+    "wrong-api-key": (lambda c: c.env(FLICKR_API_KEY="not-the-key"), "rejected the API key"),
+    "api-unreachable": (
+        lambda c: ["--api-url", "http://127.0.0.1:9/services/rest/"],
+        "cannot reach Flickr",
+    ),
+    "api-garbage-json": (
+        lambda c: c.answer("", 200, "application/json", b'{"stat": "ok", licenses: ['),
+        "not Flickr's JSON",
+    ),
+    "api-html-page-200": (
+        lambda c: c.answer("", 200, "text/html", b"<html><body>Sign in to the Wi-Fi</body></html>"),
+        "not Flickr's JSON",
+    ),
+    "api-html-error-502": (
+        lambda c: c.answer("", 502, "text/html", b"<html><h1>502 Bad Gateway</h1></html>"),
+        "502",
+    ),
+    "api-json-of-another-shape": (
+        lambda c: c.answer("flickr.photos.search", 200, "application/json", b'{"stat": "ok"}', 1),
+        "not shaped as Flickr's",
+    ),
+    "downloads-are-0-s-mp4s": (lambda c: c.zero_length_videos(), "could be downloaded"),
+    "two-fetches-at-once": (lambda c: ["--out", c.locked(c.out)], "in use by"),
+}
+
+
+@pytest.fixture(scope="module")
+def served_mp4(tmp_path_factory) -> Path:
+    frames = moving_texture(20, 64, 96, seed=3)
+    return write_video(tmp_path_factory.mktemp("served") / "waves.mp4", frames, fps=10)
+
+
+@pytest.mark.parametrize("case", FETCH_CASES)
+def test_fetch(case, served_mp4, tmp_path, capsys, monkeypatch):
+    # Retries back off for seconds against a real server; not against the stand-in.
+    fast = types.SimpleNamespace(monotonic=time.monotonic, sleep=lambda seconds: None)
+    monkeypatch.setattr(flickr_client, "time", fast)
+    faults = Faults()
+    with FlickrStandin([served_mp4], n_photos=2, api_key=KEY, faults=faults) as flickr:
+        env = {"FLICKR_API_KEY": KEY, "FLICKR_API_SECRET": SECRET}
+        env["SCENEGAN_FLICKR_API_URL"] = flickr.api_url
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        out = tmp_path / "fetched"
+        base = ["fetch", "--tags", "sea,forest", "--out", out, "--calls-per-second", "0"]
+        assert scenegan(capsys, base)[0] == 0  # an earlier fetch: its manifest must survive
+        before = manifest_rows(out)
+        assert [r["status"] for r in before] == ["downloaded", "downloaded"]
+
+        def env_case(**values):
+            for name, value in values.items():
+                monkeypatch.setenv(name, value)
+            return []
+
+        def answer(method, status, content_type, body, times=10):
+            faults.api_bodies.extend([(method, status, content_type, body)] * times)
+            return []
+
+        def zero_length_videos():
+            faults.videos.update({p.photo_id: "zero_length" for p in flickr.photos})
+            return ["--out", tmp_path / "fresh"]
+
+        ctx = Ctx(tmp=tmp_path, out=out, stack=contextlib.ExitStack(), env=env_case)
+        ctx.answer, ctx.zero_length_videos = answer, zero_length_videos
+        with ctx.stack:
+            args, expected = FETCH_CASES[case]
+            code, output = scenegan(capsys, [*base, *args(ctx)])
+        assert_one_error(code, output, expected)
+        assert manifest_rows(out) == before
+        assert KEY not in output and SECRET not in output
+        if case == "downloads-are-0-s-mp4s":
+            rows = manifest_rows(tmp_path / "fresh")
+            assert [r["status"] for r in rows] == ["failed", "failed"]
+            assert all("no video stream" in r["error"] for r in rows)
+            assert not list((tmp_path / "fresh" / "videos").glob("*"))
+
+
+def manifest_rows(out: Path) -> list[dict]:
+    with contextlib.closing(sqlite3.connect(out / "manifest.sqlite")) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT * FROM videos ORDER BY photo_id").fetchall()
+    return [dict(row) for row in rows]
+
+
+def test_fetch_records_a_0_s_mp4_and_keeps_the_good_video(
+    served_mp4, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("FLICKR_API_KEY", KEY)
+    monkeypatch.setenv("FLICKR_API_SECRET", SECRET)
+    faults = Faults(videos={"50000001": "zero_length"})
+    with FlickrStandin([served_mp4], n_photos=2, api_key=KEY, faults=faults) as flickr:
+        args = ["fetch", "--tags", "sea,forest", "--out", tmp_path, "--api-url", flickr.api_url]
+        code, output = scenegan(capsys, [*args, "--calls-per-second", "0"])
+    assert code == 0, output
+    assert "failed (not a video): 1" in output
+    good, empty = manifest_rows(tmp_path)
+    assert good["status"] == "downloaded" and (tmp_path / good["local_path"]).is_file()
+    assert empty["status"] == "failed" and "no video stream" in empty["error"]
+
+
+# ---------------------------------------------------------------- build-dataset
+
+BUILD_CASES: dict[str, Case] = {
+    "fps-nan": (lambda c: ["--fps", "nan"], "finite"),
+    "fps-1e9": (lambda c: ["--fps", "1e9"], "--fps"),
+    "seed-negative": (lambda c: ["--seed", "-1"], "--seed"),
+    "stride-zero": (lambda c: ["--stride", "0"], "--stride"),
+    "decoder-threads-negative": (lambda c: ["--decoder-threads", "-3"], "--decoder-threads"),
+    "fractions-leave-no-train": (
+        lambda c: ["--val-fraction", "0.6", "--select-fraction", "0.5"],
+        "leave videos to train",
+    ),
+    "videos-missing": (lambda c: ["--videos", c.tmp / "nowhere"], "does not exist"),
+    "videos-folder-empty": (lambda c: ["--videos", folder_of(c.tmp, "empty")], "no video files"),
+    "manifest-missing": (
+        lambda c: ["--videos", None, "--manifest", c.tmp / "none.sqlite"],
+        "scenegan fetch",
+    ),
+    "manifest-not-sqlite": (
+        lambda c: ["--videos", None, "--manifest", c.file("m.sqlite", b"x" * 2048)],
+        "cannot read manifest",
+    ),
+    "out-is-a-file": (lambda c: ["--out", c.file()], "is a file"),
+    "out-holds-other-files": (
+        lambda c: ["--out", c.file("holiday.jpg").parent],
+        "not a scenegan dataset",
+    ),
+    "out-unwritable": (lambda c: ["--out", unwritable_folder(c.tmp)], "--out"),
+    "mp4s-cut-at-10-percent-and-index-last-give-no-clip": (
+        lambda c: ["--videos", folder_of(c.tmp, "cut", c.videos.cut[10], c.videos.cut["back-90"])],
+        "no clips",
+    ),
+    "two-builds-at-once": (lambda c: ["--out", c.locked(c.out)], "in use by"),
+}
+
+
+@pytest.mark.parametrize("case", BUILD_CASES)
+def test_build_dataset(case, dataset, videos, tmp_path, capsys):
+    out = tmp_path / "clips"
+    shutil.copytree(dataset, out)  # an earlier dataset in --out: it must survive
+    before = tree_digest(out)
+    good = folder_of(tmp_path, "good", videos.front)
+    base = ["build-dataset", "--videos", good, "--out", out, "--workers", "1"]
+    with contextlib.ExitStack() as stack:
+        ctx = Ctx(tmp=tmp_path, out=out, videos=videos, stack=stack)
+        args, expected = BUILD_CASES[case]
+        extra = args(ctx)
+        if None in extra:  # `--videos None`: build from the manifest, no --videos at all
+            where = extra.index(None)
+            base, extra = base[:1] + base[3:], extra[: where - 1] + extra[where + 1 :]
+        code, output = scenegan(capsys, [*base, *extra])
+    assert_one_error(code, output, expected)
+    assert tree_digest(out) == before
+
+
+def test_truncated_mp4s_give_the_clips_before_the_damage(videos, tmp_path, capsys):
+    cut = folder_of(tmp_path, "cut", videos.cut[50], videos.cut[90])
+    out = tmp_path / "clips"
+    args = ["build-dataset", "--videos", cut, "--out", out, "--workers", "1"]
+    code, output = scenegan(capsys, args)
+    assert code == 0, output
+    stats = json.loads((out / "stats.json").read_text())
+    assert {v["file"] for v in stats["videos_damaged_used"]} == {"front-50.mp4", "front-90.mp4"}
+    # 6 s at 12 fps is 72 frames; 90 % of the file holds about 64 of them: 5 clips at stride 8.
+    assert stats["clips_written"]["total"] >= 5
+    assert "before the damage" in output
+
+
+# ---------------------------------------------------------------- inspect
+
+INSPECT_CASES: dict[str, Case] = {
+    "no-dataset": (lambda c: [c.tmp / "nowhere"], "no dataset"),
+    **{
+        how: (lambda c, how=how: [damaged_copy(c.dataset, c.tmp, how)], words)
+        for how, words in DAMAGE.items()
+    },
+    "split-empty": (lambda c: [c.dataset, "--split", "select"], "no clips"),
+    "count-zero": (lambda c: [c.dataset, "--count", "0"], "--count"),
+    "seed-negative": (lambda c: [c.dataset, "--seed", "-2"], "--seed"),
+    "out-is-a-file": (lambda c: [c.dataset, "--out", c.file()], "is a file"),
+    "out-unwritable": (lambda c: [c.dataset, "--out", unwritable_folder(c.tmp)], "--out"),
+}
+
+
+@pytest.mark.parametrize("case", INSPECT_CASES)
+def test_inspect(case, dataset, tmp_path, capsys):
+    before = tree_digest(dataset)
+    args, expected = INSPECT_CASES[case]
+    ctx = Ctx(tmp=tmp_path, dataset=dataset, stack=None)
+    code, output = scenegan(capsys, ["inspect", *args(ctx)])
+    assert_one_error(code, output, expected)
+    if case in DAMAGE:
+        assert "rebuild the dataset" in output
+    assert tree_digest(dataset) == before
+
+
+# ---------------------------------------------------------------- train
+
+TRAIN_CASES: dict[str, Case] = {
+    "steps-negative": (lambda c: ["--steps", "-5"], "--steps"),
+    "snapshot-every-zero": (lambda c: ["--snapshot-every", "0"], "--snapshot-every"),
+    "lr-nan": (lambda c: ["--lr", "nan"], "finite"),
+    "batch-size-one": (lambda c: ["--batch-size", "1"], "--batch-size"),
+    "augment-unknown": (lambda c: ["--augment", "wobble"], "unknown augmentation"),
+    "device-cuda-without-gpu": (lambda c: ["--device", "cuda"], "no CUDA GPU"),
+    "no-dataset": (lambda c: ["--data", c.tmp / "nowhere"], "no dataset"),
+    **{
+        how: (lambda c, how=how: ["--data", damaged_copy(c.dataset, c.tmp, how)], words)
+        for how, words in DAMAGE.items()
+    },
+    "resume-of-another-stage": (
+        lambda c: ["--stage", "large", "--resume", c.state],
+        "stage 'small' checkpoint",
+    ),
+    "resume-of-another-architecture": (
+        lambda c: ["--arch", "flow", "--resume", c.state],
+        "holds a 'euler' model",
+    ),
+    "init-of-another-architecture": (
+        lambda c: ["--stage", "large", "--arch", "flow", "--init", c.state, "--resume", "none"],
+        "holds a 'euler' model",
+    ),
+    "resume-an-exported-generator": (
+        lambda c: ["--resume", SHIPPED_CHECKPOINT],
+        "exported generator",
+    ),
+    "resume-not-a-checkpoint": (
+        lambda c: ["--resume", c.dataset / "index.json"],
+        "not a readable torch checkpoint",
+    ),
+    "out-is-a-file": (lambda c: ["--out", c.file()], "a file is where a folder is needed"),
+}
+
+
+@pytest.mark.parametrize("case", TRAIN_CASES)
+def test_train(case, dataset, state, tmp_path, capsys):
+    out = tmp_path / "run"
+    shutil.copytree(state.parent, out)  # an earlier run in --out: its checkpoint must survive
+    before = tree_digest(out)
+    base = ["train", "--data", dataset, "--out", out, "--steps", "2", "--batch-size", "2"]
+    base += ["--threads", "1", "--no-tensorboard"]
+    args, expected = TRAIN_CASES[case]
+    ctx = Ctx(tmp=tmp_path, dataset=dataset, state=state, stack=None)
+    code, output = scenegan(capsys, [*base, *args(ctx)])
+    assert_one_error(code, output, expected)
+    if case in DAMAGE:
+        assert "rebuild the dataset" in output
+    assert tree_digest(out) == before
+
+
+# ---------------------------------------------------------------- export
+
+EXPORT_CASES: dict[str, Case] = {
+    "checkpoint-missing": (lambda c: [c.tmp / "missing.pt", c.out], "does not exist"),
+    "a-gif": (lambda c: [next(c.state.parent.glob("grid-*.gif")), c.out], "a GIF image"),
+    "a-dataset-shard": (lambda c: [c.dataset / "train-00000.h5", c.out], "an HDF5 file"),
+    "a-text-file": (lambda c: [c.state.parent / "latest", c.out], "a text file"),
+    "a-foreign-torch-file": (lambda c: [c.foreign, c.out], "not a scenegan checkpoint"),
+    "a-truncated-checkpoint": (lambda c: [c.truncated, c.out], "cut short or damaged"),
+    "weights-of-another-architecture": (lambda c: [c.wrong_arch, c.out], "do not fit the 'flow'"),
+    "out-is-a-folder": (lambda c: [c.state, c.tmp], "is a directory"),
+    "out-under-a-file": (lambda c: [c.state, c.file() / "g.pt"], "a folder is needed"),
+    "out-unwritable": (lambda c: [c.state, unwritable_folder(c.tmp) / "g.pt"], "unwritable"),
+}
+
+
+@pytest.mark.parametrize("case", EXPORT_CASES)
+def test_export(case, dataset, state, wrong_arch, tmp_path, capsys):
+    out = tmp_path / "generator.pt"
+    assert scenegan(capsys, ["export", state, out])[0] == 0  # an earlier export must survive
+    kept = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (out, state, wrong_arch)}
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(state.read_bytes()[:5000])
+    ctx = Ctx(tmp=tmp_path, out=out, dataset=dataset, state=state, stack=None)
+    ctx.foreign, ctx.truncated, ctx.wrong_arch = foreign, truncated, wrong_arch
+    args, expected = EXPORT_CASES[case]
+    code, output = scenegan(capsys, ["export", *args(ctx)])
+    assert_one_error(code, output, expected)
+    assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in kept} == kept
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------- sample
+
+SAMPLE_CASES: dict[str, Case] = {
+    "header-claims-100000x100000-among-good-photos": (
+        lambda c: ["--image", c.photos(png_claiming(100_000, 100_000, c.tmp / "bomb.png"))],
+        "1 of 3 photo",
+    ),
+    "30000x30000-image": (
+        lambda c: ["--image", c.photos(png_claiming(30_000, 30_000, c.tmp / "huge.png"))],
+        "1 of 3 photo",
+    ),
+    "not-an-image-among-good-photos": (
+        lambda c: ["--image", c.photos(c.file("notes.jpg", b"not an image"))],
+        "1 of 3 photo",
+    ),
+    "missing-photo-besides-good-ones": (
+        lambda c: ["--image", c.photos(), "--image", c.tmp / "missing.png"],
+        "1 of 3 photo",
+    ),
+    "empty-folder": (lambda c: ["--image", folder_of(c.tmp, "none")], "no photos found"),
+    "out-is-a-file": (lambda c: ["--image", c.photos(), "--out", c.file()], "is a file"),
+    "out-unwritable": (
+        lambda c: ["--image", c.photos(), "--out", unwritable_folder(c.tmp)],
+        "--out",
+    ),
+    "scale-200": (lambda c: ["--scale", "200", "--format", "mp4"], "--scale"),
+    "speed-nan": (lambda c: ["--speed", "nan"], "finite"),
+    "seed-negative": (lambda c: ["--seed", "-1"], "--seed"),
+    "n-zero": (lambda c: ["--n", "0"], "--n"),
+    "device-cuda-without-gpu": (lambda c: ["--device", "cuda"], "no CUDA GPU"),
+    "device-not-a-device": (lambda c: ["--device", "gpu0"], "not a device"),
+    "checkpoint-missing": (lambda c: ["--checkpoint", c.tmp / "no.pt"], "no checkpoint at"),
+    "checkpoint-a-photo": (
+        lambda c: ["--checkpoint", c.photos() / "sea.jpg"],
+        "a JPEG image",
+    ),
+    "checkpoint-of-another-architecture": (
+        lambda c: ["--checkpoint", c.wrong_arch],
+        "do not fit the 'flow'",
+    ),
+    "unknown-baseline": (lambda c: ["--checkpoint", "baseline:wobble"], "unknown baseline"),
+    "loop-with-a-baseline": (lambda c: ["--checkpoint", "baseline:copy", "--loop"], "--loop"),
+}
+
+
+@pytest.mark.parametrize("case", SAMPLE_CASES)
+def test_sample(case, wrong_arch, tmp_path, capsys):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (90, 160, 3), np.uint8)).save(folder / "sea.jpg")
+    Image.fromarray(rng.integers(0, 255, (120, 90), np.uint8)).save(folder / "tall.png")
+
+    def photos(*extra: Path) -> Path:
+        for path in extra:
+            shutil.move(path, folder / path.name)
+        return folder
+
+    out = tmp_path / "samples"
+    ctx = Ctx(tmp=tmp_path, photos=photos, wrong_arch=wrong_arch, stack=None)
+    args, expected = SAMPLE_CASES[case]
+    args = ["sample", "--out", out, "--seed", "0", *args(ctx)]
+    code, output = scenegan(capsys, args)
+    assert_one_error(code, output, expected)
+    if case == "device-cuda-without-gpu":
+        assert "checkpoint" not in output
+    if "among-good" in case or "besides-good" in case or case.endswith("image"):
+        # The good photos of the same call are animated; the bad one is named on its own line.
+        assert sorted(p.name for p in out.iterdir()) == ["sea.gif", "tall.gif"]
+        skipped = [line for line in output.splitlines() if line.startswith("skipped ")]
+        assert len(skipped) == 1
+        assert "too large" in skipped[0] or "not an image" in skipped[0] or "no such" in skipped[0]
+
+
+# ---------------------------------------------------------------- evaluate
+
+EVALUATE_CASES: dict[str, Case] = {
+    "n-clips-zero": (lambda c: ["--n-clips", "0"], "--n-clips"),
+    "halvings-zero": (lambda c: ["--halvings", "0"], "--halvings"),
+    "speed-nan": (lambda c: ["--speed", "nan"], "finite"),
+    "no-dataset": (lambda c: ["--data", c.tmp / "nowhere"], "no dataset"),
+    **{
+        how: (lambda c, how=how: ["--data", damaged_copy(c.dataset, c.tmp, how)], words)
+        for how, words in DAMAGE.items()
+    },
+    "val-shard-missing": (
+        lambda c: ["--data", damaged_copy(c.dataset, c.tmp, "shard-missing-val")],
+        "val-00000.h5 is missing",
+    ),
+    "val-shard-truncated": (
+        lambda c: ["--data", damaged_copy(c.dataset, c.tmp, "shard-truncated-val")],
+        "val-00000.h5 is damaged",
+    ),
+    "split-without-clips": (lambda c: ["--split", "select"], "at least 4"),
+    "device-cuda-without-gpu": (lambda c: ["--device", "cuda"], "no CUDA GPU"),
+    "checkpoint-a-dataset-shard": (
+        lambda c: ["--checkpoint", c.dataset / "val-00000.h5"],
+        "an HDF5 file",
+    ),
+    "checkpoint-of-another-architecture": (
+        lambda c: ["--checkpoint", c.wrong_arch],
+        "do not fit the 'flow'",
+    ),
+    "baseline-of-another-stage": (
+        lambda c: ["--checkpoint", SHIPPED_CHECKPOINT, "--baseline", c.state],
+        "same stage",
+    ),
+    "out-is-a-file": (lambda c: ["--out", c.file()], "is a file"),
+}
+
+
+@pytest.mark.parametrize("case", EVALUATE_CASES)
+def test_evaluate(case, dataset, state, wrong_arch, tmp_path, capsys):
+    before = tree_digest(dataset)
+    base = ["evaluate", "--data", dataset, "--out", tmp_path / "report", "--no-fvd"]
+    base += ["--checkpoint", "baseline:copy", "--n-clips", "4"]
+    ctx = Ctx(tmp=tmp_path, dataset=dataset, state=state, wrong_arch=wrong_arch, stack=None)
+    args, expected = EVALUATE_CASES[case]
+    code, output = scenegan(capsys, [*base, *args(ctx)])
+    assert_one_error(code, output, expected)
+    if case in DAMAGE or case.startswith("val-shard"):
+        assert "rebuild the dataset" in output
+    assert tree_digest(dataset) == before
+    assert not (tmp_path / "report" / "report.json").exists()
+
+
+# ---------------------------------------------------------------- demo and the group
+
+DEMO_CASES: dict[str, Case] = {
+    "steps-zero": (lambda c: ["--steps", "0"], "--steps"),
+    "workdir-is-a-file": (lambda c: ["--workdir", c.file()], "is a file"),
+    "workdir-under-a-file": (lambda c: ["--workdir", c.file() / "d"], "cannot make the folder"),
+}
+
+
+@pytest.mark.parametrize("case", DEMO_CASES)
+def test_demo(case, tmp_path, capsys):
+    args, expected = DEMO_CASES[case]
+    code, output = scenegan(capsys, ["demo", *args(Ctx(tmp=tmp_path, stack=None))])
+    assert_one_error(code, output, expected)
+
+
+GROUP_CASES: dict[str, Case] = {
+    "unknown-command": (lambda c: ["animate"], "No such command"),
+    "unknown-option": (lambda c: ["sample", "--wobble"], "No such option"),
+    "option-without-value": (lambda c: ["sample", "--n"], "requires an argument"),
+}
+
+
+@pytest.mark.parametrize("case", GROUP_CASES)
+def test_group(case, capsys):
+    args, expected = GROUP_CASES[case]
+    code, output = scenegan(capsys, args(None))
+    assert_one_error(code, output, expected)
+
+
+CASES = {
+    "fetch": FETCH_CASES,
+    "build-dataset": BUILD_CASES,
+    "inspect": INSPECT_CASES,
+    "train": TRAIN_CASES,
+    "export": EXPORT_CASES,
+    "sample": SAMPLE_CASES,
+    "evaluate": EVALUATE_CASES,
+    "demo": DEMO_CASES,
+    "(group)": GROUP_CASES,
+}
+
+
+def test_every_command_is_tried():
+    from scenegan.cli import cli
+
+    assert set(cli.commands) <= set(CASES)
+
+
+# ---------------------------------------------------------------- installed, not editable
+
+
+def test_wheel_in_a_fresh_venv_samples_from_another_folder(tmp_path):
+    """Build a wheel of the working tree, install it (no dependencies, no network) into a new
+    venv that borrows this environment's packages, and sample from an unrelated folder: the
+    shipped generator and example photos come from the installed package."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.tmp", "*.pyc")
+    shutil.copytree(REPO / "scenegan", source / "scenegan", ignore=ignore)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    wheels = tmp_path / "wheels"
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", wheels]
+    subprocess.run([*build, source], check=True, cwd=tmp_path)
+    (wheel,) = wheels.glob("scenegan-*.whl")
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    # torch, numpy, ... from this environment; its editable scenegan is not seen (a .pth line
+    # adds a folder, it does not run the .pth files in it).
+    outer = next(p for p in map(Path, sys.path) if (p / "torch").is_dir())
+    Path(purelib, "outer-environment.pth").write_text(f"{outer}\n")
+    install = [*pip, "--python", python, "install", "--no-deps", "--no-index", wheel]
+    subprocess.run(install, check=True, cwd=tmp_path)
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    where = subprocess.run(
+        [python, "-c", "import scenegan; print(scenegan.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert where.startswith(purelib), where
+    result = subprocess.run(
+        [venv / "bin" / "scenegan", "sample", "--out", "gifs", "--seed", "0"],
+        cwd=elsewhere,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert purelib in result.stdout  # the shipped generator, from the installed package
+    gifs = sorted(p.name for p in (elsewhere / "gifs").glob("*.gif"))
+    assert len(gifs) == 5, gifs  # one per shipped example photo
+    with Image.open(elsewhere / "gifs" / gifs[0]) as gif:
+        assert gif.n_frames == CLIP.n_frames
