@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from scenegan.clip_format import CLIP, STAGE_FORMATS
-from scenegan.model.data import ClipBank, downsample_clips
+from scenegan.model.data import ClipBank
+from scenegan.model.downsample import downsample
 from scenegan.model.networks import build_discriminator, build_generator, default_args
 from scenegan.model.runtime import Timer
 from scenegan.model.steps import StepWeights, gan_step_for
@@ -30,7 +31,7 @@ def measure(arch: str, stage: str, args: argparse.Namespace, device: torch.devic
     opt_D = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], 2e-4, (0.5, 0.99))
     G_train, D_train = (torch.compile(G), torch.compile(D)) if args.compile else (G, D)
     clips = torch.randint(0, 256, (64, *CLIP.shape), dtype=torch.uint8)
-    bank = ClipBank(downsample_clips(clips, STAGE_FORMATS[stage]))
+    bank = ClipBank(downsample(clips, STAGE_FORMATS[stage]))
     rng = np.random.default_rng(0)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else None
     timer = Timer(device)

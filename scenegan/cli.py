@@ -105,9 +105,7 @@ def _split_csv(value: str) -> tuple[str, ...]:
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Download at most N.")
 @click.option("--workers", type=click.IntRange(1, 4), default=2, show_default=True)
-@click.option(
-    "--calls-per-second", type=Number(0, 100), default=1.0, show_default=True
-)
+@click.option("--calls-per-second", type=Number(0, 100), default=1.0, show_default=True)
 @click.option(
     "--rate-limit", type=Number(0, min_open=True), default=None, help="Download bytes per second."
 )

@@ -135,8 +135,13 @@ def test_split_is_by_stable_hash():
     ids = [f"video-{i}" for i in range(4000)]
     val = {i for i in ids if split_of(i, 0.1) == "val"}
     assert 320 < len(val) < 480
-    # More data does not move anyone: the same ids land in the same split.
-    assert val == {i for i in ids if split_of(i, 0.1) == "val"}
+    # More data does not move anyone: with 4000 more sources, the first 4000 keep their split,
+    # and a select split takes its share from train, never from val.
+    more = ids + [f"other-{i}" for i in range(4000)]
+    assert val == {i for i in more[:4000] if split_of(i, 0.1) == "val"}
+    assert val == {i for i in ids if split_of(i, 0.1, 0.15) == "val"}
+    select = {i for i in ids if split_of(i, 0.1, 0.15) == "select"}
+    assert 480 < len(select) < 720 and not select & val
     assert not [i for i in ids if split_of(i, 0.0) == "val"]
 
 

@@ -109,7 +109,14 @@ def test_fvd_rows_share_halvings_and_features_are_cached(tmp_path, tiny_fvd):
     assert tiny_fvd == [16, 16] + [16] * 4  # without the cache: one pass per row
     assert fresh["rows"][REAL]["fvd_halvings"] == rows[REAL]["fvd_halvings"]
     assert rows["drifting photo"]["fvd"] > rows[REAL]["fvd"]
-    assert "FVD" in (tmp_path / "out" / "report.md").read_text()
+    # report.md (of the last run) has one table line per row, each with that row's own FVD
+    # and frame-0 error.
+    table = [line for line in (tmp_path / "out" / "report.md").read_text().splitlines()]
+    for label, row in fresh["rows"].items():
+        [line] = [line for line in table if line.startswith(f"| {label} |")]
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        assert cells[1] == f"{row['fvd']:.1f} +- {row['fvd_std']:.1f}"
+        assert cells[-2] == f"{row['frame0_err']:.2f}"
     # A second run on the same data finds every row's features in the cache.
     again = evaluate(config, generator=(CopiedPhoto(), {"arch": "copy"}))
     assert len(tiny_fvd) == 6  # nothing new computed

@@ -496,3 +496,31 @@ def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path):
     for key in ("G", "D", "G_ema"):
         for name, tensor in a[key].items():
             torch.testing.assert_close(b[key][name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_one_downsampler_for_training_evaluation_and_photos(dataset, tmp_path):
+    """A small model sees real clips (training, evaluation) and photos made the same way."""
+    from PIL import Image
+
+    from scenegan.clip_format import SMALL
+    from scenegan.evaluation.evaluate import EvaluateConfig, load_real_clips
+    from scenegan.model.data import ClipBank
+    from scenegan.model.downsample import downsample
+    from scenegan.model.sample import load_photo
+    from scenegan.pipeline.shards import read_split
+
+    train_full, _ = read_split(dataset, "train")
+    full = train_full
+    for stream in (False, True):  # the train split, as training reads it
+        bank = ClipBank.from_dataset(dataset, SMALL, stream=stream)
+        every = torch.arange(len(train_full))
+        assert torch.equal(bank.clips[every], downsample(torch.from_numpy(train_full), SMALL))
+    config = EvaluateConfig(data=dataset, out=tmp_path, n_clips=len(full), split="train")
+    evaluated, _ = load_real_clips(config, SMALL)
+    assert np.array_equal(evaluated, downsample(full, SMALL))
+    assert np.array_equal(
+        downsample(full, SMALL), downsample(torch.from_numpy(full), SMALL).numpy()
+    )
+    photo = tmp_path / "frame.png"
+    Image.fromarray(full[0, 0]).save(photo)  # a 45 x 80 frame as a photo: no crop, no resize
+    assert np.array_equal(load_photo(photo, SMALL), evaluated[0, 0])

@@ -160,7 +160,6 @@ def test_missing_and_bad_checkpoints(tmp_path, monkeypatch, photos):
 
 
 def test_not_a_generator_checkpoint(tmp_path, photos):
-    pytest.importorskip("scenegan.model.checkpoint")
     bad = tmp_path / "bad.pt"
     torch.save({"weights": torch.zeros(2)}, bad)
     config = SampleConfig(images=(photos,), checkpoint=str(bad), out=tmp_path / "out")

@@ -21,32 +21,11 @@ from scenegan.evaluation import metrics
 from scenegan.files import atomic_write, cache_dir
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import find_checkpoint, load_any_generator
+from scenegan.model.downsample import downsample
 from scenegan.model.generate import animate, animate_photos
-from scenegan.pipeline.frames import resize_area
 from scenegan.pipeline.shards import read_index, read_split
 
 REAL = "real vs real"
-DEFINITIONS = {
-    "fvd": "Frechet distance between Kinetics-400 I3D logits (400-d) of the row's clips made "
-    "from one random half of the held-out clips and the real clips of the other half; mean "
-    "+- standard deviation over the random halvings. The real row compares the two real "
-    "halves (the floor).",
-    "scene_corr": "mean Pearson correlation of frames 1..31 with the photo (frame 0 of the "
-    "held-out clip); 1 = the scene is kept.",
-    "contrast": "mean over clips of (mean spatial std of frames 1..31) / (spatial std of the "
-    "photo); 1 = the photo's contrast is kept.",
-    "motion_ratio": "motion energy (mean |x_t - x_{t-1}| in grey levels) divided by the real "
-    "clips' motion energy; 1 = as much change per frame as real footage.",
-    "flow": "Farneback optical-flow magnitude in pixels per frame over all frame pairs: mean "
-    "and 90th percentile.",
-    "flicker": "mean |x_{t+1} - 2 x_t + x_{t-1}| in grey levels: 0 for static clips and for "
-    "change at a constant rate, high for frames that jump back and forth.",
-    "diversity": "mean pairwise mean |a - b| in grey levels between animations of the same "
-    "photo made with different noise (0 when the row ignores noise).",
-    "frame0_err": "mean |frame 0 - photo| in grey levels.",
-    "loop_seam": "mean |frame 31 - frame 0| over the mean frame-to-frame change: about 1 "
-    "when the clip played on repeat joins as smoothly as its frames (see --loop).",
-}
 
 
 @dataclass(frozen=True)
@@ -125,7 +104,7 @@ def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray
     clips, _ = read_split(config.data, config.split)
     if len(clips) < 4:
         raise UserError(
-            f"{config.data} has {len(clips)} validation clips; evaluation needs at least 4"
+            f"{config.data} has {len(clips)} {config.split} clips; evaluation needs at least 4"
         )
     if index.fmt.n_frames != fmt.n_frames:
         raise UserError(
@@ -134,9 +113,8 @@ def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(rng.permutation(len(clips))[: config.n_clips])
     clips = clips[chosen]
-    if clips.shape[2:] != fmt.frame_shape:  # stage small: area-downsample as training does
-        clips = np.stack([[resize_area(frame, fmt) for frame in clip] for clip in clips])
-    return clips, int(index.n_clips("val"))
+    clips = downsample(clips, fmt)  # stage small: as training does
+    return clips, int(index.n_clips(config.split))
 
 
 def generate(
@@ -175,21 +153,10 @@ def generate_diversity(
 
 def clip_metrics(clips: np.ndarray, photos: np.ndarray, real_motion: float) -> dict[str, float]:
     """Every non-FVD column for one row's clips."""
-    flow = metrics.flow_stats(clips)
-    motion = metrics.motion_energy(clips)
-    return {
-        "scene_corr": metrics.scene_correlation(clips, photos),
-        "contrast": metrics.contrast_ratio(clips, photos),
-        "motion_energy": motion,
-        "motion_ratio": motion / real_motion if real_motion > 0 else float("nan"),
-        "flow_mean": flow["mean"],
-        "flow_p50": flow["p50"],
-        "flow_p90": flow["p90"],
-        "flow_p99": flow["p99"],
-        "flicker": metrics.flicker(clips),
-        "loop_seam": metrics.loop_seam(clips),
-        "frame0_err": metrics.frame0_error(clips, photos),
-    }
+    row = metrics.clip_columns(clips, photos)
+    motion = row["motion_energy"]
+    row["motion_ratio"] = motion / real_motion if real_motion > 0 else float("nan")
+    return row
 
 
 def halving_fvd(
@@ -279,7 +246,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "clip_format": fmt.to_dict(),
         "fvd_preprocessing": preprocessing,
         "diversity_samples": [min(config.diversity_photos, n), config.diversity_seeds],
-        "definitions": DEFINITIONS,
+        "definitions": {m.name: m.definition for m in metrics.METRICS},
         "rows": rows,
         "per_frame_correlation": {
             label: np.nanmean(metrics.frame_correlation(c, photos), axis=0).tolist()

@@ -6,6 +6,10 @@ Every function takes clips as (N, T, H, W) arrays in grey levels (uint8, or floa
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -122,3 +126,133 @@ def flow_stats(clips: np.ndarray) -> dict[str, float]:
     for q, value in zip(FLOW_PERCENTILES, np.percentile(magnitudes, FLOW_PERCENTILES), strict=True):
         stats[f"p{q}"] = float(value)
     return stats
+
+
+# ------------------------------------------------------------------------- the metric registry
+
+
+def _photo_free(function):
+    return lambda clips, photos: function(clips)
+
+
+def _flow_columns(clips: np.ndarray, photos: np.ndarray) -> dict[str, float]:
+    return {f"flow_{name}": value for name, value in flow_stats(clips).items()}
+
+
+def _motion_columns(clips: np.ndarray, photos: np.ndarray) -> dict[str, float]:
+    return {"motion_energy": motion_energy(clips)}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One column of `scenegan evaluate`'s report: its key in report.json's rows, its header in
+    report.md, what it means, and how a row's clips give it.
+
+    `compute(clips, photos)` returns the value, or a dict of values for metrics that fill
+    several keys; None for the metrics evaluate works out across rows (FVD, motion ratio,
+    diversity). `cell(row)` is the markdown text of the column for one row.
+    """
+
+    name: str
+    header: str
+    definition: str
+    compute: Callable | None
+    cell: Callable[[dict], str]
+
+
+def _cell(name: str, digits: int = 2) -> Callable[[dict], str]:
+    def cell(row: dict) -> str:
+        value = row.get(name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "-"
+        return f"{value:.{digits}f}"
+
+    return cell
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "fvd",
+        "FVD",
+        "Frechet distance between Kinetics-400 I3D logits (400-d) of the row's clips made from "
+        "one random half of the held-out clips and the real clips of the other half; mean +- "
+        "standard deviation over the random halvings. The real row compares the two real "
+        "halves (the floor).",
+        None,
+        lambda row: f"{row['fvd']:.1f} +- {row['fvd_std']:.1f}",
+    ),
+    Metric(
+        "scene_corr",
+        "scene corr",
+        "mean Pearson correlation of frames 1..31 with the photo (frame 0 of the held-out "
+        "clip); 1 = the scene is kept.",
+        scene_correlation,
+        _cell("scene_corr", 3),
+    ),
+    Metric(
+        "contrast",
+        "contrast",
+        "mean over clips of (mean spatial std of frames 1..31) / (spatial std of the photo); "
+        "1 = the photo's contrast is kept.",
+        contrast_ratio,
+        _cell("contrast"),
+    ),
+    Metric(
+        "motion_ratio",
+        "motion ratio",
+        "motion energy (mean |x_t - x_{t-1}| in grey levels) divided by the real clips' motion "
+        "energy; 1 = as much change per frame as real footage.",
+        _motion_columns,
+        _cell("motion_ratio"),
+    ),
+    Metric(
+        "flow",
+        "flow mean / p90",
+        "Farneback optical-flow magnitude in pixels per frame over all frame pairs: mean and "
+        "90th percentile.",
+        _flow_columns,
+        lambda row: f"{row['flow_mean']:.2f} / {row['flow_p90']:.2f}",
+    ),
+    Metric(
+        "flicker",
+        "flicker",
+        "mean |x_{t+1} - 2 x_t + x_{t-1}| in grey levels: 0 for static clips and for change at "
+        "a constant rate, high for frames that jump back and forth.",
+        _photo_free(flicker),
+        _cell("flicker"),
+    ),
+    Metric(
+        "diversity",
+        "diversity",
+        "mean pairwise mean |a - b| in grey levels between animations of the same photo made "
+        "with different noise (0 when the row ignores noise).",
+        None,
+        _cell("diversity"),
+    ),
+    Metric(
+        "frame0_err",
+        "frame-0 err",
+        "mean |frame 0 - photo| in grey levels.",
+        frame0_error,
+        _cell("frame0_err"),
+    ),
+    Metric(
+        "loop_seam",
+        "loop seam",
+        "mean |frame 31 - frame 0| over the mean frame-to-frame change: about 1 when the clip "
+        "played on repeat joins as smoothly as its frames (see --loop).",
+        _photo_free(loop_seam),
+        _cell("loop_seam"),
+    ),
+)
+
+
+def clip_columns(clips: np.ndarray, photos: np.ndarray) -> dict[str, float]:
+    """Every value the registry computes from one row's clips alone."""
+    values: dict[str, float] = {}
+    for metric in METRICS:
+        if metric.compute is None:
+            continue
+        value = metric.compute(clips, photos)
+        values.update(value if isinstance(value, dict) else {metric.name: value})
+    return values

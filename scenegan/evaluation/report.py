@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scenegan.evaluation.metrics import METRICS
 from scenegan.files import atomic_path, atomic_write_text
 
 STRIP_FRAMES = 8  # frames shown per clip in the sample strips
@@ -26,41 +27,14 @@ def _plain(value):
     return value
 
 
-def _number(value: float | None, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}f}"
-
-
 def markdown(report: dict) -> str:
     """One table (a row per model or baseline), then what the numbers mean."""
     has_fvd = any("fvd" in row for row in report["rows"].values())
-    header = ["row"]
-    header += ["FVD"] if has_fvd else []
-    header += [
-        "scene corr",
-        "contrast",
-        "motion ratio",
-        "flow mean / p90",
-        "flicker",
-        "diversity",
-        "frame-0 err",
-    ]
+    columns = [m for m in METRICS if has_fvd or m.name != "fvd"]
+    header = ["row"] + [m.header for m in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in report["rows"].items():
-        cells = [label]
-        if has_fvd:
-            cells.append(f"{row['fvd']:.1f} +- {row['fvd_std']:.1f}")
-        cells += [
-            _number(row["scene_corr"], 3),
-            _number(row["contrast"]),
-            _number(row["motion_ratio"]),
-            f"{row['flow_mean']:.2f} / {row['flow_p90']:.2f}",
-            _number(row["flicker"]),
-            _number(row["diversity"]),
-            _number(row["frame0_err"]),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join([label] + [m.cell(row) for m in columns]) + " |")
     fmt = report["clip_format"]
     half_a, half_b = report["fvd_sample_size"]
     text = [

@@ -9,23 +9,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from scenegan.clip_format import CLIP, ClipFormat
 from scenegan.errors import UserError
+from scenegan.model.downsample import downsample
 from scenegan.pipeline.shards import read_index, read_split
-
-
-def downsample_clips(clips: torch.Tensor, fmt: ClipFormat, chunk: int = 256) -> torch.Tensor:
-    """uint8 (N, T, H, W) -> uint8 (N, T, fmt.height, fmt.width) by area averaging, in chunks."""
-    if clips.shape[-2:] == fmt.frame_shape:
-        return clips
-    out = torch.empty((clips.shape[0], clips.shape[1], *fmt.frame_shape), dtype=torch.uint8)
-    for start in range(0, clips.shape[0], chunk):
-        part = clips[start : start + chunk].float()
-        small = F.interpolate(part, size=fmt.frame_shape, mode="area")
-        out[start : start + chunk] = small.round_().clamp_(0, 255).to(torch.uint8)
-    return out
 
 
 class StreamedClips:
@@ -52,7 +40,7 @@ class StreamedClips:
             # h5py reads increasing, unique rows; a batch may pick one clip twice
             unique, inverse = np.unique(rows, return_inverse=True)
             clips = torch.from_numpy(self.files[shard]["clips"][unique])
-            out[torch.from_numpy(where)] = downsample_clips(clips, self.fmt)[inverse]
+            out[torch.from_numpy(where)] = downsample(clips, self.fmt)[inverse]
         return out
 
 
@@ -102,7 +90,7 @@ class ClipBank:
         if stream:
             return cls(StreamedClips(index.files("train"), fmt), rank=rank, world_size=world_size)
         clips, _ = read_split(root, "train")
-        return cls(downsample_clips(torch.from_numpy(clips), fmt), rank=rank, world_size=world_size)
+        return cls(downsample(torch.from_numpy(clips), fmt), rank=rank, world_size=world_size)
 
     def __len__(self) -> int:
         return len(self.indices)

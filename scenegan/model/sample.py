@@ -16,10 +16,11 @@ import numpy as np
 import torch
 
 from scenegan.animation_files import FORMATS, RESAMPLING, tile, write_animation
-from scenegan.clip_format import DEFAULT_FPS, ClipFormat
+from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat
 from scenegan.errors import UserError
 from scenegan.files import writable_folder
 from scenegan.model.checkpoint import find_checkpoint, load_any_generator
+from scenegan.model.downsample import downsample
 from scenegan.model.generate import animate, draw_noise
 from scenegan.pipeline.frames import prepare_image
 
@@ -107,7 +108,8 @@ def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(f"{path}: not an image Pillow can read ({reason})") from None
-    return prepare_image(gray if gray is not None else rgb, fmt)
+    # As the clips were made at full size, then (stage small) downsampled as training does.
+    return downsample(prepare_image(gray if gray is not None else rgb, CLIP), fmt)
 
 
 def grid_frames(photo: np.ndarray, animations: np.ndarray) -> np.ndarray:
