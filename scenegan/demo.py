@@ -34,8 +34,8 @@ def run_demo(config: DemoConfig) -> list[Path]:
     from scenegan.model.train import TrainConfig, train
     from scenegan.pipeline.build import BuildConfig, build_dataset
     from scenegan.pipeline.fetch import FetchConfig, run_fetch
-    from scenegan.pipeline.flickr_standin import FlickrStandin
-    from scenegan.pipeline.synthetic import write_scenery
+    from scenegan.testing.flickr_standin import FlickrStandin
+    from scenegan.testing.synthetic import write_scenery
 
     root = writable_folder(config.workdir, "--workdir")
     click.echo(f"[1/6] writing {config.n_videos} procedural scenery videos into {root}/served")

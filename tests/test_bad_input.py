@@ -35,8 +35,8 @@ from scenegan.clip_format import CLIP
 from scenegan.files import folder_lock
 from scenegan.model.checkpoint import SHIPPED_CHECKPOINT
 from scenegan.pipeline import flickr_client
-from scenegan.pipeline.flickr_standin import Faults, FlickrStandin
 from scenegan.pipeline.shards import shard_name, write_shard
+from scenegan.testing.flickr_standin import Faults, FlickrStandin
 
 REPO = Path(__file__).resolve().parents[1]
 KEY, SECRET = "test-key-0123456789", "test-secret-9876543210"

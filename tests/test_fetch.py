@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from scenegan.cli import cli
 from scenegan.pipeline.fetch import FetchConfig, run_fetch
 from scenegan.pipeline.flickr_client import FlickrClient, SearchQuery, iter_search
-from scenegan.pipeline.flickr_standin import Faults, FlickrStandin
 from scenegan.pipeline.manifest import read_manifest
+from scenegan.testing.flickr_standin import Faults, FlickrStandin
 
 KEY = "k3y-5ecret-abcdef0123456789"
 SECRET = "s3cr3t-fedcba9876543210"
