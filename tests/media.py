@@ -1,5 +1,8 @@
-"""Tiny videos written with PyAV for the dataset-build tests: moving, static, cut, panning,
-rotated, and broken files."""
+"""Test data makers shared by the test modules (tests never import from each other).
+
+Tiny videos written with PyAV for the dataset-build tests (moving, static, cut, panning, rotated,
+and broken files), a smooth textured photo with known statistics, and a tiny generator with
+random weights and the generator interface."""
 
 from __future__ import annotations
 
@@ -7,6 +10,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
+
+from scenegan.clip_format import CLIP
 
 
 def moving_texture(
@@ -87,3 +93,30 @@ def write_truncated(path: Path, source: Path, keep: float = 0.5) -> Path:
     data = source.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
+
+
+def textured_photo(height=45, width=80, seed=0) -> np.ndarray:
+    """A smooth random texture in 40..215 (float grey levels)."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width]
+    photo = np.zeros((height, width))
+    for _ in range(6):
+        fy, fx, phase = rng.uniform(0.05, 0.3), rng.uniform(0.05, 0.3), rng.uniform(0, 6)
+        photo += np.sin(fy * ys + fx * xs + phase)
+    return 127.5 + 87.5 * photo / np.abs(photo).max()
+
+
+class TinyGenerator(torch.nn.Module):
+    """Random weights with the generator interface: photo + noise -> clip in [-1, 1]."""
+
+    noise_dim = 4
+
+    def __init__(self, fmt=CLIP):
+        super().__init__()
+        self.fmt = fmt
+        torch.manual_seed(0)
+        self.mix = torch.nn.Linear(self.noise_dim, fmt.n_frames)
+
+    def forward(self, photo, z):
+        wobble = torch.tanh(self.mix(z))[:, None, :, None, None]  # (B, 1, T, 1, 1)
+        return (photo.unsqueeze(2) * 0.8 + 0.2 * wobble).clamp(-1, 1)

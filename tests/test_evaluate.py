@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 from click.testing import CliRunner
+from media import TinyGenerator, textured_photo
 
 from scenegan.cli import cli
 from scenegan.clip_format import CLIP, SMALL
@@ -16,8 +17,6 @@ from scenegan.evaluation.evaluate import REAL, EvaluateConfig, evaluate
 from scenegan.files import atomic_write_text
 from scenegan.model.baselines import CopiedPhoto
 from scenegan.pipeline.shards import shard_name, write_shard
-from tests.test_metrics import textured_photo
-from tests.test_sample import TinyGenerator
 
 
 def make_dataset(root, n_clips=16, moving=True):

@@ -3,21 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from media import textured_photo
 
 from scenegan.clip_format import CLIP, SMALL, from_unit, to_unit
 from scenegan.evaluation import metrics
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
-
-
-def textured_photo(height=45, width=80, seed=0) -> np.ndarray:
-    """A smooth random texture in 40..215 (float grey levels)."""
-    rng = np.random.default_rng(seed)
-    ys, xs = np.mgrid[0:height, 0:width]
-    photo = np.zeros((height, width))
-    for _ in range(6):
-        fy, fx, phase = rng.uniform(0.05, 0.3), rng.uniform(0.05, 0.3), rng.uniform(0, 6)
-        photo += np.sin(fy * ys + fx * xs + phase)
-    return 127.5 + 87.5 * photo / np.abs(photo).max()
 
 
 def static_clips(n=3, n_frames=32) -> tuple[np.ndarray, np.ndarray]:

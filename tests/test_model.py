@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from tiny_train import config
 
 from scenegan.cli import cli
 from scenegan.clip_format import CLIP, STAGE_FORMATS
@@ -63,22 +64,6 @@ def write_dataset(root: Path, n_train: int = 8, n_val: int = 2) -> Path:
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("data") / "clips")
-
-
-def config(dataset: Path, out: Path, **changes) -> TrainConfig:
-    base = dict(
-        data=str(dataset),
-        out=str(out),
-        steps=2,
-        batch_size=4,
-        snapshot_every=2,
-        tick_every=1,
-        tensorboard=False,
-        grid_photos=2,
-        grid_noises=2,
-        threads=1,  # the CPU is shared: 2 spinning threads on a busy core crawl
-    )
-    return TrainConfig(**(base | changes))
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -463,7 +448,7 @@ def test_killed_run_resumes_to_the_same_weights(dataset, tmp_path):
             f"""
             import sys
             sys.path.insert(0, {str(Path(__file__).parent)!r})
-            from test_model import config
+            from tiny_train import config
             from pathlib import Path
             from scenegan.model.train import train
             train(config(Path({str(dataset)!r}), Path({str(killed)!r}), steps=10**6,

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from media import TinyGenerator
 from PIL import Image
 
 from scenegan.animation_files import read_animation
@@ -12,22 +13,6 @@ from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
 from scenegan.model.checkpoint import SHIPPED_CHECKPOINT, find_checkpoint
 from scenegan.model.sample import SampleConfig, dataset_fps, load_photo, sample
-
-
-class TinyGenerator(torch.nn.Module):
-    """Random weights with the generator interface: photo + noise -> clip in [-1, 1]."""
-
-    noise_dim = 4
-
-    def __init__(self, fmt=CLIP):
-        super().__init__()
-        self.fmt = fmt
-        torch.manual_seed(0)
-        self.mix = torch.nn.Linear(self.noise_dim, fmt.n_frames)
-
-    def forward(self, photo, z):
-        wobble = torch.tanh(self.mix(z))[:, None, :, None, None]  # (B, 1, T, 1, 1)
-        return (photo.unsqueeze(2) * 0.8 + 0.2 * wobble).clamp(-1, 1)
 
 
 @pytest.fixture
