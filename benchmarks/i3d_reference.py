@@ -16,17 +16,13 @@ deterministic function of the indices (no RNG), so the PyTorch port sees the sam
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
-
-def reference_clip(n_frames: int = 16, size: int = 224) -> np.ndarray:
-    """(1, T, H, W, 3) float32 in [-1, 1] from sin/cos of the indices (channels last, as JAX)."""
-    t, h, w, c = np.meshgrid(
-        np.arange(n_frames), np.arange(size), np.arange(size), np.arange(3), indexing="ij"
-    )
-    clip = np.sin(0.9 * t + 0.13 * h + 2.1 * c) * np.cos(0.17 * w - 0.4 * t + 0.031 * h * c)
-    return clip[None].astype(np.float32)
+# scenegan from this checkout, uninstalled: scenegan.testing.i3d_reference needs numpy only.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scenegan.testing.i3d_reference import reference_clip  # noqa: E402
 
 
 def main(sdist_dir: str) -> None:

