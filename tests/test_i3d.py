@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from scenegan.evaluation.i3d import InceptionI3d, same_padding
-from scenegan.evaluation.i3d_weights import WeightsUnavailable, _ArrayUnpickler, load_state_dict
+from scenegan.evaluation.i3d_weights import _ArrayUnpickler
 from scenegan.testing.i3d_reference import reference_clip  # the input the JAX run saw
 
 # Computed once by `benchmarks/i3d_reference.py` (see its docstring for the exact commands): the
@@ -24,13 +24,11 @@ JAX_MAX = 26.50252
 
 
 @pytest.fixture(scope="module")
-def i3d() -> InceptionI3d:
-    try:
-        state = load_state_dict()
-    except WeightsUnavailable as error:
-        pytest.skip(f"I3D weights unavailable offline: {error}")
+def i3d(i3d_state_dict) -> InceptionI3d:
+    """The port with the real weights (conftest's i3d_state_dict: skips loudly without them, or
+    fails under SCENEGAN_REQUIRE_I3D=1)."""
     model = InceptionI3d().eval()
-    model.load_state_dict(state)
+    model.load_state_dict(i3d_state_dict)
     return model
 
 
