@@ -3,6 +3,8 @@ dataclass and hand it to one library function. Errors a user can fix end in one 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import sys
 from pathlib import Path
@@ -10,6 +12,20 @@ from pathlib import Path
 import click
 
 from scenegan import __version__
+from scenegan.clip_format import STAGE_FORMATS
+from scenegan.config import (
+    ARCH_ALIASES,
+    ARCHS,
+    LOSSES,
+    SPLITS,
+    BuildConfig,
+    DemoConfig,
+    EvaluateConfig,
+    FetchConfig,
+    FilterConfig,
+    SampleConfig,
+    TrainConfig,
+)
 from scenegan.errors import UserError
 
 # Every seed goes to numpy.random.default_rng and torch.manual_seed, which take non-negative
@@ -58,14 +74,6 @@ def _check_device(device: str) -> None:
         )
 
 
-def _print_config(config) -> None:
-    """What every `--dry-run` prints: the command's config dataclass as JSON."""
-    import dataclasses
-    import json
-
-    click.echo(json.dumps(dataclasses.asdict(config), indent=2, default=str))
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scenegan")
 def cli() -> None:
@@ -79,52 +87,74 @@ def _split_csv(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def option(config, name: str, kind=None, help: str | None = None, *, flag: str = "", **extra):
+    """The click option of the field `name` of the config dataclass `config`, with the field's
+    default (no default is written twice): `--name-with-dashes`; `--x/--no-x` or a flag for a
+    bool field; a comma-separated string for a tuple; required for a field without default."""
+    spec = {f.name: f for f in dataclasses.fields(config)}[name]
+    if spec.default is not dataclasses.MISSING:
+        default = spec.default
+    elif spec.default_factory is not dataclasses.MISSING:
+        default = spec.default_factory()
+    else:
+        return click.option(f"--{name.replace('_', '-')}", name, required=True, help=help, **extra)
+    flag = flag or f"--{name.replace('_', '-')}"
+    if isinstance(default, bool):
+        if default:
+            flag += f"/--no-{name.replace('_', '-')}"
+        else:
+            extra["is_flag"] = True
+        return click.option(flag, name, default=default, show_default=default, help=help, **extra)
+    if isinstance(default, tuple) and not extra.get("multiple"):
+        default = ",".join(map(str, default))
+    shown = default not in (None, "")
+    return click.option(
+        flag, name, type=kind, default=default, show_default=shown, help=help, **extra
+    )
+
+
+def folder(**kind) -> click.Path:
+    return click.Path(file_okay=False, path_type=Path, **kind)
+
+
+def _print_config(config, *more: str) -> None:
+    """What every `--dry-run` prints: the command's config dataclass as JSON (then `more`)."""
+    click.echo(json.dumps(dataclasses.asdict(config), indent=2, default=str))
+    for line in more:
+        click.echo(line)
+
+
+DRY_RUN = click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
+
+
+# ---------------------------------------------------------------- fetch (pipeline/fetch)
+
+
 @cli.command()
-@click.option("--tags", required=True, help="Comma-separated Flickr tags, e.g. sea,forest.")
-@click.option("--tag-mode", type=click.Choice(["any", "all"]), default="any", show_default=True)
-@click.option(
-    "--licenses",
-    default="cc-by,cc-by-sa,cc0,pdm",
-    show_default=True,
-    help="Short names (cc-by, cc-by-sa, cc0, pdm, cc-by-nc, ...) or Flickr license ids.",
+@option(FetchConfig, "tags", help="Comma-separated Flickr tags, e.g. sea,forest.")
+@option(FetchConfig, "tag_mode", click.Choice(["any", "all"]))
+@option(
+    FetchConfig, "licenses", help="Short names (cc-by, cc-by-sa, cc0, pdm, cc-by-nc, ...) or ids."
 )
-@click.option("--since", default=None, help="Uploaded on or after YYYY-MM-DD.")
-@click.option("--until", default=None, help="Uploaded on or before YYYY-MM-DD.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("datasets"),
-    show_default=True,
-)
-@click.option(
-    "--api-url",
-    envvar="SCENEGAN_FLICKR_API_URL",
-    default="https://api.flickr.com/services/rest/",
-    show_default=True,
-    help="Flickr REST endpoint (or SCENEGAN_FLICKR_API_URL).",
-)
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Download at most N.")
-@click.option("--workers", type=click.IntRange(1, 4), default=2, show_default=True)
-@click.option("--calls-per-second", type=Number(0, 100), default=1.0, show_default=True)
-@click.option(
-    "--rate-limit", type=Number(0, min_open=True), default=None, help="Download bytes per second."
-)
-@click.option("--min-duration", type=Number(0), default=0.0, show_default=True, help="Seconds.")
-@click.option(
-    "--max-duration",
-    type=Number(0, min_open=True, allow_inf=True),
-    default=float("inf"),
-    help="Seconds.",
-)
-@click.option("--retry-failed", is_flag=True, help="Download videos that failed before again.")
-@click.option("--dry-run", is_flag=True, help="Search, list what would be downloaded, stop.")
+@option(FetchConfig, "since", help="Uploaded on or after YYYY-MM-DD.")
+@option(FetchConfig, "until", help="Uploaded on or before YYYY-MM-DD.")
+@option(FetchConfig, "out", folder())
+@option(FetchConfig, "api_url", envvar="SCENEGAN_FLICKR_API_URL", help="Flickr REST endpoint.")
+@option(FetchConfig, "limit", click.IntRange(min=1), "Download at most N.")
+@option(FetchConfig, "workers", click.IntRange(1, 4))
+@option(FetchConfig, "calls_per_second", Number(0, 100))
+@option(FetchConfig, "rate_limit", Number(0, min_open=True), "Download bytes per second.")
+@option(FetchConfig, "min_duration", Number(0), "Seconds.")
+@option(FetchConfig, "max_duration", Number(0, min_open=True, allow_inf=True), "Seconds.")
+@option(FetchConfig, "retry_failed", help="Download videos that failed before again.")
+@option(FetchConfig, "dry_run", help="Search, list what would be downloaded, stop.")
 def fetch(tags: str, licenses: str, **options: object) -> None:
     """Search Flickr for scenery videos by tag and download them into OUT with a manifest.
 
     The key comes from FLICKR_API_KEY / FLICKR_API_SECRET (or ~/.config/scenegan/flickr.json).
     """
     from scenegan.files import folder_lock, writable_folder
-    from scenegan.pipeline.fetch import FetchConfig, load_credentials, run_fetch
+    from scenegan.pipeline.fetch import load_credentials, run_fetch
 
     config = FetchConfig(tags=_split_csv(tags), licenses=_split_csv(licenses), **options)
     writable_folder(config.out, "--out")
@@ -132,9 +162,9 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
     with folder_lock(config.out, "fetch"):
         summary = run_fetch(config, api_key, api_secret)
     if config.dry_run:
-        _print_config(config)
-        for photo_id in summary.would_download:
-            click.echo(f"would download {photo_id}")
+        _print_config(
+            config, *(f"would download {photo_id}" for photo_id in summary.would_download)
+        )
         click.echo(
             f"dry run: {len(summary.would_download)} to download of {summary.n_found} found, "
             f"about {summary.n_api_calls} API calls"
@@ -148,142 +178,71 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
 
 
 # ---------------------------------------------------------------- build-dataset (pipeline)
-# Imports kept inside this section so each command's section merges on its own.
-import os  # noqa: E402
 
-from scenegan.clip_format import DEFAULT_FPS  # noqa: E402
-
-# Filter thresholds: (option, FilterConfig field, range, help); defaults come from FilterConfig.
-_GRAY = (0, 255)
-_FILTER_OPTIONS = [
-    ("--cut-min-diff", "cut_min_diff", _GRAY, "Scene cut: a frame-to-frame mean abs difference,"),
-    ("--cut-ratio", "cut_ratio", (1, 1000), "... and this many times the clip's median one."),
-    ("--static-max-motion", "static_max_motion", _GRAY, "Static: median frame difference below."),
-    ("--dark-level", "dark_level", _GRAY, "Gray level below which a pixel counts as dark."),
-    ("--bright-level", "bright_level", _GRAY, "Gray level above which a pixel is blown out."),
-    ("--exposure-max-fraction", "exposure_max_fraction", (0, 1), "Dark / blown out above this."),
-    ("--camera-min-response", "camera_min_response", (0, 1), "Phase-correlation camera peak."),
-    ("--pan-max-pixels", "pan_max_pixels", (0, 1000), "Pan: total camera drift over a clip."),
-    ("--shake-max-pixels", "shake_max_pixels", (0, 1000), "Shake: std of the camera shift."),
-]
+_GRAY = click.IntRange(0, 255)
+_SHARE = Number(0, 1)
+_PIXELS = Number(0, 1000)
 
 
 def _filter_options(command):
-    from scenegan.pipeline.clips import FilterConfig
-
-    defaults = FilterConfig()
-    for flag, name, (low, high), text in reversed(_FILTER_OPTIONS):
-        value = getattr(defaults, name)
-        kind = click.IntRange(low, high) if isinstance(value, int) else Number(low, high)
-        option = click.option(flag, name, type=kind, default=value, show_default=True, help=text)
-        command = option(command)
+    """The clip filters' thresholds (FilterConfig), on the 0..255 grey scale of a clip."""
+    options = [
+        option(FilterConfig, "cut_min_diff", Number(0, 255), "Scene cut: a frame difference,"),
+        option(FilterConfig, "cut_ratio", Number(1, 1000), "... this many times the median one."),
+        option(
+            FilterConfig, "static_max_motion", Number(0, 255), "Static: median difference below."
+        ),
+        option(FilterConfig, "dark_level", _GRAY, "Grey level below which a pixel is dark."),
+        option(FilterConfig, "bright_level", _GRAY, "Grey level above which it is blown out."),
+        option(FilterConfig, "exposure_max_fraction", _SHARE, "Dark / blown out above this."),
+        option(FilterConfig, "camera_min_response", _SHARE, "Phase-correlation camera peak."),
+        option(FilterConfig, "pan_max_pixels", _PIXELS, "Pan: total camera drift over a clip."),
+        option(FilterConfig, "shake_max_pixels", _PIXELS, "Shake: std of the camera shift."),
+    ]
+    for decorate in reversed(options):
+        command = decorate(command)
     return command
 
 
-@cli.command("build-dataset")
-@click.option(
-    "--videos",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Build from this folder of videos instead of the fetch manifest.",
-)
-@click.option(
-    "--manifest",
-    type=click.Path(path_type=Path),
-    default=Path("datasets/manifest.sqlite"),
-    show_default=True,
-    help="SQLite manifest written by `scenegan fetch`.",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("datasets/clips"),
-    show_default=True,
-    help="Dataset folder to write (or to finish after an interruption).",
-)
-@click.option(
-    "--fps",
-    type=Number(0, 120, min_open=True),
-    default=DEFAULT_FPS,
-    show_default=True,
-    help="Frame rate clips are resampled to.",
-)
-@click.option(
-    "--stride",
-    type=click.IntRange(1, 10_000),
-    default=8,
-    show_default=True,
-    help="Frames between the starts of consecutive candidate clips.",
-)
-@click.option(
-    "--clips",
-    type=click.IntRange(1, 100_000_000),
-    default=7000,
-    show_default=True,
-    help="Target number of clips, spread evenly over the sources.",
-)
-@click.option(
-    "--max-per-source",
-    type=click.IntRange(1, 1_000_000),
-    default=32,
-    show_default=True,
-    help="At most this many clips from one video.",
-)
-@click.option(
-    "--min-source-fps",
-    type=Number(0, 1000),
-    default=8.0,
-    show_default=True,
-    help="Skip videos filmed at a lower frame rate (time-lapse stills).",
-)
-@click.option(
-    "--val-fraction",
-    type=Number(0, 1, max_open=True),
-    default=0.1,
-    show_default=True,
-    help="Share of source videos (by hash of their id) in the validation split.",
-)
-@click.option(
-    "--select-fraction",
-    type=Number(0, 1, max_open=True),
-    default=0.0,
-    show_default=True,
-    help="Share of source videos in the selection split (for choosing checkpoints), after val.",
-)
-@click.option(
-    "--seed", type=SEED, default=0, show_default=True, help="Seed of every random choice."
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 1024),
-    default=os.cpu_count() or 1,
-    show_default=True,
-    help="Worker processes decoding videos.",
-)
-@click.option(
-    "--decoder-threads",
-    type=click.IntRange(0, 256),
-    default=1,
-    show_default=True,
-    help="FFmpeg threads per worker (0: FFmpeg chooses).",
-)
-@click.option(
-    "--shard-size",
-    type=click.IntRange(1, 1_000_000),
-    default=1000,
-    show_default=True,
-    help="Clips per shard.",
-)
-@click.option("--preview", is_flag=True, help="Also write preview/ (contact sheet PNG, GIF grid).")
-@click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
-@_filter_options
-def build_dataset_command(dry_run: bool, preview: bool, **options) -> None:
-    """Cut source videos into 32-frame gray clips and write them as HDF5 shards."""
-    from scenegan.pipeline.build import BuildConfig, build_dataset, summary
-    from scenegan.pipeline.clips import FilterConfig
+FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
 
-    filters = FilterConfig(**{name: options.pop(name) for _, name, _, _ in _FILTER_OPTIONS})
-    config = BuildConfig(filters=filters, preview=preview, **options)
+
+@cli.command("build-dataset")
+@option(
+    BuildConfig,
+    "videos",
+    click.Path(exists=True, file_okay=False, path_type=Path),
+    "Build from this folder of videos instead of the fetch manifest.",
+)
+@option(BuildConfig, "manifest", click.Path(path_type=Path), "SQLite manifest of `scenegan fetch`.")
+@option(BuildConfig, "out", folder(), "Dataset folder to write (or to finish after a stop).")
+@option(BuildConfig, "fps", Number(0, 120, min_open=True), "Frame rate clips are resampled to.")
+@option(BuildConfig, "stride", click.IntRange(1, 10_000), "Frames between clip starts.")
+@option(BuildConfig, "clips", click.IntRange(1, 10**8), "Target clips, spread over the sources.")
+@option(BuildConfig, "max_per_source", click.IntRange(1, 10**6), "At most this many per video.")
+@option(BuildConfig, "min_source_fps", Number(0, 1000), "Skip videos filmed at a lower rate.")
+@option(BuildConfig, "val_fraction", Number(0, 1, max_open=True), "Share of videos in val.")
+@option(
+    BuildConfig,
+    "select_fraction",
+    Number(0, 1, max_open=True),
+    "Share of videos in the select split (for choosing checkpoints), after val.",
+)
+@option(BuildConfig, "seed", SEED, "Seed of every random choice.")
+@option(BuildConfig, "workers", click.IntRange(1, 1024), "Worker processes decoding videos.")
+@option(
+    BuildConfig, "decoder_threads", click.IntRange(0, 256), "FFmpeg threads per worker (0: auto)."
+)
+@option(BuildConfig, "shard_size", click.IntRange(1, 10**6), "Clips per shard.")
+@option(BuildConfig, "preview", help="Also write preview/ (contact sheet PNG, GIF grid).")
+@DRY_RUN
+@_filter_options
+def build_dataset_command(dry_run: bool, **options) -> None:
+    """Cut source videos into 32-frame gray clips and write them as HDF5 shards."""
+    from scenegan.pipeline.build import build_dataset, summary
+
+    filters = FilterConfig(**{name: options.pop(name) for name in FILTER_FIELDS})
+    config = BuildConfig(filters=filters, **options)
     if dry_run:
         _print_config(config)
         return
@@ -292,21 +251,10 @@ def build_dataset_command(dry_run: bool, preview: bool, **options) -> None:
 
 
 @cli.command("inspect")
-@click.argument(
-    "dataset", type=click.Path(file_okay=False, path_type=Path), default=Path("datasets/clips")
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Folder for preview.png and preview.gif (default: DATASET/preview).",
-)
-@click.option(
-    "--count", type=click.IntRange(1, 1024), default=16, show_default=True, help="Clips to show."
-)
-@click.option(
-    "--split", type=click.Choice(["train", "val", "select"]), default="train", show_default=True
-)
+@click.argument("dataset", type=folder(), default=Path("datasets/clips"))
+@click.option("--out", type=folder(), help="For preview.png and preview.gif [DATASET/preview].")
+@click.option("--count", type=click.IntRange(1, 1024), default=16, show_default=True)
+@click.option("--split", type=click.Choice(SPLITS), default="train", show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Which random clips.")
 def inspect_command(dataset: Path, out: Path | None, count: int, split: str, seed: int) -> None:
     """Write a contact sheet PNG and a GIF grid of random clips of a dataset."""
@@ -318,118 +266,74 @@ def inspect_command(dataset: Path, out: Path | None, count: int, split: str, see
 
 # ---------------------------------------------------------------- train (model/train)
 
+_STEPS = click.IntRange(1, 10**9)
+_WEIGHT = Number(0, 1000)
+
 
 @cli.command()
-@click.option("--stage", type=click.Choice(["small", "large"]), default="small", show_default=True)
-@click.option("--data", default="datasets/clips", show_default=True, help="dataset folder")
-@click.option("--out", default="", help="checkpoint folder  [default: checkpoints/<stage>]")
-@click.option(
-    "--steps",
-    type=click.IntRange(1, 10**9),
-    default=20000,
-    show_default=True,
-    help="train up to this step",
+@option(TrainConfig, "stage", click.Choice(list(STAGE_FORMATS)))
+@option(TrainConfig, "data", help="dataset folder")
+@option(TrainConfig, "out", help="checkpoint folder  [default: checkpoints/<stage>]")
+@option(TrainConfig, "steps", _STEPS, "train up to this step")
+@option(TrainConfig, "batch_size", click.IntRange(2, 65536))
+@option(TrainConfig, "lr", Number(0, 1, min_open=True))
+@option(TrainConfig, "device", click.Choice(["auto", "cpu", "cuda"]))
+@option(
+    TrainConfig,
+    "stream",
+    click.Choice(["auto", "yes", "no"]),
+    "read clips from the shards per batch, not into memory (auto: when they would "
+    "take over a quarter of the RAM)",
 )
-@click.option("--batch-size", type=click.IntRange(2, 65536), default=16, show_default=True)
-@click.option("--lr", type=Number(0, 1, min_open=True), default=2e-4, show_default=True)
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
-)
-@click.option(
-    "--stream",
-    type=click.Choice(["auto", "yes", "no"]),
-    default="auto",
-    show_default=True,
-    help="read clips from the HDF5 shards per batch instead of into memory "
-    "(auto: when they would take over a quarter of the RAM)",
-)
-@click.option("--resume", default="auto", show_default=True, help="auto | none | PATH")
-@click.option(
-    "--init",
-    default="",
+@option(TrainConfig, "resume", help="auto | none | PATH")
+@option(
+    TrainConfig,
+    "init",
     help="stage large: small checkpoint to grow from [default: newest in <out>/../small]",
 )
-@click.option(
-    "--arch",
-    type=click.Choice(["euler", "flow", "keras2019", "seed"]),
-    default="euler",
-    show_default=True,
-    help="euler: a static motion field integrated over time; flow: a displacement per frame; "
+@option(
+    TrainConfig,
+    "arch",
+    click.Choice([*ARCHS, *ARCH_ALIASES]),
+    "euler: a static motion field integrated over time; flow: a displacement per frame; "
     "keras2019 (alias seed): the 2019 baseline",
 )
-@click.option("--loss", type=click.Choice(["lsgan", "wgan-gp"]), default="lsgan", show_default=True)
-@click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option(
-    "--fade-steps",
-    type=click.IntRange(0, 10**9),
-    default=2000,
-    show_default=True,
-    help="stage large: steps to fade the new layers in",
+@option(TrainConfig, "loss", click.Choice(LOSSES))
+@option(TrainConfig, "seed", SEED)
+@option(TrainConfig, "fade_steps", click.IntRange(0, 10**9), "stage large: steps of fade-in")
+@option(TrainConfig, "roughness_weight", _WEIGHT, "penalty on the motion field's gradient")
+@option(TrainConfig, "residual_weight", _WEIGHT, "penalty on the mean |residual|")
+@option(
+    TrainConfig,
+    "motion_weight",
+    _WEIGHT,
+    "weight of the term tying how much each region moves to the real clip of the photo",
 )
-@click.option(
-    "--roughness-weight",
-    type=Number(0, 1000),
-    default=1.0,
-    show_default=True,
-    help="flow arch: penalty on the flow's spatial gradient (folds show as stripes)",
+@option(
+    TrainConfig,
+    "augment",
+    help="DiffAugment policy of the clips D sees: any of "
+    "color,translation,cutout, or none (auto: all three, none for keras2019)",
 )
-@click.option(
-    "--residual-weight",
-    type=Number(0, 1000),
-    default=0.0,
-    show_default=True,
-    help="flow arch: penalty on the mean |residual| (change the warp does not explain)",
+@option(TrainConfig, "snapshot_every", _STEPS)
+@option(TrainConfig, "tick_every", _STEPS)
+@option(
+    TrainConfig, "minutes", Number(0, 10**7), "stop (with a snapshot) after this long; 0: never"
 )
-@click.option(
-    "--motion-weight",
-    type=Number(0, 1000),
-    default=3.0,
-    show_default=True,
-    help="flow arch: weight of the term tying where and how much each clip moves to the real "
-    "clip of the same photo",
-)
-@click.option(
-    "--augment",
-    default="auto",
-    show_default=True,
-    help="DiffAugment policy for the clips D sees: any of color,translation,cutout, or none "
-    "(auto: all three for flow, none for seed)",
-)
-@click.option("--snapshot-every", type=click.IntRange(1, 10**9), default=500, show_default=True)
-@click.option("--tick-every", type=click.IntRange(1, 10**9), default=50, show_default=True)
-@click.option(
-    "--minutes",
-    type=Number(0, 10**7),
-    default=0.0,
-    show_default=True,
-    help="stop (with a snapshot) after this many minutes; 0: no limit",
-)
-@click.option(
-    "--keep",
-    type=click.IntRange(1, 10**6),
-    default=3,
-    show_default=True,
-    help="training states to keep",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(0, 4096),
-    default=0,
-    show_default=True,
-    help="CPU threads (0: default)",
-)
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the networks")
-@click.option("--no-tensorboard", is_flag=True, help="do not write TensorBoard scalars")
-@click.option("--dry-run", is_flag=True, help="print the config and parameter counts and exit")
-def train(dry_run: bool, compile_: bool, no_tensorboard: bool, **options) -> None:
+@option(TrainConfig, "keep", click.IntRange(1, 10**6), "training states to keep")
+@option(TrainConfig, "threads", click.IntRange(0, 4096), "CPU threads (0: default)")
+@option(TrainConfig, "compile", help="torch.compile the networks")
+@option(TrainConfig, "tensorboard", help="write TensorBoard scalars")
+@DRY_RUN
+def train(dry_run: bool, **options) -> None:
     """Train the generator of one stage (small: 23 x 40, large: 45 x 80, grown from small)."""
-    from scenegan.model.train import TrainConfig, describe
+    from scenegan.model.train import parameter_counts
     from scenegan.model.train import train as run_training
 
-    cfg = TrainConfig(compile=compile_, tensorboard=not no_tensorboard, **options)
+    cfg = TrainConfig(**options)
     _check_device(cfg.device)
     if dry_run:
-        click.echo(describe(cfg))
+        _print_config(cfg, *parameter_counts(cfg))
         return
     summary = run_training(cfg)
     click.echo(f"done at step {summary['step']}: {summary['checkpoint']}")
@@ -448,91 +352,45 @@ def export(checkpoint: str, out: str) -> None:
 
 # ---------------------------------------------------------------- sample (model/sample)
 
+_SPEED = Number(0, 8)
+
 
 @cli.command()
-@click.option(
-    "--image",
+@option(
+    SampleConfig,
     "images",
+    click.Path(path_type=Path),
+    "Photo file or folder of photos (repeatable). Default: the shipped example photos.",
     multiple=True,
-    type=click.Path(path_type=Path),
-    help="Photo file or folder of photos (repeatable). Default: the shipped example photos.",
+    flag="--image",
 )
-@click.option(
-    "--checkpoint",
-    default=None,
-    help="Generator checkpoint (.pt), or baseline:copy / baseline:drift. Default: "
-    "checkpoints/scenegan-generator.pt, else the newest checkpoints/*.pt.",
+@option(
+    SampleConfig,
+    "checkpoint",
+    help="Generator checkpoint (.pt), or baseline:copy / "
+    "baseline:drift. Default: the shipped generator.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("samples"),
-    show_default=True,
+@option(SampleConfig, "out", folder())
+@option(
+    SampleConfig,
+    "format",
+    click.Choice(["gif", "mp4", "npy"]),
+    "npy: the raw uint8 frames (T, H, W), never scaled.",
 )
-@click.option(
-    "--format",
-    "format_",
-    type=click.Choice(["gif", "mp4", "npy"]),
-    default="gif",
-    show_default=True,
-    help="npy: the raw uint8 frames (T, H, W), never scaled.",
-)
-@click.option(
-    "--n",
-    type=click.IntRange(1, 64),
-    default=1,
-    show_default=True,
-    help="Animations per photo (different noise).",
-)
-@click.option("--seed", type=SEED, default=None, help="Noise seed; same seed, same frames.")
-@click.option(
-    "--scale",
-    type=click.IntRange(1, 16),
-    default=1,
-    show_default=True,
-    help="Enlarge GIF/MP4 frames K times.",
-)
-@click.option(
-    "--resample",
-    type=click.Choice(["nearest", "area", "bicubic"]),
-    default="nearest",
-    show_default=True,
-    help="How --scale enlarges.",
-)
-@click.option("--grid", is_flag=True, help="One file per photo: the photo and its animations.")
-@click.option(
-    "--loop", is_flag=True, help="Seamless loop: frame 31 joins frame 0 like neighbouring frames."
-)
-@click.option(
-    "--speed",
-    type=Number(0, 8),
-    default=1.0,
-    show_default=True,
-    help="Motion speed: 2 moves about twice as far, 0.5 half as far.",
-)
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
-def sample(
-    images, checkpoint, out, format_, n, seed, scale, resample, grid, loop, speed, device, dry_run
-):
+@option(SampleConfig, "n", click.IntRange(1, 64), "Animations per photo (different noise).")
+@option(SampleConfig, "seed", SEED, "Noise seed; same seed, same frames.")
+@option(SampleConfig, "scale", click.IntRange(1, 16), "Enlarge GIF/MP4 frames K times.")
+@option(SampleConfig, "resample", click.Choice(["nearest", "area", "bicubic"]), "How --scale does.")
+@option(SampleConfig, "grid", help="One file per photo: the photo and its animations.")
+@option(SampleConfig, "loop", help="Seamless loop: frame 31 joins frame 0 like neighbours do.")
+@option(SampleConfig, "speed", _SPEED, "Motion speed: 2 moves about twice as far, 0.5 half.")
+@option(SampleConfig, "device")
+@DRY_RUN
+def sample(dry_run: bool, images, **options) -> None:
     """Animate photos: each becomes a 32-frame grey clip (GIF, MP4 or npy) in --out."""
-    from scenegan.model.sample import SampleConfig
     from scenegan.model.sample import sample as run_sample
 
-    config = SampleConfig(
-        images=tuple(images),
-        checkpoint=checkpoint,
-        out=out,
-        format=format_,
-        n=n,
-        seed=seed,
-        scale=scale,
-        resample=resample,
-        grid=grid,
-        loop=loop,
-        speed=speed,
-        device=device,
-    )
+    config = SampleConfig(images=tuple(images), **options)
     if dry_run:
         _print_config(config)
         return
@@ -544,123 +402,59 @@ def sample(
 
 
 @cli.command()
-@click.option(
-    "--checkpoint",
-    default=None,
-    help="Generator checkpoint to evaluate (default: the shipped one, else the newest).",
+@option(EvaluateConfig, "checkpoint", help="Generator to evaluate [default: the shipped one].")
+@option(EvaluateConfig, "data", folder(), "Dataset folder; --split chooses its clips.")
+@option(EvaluateConfig, "out", folder())
+@option(EvaluateConfig, "baseline", help="Checkpoint of the keras2019 architecture: one more row.")
+@option(EvaluateConfig, "n_clips", click.IntRange(1, 10**6), "Held-out clips used.")
+@option(EvaluateConfig, "halvings", click.IntRange(1, 10_000), "Random halvings FVD averages.")
+@option(EvaluateConfig, "seed", SEED)
+@option(EvaluateConfig, "fvd", help="Compute FVD (I3D).")
+@option(
+    EvaluateConfig,
+    "fvd_cache",
+    help="Reuse I3D features of identical clips (real clips, baselines) from ~/.cache/scenegan.",
 )
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("datasets/clips"),
-    show_default=True,
-    help="Dataset folder; its val split is used.",
+@option(
+    EvaluateConfig,
+    "split",
+    click.Choice(["val", "select"]),
+    "val for reported numbers, select for choosing checkpoints.",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("runs/evaluate"),
-    show_default=True,
+@option(
+    EvaluateConfig,
+    "sources",
+    help="Only clips of source videos matching these "
+    "comma-separated patterns, e.g. 'fire-*,sea-*'.",
 )
-@click.option("--baseline", default=None, help="Checkpoint of the seed architecture: one more row.")
-@click.option(
-    "--n-clips",
-    type=click.IntRange(1, 1_000_000),
-    default=256,
-    show_default=True,
-    help="Held-out clips used.",
-)
-@click.option(
-    "--halvings",
-    type=click.IntRange(1, 10_000),
-    default=5,
-    show_default=True,
-    help="Random halvings FVD averages.",
-)
-@click.option("--seed", type=SEED, default=0, show_default=True)
-@click.option("--fvd/--no-fvd", default=True, show_default=True, help="Compute FVD (I3D).")
-@click.option(
-    "--fvd-cache/--no-fvd-cache",
-    default=True,
-    show_default=True,
-    help="Reuse I3D features of identical clips (real, baselines) from ~/.cache/scenegan.",
-)
-@click.option(
-    "--split",
-    type=click.Choice(["val", "select"]),
-    default="val",
-    show_default=True,
-    help="Held-out split: val for reported numbers, select for choosing checkpoints.",
-)
-@click.option("--loop", is_flag=True, help="Animate with --loop and report the loop seam.")
-@click.option("--speed", type=Number(0, 8), default=1.0, show_default=True, help="Motion speed.")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
-def evaluate(
-    checkpoint,
-    data,
-    out,
-    baseline,
-    n_clips,
-    halvings,
-    seed,
-    fvd,
-    fvd_cache,
-    split,
-    loop,
-    speed,
-    device,
-    dry_run,
-):
+@option(EvaluateConfig, "loop", help="Animate with --loop and report the loop seam.")
+@option(EvaluateConfig, "speed", _SPEED, "Motion speed.")
+@option(EvaluateConfig, "device")
+@DRY_RUN
+def evaluate(dry_run: bool, **options) -> None:
     """Score generated clips against held-out real clips, with baselines, into --out."""
-    from scenegan.evaluation.evaluate import EvaluateConfig
     from scenegan.evaluation.evaluate import evaluate as run_evaluate
 
-    config = EvaluateConfig(
-        data=data,
-        out=out,
-        checkpoint=checkpoint,
-        baseline=baseline,
-        n_clips=n_clips,
-        halvings=halvings,
-        seed=seed,
-        fvd=fvd,
-        fvd_cache=fvd_cache,
-        split=split,
-        loop=loop,
-        speed=speed,
-        device=device,
-    )
+    config = EvaluateConfig(**options)
     if dry_run:
         _print_config(config)
         return
     _check_device(config.device)
     run_evaluate(config)
-    click.echo(f"wrote {out}/report.md, report.json and plots")
+    click.echo(f"wrote {config.out}/report.md, report.json and plots")
 
 
 # ---------------------------------------------------------------- demo
 
 
 @cli.command()
-@click.option(
-    "--workdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("demo"),
-    show_default=True,
-)
-@click.option(
-    "--steps",
-    type=click.IntRange(1, 100_000),
-    default=20,
-    show_default=True,
-    help="Training steps per stage.",
-)
-def demo(workdir: Path, steps: int) -> None:
+@option(DemoConfig, "workdir", folder())
+@option(DemoConfig, "steps", click.IntRange(1, 100_000), "Training steps per stage.")
+def demo(**options) -> None:
     """Offline on made-up videos: fetch (local Flickr stand-in), build, train, sample."""
-    from scenegan.demo import DemoConfig, run_demo
+    from scenegan.demo import run_demo
 
-    for path in run_demo(DemoConfig(workdir=workdir, steps=steps)):
+    for path in run_demo(DemoConfig(**options)):
         click.echo(path)
 
 

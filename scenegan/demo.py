@@ -10,20 +10,11 @@ the plumbing, not a good model (the shipped one is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-
-@dataclass(frozen=True)
-class DemoConfig:
-    """Where the demo works and how long it trains."""
-
-    workdir: Path = Path("demo")
-    n_videos: int = 8  # served by the stand-in; 6 of them carry a free license
-    steps: int = 20  # per stage
-    batch_size: int = 4
+from scenegan.config import DemoConfig
 
 
 def run_demo(config: DemoConfig) -> list[Path]:

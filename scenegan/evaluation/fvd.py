@@ -55,8 +55,8 @@ def load_i3d(device: str = "cpu") -> InceptionI3d:
 
     Batch norms are folded into the convolutions and the first convolution takes the one gray
     channel (its kernel summed over RGB): the same function as the original on gray repeated to
-    RGB (to float32 rounding, checked in tests) at about 1.3x the speed; channels_last_3d is
-    another 1.7x on CPU (oneDNN). See benchmarks/fvd_speed.py.
+    RGB (to float32 rounding, checked in tests), faster; so is channels_last_3d on CPU (oneDNN).
+    benchmarks/fvd_speed.py measures both.
     """
     model = InceptionI3d().eval()
     model.load_state_dict(load_state_dict())
@@ -102,8 +102,8 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
         f"feature sets must be (N, D) with the same D, got {feats_a.shape} and {feats_b.shape}"
     )
     assert len(feats_a) >= 2 and len(feats_b) >= 2, "need at least 2 samples in each set"
-    # One thread: a multithreaded eigh of 400 x 400 (numpy's OpenBLAS or torch's MKL) takes 2-5
-    # seconds instead of 20 ms when the cores are busy (measured on the shared 2-core machine).
+    # One thread: a multithreaded eigh of 400 x 400 (numpy's OpenBLAS or torch's MKL) slows down
+    # by orders of magnitude when the cores are busy with other work.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

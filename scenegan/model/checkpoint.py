@@ -121,6 +121,38 @@ def find_latest(out_dir: Path | str) -> Path | None:
     return states[-1][1] if states else None
 
 
+# What a training state holds, besides kind and version. `rng_ranks` is each rank's numpy
+# generator state; files written before it existed hold one `rng` instead.
+TRAINING_KEYS = (
+    "arch",
+    "stage",
+    "step",
+    "alpha",
+    "G_args",
+    "D_args",
+    "G",
+    "D",
+    "G_ema",
+    "opt_G",
+    "opt_D",
+    "rng_ranks",
+    "config",
+    "clip_format",
+)
+
+
+def training_state(**parts) -> dict:
+    """The dict a training state file holds: exactly TRAINING_KEYS."""
+    if set(parts) != set(TRAINING_KEYS):
+        raise ValueError(f"a training state holds {TRAINING_KEYS}, got {sorted(parts)}")
+    return parts
+
+
+def rank_rng_states(state: dict) -> list:
+    """The numpy generator state of every rank that wrote `state` (old files: one `rng`)."""
+    return state.get("rng_ranks") or [state["rng"]]
+
+
 def save_training_state(state: dict, out_dir: Path, *, keep: int = 3) -> Path:
     """Write `training-state-<step>.pt`, point `latest` at it, keep only the newest `keep`."""
     path = out_dir / state_name(state["step"])

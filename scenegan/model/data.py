@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 
 from scenegan.clip_format import CLIP, ClipFormat
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
-from scenegan.pipeline.shards import read_index, read_split
+from scenegan.pipeline.shards import open_shard, read_index, read_split
 
 
 class StreamedClips:
@@ -25,7 +24,7 @@ class StreamedClips:
 
     def __init__(self, paths: list[Path], fmt: ClipFormat):
         self.fmt = fmt
-        self.files = [h5py.File(path, "r") for path in paths]
+        self.files = [open_shard(path) for path in paths]
         sizes = [f["clips"].shape[0] for f in self.files]
         self.starts = np.cumsum([0, *sizes])
         self.shape = (int(self.starts[-1]), fmt.n_frames, *fmt.frame_shape)

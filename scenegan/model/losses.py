@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("lsgan", "wgan-gp")
+from scenegan.config import LOSSES
 
 
 def d_loss(kind: str, real: torch.Tensor, fakes: list[tuple[torch.Tensor, float]]) -> torch.Tensor:

@@ -13,10 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenegan.clip_format import SMALL, STAGE_FORMATS
+from scenegan.config import ARCH_ALIASES, ARCHS
 from scenegan.model import keras2019
 
-ARCHS = ("euler", "flow", "keras2019")
-ARCH_ALIASES = {"seed": "keras2019"}  # the 2019 project was this project's seed
 NOISE_BASIS_SEED = 20190601  # noise maps: the basis is also saved with the weights
 
 
@@ -152,7 +151,7 @@ class FlowGenerator(nn.Module):
         """(B, C, h, w) -> (B*T, C, h, w), the same map for every frame."""
         batch, n_frames = e.shape[0], self.fmt.n_frames
         e = e[:, None].expand(batch, n_frames, *e.shape[1:]).reshape(-1, *e.shape[1:])
-        # channels_last: CPU convolutions and nearest upsampling run several times faster
+        # channels_last: the faster layout of CPU convolutions and nearest upsampling
         return e.contiguous(memory_format=torch.channels_last)
 
     def frame_fields(self, encoded, z: torch.Tensor) -> torch.Tensor:

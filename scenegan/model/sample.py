@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
 import numpy as np
 import torch
 
-from scenegan.animation_files import FORMATS, RESAMPLING, tile, write_animation
+from scenegan.animation_files import tile, write_animation
 from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat
+from scenegan.config import SampleConfig
 from scenegan.errors import UserError
 from scenegan.files import writable_folder
 from scenegan.model.checkpoint import find_checkpoint, load_any_generator
@@ -26,32 +26,6 @@ from scenegan.pipeline.frames import prepare_image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-
-@dataclass(frozen=True)
-class SampleConfig:
-    """What `scenegan sample` does; click options map one to one onto these fields."""
-
-    images: tuple[Path, ...] = ()  # files or folders; empty: the shipped example photos
-    checkpoint: str | None = None  # a .pt path or baseline:copy / baseline:drift; None: default
-    out: Path = Path("samples")
-    format: str = "gif"
-    n: int = 1  # animations per photo, each with its own noise
-    seed: int | None = None  # None: a fresh random seed (printed, so a result can be repeated)
-    scale: int = 1  # enlargement of GIF / MP4 frames for viewing (never of npy)
-    resample: str = "nearest"
-    grid: bool = False  # one file per photo: the photo, then its n animations, side by side
-    loop: bool = False  # frame 31 joins frame 0 as smoothly as neighbouring frames join
-    speed: float = 1.0  # motion speed: 2 moves about twice as far
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise UserError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}")
-        if self.resample not in RESAMPLING:
-            raise UserError(f"--resample must be one of {', '.join(RESAMPLING)}")
-        if self.n < 1 or self.scale < 1:
-            raise UserError("--n and --scale must be at least 1")
 
 
 def dataset_fps(info: dict) -> float:
@@ -180,7 +154,3 @@ def sample(
             f"{len(failed)} of {len(images)} photo(s) could not be animated (see `skipped` above)"
         )
     return written
-
-
-def config_dict(config: SampleConfig) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}

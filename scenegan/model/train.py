@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,19 +17,16 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from scenegan.clip_format import STAGE_FORMATS
+from scenegan.animation_files import tile, upscale, write_gif
+from scenegan.clip_format import STAGE_FORMATS, from_unit
+from scenegan.config import TrainConfig
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
-from scenegan.model.augment import POLICIES, check_policy
 from scenegan.model.data import ClipBank
 from scenegan.model.ema import update_ema
-from scenegan.model.grid import save_gif, tile_clips
-from scenegan.model.losses import LOSSES
 from scenegan.model.networks import (
-    ARCHS,
     build_discriminator,
     build_generator,
-    canonical_arch,
     default_args,
 )
 from scenegan.model.runtime import (
@@ -41,75 +38,6 @@ from scenegan.model.runtime import (
     setup_runtime,
 )
 from scenegan.model.steps import StepWeights, gan_step_for
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything one training run depends on; saved in every checkpoint."""
-
-    stage: str = "small"
-    data: str = "datasets/clips"
-    out: str = ""  # "" -> checkpoints/<stage>
-    steps: int = 20000
-    batch_size: int = 16
-    lr: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.99)
-    device: str = "auto"  # auto | cpu | cuda
-    stream: str = "auto"  # auto | yes | no: read clips from the shards per batch, not into memory
-    resume: str = "auto"  # auto | none | PATH
-    init: str = ""  # stage large: the small checkpoint ("" -> newest in <out>/../small; "none")
-    arch: str = "euler"
-    loss: str = "lsgan"
-    seed: int = 0
-    fade_steps: int = 2000
-    ema_beta: float = 0.999
-    gp_weight: float = 10.0
-    mismatch_weight: float = 0.5  # weight of (real clip, another clip's photo) pairs as fakes
-    roughness_weight: float = 1.0  # flow arch: weight of the flow roughness penalty in G's loss
-    residual_weight: float = 0.0  # flow arch: weight of the mean |residual| penalty in G's loss
-    # flow arch: weight of the term that ties the coarse motion maps (speed, flicker) of each
-    # generated clip to those of the real clip of the same photo (losses.motion_match)
-    motion_weight: float = 3.0
-    # DiffAugment policy for the clips D sees; auto: all of them for flow, none for the seed
-    # (the 2019 model trained without)
-    augment: str = "auto"
-    snapshot_every: int = 500
-    tick_every: int = 50
-    keep: int = 3
-    minutes: float = 0.0  # > 0: stop (with a snapshot) after this much wall-clock time
-    threads: int = 0  # 0: torch's default
-    compile: bool = False
-    tensorboard: bool = True
-    grid_photos: int = 6
-    grid_noises: int = 3
-
-    def __post_init__(self) -> None:
-        if self.stage not in STAGE_FORMATS:
-            raise UserError(f"--stage must be one of {sorted(STAGE_FORMATS)}, not {self.stage!r}")
-        object.__setattr__(self, "arch", canonical_arch(self.arch))
-        if self.arch not in ARCHS:
-            raise UserError(f"--arch must be one of {list(ARCHS)}, not {self.arch!r}")
-        if self.loss not in LOSSES:
-            raise UserError(f"--loss must be one of {list(LOSSES)}, not {self.loss!r}")
-        if self.stream not in ("auto", "yes", "no"):
-            raise UserError(f"--stream must be auto, yes or no, not {self.stream!r}")
-        if self.augment == "auto":
-            object.__setattr__(
-                self, "augment", "" if self.arch == "keras2019" else ",".join(POLICIES)
-            )
-        try:
-            check_policy(self.augment)
-        except ValueError as error:
-            raise UserError(f"--augment: {error}") from None
-        if self.batch_size < 2:
-            raise UserError("--batch-size must be at least 2")
-        if not self.out:
-            object.__setattr__(self, "out", str(Path("checkpoints") / self.stage))
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        return d
 
 
 def load_matching(module: nn.Module, source: dict) -> list[str]:
@@ -153,13 +81,13 @@ def build_models(cfg: TrainConfig) -> tuple[nn.Module, nn.Module, dict, dict]:
     return build_generator(cfg.arch, G_args), build_discriminator(cfg.arch, D_args), G_args, D_args
 
 
-def describe(cfg: TrainConfig) -> str:
-    """The full config and parameter counts, as `--dry-run` prints them."""
+def parameter_counts(cfg: TrainConfig) -> list[str]:
+    """A line per network: its parameter count (what `--dry-run` prints after the config)."""
     G, D, _, _ = build_models(cfg)
-    lines = [json.dumps(cfg.to_dict(), indent=2)]
-    lines.append(f"G ({cfg.arch}, {cfg.stage}): {count_parameters(G):,} parameters")
-    lines.append(f"D ({cfg.arch}, {cfg.stage}): {count_parameters(D):,} parameters")
-    return "\n".join(lines)
+    return [
+        f"{name} ({cfg.arch}, {cfg.stage}): {count_parameters(net):,} parameters"
+        for name, net in (("G", G), ("D", D))
+    ]
 
 
 def motion_energy(clips: torch.Tensor) -> float:
@@ -172,6 +100,13 @@ def fade_alpha(cfg: TrainConfig, step: int) -> float:
     if cfg.stage != "large" or cfg.arch == "keras2019" or cfg.fade_steps <= 0:
         return 1.0
     return min(1.0, step / cfg.fade_steps)
+
+
+def tile_rows(rows: np.ndarray, gap: int = 1, scale: int = 2) -> np.ndarray:
+    """rows (R, C, T, H, W) float in [-1, 1] -> uint8 frames (T, R*(H+gap), C*(W+gap)), scaled."""
+    n_rows, n_cols = rows.shape[:2]
+    clips = from_unit(rows.reshape(n_rows * n_cols, *rows.shape[2:]))  # (R * C, T, H, W)
+    return upscale(tile(clips, columns=n_cols, gap=gap), scale)
 
 
 @torch.no_grad()
@@ -233,7 +168,7 @@ def start(cfg: TrainConfig, models: Models, rt: Runtime) -> tuple[int, np.random
         for name in ("G", "D", "G_ema", "opt_G", "opt_D"):
             getattr(models, name).load_state_dict(state[name])
         step = int(state["step"])
-        per_rank = state.get("rng_ranks") or [state["rng"]]
+        per_rank = ckpt.rank_rng_states(state)
         if len(per_rank) == rt.world_size:  # the same course, rank by rank
             set_rng_state(per_rank[rt.rank], np_rng)
         else:  # saved by another number of processes: a fresh stream per (seed, rank, step)
@@ -328,24 +263,23 @@ class Snapshots:
         if not self.rt.main:
             return
         cfg = self.cfg
-        state = {
-            "arch": cfg.arch,
-            "stage": cfg.stage,
-            "step": step,
-            "alpha": fade_alpha(cfg, step),
-            "G_args": models.G_args,
-            "D_args": models.D_args,
+        state = ckpt.training_state(
+            arch=cfg.arch,
+            stage=cfg.stage,
+            step=step,
+            alpha=fade_alpha(cfg, step),
+            G_args=models.G_args,
+            D_args=models.D_args,
             **{name: getattr(models, name).state_dict() for name in ("G", "D", "G_ema")},
-            "opt_G": models.opt_G.state_dict(),
-            "opt_D": models.opt_D.state_dict(),
-            "rng": rngs[0],
-            "rng_ranks": rngs,
-            "config": cfg.to_dict(),
-            "clip_format": models.G.fmt.to_dict(),
-        }
+            opt_G=models.opt_G.state_dict(),
+            opt_D=models.opt_D.state_dict(),
+            rng_ranks=rngs,
+            config=cfg.to_dict(),
+            clip_format=models.G.fmt.to_dict(),
+        )
         self.last_good = ckpt.save_training_state(state, self.out, keep=cfg.keep)
         grid = make_grid(models.G_ema, self.grid_clips, self.grid_z, cfg.grid_noises)
-        save_gif(self.out / f"grid-{step:07d}.gif", tile_clips(grid))
+        write_gif(self.out / f"grid-{step:07d}.gif", tile_rows(grid))
 
 
 def check_finite(step: int, loss_D: float, loss_G: float, last_good: Path | None) -> None:

@@ -6,84 +6,32 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import shutil
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
-import h5py
 import numpy as np
 from tqdm import tqdm
 
-from scenegan.clip_format import CLIP, DEFAULT_FPS
+from scenegan.config import SPLITS, BuildConfig
 from scenegan.errors import UserError
 from scenegan.files import LOCK_NAME, atomic_write_text, folder_lock, writable_folder
-from scenegan.pipeline.clips import FilterConfig
 from scenegan.pipeline.extract import ExtractConfig, SourceResult, extract_source, source_rng
 from scenegan.pipeline.shards import (
-    FORMAT_VERSION,
     INDEX_NAME,
-    SPLITS,
     STATS_NAME,
     copy_shard,
+    open_shard,
+    remove_index,
     shard_name,
+    write_index,
     write_shard,
 )
 from scenegan.pipeline.sources import Source, folder_sources, manifest_sources, split_of
 
 PARTS_DIR = ".parts"  # per-source results of an unfinished or earlier build (the resume state)
 SETTINGS_NAME = "settings.json"
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    """Options of `scenegan build-dataset`; see `scenegan build-dataset --help`."""
-
-    out: Path = Path("datasets/clips")
-    videos: Path | None = None  # a folder of videos; None: read the fetch manifest
-    manifest: Path = Path("datasets/manifest.sqlite")
-    fps: float = DEFAULT_FPS
-    stride: int = 8
-    clips: int = 7000
-    max_per_source: int = 32
-    min_source_fps: float = 8.0
-    val_fraction: float = 0.1
-    select_fraction: float = 0.0  # source videos kept apart for choosing checkpoints
-    seed: int = 0
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    decoder_threads: int = 1  # per worker; 0 lets FFmpeg choose (fastest with --workers 1)
-    shard_size: int = 1000
-    filters: FilterConfig = FilterConfig()
-    preview: bool = False
-
-    def extract_config(self) -> ExtractConfig:
-        return ExtractConfig(
-            fps=self.fps,
-            stride=self.stride,
-            max_per_source=self.max_per_source,
-            min_source_fps=self.min_source_fps,
-            seed=self.seed,
-            filters=self.filters,
-            decoder_threads=self.decoder_threads,
-        )
-
-    def to_dict(self) -> dict:
-        settings = asdict(self)
-        for key in ("out", "videos", "manifest"):
-            settings[key] = None if settings[key] is None else str(settings[key])
-        return settings
-
-    def validate(self) -> None:
-        if self.fps <= 0 or self.stride < 1 or self.clips < 1 or self.max_per_source < 1:
-            raise UserError("--fps, --stride, --clips and --max-per-source must be positive")
-        if not (0 <= self.val_fraction < 1 and 0 <= self.select_fraction < 1):
-            raise UserError("--val-fraction and --select-fraction must be in [0, 1)")
-        if self.val_fraction + self.select_fraction >= 1:
-            raise UserError("--val-fraction plus --select-fraction must leave videos to train on")
-        if self.workers < 1 or self.shard_size < 1:
-            raise UserError("--workers and --shard-size must be at least 1")
 
 
 def list_sources(config: BuildConfig) -> list[Source]:
@@ -268,14 +216,14 @@ def _write_split(
     entries = [(source, int(i)) for source, indices in chosen for i in indices]
     order = np.random.default_rng([config.seed, SPLITS.index(split)]).permutation(len(entries))
     entries = [entries[i] for i in order]
-    files: dict[str, h5py.File] = {}
+    files: dict = {}  # part file of each source, open read-only
     shards = []
     try:
         for number, first in enumerate(range(0, len(entries), config.shard_size)):
             batch = entries[first : first + config.shard_size]
             for source, _ in batch:
                 if source.key not in files:
-                    files[source.key] = h5py.File(_part_paths(parts, source)[0], "r")
+                    files[source.key] = open_shard(_part_paths(parts, source)[0])
             clips = [(files[source.key]["clips"], i) for source, i in batch]
             starts = [float(files[source.key]["start_time"][i]) for source, i in batch]
             ids = [source.source_id for source, _ in batch]
@@ -307,7 +255,7 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
         )
 
     (out := config.out).mkdir(parents=True, exist_ok=True)
-    (out / INDEX_NAME).unlink(missing_ok=True)  # no index while shards are being replaced
+    remove_index(out)
     shutil.rmtree(out / "preview", ignore_errors=True)  # it showed the clips being replaced
     for old in sorted(out.glob("*.h5")):
         if old.name.split("-")[0] in SPLITS:
@@ -318,15 +266,7 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
 
     stats = _stats(sources, metas, quotas, chosen, config)
     atomic_write_text(out / STATS_NAME, json.dumps(stats, indent=1, sort_keys=True) + "\n")
-    index = {
-        "format_version": FORMAT_VERSION,
-        "clip_format": CLIP.to_dict(),
-        "fps": config.fps,
-        "shards": shards,
-        "n_clips": {split: stats["clips_written"][split] for split in SPLITS},
-        "config": config.to_dict(),
-    }
-    atomic_write_text(out / INDEX_NAME, json.dumps(index, indent=1) + "\n")
+    write_index(out, config.fps, shards, config.to_dict())
     return stats
 
 

@@ -102,15 +102,6 @@ def stream_info(stream: av.video.stream.VideoStream) -> VideoInfo:
     )
 
 
-def probe(path: Path) -> VideoInfo:
-    """Size, frame rate and duration of the first video stream of `path`."""
-    container = open_video(path)
-    try:
-        return stream_info(container.streams.video[0])
-    finally:
-        container.close()
-
-
 def luma_plane(frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
     """(H, W) uint8 view of the frame's luma and whether it is limited (video) range."""
     name = frame.format.name

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from scenegan.clip_format import CLIP
-from scenegan.pipeline.clips import FilterConfig, MotionMeter, reject_reason
 from scenegan.pipeline.decode import VideoError, iter_frames
+from scenegan.pipeline.filters import FilterConfig, MotionMeter, reject_reason
 from scenegan.pipeline.sources import Source
 
 # Decode failures after some frames: the frames before them are good and give clips.

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from scenegan.config import FetchConfig
 from scenegan.errors import UserError
 from scenegan.files import atomic_write_text
 from scenegan.pipeline import manifest
 from scenegan.pipeline.flickr_client import (
-    DEFAULT_API_URL,
     GET_A_KEY,
     FlickrCallError,
     FlickrClient,
@@ -44,35 +44,8 @@ LICENSE_PATTERNS = {
     "cc0": "/publicdomain/zero/",
     "pdm": "/publicdomain/mark/",
 }
-# Reuse allowed with attribution, or without any condition.
-DEFAULT_LICENSES = ("cc-by", "cc-by-sa", "cc0", "pdm")
 ATTRIBUTION_NAME = "ATTRIBUTION.md"
 CREDENTIALS_FILE = Path("~/.config/scenegan/flickr.json")
-
-
-@dataclass(frozen=True)
-class FetchConfig:
-    tags: tuple[str, ...]
-    tag_mode: str = "any"
-    licenses: tuple[str, ...] = DEFAULT_LICENSES  # short names or Flickr license ids
-    since: str | None = None  # YYYY-MM-DD, upload date
-    until: str | None = None
-    out: Path = Path("datasets")
-    api_url: str = DEFAULT_API_URL
-    limit: int | None = None
-    workers: int = 2
-    calls_per_second: float = 1.0
-    max_retries: int = 4
-    backoff_seconds: float = 2.0
-    per_page: int = 500
-    max_video_width: int = 640
-    download_retries: int = 3
-    rate_limit: float | None = None  # download bytes per second
-    min_duration: float = 0.0
-    max_duration: float = float("inf")
-    retry_failed: bool = False
-    dry_run: bool = False
-    result_cap: int = 4000  # Flickr's; smaller only in tests against the stand-in
 
 
 @dataclass

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import flickrapi
 from flickrapi.exceptions import FlickrError
 
+from scenegan.config import DEFAULT_API_URL
 from scenegan.errors import UserError
 
-DEFAULT_API_URL = "https://api.flickr.com/services/rest/"
 FLICKR_RESULT_CAP = 4000
 SEARCH_EXTRAS = "owner_name,license,date_upload,date_taken,tags,media,o_dims"
 GET_A_KEY = (

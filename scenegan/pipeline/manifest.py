@@ -185,3 +185,44 @@ def mark_search_done(connection: sqlite3.Connection, query_key: str, n_results: 
         (query_key, n_results),
     )
     connection.commit()
+
+
+# What a build records of each video in its shards' provenance.
+PROVENANCE_COLUMNS = (
+    "photo_id",
+    "owner",
+    "title",
+    "license_id",
+    "license_name",
+    "page_url",
+    "sha256",
+)
+
+
+def read_downloaded(manifest_file: Path) -> list[dict]:
+    """The downloaded videos of a manifest, read-only (a build never changes it), sorted by id:
+    for each, its PROVENANCE_COLUMNS present in the file and `local_path`."""
+    if not manifest_file.is_file():
+        raise UserError(
+            f"no manifest at {manifest_file}: run `scenegan fetch` first, or pass --videos DIR "
+            "to build from a folder of videos"
+        )
+    try:
+        connection = sqlite3.connect(f"file:{manifest_file.resolve()}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise UserError(f"cannot open manifest {manifest_file}: {error}") from error
+    try:
+        connection.row_factory = sqlite3.Row
+        columns = {row[1] for row in connection.execute("PRAGMA table_info(videos)")}
+        if not {"photo_id", "local_path", "status"} <= columns:
+            raise UserError(f"{manifest_file} has no `videos` table written by `scenegan fetch`")
+        wanted = [c for c in PROVENANCE_COLUMNS if c in columns]
+        rows = connection.execute(
+            f"SELECT {', '.join(wanted)}, local_path FROM videos "
+            "WHERE status = 'downloaded' ORDER BY photo_id"
+        ).fetchall()
+    except sqlite3.DatabaseError as error:
+        raise UserError(f"cannot read manifest {manifest_file}: {error}") from error
+    finally:
+        connection.close()
+    return [dict(row) for row in rows]

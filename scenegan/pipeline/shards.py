@@ -15,13 +15,13 @@ import h5py
 import numpy as np
 
 from scenegan.clip_format import CLIP, ClipFormat
+from scenegan.config import SPLITS
 from scenegan.errors import UserError
-from scenegan.files import atomic_path
+from scenegan.files import atomic_path, atomic_write_text
 
 FORMAT_VERSION = 1
 INDEX_NAME = "index.json"
 STATS_NAME = "stats.json"
-SPLITS = ("train", "val", "select")
 
 
 def shard_name(split: str, number: int) -> str:
@@ -104,6 +104,27 @@ def copy_shard(
             filter_mask, chunk = source.id.read_direct_chunk((index, 0, 0, 0))
             target.id.write_direct_chunk((row, 0, 0, 0), chunk, filter_mask)
         _write_clip_details(f, source_ids, start_times, provenance, fmt)
+
+
+def remove_index(root: Path) -> None:
+    """While shards are replaced there is no index: its presence means the dataset is whole."""
+    (root / INDEX_NAME).unlink(missing_ok=True)
+
+
+def write_index(root: Path, fps: float, shards: list[dict], settings: dict) -> None:
+    """`index.json`, written last by a build: the format, frame rate, shards and their counts."""
+    n_clips: dict[str, int] = {}
+    for shard in shards:
+        n_clips[shard["split"]] = n_clips.get(shard["split"], 0) + shard["n_clips"]
+    index = {
+        "format_version": FORMAT_VERSION,
+        "clip_format": CLIP.to_dict(),
+        "fps": fps,
+        "shards": shards,
+        "n_clips": {split: n_clips.get(split, 0) for split in SPLITS},
+        "config": settings,
+    }
+    atomic_write_text(root / INDEX_NAME, json.dumps(index, indent=1) + "\n")
 
 
 @dataclass(frozen=True)

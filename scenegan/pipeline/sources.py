@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scenegan.errors import UserError
+from scenegan.pipeline import manifest
 
 # File name endings taken as videos in a folder; anything else there (READMEs, JSON) is ignored.
 VIDEO_SUFFIXES = frozenset(
@@ -60,40 +60,18 @@ def folder_sources(folder: Path) -> list[Source]:
     return sources
 
 
-MANIFEST_COLUMNS = ("photo_id", "owner", "title", "license_id", "license_name", "page_url")
-
-
-def manifest_sources(manifest: Path) -> list[Source]:
-    """Videos with status 'downloaded' in the fetch manifest, read-only, sorted by Flickr id."""
-    if not manifest.is_file():
-        raise UserError(
-            f"no manifest at {manifest}: run `scenegan fetch` first, or pass --videos DIR "
-            "to build from a folder of videos"
-        )
-    try:
-        connection = sqlite3.connect(f"file:{manifest.resolve()}?mode=ro", uri=True)
-    except sqlite3.Error as error:
-        raise UserError(f"cannot open manifest {manifest}: {error}") from error
-    try:
-        connection.row_factory = sqlite3.Row
-        columns = {row[1] for row in connection.execute("PRAGMA table_info(videos)")}
-        if not {"photo_id", "local_path", "status"} <= columns:
-            raise UserError(f"{manifest} has no `videos` table written by `scenegan fetch`")
-        wanted = [c for c in (*MANIFEST_COLUMNS, "sha256") if c in columns]
-        rows = connection.execute(
-            f"SELECT {', '.join(wanted)}, local_path FROM videos "
-            "WHERE status = 'downloaded' ORDER BY photo_id"
-        ).fetchall()
-    except sqlite3.DatabaseError as error:
-        raise UserError(f"cannot read manifest {manifest}: {error}") from error
-    finally:
-        connection.close()
+def manifest_sources(manifest_file: Path) -> list[Source]:
+    """Videos with status 'downloaded' in the fetch manifest, sorted by Flickr id."""
+    rows = manifest.read_downloaded(manifest_file)
     if not rows:
-        raise UserError(f"the manifest {manifest} lists no downloaded videos; run `scenegan fetch`")
+        raise UserError(
+            f"the manifest {manifest_file} lists no downloaded videos; run `scenegan fetch`"
+        )
     sources = []
     for row in rows:
-        provenance = {c: row[c] for c in wanted if row[c] is not None}
+        local_path = row.pop("local_path")
+        provenance = {c: v for c, v in row.items() if v is not None}
         provenance["flickr_id"] = str(provenance.pop("photo_id"))
         source_id = f"flickr-{row['photo_id']}"
-        sources.append(Source(source_id, manifest.parent / row["local_path"], provenance))
+        sources.append(Source(source_id, manifest_file.parent / local_path, provenance))
     return sorted(sources, key=lambda s: s.source_id)

@@ -4,45 +4,15 @@ or None when it is kept. Overlapping clips share the per-frame work."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from scenegan.clip_format import CLIP
+from scenegan.config import FilterConfig
 
 REJECT_REASONS = ("scene_cut", "static", "dark", "blown_out", "camera_pan", "camera_shake")
-
-
-@dataclass(frozen=True)
-class FilterConfig:
-    """Thresholds of the clip filters, on the 0..255 gray scale of a prepared 80 x 45 clip.
-
-    Motion is the mean absolute difference of consecutive frames in gray levels; camera motion is
-    the global shift between consecutive frames found by phase correlation, in pixels of the
-    80-pixel-wide frame.
-    """
-
-    # A cut: one frame-to-frame difference this large, and `cut_ratio` times the clip's median.
-    cut_min_diff: float = 25.0
-    cut_ratio: float = 4.0
-    # No motion: the median frame-to-frame difference is below this (compression noise is ~0.3).
-    static_max_motion: float = 0.6
-    # Mostly dark / blown out: this fraction of pixels is below `dark_level` / above `bright_level`.
-    dark_level: int = 24
-    bright_level: int = 240
-    exposure_max_fraction: float = 0.7
-    # Camera motion: a frame-to-frame shift counts only where phase correlation finds the whole
-    # frame moving together (peak response at least this); flowing water or flames score lower.
-    camera_min_response: float = 0.6
-    # Pan: the camera drifts this many pixels in total over the clip (a fifth of the width).
-    # Lower values also reject drifting clouds and travelling waves, which move the same way.
-    pan_max_pixels: float = 16.0
-    # Shake: the frame-to-frame camera shift jitters by this many pixels (standard deviation).
-    shake_max_pixels: float = 1.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -110,11 +80,6 @@ class MotionMeter:
             pan_pixels=float(np.hypot(*camera.sum(axis=0))),
             shake_pixels=float(np.sqrt(camera.var(axis=0).sum() / 2)),
         )
-
-
-def clip_starts(n_frames: int, stride: int, clip_frames: int = CLIP.n_frames) -> list[int]:
-    """First frame of every clip of `clip_frames` that fits in `n_frames`, `stride` apart."""
-    return list(range(0, n_frames - clip_frames + 1, stride))
 
 
 def _even_dft_size(size: int) -> int:

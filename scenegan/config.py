@@ -1,0 +1,274 @@
+"""The config dataclass of every command, in one light module (no torch, PyAV or flickrapi).
+
+Each command parses its options into one of these frozen dataclasses and hands it to one library
+function. The click options are generated from the fields (cli.py), so every default is written
+here and only here; the modules that run a command import what their check needs lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from scenegan.clip_format import DEFAULT_FPS, STAGE_FORMATS
+from scenegan.errors import UserError
+
+# The generator architectures; `seed` is the 2019 project's old name (it was this project's seed).
+ARCHS = ("euler", "flow", "keras2019")
+ARCH_ALIASES = {"seed": "keras2019"}
+LOSSES = ("lsgan", "wgan-gp")
+# A dataset's splits, by source video: train, val (reported numbers), select (choosing weights).
+SPLITS = ("train", "val", "select")
+# Flickr's REST endpoint (tests and the demo point --api-url at a local stand-in).
+DEFAULT_API_URL = "https://api.flickr.com/services/rest/"
+# Licenses fetched by default: reuse allowed with attribution, or without any condition.
+DEFAULT_LICENSES = ("cc-by", "cc-by-sa", "cc0", "pdm")
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    tags: tuple[str, ...]
+    tag_mode: str = "any"
+    licenses: tuple[str, ...] = DEFAULT_LICENSES  # short names or Flickr license ids
+    since: str | None = None  # YYYY-MM-DD, upload date
+    until: str | None = None
+    out: Path = Path("datasets")
+    api_url: str = DEFAULT_API_URL
+    limit: int | None = None
+    workers: int = 2
+    calls_per_second: float = 1.0
+    max_retries: int = 4
+    backoff_seconds: float = 2.0
+    per_page: int = 500
+    max_video_width: int = 640
+    download_retries: int = 3
+    rate_limit: float | None = None  # download bytes per second
+    min_duration: float = 0.0
+    max_duration: float = float("inf")
+    retry_failed: bool = False
+    dry_run: bool = False
+    result_cap: int = 4000  # Flickr's; smaller only in tests against the stand-in
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Thresholds of the clip filters, on the 0..255 gray scale of a prepared 80 x 45 clip.
+
+    Motion is the mean absolute difference of consecutive frames in gray levels; camera motion is
+    the global shift between consecutive frames found by phase correlation, in pixels of the
+    80-pixel-wide frame.
+    """
+
+    # A cut: one frame-to-frame difference this large, and `cut_ratio` times the clip's median.
+    cut_min_diff: float = 25.0
+    cut_ratio: float = 4.0
+    # No motion: the median frame-to-frame difference is below this (compression noise is ~0.3).
+    static_max_motion: float = 0.6
+    # Mostly dark / blown out: this fraction of pixels is below `dark_level` / above `bright_level`.
+    dark_level: int = 24
+    bright_level: int = 240
+    exposure_max_fraction: float = 0.7
+    # Camera motion: a frame-to-frame shift counts only where phase correlation finds the whole
+    # frame moving together (peak response at least this); flowing water or flames score lower.
+    camera_min_response: float = 0.6
+    # Pan: the camera drifts this many pixels in total over the clip (a fifth of the width).
+    # Lower values also reject drifting clouds and travelling waves, which move the same way.
+    pan_max_pixels: float = 16.0
+    # Shake: the frame-to-frame camera shift jitters by this many pixels (standard deviation).
+    shake_max_pixels: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Options of `scenegan build-dataset`; see `scenegan build-dataset --help`."""
+
+    out: Path = Path("datasets/clips")
+    videos: Path | None = None  # a folder of videos; None: read the fetch manifest
+    manifest: Path = Path("datasets/manifest.sqlite")
+    fps: float = DEFAULT_FPS
+    stride: int = 8
+    clips: int = 7000
+    max_per_source: int = 32
+    min_source_fps: float = 8.0
+    val_fraction: float = 0.1
+    select_fraction: float = 0.0  # source videos kept apart for choosing checkpoints
+    seed: int = 0
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    decoder_threads: int = 1  # per worker; 0 lets FFmpeg choose (fastest with --workers 1)
+    shard_size: int = 1000
+    filters: FilterConfig = FilterConfig()
+    preview: bool = False
+
+    def extract_config(self):
+        from scenegan.pipeline.extract import ExtractConfig
+
+        return ExtractConfig(
+            fps=self.fps,
+            stride=self.stride,
+            max_per_source=self.max_per_source,
+            min_source_fps=self.min_source_fps,
+            seed=self.seed,
+            filters=self.filters,
+            decoder_threads=self.decoder_threads,
+        )
+
+    def to_dict(self) -> dict:
+        settings = asdict(self)
+        for key in ("out", "videos", "manifest"):
+            settings[key] = None if settings[key] is None else str(settings[key])
+        return settings
+
+    def validate(self) -> None:
+        if self.fps <= 0 or self.stride < 1 or self.clips < 1 or self.max_per_source < 1:
+            raise UserError("--fps, --stride, --clips and --max-per-source must be positive")
+        if not (0 <= self.val_fraction < 1 and 0 <= self.select_fraction < 1):
+            raise UserError("--val-fraction and --select-fraction must be in [0, 1)")
+        if self.val_fraction + self.select_fraction >= 1:
+            raise UserError("--val-fraction plus --select-fraction must leave videos to train on")
+        if self.workers < 1 or self.shard_size < 1:
+            raise UserError("--workers and --shard-size must be at least 1")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run depends on; saved in every checkpoint."""
+
+    stage: str = "small"
+    data: str = "datasets/clips"
+    out: str = ""  # "" -> checkpoints/<stage>
+    steps: int = 20000
+    batch_size: int = 16
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.99)
+    device: str = "auto"  # auto | cpu | cuda
+    stream: str = "auto"  # auto | yes | no: read clips from the shards per batch, not into memory
+    resume: str = "auto"  # auto | none | PATH
+    init: str = ""  # stage large: the small checkpoint ("" -> newest in <out>/../small; "none")
+    arch: str = "euler"
+    loss: str = "lsgan"
+    seed: int = 0
+    fade_steps: int = 2000
+    ema_beta: float = 0.999
+    gp_weight: float = 10.0
+    mismatch_weight: float = 0.5  # weight of (real clip, another clip's photo) pairs as fakes
+    roughness_weight: float = 1.0  # flow arch: weight of the flow roughness penalty in G's loss
+    residual_weight: float = 0.0  # flow arch: weight of the mean |residual| penalty in G's loss
+    # flow arch: weight of the term that ties the coarse motion maps (speed, flicker) of each
+    # generated clip to those of the real clip of the same photo (losses.motion_match)
+    motion_weight: float = 3.0
+    # DiffAugment policy for the clips D sees; auto: all of them for flow, none for the seed
+    # (the 2019 model trained without)
+    augment: str = "auto"
+    snapshot_every: int = 500
+    tick_every: int = 50
+    keep: int = 3
+    minutes: float = 0.0  # > 0: stop (with a snapshot) after this much wall-clock time
+    threads: int = 0  # 0: torch's default
+    compile: bool = False
+    tensorboard: bool = True
+    grid_photos: int = 6
+    grid_noises: int = 3
+
+    def __post_init__(self) -> None:
+        from scenegan.model.augment import POLICIES, check_policy
+        from scenegan.model.networks import canonical_arch
+
+        if self.stage not in STAGE_FORMATS:
+            raise UserError(f"--stage must be one of {sorted(STAGE_FORMATS)}, not {self.stage!r}")
+        object.__setattr__(self, "arch", canonical_arch(self.arch))
+        if self.arch not in ARCHS:
+            raise UserError(f"--arch must be one of {list(ARCHS)}, not {self.arch!r}")
+        if self.loss not in LOSSES:
+            raise UserError(f"--loss must be one of {list(LOSSES)}, not {self.loss!r}")
+        if self.stream not in ("auto", "yes", "no"):
+            raise UserError(f"--stream must be auto, yes or no, not {self.stream!r}")
+        if self.augment == "auto":
+            object.__setattr__(
+                self, "augment", "" if self.arch == "keras2019" else ",".join(POLICIES)
+            )
+        try:
+            check_policy(self.augment)
+        except ValueError as error:
+            raise UserError(f"--augment: {error}") from None
+        if self.batch_size < 2:
+            raise UserError("--batch-size must be at least 2")
+        if not self.out:
+            object.__setattr__(self, "out", str(Path("checkpoints") / self.stage))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """What `scenegan sample` does; click options map one to one onto these fields."""
+
+    images: tuple[Path, ...] = ()  # files or folders; empty: the shipped example photos
+    checkpoint: str | None = None  # a .pt path or baseline:copy / baseline:drift; None: default
+    out: Path = Path("samples")
+    format: str = "gif"
+    n: int = 1  # animations per photo, each with its own noise
+    seed: int | None = None  # None: a fresh random seed (printed, so a result can be repeated)
+    scale: int = 1  # enlargement of GIF / MP4 frames for viewing (never of npy)
+    resample: str = "nearest"
+    grid: bool = False  # one file per photo: the photo, then its n animations, side by side
+    loop: bool = False  # frame 31 joins frame 0 as smoothly as neighbouring frames join
+    speed: float = 1.0  # motion speed: 2 moves about twice as far
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        from scenegan.animation_files import FORMATS, RESAMPLING
+
+        if self.format not in FORMATS:
+            raise UserError(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}")
+        if self.resample not in RESAMPLING:
+            raise UserError(f"--resample must be one of {', '.join(RESAMPLING)}")
+        if self.n < 1 or self.scale < 1:
+            raise UserError("--n and --scale must be at least 1")
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """What `scenegan evaluate` does; click options map one to one onto these fields."""
+
+    data: Path = Path("datasets/clips")
+    out: Path = Path("runs/evaluate")
+    checkpoint: str | None = None  # None: the shipped checkpoint or the newest in checkpoints/
+    baseline: str | None = None  # a checkpoint of the seed architecture, for its own row
+    n_clips: int = 256  # held-out clips used (all if fewer); each row animates their frame 0
+    halvings: int = 5  # random halvings FVD is averaged over
+    seed: int = 0
+    fvd: bool = True
+    batch_size: int = 32  # clips per generator call
+    fvd_batch_size: int = 8
+    fvd_cache: bool = True  # reuse I3D features of identical clip sets across runs
+    diversity_photos: int = 16  # photos animated with several noise seeds for diversity
+    diversity_seeds: int = 4
+    strip_clips: int = 3  # clips shown in the sample strips plot
+    split: str = "val"  # val: reported numbers; select: choosing checkpoints and weights
+    sources: str = ""  # comma-separated glob patterns of source ids: only their clips ("": all)
+    loop: bool = False  # animate with loop=True and report the loop seam
+    speed: float = 1.0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.n_clips < 4:
+            raise UserError("--n-clips must be at least 4 (FVD compares two halves)")
+        if self.halvings < 1:
+            raise UserError("--halvings must be at least 1")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Where the demo works and how long it trains."""
+
+    workdir: Path = Path("demo")
+    n_videos: int = 8  # served by the stand-in; 6 of them carry a free license
+    steps: int = 20  # per stage
+    batch_size: int = 4
