@@ -286,11 +286,7 @@ _WEIGHT = Number(0, 1000)
     "take over a quarter of the RAM)",
 )
 @option(TrainConfig, "resume", help="auto | none | PATH")
-@option(
-    TrainConfig,
-    "init",
-    help="stage large: small checkpoint to grow from [default: newest in <out>/../small]",
-)
+@option(TrainConfig, "init", help="stage large: the small state to grow from [newest in ../small]")
 @option(
     TrainConfig,
     "arch",
@@ -410,17 +406,8 @@ def sample(dry_run: bool, images, **options) -> None:
 @option(EvaluateConfig, "halvings", click.IntRange(1, 10_000), "Random halvings FVD averages.")
 @option(EvaluateConfig, "seed", SEED)
 @option(EvaluateConfig, "fvd", help="Compute FVD (I3D).")
-@option(
-    EvaluateConfig,
-    "fvd_cache",
-    help="Reuse I3D features of identical clips (real clips, baselines) from ~/.cache/scenegan.",
-)
-@option(
-    EvaluateConfig,
-    "split",
-    click.Choice(["val", "select"]),
-    "val for reported numbers, select for choosing checkpoints.",
-)
+@option(EvaluateConfig, "fvd_cache", help="Reuse cached I3D features of identical clips.")
+@option(EvaluateConfig, "split", click.Choice(SPLITS), "val: numbers to report; select: choices.")
 @option(
     EvaluateConfig,
     "sources",

@@ -142,6 +142,52 @@ def halving_fvd(
     return float(np.mean(values)), float(np.std(values)), values
 
 
+def row_generators(config: EvaluateConfig, G: torch.nn.Module, info: dict) -> dict:
+    """Label -> generator of every generated row: the baselines, keras2019's, then the model."""
+    fmt = G.fmt
+    generators: dict[str, torch.nn.Module] = {
+        "copied photo": CopiedPhoto(fmt=fmt),
+        "drifting photo": DriftingPhoto(fmt=fmt),
+    }
+    if config.baseline is not None:
+        baseline_G, _ = load_any_generator(config.baseline, config.device)
+        if baseline_G.fmt != fmt:
+            raise UserError(
+                f"--baseline makes {baseline_G.fmt.height} x {baseline_G.fmt.width} clips, the "
+                f"model {fmt.height} x {fmt.width}; give checkpoints of the same stage"
+            )
+        generators["keras2019"] = baseline_G
+    generators[f"model ({info.get('arch', 'generator')})"] = G
+    return generators
+
+
+def random_halvings(n: int, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`count` random splits of n clips into two equal halves (the same for every row)."""
+    rng = np.random.default_rng(seed + 2)
+    halves = []
+    for _ in range(count):
+        order = rng.permutation(n)
+        halves.append((order[: n // 2], order[n // 2 : 2 * (n // 2)]))
+    return halves
+
+
+def add_fvd(rows: dict, clips: dict, config: EvaluateConfig, halves: list) -> str:
+    """FVD (mean, spread, per halving) into every row; returns the preprocessing text."""
+    if not config.fvd:
+        return "FVD not computed (--no-fvd)"
+    i3d_features, frechet_distance, preprocessing = _fvd_functions()
+    features = {
+        label: cached_features(c, config, i3d_features, preprocessing, label)
+        for label, c in clips.items()
+    }
+    for label in clips:
+        mean, spread, values = halving_fvd(
+            features[label], features[REAL], halves, frechet_distance
+        )
+        rows[label].update(fvd=mean, fvd_std=spread, fvd_halvings=values)
+    return preprocessing
+
+
 def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | None = None) -> dict:
     """Run the whole evaluation, write report.json, report.md and plots into `config.out`.
 
@@ -158,27 +204,13 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     photos = real[:, 0]
     n = len(real)
 
-    generators: dict[str, torch.nn.Module] = {
-        "copied photo": CopiedPhoto(fmt=fmt),
-        "drifting photo": DriftingPhoto(fmt=fmt),
-    }
-    if config.baseline is not None:
-        baseline_G, _ = load_any_generator(config.baseline, config.device)
-        if baseline_G.fmt != fmt:
-            raise UserError(
-                f"--baseline makes {baseline_G.fmt.height} x {baseline_G.fmt.width} clips, the "
-                f"model {fmt.height} x {fmt.width}; give checkpoints of the same stage"
-            )
-        generators["keras2019"] = baseline_G
-    generators[f"model ({info.get('arch', 'generator')})"] = G
-
     clips = {REAL: real}
     diversity_sets: dict[str, np.ndarray | None] = {REAL: None}
-    for label, generator in generators.items():
-        controls = {"loop": config.loop, "speed": config.speed} if generator is G else None
-        clips[label] = generate(generator, photos, config.seed, config.batch_size, label, controls)
+    for label, row_G in row_generators(config, G, info).items():
+        controls = {"loop": config.loop, "speed": config.speed} if row_G is G else None
+        clips[label] = generate(row_G, photos, config.seed, config.batch_size, label, controls)
         diversity_sets[label] = generate_diversity(
-            generator, photos[: config.diversity_photos], config.diversity_seeds, config.seed
+            row_G, photos[: config.diversity_photos], config.diversity_seeds, config.seed
         )
 
     real_motion = metrics.motion_energy(real)
@@ -188,35 +220,19 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         animations = diversity_sets[label]
         rows[label]["diversity"] = 0.0 if animations is None else metrics.diversity(animations)
     rows[REAL]["diversity"] = float("nan")  # real clips have one future per photo
-
-    preprocessing = "FVD not computed (--no-fvd)"
-    rng = np.random.default_rng(config.seed + 2)
-    half = n // 2
-    halves = []
-    for _ in range(config.halvings):
-        order = rng.permutation(n)
-        halves.append((order[:half], order[half : 2 * half]))
-    if config.fvd:
-        i3d_features, frechet_distance, preprocessing = _fvd_functions()
-        features = {
-            label: cached_features(c, config, i3d_features, preprocessing, label)
-            for label, c in clips.items()
-        }
-        for label in clips:
-            mean, spread, values = halving_fvd(
-                features[label], features[REAL], halves, frechet_distance
-            )
-            rows[label].update(fvd=mean, fvd_std=spread, fvd_halvings=values)
+    halves = random_halvings(n, config.halvings, config.seed)
+    preprocessing = add_fvd(rows, clips, config, halves)
 
     report = {
         "checkpoint": checkpoint,
         "model_info": {k: info.get(k) for k in ("arch", "stage", "step") if k in info},
         "baseline": config.baseline,
         "dataset": str(config.data),
-        "split": "val",
+        "split": config.split,
+        "sources": config.sources or "all",
         "n_val_clips": n_val,
         "n_clips": n,
-        "fvd_sample_size": [half, half],
+        "fvd_sample_size": [n // 2, n // 2],
         "halvings": config.halvings if config.fvd else 0,
         "clip_format": fmt.to_dict(),
         "fvd_preprocessing": preprocessing,

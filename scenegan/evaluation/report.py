@@ -42,7 +42,9 @@ def markdown(report: dict) -> str:
         "",
         f"Checkpoint `{report['checkpoint']}`"
         + (f", seed baseline `{report['baseline']}`" if report["baseline"] else "")
-        + f"; dataset `{report['dataset']}`, split `{report['split']}`: {report['n_clips']} of "
+        + f"; dataset `{report['dataset']}`, split `{report['split']}`"
+        + (f", sources `{report['sources']}`" if report.get("sources", "all") != "all" else "")
+        + f": {report['n_clips']} of "
         f"{report['n_val_clips']} held-out clips ({fmt['n_frames']} frames, {fmt['height']} x "
         f"{fmt['width']}), each row animating their frame 0.",
         "",
