@@ -1,14 +1,17 @@
 """Write and read animations: looped GIF (Pillow), H.264 MP4 (PyAV) and raw uint8 `.npy`.
 
 Frames are uint8 (T, H, W) grey; `scale` enlarges GIF and MP4 for viewing, never `.npy`.
-Every file is written to a temporary name and renamed. `tile` lays clips side by side for the
-sample grids, the training grids and the dataset preview.
+Every file is written to a temporary name and renamed; `animation_bytes` makes the same file
+in memory (`scenegan serve` answers with it). `tile` lays clips side by side for the sample
+grids, the training grids and the dataset preview.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -49,29 +52,38 @@ def tile(clips: np.ndarray, columns: int, gap: int = GAP) -> np.ndarray:
 
 def write_gif(path: Path, frames: np.ndarray, fps: float = DEFAULT_FPS) -> None:
     """Looped grey GIF. GIF delays are in 1/100 s, so the rate is rounded to that."""
+    with atomic_path(path) as tmp:
+        _save_gif(tmp, frames, fps)
+
+
+def _save_gif(target: Path | BinaryIO, frames: np.ndarray, fps: float) -> None:
     from PIL import Image
 
     images = [Image.fromarray(f, mode="L") for f in frames]
-    with atomic_path(path) as tmp:
-        images[0].save(
-            tmp,
-            format="GIF",
-            save_all=True,
-            append_images=images[1:],
-            duration=round(1000 / fps),
-            loop=0,
-            optimize=False,
-        )
+    images[0].save(
+        target,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=round(1000 / fps),
+        loop=0,
+        optimize=False,
+    )
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: float, crf: int = 18) -> None:
     """H.264 yuv420p MP4; an odd height or width is padded by repeating the last row/column."""
+    with atomic_path(path) as tmp:
+        _save_mp4(str(tmp), frames, fps, crf)
+
+
+def _save_mp4(target: str | BinaryIO, frames: np.ndarray, fps: float, crf: int = 18) -> None:
     import av
 
     pad_rows, pad_cols = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_rows or pad_cols:
         frames = np.pad(frames, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="edge")
-    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as container:
+    with av.open(target, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -82,24 +94,29 @@ def write_mp4(path: Path, frames: np.ndarray, fps: float, crf: int = 18) -> None
         container.mux(stream.encode())
 
 
-def write_npy(path: Path, frames: np.ndarray) -> None:
-    with atomic_write(path) as handle:
-        np.save(handle, frames)
+def animation_bytes(
+    kind: str, frames: np.ndarray, *, fps: float, scale: int = 1, resample: str = "nearest"
+) -> bytes:
+    """uint8 (T, H, W) frames as the bytes of a `kind` file (gif, mp4 or npy), in memory."""
+    buffer = io.BytesIO()
+    if kind == "npy":
+        np.save(buffer, frames)
+    elif kind == "gif":
+        _save_gif(buffer, upscale(frames, scale, resample), fps)
+    elif kind == "mp4":
+        _save_mp4(buffer, upscale(frames, scale, resample), fps)
+    else:
+        raise ValueError(f"unknown animation format {kind!r}; use one of {FORMATS}")
+    return buffer.getvalue()
 
 
 def write_animation(
     path: Path, frames: np.ndarray, *, fps: float, scale: int = 1, resample: str = "nearest"
 ) -> Path:
     """Write uint8 (T, H, W) frames in the format the suffix of `path` names."""
-    kind = path.suffix.lstrip(".")
-    if kind == "npy":
-        write_npy(path, frames)
-    elif kind == "gif":
-        write_gif(path, upscale(frames, scale, resample), fps)
-    elif kind == "mp4":
-        write_mp4(path, upscale(frames, scale, resample), fps)
-    else:
-        raise ValueError(f"unknown animation format {kind!r}; use one of {FORMATS}")
+    data = animation_bytes(path.suffix.lstrip("."), frames, fps=fps, scale=scale, resample=resample)
+    with atomic_write(path) as handle:
+        handle.write(data)
     return path
 
 
