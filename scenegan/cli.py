@@ -229,6 +229,8 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
     "Share of videos in the select split (for choosing checkpoints), after val.",
 )
 @option(BuildConfig, "seed", SEED, "Seed of every random choice.")
+@option(BuildConfig, "engine", click.Choice(["local", "dask"]), "Where the per-video tasks run.")
+@option(BuildConfig, "address", help="--engine dask: scheduler address (default: a local cluster).")
 @option(BuildConfig, "workers", click.IntRange(1, 1024), "Worker processes decoding videos.")
 @option(
     BuildConfig, "decoder_threads", click.IntRange(0, 256), "FFmpeg threads per worker (0: auto)."

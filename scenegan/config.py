@@ -98,6 +98,8 @@ class BuildConfig:
     select_fraction: float = 0.0  # source videos kept apart for choosing checkpoints
     seed: int = 0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    engine: str = "local"  # local: this machine's processes; dask: a Dask cluster
+    address: str | None = None  # --engine dask: the scheduler (None: a local cluster of workers)
     decoder_threads: int = 1  # per worker; 0 lets FFmpeg choose (fastest with --workers 1)
     shard_size: int = 1000
     filters: FilterConfig = FilterConfig()
@@ -117,7 +119,11 @@ class BuildConfig:
         )
 
     def to_dict(self) -> dict:
+        """The settings index.json records: what the dataset depends on, not how the build ran
+        (workers, engine, address), so every engine writes the same bytes."""
         settings = asdict(self)
+        for key in ("workers", "engine", "address"):
+            del settings[key]
         for key in ("out", "videos", "manifest"):
             settings[key] = None if settings[key] is None else str(settings[key])
         return settings
@@ -131,6 +137,8 @@ class BuildConfig:
             raise UserError("--val-fraction plus --select-fraction must leave videos to train on")
         if self.workers < 1 or self.shard_size < 1:
             raise UserError("--workers and --shard-size must be at least 1")
+        if self.engine not in ("local", "dask"):
+            raise UserError(f"--engine must be local or dask, not {self.engine!r}")
 
 
 @dataclass(frozen=True)

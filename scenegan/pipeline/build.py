@@ -5,7 +5,6 @@ parts) -> quotas spread the clip target over sources -> split by source hash -> 
 from __future__ import annotations
 
 import json
-import multiprocessing
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -17,6 +16,7 @@ from tqdm import tqdm
 from scenegan.config import SPLITS, BuildConfig
 from scenegan.errors import UserError
 from scenegan.files import LOCK_NAME, atomic_write_text, folder_lock, writable_folder
+from scenegan.pipeline.engines import run_tasks
 from scenegan.pipeline.extract import ExtractConfig, SourceResult, extract_source, source_rng
 from scenegan.pipeline.shards import (
     INDEX_NAME,
@@ -136,6 +136,12 @@ def _extract_to_part(task: tuple[Source, ExtractConfig, Path]) -> tuple[str, str
     return source.source_id, result.skip_reason
 
 
+def _extract_to_part_alone(task: tuple[Source, ExtractConfig, Path]) -> tuple[str, str | None]:
+    """A task on a worker this build did not start (a Dask cluster): it sets its threads too."""
+    _worker_init()
+    return _extract_to_part(task)
+
+
 def extract_all(sources: list[Source], config: BuildConfig, parts: Path) -> int:
     """Extract every source that has no finished part; returns how many were extracted now."""
     todo = [s for s in sources if load_part(parts, s) is None]
@@ -144,29 +150,18 @@ def extract_all(sources: list[Source], config: BuildConfig, parts: Path) -> int:
     # Longest files first, so one big video does not run alone at the end.
     todo.sort(key=lambda s: (-_size(s.path), s.source_id))
     tasks = [(s, config.extract_config(), parts) for s in todo]
-
-    def progress() -> tqdm:
-        return tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video")
-
-    if config.workers == 1:
-        with progress() as bar:
-            for task in tasks:
-                _extract_to_part(task)
-                bar.update()
-        return len(todo)
-    # The pool is made before the bar's thread starts, so forking copies no running thread.
-    with _pool_context().Pool(min(config.workers, len(tasks)), initializer=_worker_init) as pool:
-        with progress() as bar:
-            for _ in pool.imap_unordered(_extract_to_part, tasks):
-                bar.update()
+    function = _extract_to_part if config.engine == "local" else _extract_to_part_alone
+    with tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video") as bar:
+        run_tasks(
+            function,
+            tasks,
+            engine=config.engine,
+            workers=config.workers,
+            address=config.address,
+            initializer=_worker_init,
+            done=bar.update,
+        )
     return len(todo)
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork starts a worker in milliseconds where spawn re-imports numpy, PyAV, OpenCV and h5py
-    # (about a second each); spawn where fork does not exist.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def _size(path: Path) -> int:
@@ -360,7 +355,9 @@ def summary(stats: dict, config: BuildConfig) -> str:
     written = stats["clips_written"]
     with_clips = sum(stats["videos_with_clips"].values())
     lines = [
-        f"wrote {written['total']} clips ({written['train']} train, {written['val']} val) "
+        f"wrote {written['total']} clips ({written['train']} train, "
+        + (f"{written['select']} select, " if written.get("select") else "")
+        + f"{written['val']} val) "
         f"from {with_clips} videos to {config.out}; "
         f"{stats['videos_read']} of {stats['videos_found']} videos were usable",
     ]
