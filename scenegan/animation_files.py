@@ -87,7 +87,9 @@ def _save_mp4(target: str | BinaryIO, frames: np.ndarray, fps: float, crf: int =
         stream = container.add_stream("libx264", rate=round(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf)}
+        # cpu-independent: without it this x264 build gave different bytes (up to 14 grey
+        # levels apart once decoded) for the same frames from one encode to the next.
+        stream.options = {"crf": str(crf), "x264-params": "cpu-independent=1"}
         for frame in frames:
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="gray")
             container.mux(stream.encode(video_frame))
