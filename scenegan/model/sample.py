@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 import numpy as np
@@ -54,12 +55,17 @@ def list_images(paths: Iterable[Path]) -> list[Path]:
 
 def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
     """Any image file Pillow reads -> (fmt.height, fmt.width) uint8 grey, as clips are made."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if not path.is_file():
         raise UserError(f"{path}: no such file")
+    return decode_photo(path, fmt, name=str(path))
+
+
+def decode_photo(source: Path | BinaryIO, fmt: ClipFormat, *, name: str) -> np.ndarray:
+    """`load_photo` of a file or of bytes in memory (an upload); errors begin with `name`."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             image.load()
             image = ImageOps.exif_transpose(image)
             if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -74,14 +80,16 @@ def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
         # Pillow refuses images (or headers claiming them) far above Image.MAX_IMAGE_PIXELS,
         # which would take gigabytes to decode; a photo is scaled down to 80 x 45 anyway.
         raise UserError(
-            f"{path}: too large to open safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
+            f"{name}: too large to open safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
             "scale it down first"
         ) from None
     except MemoryError:
-        raise UserError(f"{path}: too large to decode in this machine's memory") from None
+        raise UserError(f"{name}: too large to decode in this machine's memory") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"{path}: not an image Pillow can read ({reason})") from None
+        if not isinstance(source, Path):  # Pillow names an in-memory file by its repr
+            reason = reason.replace(f" {source!r}", "")
+        raise UserError(f"{name}: not an image Pillow can read ({reason})") from None
     # As the clips were made at full size, then (stage small) downsampled as training does.
     return downsample(prepare_image(gray if gray is not None else rgb, CLIP), fmt)
 
