@@ -120,3 +120,22 @@ class TinyGenerator(torch.nn.Module):
     def forward(self, photo, z):
         wobble = torch.tanh(self.mix(z))[:, None, :, None, None]  # (B, 1, T, 1, 1)
         return (photo.unsqueeze(2) * 0.8 + 0.2 * wobble).clamp(-1, 1)
+
+
+def write_panning_dataset(root: Path, n_clips: int = 16, fps: float = 12.0) -> np.ndarray:
+    """A dataset of one val shard: textured photos panning right one pixel per frame, from 4
+    source videos; returns the uint8 (N, 32, 45, 80) clips."""
+    from scenegan.pipeline.shards import shard_name, write_index, write_shard
+
+    root.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for i in range(n_clips):
+        wide = textured_photo(height=CLIP.height, width=CLIP.width + CLIP.n_frames, seed=i)
+        wide = wide.round().astype(np.uint8)
+        offsets = range(CLIP.n_frames, 0, -1)
+        clips.append(np.stack([wide[:, o : o + CLIP.width] for o in offsets]))
+    clips = np.stack(clips)
+    sources = [f"video{i % 4}" for i in range(n_clips)]
+    write_shard(root / shard_name("val", 0), clips, sources, [0.0] * n_clips, {})
+    write_index(root, fps, [{"file": shard_name("val", 0), "split": "val", "n_clips": n_clips}], {})
+    return clips

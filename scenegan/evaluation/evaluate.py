@@ -235,6 +235,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "fvd_sample_size": [n // 2, n // 2],
         "halvings": config.halvings if config.fvd else 0,
         "clip_format": fmt.to_dict(),
+        "fps": read_index(config.data).fps,  # of the real clips: report.html's GIFs play at it
         "fvd_preprocessing": preprocessing,
         "diversity_samples": [min(config.diversity_photos, n), config.diversity_seeds],
         "definitions": {m.name: m.definition for m in metrics.METRICS},

@@ -1,4 +1,5 @@
-"""The files `scenegan evaluate` leaves behind: report.json, report.md and matplotlib PNG plots."""
+"""The files `scenegan evaluate` leaves behind: report.json, report.md, matplotlib PNG plots and
+report.html (html.py)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,21 @@ def _plain(value):
     return value
 
 
+def table_columns(report: dict) -> list:
+    """The metrics of the table (report.md's and report.html's): FVD only if it was computed."""
+    has_fvd = any("fvd" in row for row in report["rows"].values())
+    return [m for m in METRICS if has_fvd or m.name != "fvd"]
+
+
+def spread(n_total: int, n: int) -> np.ndarray:
+    """`n` indices spread evenly over 0..n_total-1: the clips the strips and report.html show."""
+    return np.linspace(0, n_total - 1, min(n, n_total)).round().astype(int)
+
+
 def markdown(report: dict) -> str:
     """One table (a row per model or baseline), then what the numbers mean."""
     has_fvd = any("fvd" in row for row in report["rows"].values())
-    columns = [m for m in METRICS if has_fvd or m.name != "fvd"]
+    columns = table_columns(report)
     header = ["row"] + [m.header for m in columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, row in report["rows"].items():
@@ -67,7 +79,12 @@ def markdown(report: dict) -> str:
         "",
     ]
     text += [f"- **{name}**: {meaning}" for name, meaning in report["definitions"].items()]
-    text += ["", "Plots: `correlation.png`, `motion_energy.png`, `strips.png`.", ""]
+    text += [
+        "",
+        "Plots: `correlation.png`, `motion_energy.png`, `strips.png`; `report.html` shows them, "
+        "this table and a few held-out photos animated by every row.",
+        "",
+    ]
     return "\n".join(text)
 
 
@@ -103,9 +120,8 @@ def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
     from matplotlib import pyplot as plt
 
     labels = list(clips)
-    n_total = len(next(iter(clips.values())))
-    n_clips = min(n_clips, n_total)
-    picked = np.linspace(0, n_total - 1, n_clips).round().astype(int)  # spread over the set
+    picked = spread(len(next(iter(clips.values()))), n_clips)
+    n_clips = len(picked)
     n_frames = next(iter(clips.values())).shape[1]
     shown = np.linspace(0, n_frames - 1, STRIP_FRAMES).round().astype(int)
     n_rows = n_clips * len(labels)
@@ -128,7 +144,10 @@ def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
 
 
 def write_report(report: dict, clips: dict[str, np.ndarray], out: Path, n_strip_clips: int = 3):
-    """report.json, report.md, correlation.png, motion_energy.png and strips.png in `out`."""
+    """report.json, report.md, correlation.png, motion_energy.png, strips.png and report.html
+    (with its GIFs in clips/) in `out`."""
+    from scenegan.evaluation.html import write_html
+
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(
         out / "report.json", json.dumps(_plain(report), indent=2, allow_nan=False) + "\n"
@@ -147,3 +166,4 @@ def write_report(report: dict, clips: dict[str, np.ndarray], out: Path, n_strip_
         first=1,
     )
     plot_strips(clips, out / "strips.png", n_strip_clips)
+    write_html(report, clips, out)
