@@ -24,6 +24,7 @@ from scenegan.config import (
     FetchConfig,
     FilterConfig,
     SampleConfig,
+    ServeConfig,
     TrainConfig,
 )
 from scenegan.errors import UserError
@@ -431,6 +432,39 @@ def evaluate(dry_run: bool, **options) -> None:
     _check_device(config.device)
     run_evaluate(config)
     click.echo(f"wrote {config.out}/report.md, report.json and plots")
+
+
+# ---------------------------------------------------------------- serve (serve)
+
+
+@cli.command()
+@option(ServeConfig, "host", help="Address to listen on (0.0.0.0: other machines too).")
+@option(ServeConfig, "port", click.IntRange(0, 65535), "Port (0: any free one).")
+@option(
+    ServeConfig,
+    "checkpoint",
+    help="Generator checkpoint (.pt), or baseline:copy / baseline:drift. "
+    "Default: the shipped generator.",
+)
+@option(ServeConfig, "max_upload_mb", Number(0, 1024, min_open=True), "Largest photo accepted.")
+@option(ServeConfig, "device")
+@DRY_RUN
+def serve(dry_run: bool, **options) -> None:
+    """Serve a page (upload a photo, watch its animations) and POST /animate for scripts."""
+    config = ServeConfig(**options)
+    if dry_run:
+        _print_config(config)
+        return
+    _check_device(config.device)
+    try:
+        from scenegan.serve import serve as run_server
+    except ImportError as error:
+        if error.name not in ("starlette", "uvicorn", "python_multipart"):
+            raise
+        raise UserError(
+            f"scenegan serve needs {error.name}: pip install 'scenegan[serve]'"
+        ) from None
+    run_server(config)
 
 
 # ---------------------------------------------------------------- demo

@@ -280,3 +280,20 @@ class DemoConfig:
     n_videos: int = 8  # served by the stand-in; 6 of them carry a free license
     steps: int = 20  # per stage
     batch_size: int = 4
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """What `scenegan serve` does; click options map one to one onto these fields."""
+
+    host: str = "127.0.0.1"  # 0.0.0.0 serves other machines too
+    port: int = 7860  # 0: any free port (printed)
+    checkpoint: str | None = None  # a .pt path or baseline:copy / baseline:drift; None: default
+    max_upload_mb: float = 20.0  # larger uploads are refused (413) before they are read whole
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise UserError(f"--port must be in 0..65535, not {self.port}")
+        if not self.max_upload_mb > 0:
+            raise UserError("--max-upload-mb must be positive")

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -684,6 +685,32 @@ def test_demo(case, tmp_path, capsys):
     assert_one_error(code, output, expected)
 
 
+SERVE_CASES: dict[str, Case] = {
+    "port-out-of-range": (lambda c: ["--port", "70000"], "--port"),
+    "port-in-use": (lambda c: ["--port", c.busy_port], "cannot listen on 127.0.0.1"),
+    "host-not-here": (lambda c: ["--host", "192.0.2.1"], "cannot listen on 192.0.2.1"),
+    "no-checkpoint": (lambda c: ["--checkpoint", c.tmp / "missing.pt"], "no checkpoint"),
+    "checkpoint-is-a-jpeg": (
+        lambda c: ["--checkpoint", c.file("photo.pt", b"\xff\xd8\xff\xe0" + bytes(64))],
+        "a JPEG image",
+    ),
+    "max-upload-zero": (lambda c: ["--max-upload-mb", "0"], "--max-upload-mb"),
+    "device-unknown": (lambda c: ["--device", "tpu"], "not a device"),
+}
+
+
+@pytest.mark.parametrize("case", SERVE_CASES)
+def test_serve(case, tmp_path, capsys):
+    """Each fails before serving (a case that served would hang the test)."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        ctx = Ctx(tmp=tmp_path, stack=None, busy_port=busy.getsockname()[1])
+        args, expected = SERVE_CASES[case]
+        code, output = scenegan(capsys, ["serve", *args(ctx)])
+    assert_one_error(code, output, expected)
+
+
 GROUP_CASES: dict[str, Case] = {
     "unknown-command": (lambda c: ["animate"], "No such command"),
     "unknown-option": (lambda c: ["sample", "--wobble"], "No such option"),
@@ -707,6 +734,7 @@ CASES = {
     "sample": SAMPLE_CASES,
     "evaluate": EVALUATE_CASES,
     "demo": DEMO_CASES,
+    "serve": SERVE_CASES,
     "(group)": GROUP_CASES,
 }
 

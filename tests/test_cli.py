@@ -14,6 +14,7 @@ COMMANDS = {
     "sample": C.SampleConfig,
     "evaluate": C.EvaluateConfig,
     "train": C.TrainConfig,
+    "serve": C.ServeConfig,
 }
 
 

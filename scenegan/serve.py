@@ -1,0 +1,322 @@
+"""`scenegan serve`: a small web page at `/` and `POST /animate`, over one generator loaded once.
+
+Starlette + uvicorn (the README's "Serve" says why not Gradio). An upload is read into memory up
+to a size limit and never written to disk; one lock lets one generator call run at a time, so
+concurrent requests get the same bytes as sequential ones. A bad request gets a 4xx and one line.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
+from starlette.routing import Route
+
+from scenegan.animation_files import RESAMPLING, animation_bytes
+from scenegan.config import ServeConfig
+from scenegan.errors import UserError
+from scenegan.model.checkpoint import find_checkpoint, load_any_generator
+from scenegan.model.generate import animate, draw_noise, supports_motion_controls
+from scenegan.model.sample import EXAMPLES, dataset_fps, decode_photo, grid_frames, output_names
+
+PAGE = Path(__file__).with_name("serve.html")
+MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4"}
+MAX_N = 8  # animations per request: each costs a generator pass under the one lock
+MAX_SCALE = 8
+MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the photo's bytes
+
+
+class BadRequest(Exception):
+    """A request the server refuses: an HTTP status and one line saying why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class AnimateOptions:
+    """The query parameters of `POST /animate`, named as `scenegan sample`'s options."""
+
+    seed: int | None = None  # None: a random seed, answered in the X-Seed header
+    n: int = 1  # animations drawn (one noise each, as `sample --n`)
+    index: int | None = None  # only animation `index` (0-based) of the n; None: see clip()
+    loop: bool = False
+    speed: float = 1.0
+    format: str = "gif"
+    scale: int = 1
+    resample: str = "nearest"
+
+
+def _integer(name: str, text: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"\d+", text) or not low <= int(text) <= high:
+        raise BadRequest(400, f"{name}={text!r}: not a whole number in {low}..{high}")
+    return int(text)
+
+
+def parse_options(query: dict[str, str]) -> AnimateOptions:
+    """The options of a query string; a bad or unknown one is a BadRequest (400)."""
+    names = AnimateOptions.__dataclass_fields__
+    unknown = sorted(set(query) - set(names))
+    if unknown:
+        raise BadRequest(400, f"unknown option {unknown[0]!r}; options: {', '.join(names)}")
+    options: dict = {}
+    if "seed" in query:
+        options["seed"] = _integer("seed", query["seed"], 0, 2**32 - 1)
+    if "n" in query:
+        options["n"] = _integer("n", query["n"], 1, MAX_N)
+    if "index" in query:
+        options["index"] = _integer("index", query["index"], 0, options.get("n", 1) - 1)
+    if "scale" in query:
+        options["scale"] = _integer("scale", query["scale"], 1, MAX_SCALE)
+    if "loop" in query:
+        value = query["loop"].lower()
+        if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            raise BadRequest(400, f"loop={query['loop']!r}: use true or false")
+        options["loop"] = value in ("true", "1", "yes", "on")
+    if "speed" in query:
+        try:
+            speed = float(query["speed"])
+        except ValueError:
+            speed = math.nan
+        if not 0 <= speed <= 8:  # nan fails too
+            raise BadRequest(400, f"speed={query['speed']!r}: not a number in 0..8")
+        options["speed"] = speed
+    for name, choices in (("format", MEDIA_TYPES), ("resample", RESAMPLING)):
+        if name in query:
+            if query[name] not in choices:
+                raise BadRequest(400, f"{name}={query[name]!r}: use one of {', '.join(choices)}")
+            options[name] = query[name]
+    return AnimateOptions(**options)
+
+
+class Animator:
+    """The generator, loaded once, and the lock its calls take turns on."""
+
+    def __init__(self, G: torch.nn.Module, info: dict, checkpoint: str) -> None:
+        self.G, self.info, self.checkpoint = G, info, checkpoint
+        self.fps = dataset_fps(info)
+        # torch promises nothing about one module run from several threads, and parallel passes
+        # would only share the same cores: one at a time, each with its own seeded noise.
+        self.lock = threading.Lock()
+
+    def clip(self, photo: np.ndarray, options: AnimateOptions, seed: int) -> np.ndarray:
+        """uint8 (T, H, W): animation `index` of n; else with n > 1 the photo and its n
+        animations side by side (as `sample --grid`); else the one animation."""
+        noise = draw_noise(self.G, options.n, seed)  # (n, noise_dim), its own torch.Generator
+        with self.lock:
+            animations = animate(self.G, photo, noise, loop=options.loop, speed=options.speed)
+        if options.index is not None:
+            return animations[options.index]
+        return grid_frames(photo, animations) if options.n > 1 else animations[0]
+
+    def describe(self) -> dict:
+        """What the page shows and offers: the model, the example photos, the limits."""
+        return {
+            "checkpoint": Path(self.checkpoint).name,
+            "arch": self.info.get("arch", "generator"),
+            "clip_format": self.G.fmt.to_dict(),
+            "fps": self.fps,
+            "motion_controls": supports_motion_controls(self.G),
+            "examples": [p.name for p in sorted(EXAMPLES.glob("*.jpg"))],
+            "max_n": MAX_N,
+        }
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 once it is longer than `limit` bytes."""
+    too_large = BadRequest(413, f"upload too large: the limit is {limit / 2**20:g} MB")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit + MULTIPART_SLACK:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def form_parts(content_type: str, body: bytes) -> dict[str, tuple[str, bytes]]:
+    """field name -> (file name, bytes) of a multipart/form-data body, all kept in memory."""
+    from python_multipart.exceptions import FormParserError
+    from python_multipart.multipart import FormParser, parse_options_header
+
+    kind, params = parse_options_header(content_type)
+    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+        raise BadRequest(
+            415,
+            "send the photo as multipart/form-data in the field `image` (curl -F image=@photo.jpg)",
+        )
+    parts: dict[str, tuple[str, bytes]] = {}
+
+    def on_file(file) -> None:
+        file.file_object.seek(0)
+        name = (file.file_name or b"").decode("utf-8", "replace")
+        parts[(file.field_name or b"").decode("utf-8", "replace")] = (name, file.file_object.read())
+
+    def on_field(field) -> None:
+        parts[(field.field_name or b"").decode("utf-8", "replace")] = ("", field.value or b"")
+
+    # MAX_MEMORY_FILE_SIZE: never spill a file part to a temporary file on disk.
+    config = {"MAX_MEMORY_FILE_SIZE": math.inf}
+    parser = FormParser(
+        "multipart/form-data", on_field, on_file, boundary=params[b"boundary"], config=config
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except FormParserError as error:
+        raise BadRequest(400, f"the multipart body could not be read ({error})") from None
+    return parts
+
+
+def download_stem(file_name: str) -> str:
+    """`Lake at dusk.JPG` -> `Lake-at-dusk`: the upload's name, safe in a header and a path."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(file_name).stem).strip("-.")
+    return stem[:80] or "photo"
+
+
+def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | None = None):
+    """The Starlette app of `scenegan serve`, with its model loaded now (once).
+
+    `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
+    """
+    if generator is None:
+        checkpoint = find_checkpoint(config.checkpoint)
+        G, info = load_any_generator(checkpoint, config.device)
+    else:
+        (G, info), checkpoint = generator, "the given generator"
+    animator = Animator(G, info, checkpoint)
+    limit = int(config.max_upload_mb * 2**20)
+
+    page_html = PAGE.read_text()
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(page_html)
+
+    async def describe(request: Request) -> Response:
+        return JSONResponse(animator.describe())
+
+    async def example(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in animator.describe()["examples"]:  # names only: no path reaches out
+            raise BadRequest(404, f"no example photo {name!r}")
+        return FileResponse(EXAMPLES / name, media_type="image/jpeg")
+
+    async def animate_upload(request: Request) -> Response:
+        options = parse_options(dict(request.query_params))
+        body = await read_body(request, limit)
+        parts = form_parts(request.headers.get("content-type", ""), body)
+        if "image" not in parts:
+            fields = ", ".join(repr(name) for name in parts) or "none"
+            raise BadRequest(400, f"no field 'image' in the form (fields: {fields})")
+        file_name, data = parts["image"]
+        if len(data) > limit:
+            raise BadRequest(413, f"upload too large: the limit is {limit / 2**20:g} MB")
+        seed = options.seed if options.seed is not None else random.randrange(2**31)
+        stem = download_stem(file_name)
+
+        def work() -> bytes:
+            try:
+                photo = decode_photo(io.BytesIO(data), G.fmt, name=file_name or "the upload")
+                frames = animator.clip(photo, options, seed)
+            except UserError as error:
+                raise BadRequest(400, str(error)) from None
+            return animation_bytes(
+                options.format,
+                frames,
+                fps=animator.fps,
+                scale=options.scale,
+                resample=options.resample,
+            )
+
+        content = await run_in_threadpool(work)
+        names = output_names(stem, options.n, grid=options.index is None and options.n > 1)
+        name = names[options.index or 0] + "." + options.format
+        headers = {
+            "Content-Disposition": f'inline; filename="{name}"',
+            "X-Seed": str(seed),
+            "Cache-Control": "no-store",
+        }
+        return Response(content, media_type=MEDIA_TYPES[options.format], headers=headers)
+
+    async def refuse(request: Request, error: BadRequest) -> Response:
+        return PlainTextResponse(_one_line(str(error)) + "\n", status_code=error.status)
+
+    routes = [
+        Route("/", page),
+        Route("/info", describe),
+        Route("/examples/{name}", example),
+        Route("/animate", animate_upload, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={BadRequest: refuse})
+    app.state.animator = animator
+    return app
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: any free one); a port in use is one clear line."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise UserError(
+            f"--host {host}: not an address of this machine ({error.strerror})"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)  # from now on connections wait in the backlog until uvicorn takes them
+    except OSError as error:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def serve(config: ServeConfig) -> None:
+    """Load the model, listen on config.host:config.port and serve until Ctrl+C."""
+    import uvicorn
+
+    app = create_app(config)
+    sock = listening_socket(config.host, config.port)
+    animator: Animator = app.state.animator
+    click.echo(
+        f"serving {animator.checkpoint} at {url_of(sock)} "
+        f"(uploads up to {config.max_upload_mb:g} MB; Ctrl+C stops)"
+    )
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then raises Ctrl+C again
+        pass
+    click.echo("stopped")

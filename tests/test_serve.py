@@ -1,0 +1,274 @@
+"""`scenegan serve` with the shipped generator, served for real by uvicorn on 127.0.0.1: POST
+/animate over plain HTTP (the bytes `scenegan sample` writes, its errors as one line, concurrent
+requests), the command itself, and the page in headless Chromium."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+
+import av
+import httpx
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from web import chromium, fetch_bytes, screenshot, served
+
+from scenegan.cli import cli
+from scenegan.config import SampleConfig, ServeConfig
+from scenegan.model.sample import EXAMPLES, sample
+from scenegan.serve import create_app
+
+PHOTO = EXAMPLES / "lake-dusk.jpg"
+LIMIT_MB = 4  # small, so a too-large upload is quick to send
+
+
+@pytest.fixture(scope="module")
+def base_url():
+    with served(create_app(ServeConfig(max_upload_mb=LIMIT_MB))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(base_url):
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        yield client
+
+
+def post(client, query="", name=PHOTO.name, data=None, field="image", **kwargs):
+    files = {field: (name, PHOTO.read_bytes() if data is None else data)}
+    return client.post(f"/animate{query}", files=files, **kwargs)
+
+
+def gif_frames(content: bytes) -> tuple[int, tuple[int, int]]:
+    with Image.open(io.BytesIO(content)) as image:
+        assert image.format == "GIF"
+        return image.n_frames, image.size
+
+
+def big_png(n_bytes: int) -> bytes:
+    """A noise PNG of at least n_bytes (noise does not compress)."""
+    side = int((n_bytes / 3) ** 0.5) + 16
+    pixels = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=0)
+    assert buffer.tell() >= n_bytes
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- POST /animate
+
+
+def test_animate_answers_the_gif_scenegan_sample_writes(client, tmp_path):
+    response = post(client, "?seed=5")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/gif"
+    assert response.headers["x-seed"] == "5"
+    assert 'filename="lake-dusk.gif"' in response.headers["content-disposition"]
+    assert gif_frames(response.content) == (32, (80, 45))
+    # The same photo and seed through `scenegan sample`: the same file, byte for byte.
+    sample(SampleConfig(images=(PHOTO,), seed=5, out=tmp_path))
+    assert response.content == (tmp_path / "lake-dusk.gif").read_bytes()
+    # Without a seed one is drawn and answered, and it repeats the animation.
+    drawn = post(client)
+    again = post(client, f"?seed={drawn.headers['x-seed']}")
+    assert drawn.content == again.content
+
+
+def test_animate_options(client, tmp_path):
+    sample(SampleConfig(images=(PHOTO,), seed=7, n=3, out=tmp_path / "n3"))
+    sample(SampleConfig(images=(PHOTO,), seed=7, n=3, grid=True, out=tmp_path / "grid"))
+    second = post(client, "?seed=7&n=3&index=1")
+    assert 'filename="lake-dusk-2.gif"' in second.headers["content-disposition"]
+    assert second.content == (tmp_path / "n3" / "lake-dusk-2.gif").read_bytes()
+    grid = post(client, "?seed=7&n=3")  # the photo and 3 animations, as `sample --grid`
+    assert grid.content == (tmp_path / "grid" / "lake-dusk-grid.gif").read_bytes()
+    assert gif_frames(grid.content) == (32, (4 * 80 + 3 * 2, 45))
+    assert gif_frames(post(client, "?seed=7&scale=3&resample=bicubic").content) == (32, (240, 135))
+    looped = post(client, "?seed=7&loop=true&speed=2")
+    assert looped.status_code == 200 and looped.content != post(client, "?seed=7").content
+    video = post(client, "?seed=7&format=mp4&scale=2", name="my photo.JPG")
+    assert video.headers["content-type"] == "video/mp4"
+    assert 'filename="my-photo.mp4"' in video.headers["content-disposition"]
+    with av.open(io.BytesIO(video.content)) as container:
+        frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    assert len(frames) == 32 and frames[0].shape == (90, 160)
+
+
+BAD_REQUESTS = {
+    # case: (query, upload keyword arguments, status, words of the one-line answer)
+    "not-an-image": ("", {"data": b"hello, not a photo", "name": "notes.jpg"}, 400, "not an image"),
+    "empty-file": ("", {"data": b"", "name": "empty.png"}, 400, "not an image"),
+    "truncated-jpeg": ("", {"data": PHOTO.read_bytes()[:300]}, 400, "not an image"),
+    "wrong-field": ("", {"field": "photo"}, 400, "no field 'image'"),
+    "too-large": ("", {"data": b"\xff\xd8" + bytes(LIMIT_MB * 2**20 + 1)}, 413, "too large"),
+    "seed-negative": ("?seed=-1", {}, 400, "seed"),
+    "seed-word": ("?seed=seven", {}, 400, "seed"),
+    "n-zero": ("?n=0", {}, 400, "n="),
+    "n-huge": ("?n=1000", {}, 400, "n="),
+    "index-past-n": ("?n=2&index=2", {}, 400, "index"),
+    "speed-nan": ("?speed=nan", {}, 400, "speed"),
+    "speed-negative": ("?speed=-1", {}, 400, "speed"),
+    "loop-maybe": ("?loop=maybe", {}, 400, "loop"),
+    "format-webm": ("?format=webm", {}, 400, "format"),
+    "scale-zero": ("?scale=0", {}, 400, "scale"),
+    "unknown-option": ("?sed=3", {}, 400, "unknown option 'sed'"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_REQUESTS)
+def test_bad_request_is_one_line_and_the_server_goes_on(client, case):
+    query, upload, status, words = BAD_REQUESTS[case]
+    response = post(client, query, **upload)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text.endswith("\n") and response.text.count("\n") == 1, response.text
+    assert words in response.text and "Traceback" not in response.text
+    assert post(client, "?seed=1").status_code == 200
+
+
+def test_requests_that_are_not_a_form(client):
+    raw = client.post(
+        "/animate", content=PHOTO.read_bytes(), headers={"content-type": "image/jpeg"}
+    )
+    assert raw.status_code == 415 and "multipart/form-data" in raw.text
+    field = client.post("/animate", data={"image": "a text field"})  # urlencoded
+    assert field.status_code == 415
+    broken = client.post(
+        "/animate",
+        content=b'--xyz\r\nContent-Disposition: form-data; name="image"\r\n\r\nabc',
+        headers={"content-type": "multipart/form-data; boundary=xyz"},
+    )
+    assert 400 <= broken.status_code < 500 and broken.text.count("\n") == 1
+    assert client.get("/animate").status_code == 405
+    assert post(client, "?seed=1").status_code == 200
+
+
+def test_a_large_upload_stays_in_memory(client, monkeypatch, tmp_path):
+    """python-multipart spills a file part over 1 MiB to a temporary file unless told not to."""
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    response = post(client, "?seed=2", data=big_png(3 * 2**20), name="noise.png")
+    assert response.status_code == 200 and gif_frames(response.content)[0] == 32
+    assert list(spill.iterdir()) == []
+
+
+def test_concurrent_requests_give_the_sequential_bytes(client):
+    queries = [f"?seed={seed}" for seed in range(4)] + ["?seed=1&n=2&index=1&format=mp4"]
+    sequential = {query: post(client, query).content for query in queries}
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda q: (q, post(client, q)), queries * 3))
+    for query, response in answers:
+        assert response.status_code == 200
+        assert response.content == sequential[query], query
+    assert len(set(sequential.values())) == len(queries)
+
+
+def test_page_info_and_examples(client):
+    page = client.get("/")
+    assert page.status_code == 200 and 'id="animate"' in page.text
+    info = client.get("/info").json()
+    assert info["examples"] == sorted(p.name for p in EXAMPLES.glob("*.jpg"))
+    assert info["clip_format"] == {"n_frames": 32, "height": 45, "width": 80}
+    example = client.get(f"/examples/{info['examples'][0]}")
+    assert example.status_code == 200 and example.headers["content-type"] == "image/jpeg"
+    assert client.get("/examples/..%2Fserve.py").status_code == 404
+    assert client.get("/examples/SOURCES.md").status_code == 404
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_serve_dry_run_prints_the_defaults():
+    result = CliRunner().invoke(cli, ["serve", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert '"port": 7860' in result.output and '"max_upload_mb": 20.0' in result.output
+
+
+def test_scenegan_serve_runs_until_ctrl_c():
+    command = [sys.executable, "-m", "scenegan.cli", "serve", "--port", "0"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        line = process.stdout.readline().decode()
+        found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert found, line + process.stderr.read().decode()
+        assert "scenegan-generator.pt" in line
+        with httpx.Client(base_url=found[1], timeout=60) as client:
+            assert gif_frames(post(client, "?seed=0").content)[0] == 32
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=60)
+    assert process.returncode == 0, errors.decode()
+
+
+# ---------------------------------------------------------------- the page, in Chromium
+
+
+def count_loaded(driver, selector: str) -> int:
+    script = """return [...document.querySelectorAll(arguments[0])].filter(
+        (e) => e.tagName === "IMG" ? e.complete && e.naturalWidth > 0
+                                   : e.readyState >= 2 && e.videoWidth > 0).length"""
+    return driver.execute_script(script, selector)
+
+
+def test_page_uploads_a_photo_and_shows_its_gifs(base_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with chromium() as driver:
+        driver.get(base_url)
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: count_loaded(d, "#examples img") == len(list(EXAMPLES.glob("*.jpg"))))
+        driver.find_element(By.ID, "file").send_keys(str(EXAMPLES / "lake-pier.jpg"))
+        driver.execute_script("document.getElementById('n').value = 2")
+        driver.find_element(By.ID, "animate").click()
+        wait.until(lambda d: count_loaded(d, "img.animation") == 2)
+        assert count_loaded(driver, "img.photo") == 1
+        links = driver.find_elements(By.CSS_SELECTOR, "figcaption a")
+        assert [a.get_attribute("download") for a in links] == [
+            "lake-pier-1.gif",
+            "lake-pier-2.gif",
+        ]
+        for img in driver.find_elements(By.CSS_SELECTOR, "img.animation"):
+            assert img.size["width"] > 0 and img.size["height"] > 0
+            assert gif_frames(fetch_bytes(driver, img.get_attribute("src"))) == (32, (320, 180))
+        assert "2 animation(s)" in driver.find_element(By.ID, "status").text
+        screenshot(driver, "serve-page")
+
+
+def test_page_says_what_is_wrong_then_plays_an_example_as_mp4(base_url, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("not a photo\n")
+    with chromium() as driver:
+        driver.get(base_url)
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: count_loaded(d, "#examples img") > 0)
+        driver.find_element(By.ID, "file").send_keys(str(notes))
+        driver.find_element(By.ID, "animate").click()
+        status = driver.find_element(By.ID, "status")
+        wait.until(lambda d: status.get_attribute("class") == "error")
+        assert "notes.jpg: not an image" in status.text
+        driver.find_element(By.CSS_SELECTOR, '#examples img[data-name="sky-kite.jpg"]').click()
+        wait.until(
+            lambda d: "sky-kite.jpg" in status.text and "error" not in status.get_attribute("class")
+        )
+        Select(driver.find_element(By.ID, "format")).select_by_visible_text("mp4")
+        driver.execute_script("document.getElementById('n').value = 1")
+        driver.find_element(By.ID, "animate").click()
+        wait.until(lambda d: count_loaded(d, "video.animation") == 1)
+        duration = driver.execute_script("return document.querySelector('video').duration")
+        assert duration == pytest.approx(32 / 12, abs=0.2)
+        link = driver.find_element(By.CSS_SELECTOR, "figcaption a")
+        assert link.get_attribute("download") == "sky-kite.mp4"
