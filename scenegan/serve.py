@@ -310,13 +310,13 @@ def serve(config: ServeConfig) -> None:
     app = create_app(config)
     sock = listening_socket(config.host, config.port)
     animator: Animator = app.state.animator
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     click.echo(
         f"serving {animator.checkpoint} at {url_of(sock)} "
         f"(uploads up to {config.max_upload_mb:g} MB; Ctrl+C stops)"
     )
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then raises Ctrl+C again
-        pass
+    except KeyboardInterrupt:  # uvicorn stops gracefully, then raises Ctrl+C again; or it came
+        pass  # before uvicorn was listening for it
     click.echo("stopped")
