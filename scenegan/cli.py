@@ -417,6 +417,11 @@ def sample(dry_run: bool, images, **options) -> None:
     help="Only clips of source videos matching these "
     "comma-separated patterns, e.g. 'fire-*,sea-*'.",
 )
+@option(
+    EvaluateConfig,
+    "groups",
+    help="Score the rows again per group of videos, e.g. 'fast=fire-*,sea-*;calm=clouds-*'.",
+)
 @option(EvaluateConfig, "loop", help="Animate with --loop and report the loop seam.")
 @option(EvaluateConfig, "speed", _SPEED, "Motion speed.")
 @option(EvaluateConfig, "device")
@@ -431,7 +436,7 @@ def evaluate(dry_run: bool, **options) -> None:
         return
     _check_device(config.device)
     run_evaluate(config)
-    click.echo(f"wrote {config.out}/report.md, report.json and plots")
+    click.echo(f"wrote {config.out}/report.html, report.md, report.json and plots")
 
 
 # ---------------------------------------------------------------- serve (serve)

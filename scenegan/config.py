@@ -261,6 +261,8 @@ class EvaluateConfig:
     strip_clips: int = 3  # clips shown in the sample strips plot
     split: str = "val"  # val: reported numbers; select: choosing checkpoints and weights
     sources: str = ""  # comma-separated glob patterns of source ids: only their clips ("": all)
+    # NAME=PATTERNS;...: the rows scored again on the clips of each group of source videos
+    groups: str = ""
     loop: bool = False  # animate with loop=True and report the loop seam
     speed: float = 1.0
     device: str = "cpu"

@@ -146,7 +146,29 @@ def test_evaluate_errors(tmp_path):
 def test_sources_keeps_the_clips_of_matching_videos(tmp_path):
     clips = make_dataset(tmp_path / "data", n_clips=16)
     config = EvaluateConfig(data=tmp_path / "data", out=tmp_path / "out", sources="video1,video3")
-    real, n_clips = load_real_clips(config, CLIP)
+    real, n_clips, ids = load_real_clips(config, CLIP)
     assert n_clips == 8 and np.array_equal(real, clips[[i for i in range(16) if i % 2]])
     with pytest.raises(UserError, match="matching nothing-"):
         load_real_clips(replace(config, sources="nothing-*"), CLIP)
+
+
+def test_groups_score_the_rows_again_on_each_group_of_videos(tmp_path, tiny_fvd):
+    make_dataset(tmp_path / "data", n_clips=16)
+    config = EvaluateConfig(
+        data=tmp_path / "data",
+        out=tmp_path / "out",
+        checkpoint="baseline:copy",
+        halvings=2,
+        groups="odd=video1,video3;zero=video0",
+    )
+    report = evaluate(config, generator=(CopiedPhoto(), {"arch": "copy"}))
+    assert len(tiny_fvd) == 3  # real, copied photo (the model is the same), drifting photo
+    odd, zero = report["groups"]["odd"], report["groups"]["zero"]
+    assert (odd["n_clips"], zero["n_clips"]) == (8, 4)
+    assert set(odd["rows"]) == set(report["rows"])
+    assert odd["rows"]["model (copy)"]["frame0_err"] == 0
+    assert odd["rows"][REAL]["fvd"] >= 0 and "fvd" in zero["rows"]["drifting photo"]
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "**odd**: the 8 clips of video1,video3" in text
+    with pytest.raises(UserError, match="a group needs 4"):
+        evaluate(replace(config, groups="none=nothing-*"), generator=(CopiedPhoto(), {}))

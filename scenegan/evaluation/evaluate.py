@@ -20,6 +20,7 @@ from scenegan.clip_format import ClipFormat
 from scenegan.config import EvaluateConfig
 from scenegan.errors import UserError
 from scenegan.evaluation import metrics
+from scenegan.evaluation.groups import group_reports
 from scenegan.files import atomic_write, cache_dir
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import find_checkpoint, load_any_generator
@@ -70,8 +71,8 @@ def cached_features(
     return features
 
 
-def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int]:
-    """(uint8 (n, T, H, W) held-out clips at `fmt`, number of val clips in the dataset)."""
+def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int, list]:
+    """(uint8 (n, T, H, W) held-out clips at `fmt`, the split's clip count, their source ids)."""
     index = read_index(config.data)
     clips, source_ids = read_split(config.data, config.split)
     what = f"{config.split} clips"
@@ -87,9 +88,11 @@ def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray
         )
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(rng.permutation(len(clips))[: config.n_clips])
-    clips = clips[chosen]
-    clips = downsample(clips, fmt)  # stage small: as training does
-    return clips, int(index.n_clips(config.split)) if not config.sources else len(keep)
+    if config.sources:
+        source_ids = [source_ids[i] for i in keep]
+    clips = downsample(clips[chosen], fmt)  # stage small: as training does
+    n_split = int(index.n_clips(config.split)) if not config.sources else len(keep)
+    return clips, n_split, [source_ids[i] for i in chosen]
 
 
 def generate(
@@ -171,21 +174,35 @@ def random_halvings(n: int, count: int, seed: int) -> list[tuple[np.ndarray, np.
     return halves
 
 
-def add_fvd(rows: dict, clips: dict, config: EvaluateConfig, halves: list) -> str:
-    """FVD (mean, spread, per halving) into every row; returns the preprocessing text."""
+def i3d_row_features(clips: dict, config: EvaluateConfig) -> tuple[dict | None, str]:
+    """(label -> (N, 400) I3D features, the preprocessing text); (None, why) with --no-fvd."""
     if not config.fvd:
-        return "FVD not computed (--no-fvd)"
-    i3d_features, frechet_distance, preprocessing = _fvd_functions()
+        return None, "FVD not computed (--no-fvd)"
+    i3d_features, _, preprocessing = _fvd_functions()
     features = {
         label: cached_features(c, config, i3d_features, preprocessing, label)
         for label, c in clips.items()
     }
-    for label in clips:
-        mean, spread, values = halving_fvd(
-            features[label], features[REAL], halves, frechet_distance
-        )
-        rows[label].update(fvd=mean, fvd_std=spread, fvd_halvings=values)
-    return preprocessing
+    return features, preprocessing
+
+
+def score_rows(clips: dict, features: dict | None, diversity: dict, config: EvaluateConfig):
+    """Every row's metrics on these clips (the real ones under REAL); FVD from `features`."""
+    real = clips[REAL]
+    photos, real_motion = real[:, 0], metrics.motion_energy(real)
+    rows: dict[str, dict] = {}
+    for label in tqdm(clips, desc="clip statistics", leave=False):
+        rows[label] = clip_metrics(clips[label], photos, real_motion)
+        rows[label]["diversity"] = diversity.get(label, float("nan"))
+    if features is not None:
+        _, frechet_distance, _ = _fvd_functions()
+        halves = random_halvings(len(real), config.halvings, config.seed)
+        for label in clips:
+            mean, spread, values = halving_fvd(
+                features[label], features[REAL], halves, frechet_distance
+            )
+            rows[label].update(fvd=mean, fvd_std=spread, fvd_halvings=values)
+    return rows
 
 
 def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | None = None) -> dict:
@@ -200,7 +217,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     else:
         (G, info), checkpoint = generator, "the given generator"
     fmt: ClipFormat = G.fmt
-    real, n_val = load_real_clips(config, fmt)
+    real, n_val, source_ids = load_real_clips(config, fmt)
     photos = real[:, 0]
     n = len(real)
 
@@ -213,15 +230,16 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
             row_G, photos[: config.diversity_photos], config.diversity_seeds, config.seed
         )
 
-    real_motion = metrics.motion_energy(real)
-    rows: dict[str, dict] = {}
-    for label in tqdm(clips, desc="clip statistics", leave=False):
-        rows[label] = clip_metrics(clips[label], photos, real_motion)
-        animations = diversity_sets[label]
-        rows[label]["diversity"] = 0.0 if animations is None else metrics.diversity(animations)
-    rows[REAL]["diversity"] = float("nan")  # real clips have one future per photo
-    halves = random_halvings(n, config.halvings, config.seed)
-    preprocessing = add_fvd(rows, clips, config, halves)
+    diversity = {
+        label: 0.0 if animations is None else metrics.diversity(animations)
+        for label, animations in diversity_sets.items()
+        if label != REAL  # real clips have one future per photo
+    }
+    features, preprocessing = i3d_row_features(clips, config)
+    rows = score_rows(clips, features, diversity, config)
+    groups = group_reports(
+        config, clips, features, source_ids, lambda c, f: score_rows(c, f, diversity, config)
+    )
 
     report = {
         "checkpoint": checkpoint,
@@ -240,6 +258,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "diversity_samples": [min(config.diversity_photos, n), config.diversity_seeds],
         "definitions": {m.name: m.definition for m in metrics.METRICS},
         "rows": rows,
+        "groups": groups,
         "per_frame_correlation": {
             label: np.nanmean(metrics.frame_correlation(c, photos), axis=0).tolist()
             for label, c in clips.items()

@@ -67,17 +67,27 @@ def write_samples(clips: dict[str, np.ndarray], out: Path, fps: float) -> list[d
     return samples
 
 
-def table(report: dict) -> str:
-    """The metrics table: the same columns, headers and cells as report.md's (metrics.METRICS)."""
+def table(report: dict, rows: dict | None = None) -> str:
+    """The metrics table: the same columns, headers and cells as report.md's (metrics.METRICS)
+    of `rows` (default: the report's rows)."""
     columns = table_columns(report)
     head = "".join(f"<th>{escape(m.header)}</th>" for m in columns)
     body = "".join(
         f"<tr><td>{escape(label)}</td>"
         + "".join(f"<td>{escape(m.cell(row))}</td>" for m in columns)
         + "</tr>"
-        for label, row in report["rows"].items()
+        for label, row in (rows if rows is not None else report["rows"]).items()
     )
     return f"<table><tr><th>row</th>{head}</tr>{body}</table>"
+
+
+def group_tables(report: dict) -> str:
+    """The table again for each --groups group of source videos."""
+    return "".join(
+        f"<h3>{escape(name)}: the {group['n_clips']} clips of {escape(group['sources'])}</h3>"
+        + table(report, group["rows"])
+        for name, group in report.get("groups", {}).items()
+    )
 
 
 def samples_table(samples: list[dict[str, str]], labels: list[str]) -> str:
@@ -108,7 +118,7 @@ def fvd_note(report: dict) -> str:
 
 def html_page(report: dict, samples: list[dict[str, str]], labels: list[str]) -> str:
     fmt = report["clip_format"]
-    baseline = f", seed baseline <code>{escape(report['baseline'])}</code>"
+    baseline = f", keras2019 baseline <code>{escape(str(report['baseline']))}</code>"
     summary = (
         f"Checkpoint <code>{escape(str(report['checkpoint']))}</code>"
         + (baseline if report.get("baseline") else "")
@@ -132,6 +142,7 @@ def html_page(report: dict, samples: list[dict[str, str]], labels: list[str]) ->
 <h1>scenegan evaluation</h1>
 <p>{summary}</p>
 {table(report)}
+{group_tables(report)}
 <p class="note">{escape(fvd_note(report))} The same numbers are in report.json and report.md.</p>
 <h2>Held-out photos, side by side</h2>
 <p class="note">Each row: one held-out photo (frame 0 of a real clip), its real continuation,

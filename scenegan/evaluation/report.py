@@ -39,21 +39,30 @@ def spread(n_total: int, n: int) -> np.ndarray:
     return np.linspace(0, n_total - 1, min(n, n_total)).round().astype(int)
 
 
+def table(rows: dict, columns: list) -> list[str]:
+    """A markdown table: a line per row, a column per metric."""
+    header = ["row"] + [m.header for m in columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, row in rows.items():
+        lines.append("| " + " | ".join([label] + [m.cell(row) for m in columns]) + " |")
+    return lines
+
+
 def markdown(report: dict) -> str:
     """One table (a row per model or baseline), then what the numbers mean."""
     has_fvd = any("fvd" in row for row in report["rows"].values())
     columns = table_columns(report)
-    header = ["row"] + [m.header for m in columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, row in report["rows"].items():
-        lines.append("| " + " | ".join([label] + [m.cell(row) for m in columns]) + " |")
+    lines = table(report["rows"], columns)
+    for name, group in report.get("groups", {}).items():
+        lines += ["", f"**{name}**: the {group['n_clips']} clips of {group['sources']}", ""]
+        lines += table(group["rows"], columns)
     fmt = report["clip_format"]
     half_a, half_b = report["fvd_sample_size"]
     text = [
         "# scenegan evaluation",
         "",
         f"Checkpoint `{report['checkpoint']}`"
-        + (f", seed baseline `{report['baseline']}`" if report["baseline"] else "")
+        + (f", keras2019 baseline `{report['baseline']}`" if report["baseline"] else "")
         + f"; dataset `{report['dataset']}`, split `{report['split']}`"
         + (f", sources `{report['sources']}`" if report.get("sources", "all") != "all" else "")
         + f": {report['n_clips']} of "
