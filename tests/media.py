@@ -125,9 +125,6 @@ class TinyGenerator(torch.nn.Module):
 def write_panning_dataset(root: Path, n_clips: int = 16, fps: float = 12.0) -> np.ndarray:
     """A dataset of one val shard: textured photos panning right one pixel per frame, from 4
     source videos; returns the uint8 (N, 32, 45, 80) clips."""
-    from scenegan.pipeline.shards import shard_name, write_index, write_shard
-
-    root.mkdir(parents=True, exist_ok=True)
     clips = []
     for i in range(n_clips):
         wide = textured_photo(height=CLIP.height, width=CLIP.width + CLIP.n_frames, seed=i)
@@ -135,7 +132,20 @@ def write_panning_dataset(root: Path, n_clips: int = 16, fps: float = 12.0) -> n
         offsets = range(CLIP.n_frames, 0, -1)
         clips.append(np.stack([wide[:, o : o + CLIP.width] for o in offsets]))
     clips = np.stack(clips)
-    sources = [f"video{i % 4}" for i in range(n_clips)]
-    write_shard(root / shard_name("val", 0), clips, sources, [0.0] * n_clips, {})
-    write_index(root, fps, [{"file": shard_name("val", 0), "split": "val", "n_clips": n_clips}], {})
+    write_splits(root, {"val": (clips, [f"video{i % 4}" for i in range(n_clips)])}, fps)
     return clips
+
+
+def write_splits(root: Path, splits: dict, fps: float = 12.0) -> Path:
+    """A dataset folder written through the dataset contract (shards.py): one shard per split,
+    `splits` mapping a split to (uint8 (N, 32, 45, 80) clips, a source id per clip)."""
+    from scenegan.pipeline.shards import shard_name, write_index, write_shard
+
+    root.mkdir(parents=True, exist_ok=True)
+    shards = []
+    for split, (clips, ids) in splits.items():
+        name = shard_name(split, 0)
+        write_shard(root / name, clips, ids, [0.0] * len(clips), {i: {} for i in ids})
+        shards.append({"file": name, "split": split, "n_clips": len(clips)})
+    write_index(root, fps, shards, {})
+    return root

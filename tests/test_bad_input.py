@@ -28,15 +28,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from media import moving_texture, write_truncated, write_video
+from media import moving_texture, write_splits, write_truncated, write_video
 from PIL import Image
+from tiny_train import config
 
 from scenegan.cli import main
 from scenegan.clip_format import CLIP
 from scenegan.files import folder_lock
 from scenegan.model.checkpoint import SHIPPED_CHECKPOINT
 from scenegan.pipeline import flickr_client
-from scenegan.pipeline.shards import shard_name, write_shard
+from scenegan.pipeline.shards import shard_name
 from scenegan.testing.flickr_standin import Faults, FlickrStandin
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,16 +135,12 @@ def write_tiny_dataset(root: Path, n_train: int = 6, n_val: int = 4) -> Path:
     root.mkdir(parents=True)
     rng = np.random.default_rng(0)
     base = rng.integers(40, 215, (1, 1, *CLIP.frame_shape))
-    shards = []
+    splits = {}
     for split, n in (("train", n_train), ("val", n_val)):
         drift = rng.integers(-20, 20, (n, CLIP.n_frames, 1, 1))
         clips = np.clip(base + drift, 0, 255).astype(np.uint8)
-        ids = [f"{split}-video{i % 2}" for i in range(n)]
-        write_shard(root / shard_name(split, 0), clips, ids, [0.0] * n, {i: {} for i in ids})
-        shards.append({"file": shard_name(split, 0), "split": split, "n_clips": n})
-    index = {"format_version": 1, "clip_format": CLIP.to_dict(), "fps": 12.0, "shards": shards}
-    (root / "index.json").write_text(json.dumps(index))
-    return root
+        splits[split] = (clips, [f"{split}-video{i % 2}" for i in range(n)])
+    return write_splits(root, splits)
 
 
 @pytest.fixture(scope="module")
@@ -154,21 +151,10 @@ def dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def state(dataset, tmp_path_factory) -> Path:
     """A one-step training state of the small stage, euler architecture."""
-    from scenegan.model.train import TrainConfig, train
+    from scenegan.model.train import train
 
     out = tmp_path_factory.mktemp("checkpoints") / "small"
-    config = TrainConfig(
-        data=str(dataset),
-        out=str(out),
-        steps=1,
-        batch_size=2,
-        snapshot_every=1,
-        tensorboard=False,
-        grid_photos=2,
-        grid_noises=2,
-        threads=1,
-    )
-    return Path(train(config)["checkpoint"])
+    return Path(train(config(dataset, out, steps=1, batch_size=2, snapshot_every=1))["checkpoint"])
 
 
 @pytest.fixture(scope="module")

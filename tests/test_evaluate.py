@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 from click.testing import CliRunner
-from media import TinyGenerator, textured_photo
+from media import TinyGenerator, textured_photo, write_splits
 
 from scenegan.cli import cli
 from scenegan.clip_format import CLIP, SMALL
@@ -15,23 +15,17 @@ from scenegan.errors import UserError
 from scenegan.evaluation import evaluate as evaluate_module
 from scenegan.evaluation.evaluate import REAL, EvaluateConfig, evaluate, load_real_clips
 from scenegan.model.baselines import CopiedPhoto
-from scenegan.pipeline.shards import shard_name, write_index, write_shard
 
 
 def make_dataset(root, n_clips=16, moving=True):
     """A val split of textured photos panning right one pixel per frame (or standing still)."""
-    root.mkdir(parents=True, exist_ok=True)
     clips = []
     for i in range(n_clips):
         wide = textured_photo(height=45, width=80 + 32, seed=i).round().astype(np.uint8)
         offsets = range(32, 0, -1) if moving else [32] * 32
         clips.append(np.stack([wide[:, o : o + 80] for o in offsets]))
     clips = np.stack(clips)
-    sources = [f"video{i % 4}" for i in range(n_clips)]
-    write_shard(root / shard_name("val", 0), clips, sources, [0.0] * n_clips, {})
-    write_index(
-        root, 12.0, [{"file": shard_name("val", 0), "split": "val", "n_clips": n_clips}], {}
-    )
+    write_splits(root, {"val": (clips, [f"video{i % 4}" for i in range(n_clips)])})
     return clips
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from media import write_splits
 from tiny_train import config
 
 from scenegan.cli import cli
@@ -47,18 +48,11 @@ def moving_clips(n_clips: int, seed: int) -> np.ndarray:
 
 
 def write_dataset(root: Path, n_train: int = 8, n_val: int = 2) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    shards = []
+    splits = {}
     for split, n, seed in (("train", n_train, 0), ("val", n_val, 1)):
-        if n == 0:
-            continue
-        name = f"{split}-00000.h5"
-        ids = [f"video{i % 3}" for i in range(n)]
-        write_shard(root / name, moving_clips(n, seed), ids, [0.0] * n, {i: {} for i in ids})
-        shards.append({"file": name, "split": split, "n_clips": n})
-    index = {"format_version": 1, "clip_format": CLIP.to_dict(), "fps": 12.0, "shards": shards}
-    (root / "index.json").write_text(json.dumps(index))
-    return root
+        if n:
+            splits[split] = (moving_clips(n, seed), [f"video{i % 3}" for i in range(n)])
+    return write_splits(root, splits)
 
 
 @pytest.fixture(scope="module")
