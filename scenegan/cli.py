@@ -125,6 +125,16 @@ def _print_config(config, *more: str) -> None:
         click.echo(line)
 
 
+def _dry_run(config, dry_run: bool) -> bool:
+    """With --dry-run print the config and say so (the command stops); else check its device."""
+    if dry_run:
+        _print_config(config)
+        return True
+    if hasattr(config, "device"):
+        _check_device(config.device)
+    return False
+
+
 DRY_RUN = click.option("--dry-run", is_flag=True, help="Print the configuration and exit.")
 
 
@@ -246,8 +256,7 @@ def build_dataset_command(dry_run: bool, **options) -> None:
 
     filters = FilterConfig(**{name: options.pop(name) for name in FILTER_FIELDS})
     config = BuildConfig(filters=filters, **options)
-    if dry_run:
-        _print_config(config)
+    if _dry_run(config, dry_run):
         return
     stats = build_dataset(config)
     click.echo(summary(stats, config))
@@ -390,10 +399,8 @@ def sample(dry_run: bool, images, **options) -> None:
     from scenegan.model.sample import sample as run_sample
 
     config = SampleConfig(images=tuple(images), **options)
-    if dry_run:
-        _print_config(config)
+    if _dry_run(config, dry_run):
         return
-    _check_device(config.device)
     run_sample(config)
 
 
@@ -431,10 +438,8 @@ def evaluate(dry_run: bool, **options) -> None:
     from scenegan.evaluation.evaluate import evaluate as run_evaluate
 
     config = EvaluateConfig(**options)
-    if dry_run:
-        _print_config(config)
+    if _dry_run(config, dry_run):
         return
-    _check_device(config.device)
     run_evaluate(config)
     click.echo(f"wrote {config.out}/report.html, report.md, report.json and plots")
 
@@ -445,22 +450,15 @@ def evaluate(dry_run: bool, **options) -> None:
 @cli.command()
 @option(ServeConfig, "host", help="Address to listen on (0.0.0.0: other machines too).")
 @option(ServeConfig, "port", click.IntRange(0, 65535), "Port (0: any free one).")
-@option(
-    ServeConfig,
-    "checkpoint",
-    help="Generator checkpoint (.pt), or baseline:copy / baseline:drift. "
-    "Default: the shipped generator.",
-)
+@option(ServeConfig, "checkpoint", help="Generator .pt or baseline:copy|drift [the shipped one].")
 @option(ServeConfig, "max_upload_mb", Number(0, 1024, min_open=True), "Largest photo accepted.")
 @option(ServeConfig, "device")
 @DRY_RUN
 def serve(dry_run: bool, **options) -> None:
     """Serve a page (upload a photo, watch its animations) and POST /animate for scripts."""
     config = ServeConfig(**options)
-    if dry_run:
-        _print_config(config)
+    if _dry_run(config, dry_run):
         return
-    _check_device(config.device)
     try:
         from scenegan.serve import serve as run_server
     except ImportError as error:
