@@ -1,6 +1,8 @@
 """Write and read animations: looped GIF (Pillow), H.264 MP4 (PyAV) and raw uint8 `.npy`.
 
-Frames are uint8 (T, H, W) grey; `scale` enlarges GIF and MP4 for viewing, never `.npy`.
+Frames are uint8 (T, H, W) grey or (T, H, W, 3) RGB; `scale` enlarges GIF and MP4 for
+viewing, never `.npy`. An RGB GIF has one palette for all its frames (no dithering), so a
+still region keeps its colours from frame to frame instead of shimmering.
 Every file is written to a temporary name and renamed; `animation_bytes` makes the same file
 in memory (`scenegan serve` answers with it). `tile` lays clips side by side for the sample
 grids, the training grids and the dataset preview.
@@ -25,7 +27,7 @@ RESAMPLING = {"nearest": cv2.INTER_NEAREST, "area": cv2.INTER_AREA, "bicubic": c
 
 
 def upscale(frames: np.ndarray, scale: int, resample: str = "nearest") -> np.ndarray:
-    """(T, H, W) uint8 -> (T, H * scale, W * scale) uint8."""
+    """(T, H, W) or (T, H, W, 3) uint8 -> the same with H * scale rows and W * scale columns."""
     if scale == 1:
         return frames
     height, width = frames.shape[1] * scale, frames.shape[2] * scale
@@ -35,15 +37,18 @@ def upscale(frames: np.ndarray, scale: int, resample: str = "nearest") -> np.nda
 
 
 def tile(clips: np.ndarray, columns: int, gap: int = GAP) -> np.ndarray:
-    """uint8 (N, T, H, W) clips -> uint8 (T, rows * (H + gap) - gap, columns * (W + gap) - gap).
+    """uint8 (N, T, H, W) clips -> uint8 (T, rows * (H + gap) - gap, columns * (W + gap) - gap),
+    and (N, T, H, W, 3) rgb clips likewise with 3 channels last.
 
     Left to right, then top to bottom, on white; cells after the last clip stay white.
     """
-    n_clips, n_frames, height, width = clips.shape
+    n_clips, n_frames, height, width = clips.shape[:4]
     rows = math.ceil(n_clips / columns)
     canvas = np.full(
-        (n_frames, rows * (height + gap) - gap, columns * (width + gap) - gap), 255, np.uint8
-    )  # (T, H, W)
+        (n_frames, rows * (height + gap) - gap, columns * (width + gap) - gap, *clips.shape[4:]),
+        255,
+        np.uint8,
+    )  # (T, H, W) or (T, H, W, 3)
     for i, clip in enumerate(clips):
         top, left = (i // columns) * (height + gap), (i % columns) * (width + gap)
         canvas[:, top : top + height, left : left + width] = clip
@@ -51,7 +56,7 @@ def tile(clips: np.ndarray, columns: int, gap: int = GAP) -> np.ndarray:
 
 
 def write_gif(path: Path, frames: np.ndarray, fps: float = DEFAULT_FPS) -> None:
-    """Looped grey GIF. GIF delays are in 1/100 s, so the rate is rounded to that."""
+    """Looped grey or RGB GIF. GIF delays are in 1/100 s, so the rate is rounded to that."""
     with atomic_path(path) as tmp:
         _save_gif(tmp, frames, fps)
 
@@ -59,7 +64,16 @@ def write_gif(path: Path, frames: np.ndarray, fps: float = DEFAULT_FPS) -> None:
 def _save_gif(target: Path | BinaryIO, frames: np.ndarray, fps: float) -> None:
     from PIL import Image
 
-    images = [Image.fromarray(f, mode="L") for f in frames]
+    if is_rgb(frames):
+        # One adaptive palette from all frames together, applied to each without dithering.
+        palette = Image.fromarray(frames.reshape(-1, *frames.shape[2:])).quantize(
+            256, method=Image.Quantize.MEDIANCUT
+        )
+        images = [
+            Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames
+        ]
+    else:
+        images = [Image.fromarray(f, mode="L") for f in frames]
     images[0].save(
         target,
         format="GIF",
@@ -82,7 +96,9 @@ def _save_mp4(target: str | BinaryIO, frames: np.ndarray, fps: float, crf: int =
 
     pad_rows, pad_cols = frames.shape[1] % 2, frames.shape[2] % 2
     if pad_rows or pad_cols:
-        frames = np.pad(frames, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="edge")
+        pads = ((0, 0), (0, pad_rows), (0, pad_cols)) + ((0, 0),) * (frames.ndim - 3)
+        frames = np.pad(frames, pads, mode="edge")
+    pixels = "rgb24" if is_rgb(frames) else "gray"
     with av.open(target, "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
@@ -91,7 +107,7 @@ def _save_mp4(target: str | BinaryIO, frames: np.ndarray, fps: float, crf: int =
         # levels apart once decoded) for the same frames from one encode to the next.
         stream.options = {"crf": str(crf), "x264-params": "cpu-independent=1"}
         for frame in frames:
-            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="gray")
+            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=pixels)
             container.mux(stream.encode(video_frame))
         container.mux(stream.encode())
 
@@ -99,7 +115,8 @@ def _save_mp4(target: str | BinaryIO, frames: np.ndarray, fps: float, crf: int =
 def animation_bytes(
     kind: str, frames: np.ndarray, *, fps: float, scale: int = 1, resample: str = "nearest"
 ) -> bytes:
-    """uint8 (T, H, W) frames as the bytes of a `kind` file (gif, mp4 or npy), in memory."""
+    """uint8 (T, H, W) or (T, H, W, 3) frames as the bytes of a `kind` file (gif, mp4 or npy),
+    in memory."""
     buffer = io.BytesIO()
     if kind == "npy":
         np.save(buffer, frames)
@@ -115,15 +132,21 @@ def animation_bytes(
 def write_animation(
     path: Path, frames: np.ndarray, *, fps: float, scale: int = 1, resample: str = "nearest"
 ) -> Path:
-    """Write uint8 (T, H, W) frames in the format the suffix of `path` names."""
+    """Write uint8 (T, H, W) or (T, H, W, 3) frames in the format the suffix of `path` names."""
     data = animation_bytes(path.suffix.lstrip("."), frames, fps=fps, scale=scale, resample=resample)
     with atomic_write(path) as handle:
         handle.write(data)
     return path
 
 
-def read_animation(path: Path) -> np.ndarray:
-    """uint8 (T, H, W) grey frames of a file `write_animation` made (GIF, MP4 or npy).
+def is_rgb(frames: np.ndarray) -> bool:
+    """Whether frames (T, H, W) or (T, H, W, 3) are colour."""
+    return frames.ndim == 4
+
+
+def read_animation(path: Path, color: str = "gray") -> np.ndarray:
+    """uint8 (T, H, W) grey frames, or (T, H, W, 3) with `color` rgb, of a file
+    `write_animation` made (GIF, MP4 or npy; npy holds what was written).
 
     GIF note: Pillow merges identical consecutive frames into one longer frame, so a static
     animation reads back with fewer frames.
@@ -136,10 +159,12 @@ def read_animation(path: Path) -> np.ndarray:
         from PIL import Image, ImageSequence
 
         with Image.open(path) as image:
-            return np.stack([np.asarray(f.convert("L")) for f in ImageSequence.Iterator(image)])
+            mode = "RGB" if color == "rgb" else "L"
+            return np.stack([np.asarray(f.convert(mode)) for f in ImageSequence.Iterator(image)])
     if kind == "mp4":
         import av
 
         with av.open(str(path)) as container:
-            return np.stack([f.to_ndarray(format="gray") for f in container.decode(video=0)])
+            pixels = "rgb24" if color == "rgb" else "gray"
+            return np.stack([f.to_ndarray(format=pixels) for f in container.decode(video=0)])
     raise ValueError(f"unknown animation format {kind!r}")

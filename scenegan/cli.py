@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from scenegan import __version__
-from scenegan.clip_format import STAGE_FORMATS
+from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
     ARCH_ALIASES,
     ARCHS,
@@ -227,6 +227,9 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
 )
 @option(BuildConfig, "manifest", click.Path(path_type=Path), "SQLite manifest of `scenegan fetch`.")
 @option(BuildConfig, "out", folder(), "Dataset folder to write (or to finish after a stop).")
+@option(BuildConfig, "color", click.Choice(list(COLORS)), "Clip colour: gray or rgb.")
+@option(BuildConfig, "size", help="Clip width x height, 16:9: 80x45, 160x90, 320x180, ...")
+@option(BuildConfig, "frames", click.IntRange(8, 1024), "Frames per clip.")
 @option(BuildConfig, "fps", Number(0, 120, min_open=True), "Frame rate clips are resampled to.")
 @option(BuildConfig, "stride", click.IntRange(1, 10_000), "Frames between clip starts.")
 @option(BuildConfig, "clips", click.IntRange(1, 10**8), "Target clips, spread over the sources.")
@@ -251,7 +254,7 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
 @DRY_RUN
 @_filter_options
 def build_dataset_command(dry_run: bool, **options) -> None:
-    """Cut source videos into 32-frame gray clips and write them as HDF5 shards."""
+    """Cut source videos into clips (32 gray frames of 80 x 45 by default) in HDF5 shards."""
     from scenegan.pipeline.build import build_dataset, summary
 
     filters = FilterConfig(**{name: options.pop(name) for name in FILTER_FIELDS})
@@ -283,7 +286,7 @@ _WEIGHT = Number(0, 1000)
 
 
 @cli.command()
-@option(TrainConfig, "stage", click.Choice(list(STAGE_FORMATS)))
+@option(TrainConfig, "stage", click.Choice(STAGES))
 @option(TrainConfig, "data", help="dataset folder")
 @option(TrainConfig, "out", help="checkpoint folder  [default: checkpoints/<stage>]")
 @option(TrainConfig, "steps", _STEPS, "train up to this step")
@@ -334,7 +337,8 @@ _WEIGHT = Number(0, 1000)
 @option(TrainConfig, "tensorboard", help="write TensorBoard scalars")
 @DRY_RUN
 def train(dry_run: bool, **options) -> None:
-    """Train the generator of one stage (small: 23 x 40, large: 45 x 80, grown from small)."""
+    """Train the generator of one stage: small at half the dataset's size (40 x 23 for 80 x 45),
+    then large at its size, grown from small. Colour and size come from the dataset."""
     from scenegan.model.train import parameter_counts
     from scenegan.model.train import train as run_training
 

@@ -11,7 +11,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scenegan.clip_format import DEFAULT_FPS, STAGE_FORMATS
+from scenegan.clip_format import DEFAULT_FPS, STAGES
 from scenegan.errors import UserError
 
 # The generator architectures; `seed` is the 2019 project's old name (it was this project's seed).
@@ -89,6 +89,9 @@ class BuildConfig:
     out: Path = Path("datasets/clips")
     videos: Path | None = None  # a folder of videos; None: read the fetch manifest
     manifest: Path = Path("datasets/manifest.sqlite")
+    color: str = "gray"  # gray or rgb
+    size: str = "80x45"  # width x height of the stored clips, 16:9
+    frames: int = 32  # frames per clip
     fps: float = DEFAULT_FPS
     stride: int = 8
     clips: int = 7000
@@ -115,14 +118,26 @@ class BuildConfig:
             min_source_fps=self.min_source_fps,
             seed=self.seed,
             filters=self.filters,
+            fmt=self.clip_format(),
             decoder_threads=self.decoder_threads,
         )
 
+    def clip_format(self):
+        """The ClipFormat of --color, --size and --frames."""
+        from scenegan.clip_format import clip_format
+
+        try:
+            return clip_format(self.color, self.size, self.frames)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
     def to_dict(self) -> dict:
         """The settings index.json records: what the dataset depends on, not how the build ran
-        (workers, engine, address), so every engine writes the same bytes."""
+        (workers, engine, address), so every engine writes the same bytes. Colour, size and
+        frames are index.json's `clip_format`, recorded once (so a default build's index.json
+        is byte-identical to one written before they existed)."""
         settings = asdict(self)
-        for key in ("workers", "engine", "address"):
+        for key in ("workers", "engine", "address", "color", "size", "frames"):
             del settings[key]
         for key in ("out", "videos", "manifest"):
             settings[key] = None if settings[key] is None else str(settings[key])
@@ -139,6 +154,7 @@ class BuildConfig:
             raise UserError("--workers and --shard-size must be at least 1")
         if self.engine not in ("local", "dask"):
             raise UserError(f"--engine must be local or dask, not {self.engine!r}")
+        self.clip_format()
 
 
 @dataclass(frozen=True)
@@ -185,8 +201,8 @@ class TrainConfig:
         from scenegan.model.augment import POLICIES, check_policy
         from scenegan.model.networks import canonical_arch
 
-        if self.stage not in STAGE_FORMATS:
-            raise UserError(f"--stage must be one of {sorted(STAGE_FORMATS)}, not {self.stage!r}")
+        if self.stage not in STAGES:
+            raise UserError(f"--stage must be one of {sorted(STAGES)}, not {self.stage!r}")
         object.__setattr__(self, "arch", canonical_arch(self.arch))
         if self.arch not in ARCHS:
             raise UserError(f"--arch must be one of {list(ARCHS)}, not {self.arch!r}")

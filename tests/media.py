@@ -147,5 +147,5 @@ def write_splits(root: Path, splits: dict, fps: float = 12.0) -> Path:
         name = shard_name(split, 0)
         write_shard(root / name, clips, ids, [0.0] * len(clips), {i: {} for i in ids})
         shards.append({"file": name, "split": split, "n_clips": len(clips)})
-    write_index(root, fps, shards, {})
+    write_index(root, CLIP, fps, shards, {})
     return root

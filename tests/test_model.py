@@ -17,7 +17,7 @@ from media import write_splits
 from tiny_train import config
 
 from scenegan.cli import cli
-from scenegan.clip_format import CLIP, STAGE_FORMATS
+from scenegan.clip_format import CLIP
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
 from scenegan.model.losses import MOTION_GRID, motion_maps, motion_match
@@ -65,7 +65,7 @@ def dataset(tmp_path_factory) -> Path:
 def test_shapes(arch, stage):
     G_args, D_args = default_args(arch, stage)
     G, D = build_generator(arch, G_args), build_discriminator(arch, D_args)
-    fmt = STAGE_FORMATS[stage]
+    fmt = CLIP.stage(stage)
     assert G.fmt == fmt
     G.alpha.fill_(0.5)
     D.alpha.fill_(0.5)
@@ -188,7 +188,7 @@ def test_noise_maps_are_a_function_of_photo_and_noise():
     G_args = default_args("flow", "small")[0]
     assert G_args["noise_maps"]  # the default for new models; older checkpoints have none
     G = build_generator("flow", G_args)
-    photo = torch.rand(2, 1, *STAGE_FORMATS["small"].frame_shape) * 2 - 1
+    photo = torch.rand(2, 1, *CLIP.half().frame_shape) * 2 - 1
     z = torch.randn(2, G.noise_dim)
     with torch.no_grad():
         clip = G(photo, z)
@@ -215,10 +215,10 @@ def test_streamed_clips_match_clips_in_memory(tmp_path, stage):
         shards.append({"file": name, "split": "train", "n_clips": n})
     index = {"format_version": 1, "clip_format": CLIP.to_dict(), "fps": 12.0, "shards": shards}
     (root / "index.json").write_text(json.dumps(index))
-    fmt = STAGE_FORMATS[stage]
+    fmt = CLIP.stage(stage)
     for rank in (0, 1):
         banks = [
-            ClipBank.from_dataset(root, fmt, rank=rank, world_size=2, stream=stream)
+            ClipBank.from_dataset(root, stage, rank=rank, world_size=2, stream=stream)
             for stream in (False, True)
         ]
         assert [bank.streamed for bank in banks] == [False, True]
@@ -491,7 +491,7 @@ def test_one_downsampler_for_training_evaluation_and_photos(dataset, tmp_path):
     train_full, _ = read_split(dataset, "train")
     full = train_full
     for stream in (False, True):  # the train split, as training reads it
-        bank = ClipBank.from_dataset(dataset, SMALL, stream=stream)
+        bank = ClipBank.from_dataset(dataset, "small", stream=stream)
         every = torch.arange(len(train_full))
         assert torch.equal(bank.clips[every], downsample(torch.from_numpy(train_full), SMALL))
     config = EvaluateConfig(data=dataset, out=tmp_path, n_clips=len(full), split="train")

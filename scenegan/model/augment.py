@@ -16,7 +16,7 @@ POLICIES = ("color", "translation", "cutout")
 
 
 def augment(clips: torch.Tensor, policy: str) -> torch.Tensor:
-    """clips (B, 1, T, H, W) in [-1, 1] -> the same, augmented by the comma-separated policy."""
+    """clips (B, C, T, H, W) in [-1, 1] -> the same, augmented by the comma-separated policy."""
     for name in filter(None, policy.split(",")):
         if name != "none":
             clips = _OPS[name](clips)
@@ -42,13 +42,13 @@ def color(clips: torch.Tensor) -> torch.Tensor:
 
 def translation(clips: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     """Shift each clip by up to `ratio` of its size (whole pixels), padding with zeros."""
-    batch, _, n_frames, height, width = clips.shape
+    batch, channels, n_frames, height, width = clips.shape
     limits = torch.tensor([width, height], device=clips.device) * ratio
     shifts = ((torch.rand(batch, 2, device=clips.device) * 2 - 1) * limits).round()
     theta = torch.zeros(batch, 2, 3, device=clips.device, dtype=clips.dtype)
     theta[:, 0, 0] = theta[:, 1, 1] = 1
     theta[:, :, 2] = -2 * shifts / torch.tensor([width, height], device=clips.device)
-    frames = clips.reshape(batch, n_frames, height, width)
+    frames = clips.reshape(batch, channels * n_frames, height, width)
     grid = F.affine_grid(theta, list(frames.shape), align_corners=False)
     moved = F.grid_sample(frames, grid, mode="nearest", padding_mode="zeros", align_corners=False)
     return moved.reshape(clips.shape)

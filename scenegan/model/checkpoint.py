@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from scenegan.clip_format import CLIP, ClipFormat
 from scenegan.errors import UserError
 from scenegan.files import atomic_write, atomic_write_text
 from scenegan.model.baselines import BASELINES
@@ -102,6 +103,25 @@ def check_matches(obj: dict, path: Path | str, *, arch: str, stage: str) -> None
         raise UserError(
             f"{path} is a stage {obj['stage']!r} checkpoint, not {stage!r}; "
             "use a checkpoint of this stage or another --out"
+        )
+
+
+def trained_format(obj: dict) -> ClipFormat:
+    """The dataset format a checkpoint was trained on (stage large's): what its generator's
+    arguments record; files written before colour and size existed hold gray 80 x 45."""
+    recorded = (obj.get("G_args") or {}).get("clip_format")
+    return CLIP if recorded is None else ClipFormat.from_dict(recorded)
+
+
+def check_format(obj: dict, path: Path | str, clip: ClipFormat, dataset: Path | str) -> None:
+    """A checkpoint trained on clips of another colour, size or length than the dataset's is a
+    UserError that names both."""
+    trained = trained_format(obj)
+    if trained != clip:
+        raise UserError(
+            f"{path} was trained on {trained.describe()} clips, but the dataset at {dataset} "
+            f"holds {clip.describe()} clips; use a dataset of the checkpoint's format, "
+            "or another --out (and --init none) to start a new model"
         )
 
 

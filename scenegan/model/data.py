@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from scenegan.clip_format import CLIP, ClipFormat
+from scenegan.clip_format import ClipFormat, channels_first
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
 from scenegan.pipeline.shards import open_shard, read_index, read_split
@@ -18,7 +18,7 @@ from scenegan.pipeline.shards import open_shard, read_index, read_split
 class StreamedClips:
     """The training split's clips read from the shards on demand, area-downsampled to `fmt`.
 
-    Indexable like the in-memory uint8 tensor: `clips[indices]` -> uint8 (n, T, H, W). Each
+    Indexable like the in-memory uint8 tensor: `clips[indices]` -> uint8 (n, *fmt.shape). Each
     process opens its own read-only handles (h5py handles must not cross a fork).
     """
 
@@ -27,7 +27,7 @@ class StreamedClips:
         self.files = [open_shard(path) for path in paths]
         sizes = [f["clips"].shape[0] for f in self.files]
         self.starts = np.cumsum([0, *sizes])
-        self.shape = (int(self.starts[-1]), fmt.n_frames, *fmt.frame_shape)
+        self.shape = (int(self.starts[-1]), *fmt.shape)
 
     def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
         indices = np.asarray(indices)
@@ -49,14 +49,24 @@ def physical_memory() -> int:
 
 
 class ClipBank:
-    """All training clips of a dataset at one stage's resolution, as uint8 (N, T, H, W).
+    """All training clips of a dataset at one stage's format `fmt`, as uint8 (N, *fmt.shape).
 
     `sample` draws a batch from this rank's share (clips rank, rank + world, ...), like
-    DistributedSampler, with random horizontal flips.
+    DistributedSampler, with random horizontal flips. `dataset_fmt` is the format the dataset
+    stores (stage large's).
     """
 
-    def __init__(self, clips: torch.Tensor | StreamedClips, *, rank: int = 0, world_size: int = 1):
-        self.clips = clips
+    def __init__(
+        self,
+        clips: torch.Tensor | StreamedClips,
+        fmt: ClipFormat,
+        *,
+        dataset_fmt: ClipFormat | None = None,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.clips, self.fmt = clips, fmt
+        self.dataset_fmt = dataset_fmt or fmt
         self.streamed = isinstance(clips, StreamedClips)
         self.indices = np.arange(rank, clips.shape[0], world_size)
         if len(self.indices) == 0:
@@ -69,40 +79,45 @@ class ClipBank:
     def from_dataset(
         cls,
         root: Path | str,
-        fmt: ClipFormat,
+        stage: str,
         *,
         rank: int = 0,
         world_size: int = 1,
         stream: bool | None = None,
     ) -> ClipBank:
-        """The training split of the dataset at `root`. `stream`: read clips from the shards
-        as batches need them; None (auto) streams when the split would take more than a
-        quarter of this machine's memory per process."""
+        """The training split of the dataset at `root`, at `stage`'s format of the dataset's
+        own. `stream`: read clips from the shards as batches need them; None (auto) streams
+        when the split would take more than a quarter of this machine's memory per process."""
         index = read_index(root)
-        if index.fmt != CLIP:
-            raise UserError(f"{root} holds clips of {index.fmt}, expected {CLIP}; rebuild it")
+        fmt = index.fmt.stage(stage)
         if index.n_clips("train") == 0:
             raise UserError(f"the dataset at {root} has no training clips; build a larger one")
         if stream is None:
-            needed = index.n_clips("train") * CLIP.n_bytes * world_size
+            needed = index.n_clips("train") * index.fmt.n_bytes * world_size
             stream = needed > physical_memory() / 4
+        shares = {"dataset_fmt": index.fmt, "rank": rank, "world_size": world_size}
         if stream:
-            return cls(StreamedClips(index.files("train"), fmt), rank=rank, world_size=world_size)
+            return cls(StreamedClips(index.files("train"), fmt), fmt, **shares)
         clips, _ = read_split(root, "train")
-        return cls(downsample(torch.from_numpy(clips), fmt), rank=rank, world_size=world_size)
+        return cls(downsample(torch.from_numpy(clips), fmt), fmt, **shares)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> torch.Tensor:
-        """A random batch as float (B, 1, T, H, W) in [-1, 1]."""
+        """A random batch as float (B, C, T, H, W) in [-1, 1]."""
         picks = self.indices[rng.integers(0, len(self.indices), batch_size)]
         flips = torch.from_numpy(rng.random(batch_size) < 0.5)
-        batch = self.clips[torch.from_numpy(picks)].float().div_(127.5).sub_(1.0)
+        batch = self.as_unit(picks)
         batch[flips] = batch[flips].flip(-1)
-        return batch[:, None]
+        return batch
 
     def fixed(self, count: int) -> torch.Tensor:
-        """`count` clips spread evenly over the bank (for sample grids), float (B, 1, T, H, W)."""
+        """`count` clips spread evenly over the bank (for sample grids), float (B, C, T, H, W)."""
         picks = self.indices[np.linspace(0, len(self.indices) - 1, count).round().astype(int)]
-        return self.clips[torch.from_numpy(picks)].float().div_(127.5).sub_(1.0)[:, None]
+        return self.as_unit(picks)
+
+    def as_unit(self, picks: np.ndarray) -> torch.Tensor:
+        """The clips at `picks` as float (B, C, T, H, W) in [-1, 1]."""
+        clips = self.clips[torch.from_numpy(picks)]
+        return channels_first(clips, self.fmt).float().div_(127.5).sub_(1.0).contiguous()

@@ -11,18 +11,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenegan.clip_format import SMALL, STAGE_FORMATS
+from scenegan.clip_format import stage_formats
 
 G_CHANNELS = (256, 128, 64, 32, 16, 8)
 D_CHANNELS = (64, 32, 8, 1)
 
 
 class Keras2019Net(nn.Module):
-    """photo (B, 1, H, W) -> clip (B, 1, 32, H, W): conv-BN-ReLU stack, time doubled between."""
+    """photo (B, C, H, W) -> clip (B, C, 32, H, W): conv-BN-ReLU stack, time doubled between.
 
-    def __init__(self, channels: list[int] | tuple[int, ...] = G_CHANNELS):
+    The 2019 model was gray (C = 1); for rgb only its input and output layers take 3 channels.
+    """
+
+    def __init__(self, channels: list[int] | tuple[int, ...] = G_CHANNELS, n_channels: int = 1):
         super().__init__()
-        c_in, layers = 1, []
+        c_in, layers = n_channels, []
         for c_out in channels:
             layers.append(
                 nn.Sequential(
@@ -33,10 +36,10 @@ class Keras2019Net(nn.Module):
             )
             c_in = c_out
         self.layers = nn.ModuleList(layers)
-        self.to_gray = nn.Conv3d(c_in, 1, 3, padding=1)
+        self.to_gray = nn.Conv3d(c_in, n_channels, 3, padding=1)  # named when it was gray only
 
     def forward(self, photo: torch.Tensor) -> torch.Tensor:
-        x = photo[:, :, None].repeat(1, 1, 2, 1, 1)  # (B, 1, 2, H, W)
+        x = photo[:, :, None].repeat(1, 1, 2, 1, 1)  # (B, C, 2, H, W)
         for i, layer in enumerate(self.layers):
             if i >= 2:  # the 2019 model doubles time before every layer after the second: 2 -> 32
                 x = x.repeat_interleave(2, dim=2)
@@ -53,13 +56,15 @@ class Keras2019Generator(nn.Module):
         stage: str = "small",
         channels: list[int] | tuple[int, ...] = G_CHANNELS,
         blend_alpha: float = 0.75,
+        clip_format: dict | None = None,
     ):
         super().__init__()
-        self.stage, self.fmt = stage, STAGE_FORMATS[stage]
+        self.stage = stage
+        self.fmt, self.small_fmt = stage_formats(stage, clip_format)
         self.noise_dim, self.blend_alpha = 0, blend_alpha
-        self.small = Keras2019Net(channels)
+        self.small = Keras2019Net(channels, self.fmt.channels)
         if stage == "large":
-            self.full = Keras2019Net(channels)
+            self.full = Keras2019Net(channels, self.fmt.channels)
             self.small.requires_grad_(False)  # the 2019 model froze its small model
         self.register_buffer("alpha", torch.tensor(1.0))  # unused: the 2019 blend is constant
 
@@ -72,8 +77,8 @@ class Keras2019Generator(nn.Module):
     def forward(self, photo: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         if self.stage == "small":
             return self.small(photo)
-        size = (self.fmt.n_frames, *self.fmt.frame_shape)
-        coarse = self.small(F.interpolate(photo, size=SMALL.frame_shape, mode="area"))
+        size = self.fmt.volume
+        coarse = self.small(F.interpolate(photo, size=self.small_fmt.frame_shape, mode="area"))
         coarse = F.interpolate(coarse, size=size, mode="nearest")
         return self.blend_alpha * self.full(photo) + (1 - self.blend_alpha) * coarse
 
@@ -81,10 +86,10 @@ class Keras2019Generator(nn.Module):
 class Keras2019Critic(nn.Module):
     """The 2019 D at one resolution: 3-D convs with stride 2, LeakyReLU, BN; flatten; dense."""
 
-    def __init__(self, shape: tuple[int, int, int], channels=D_CHANNELS):
+    def __init__(self, shape: tuple[int, int, int], channels=D_CHANNELS, n_channels: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
-        c_in = 1
+        c_in = n_channels
         for c_out in channels:
             layers += [
                 nn.Conv3d(c_in, c_out, 3, stride=2, padding=1),
@@ -105,7 +110,7 @@ class Keras2019Critic(nn.Module):
 
 
 class Keras2019Discriminator(nn.Module):
-    """Unconditional: clip (B, 1, T, H, W) -> score (B,); large blends in the frozen small D."""
+    """Unconditional: clip (B, C, T, H, W) -> score (B,); large blends in the frozen small D."""
 
     def __init__(
         self,
@@ -113,13 +118,16 @@ class Keras2019Discriminator(nn.Module):
         stage: str = "small",
         channels: list[int] | tuple[int, ...] = D_CHANNELS,
         blend_alpha: float = 0.75,
+        clip_format: dict | None = None,
     ):
         super().__init__()
-        self.stage, self.fmt = stage, STAGE_FORMATS[stage]
+        self.stage = stage
+        self.fmt, self.small_fmt = stage_formats(stage, clip_format)
         self.blend_alpha = blend_alpha
-        self.small = Keras2019Critic(SMALL.shape, channels)
+        n_channels = self.fmt.channels
+        self.small = Keras2019Critic(self.small_fmt.volume, channels, n_channels)
         if stage == "large":
-            self.full = Keras2019Critic(self.fmt.shape, channels)
+            self.full = Keras2019Critic(self.fmt.volume, channels, n_channels)
             self.small.requires_grad_(False)
         self.register_buffer("alpha", torch.tensor(1.0))
 
@@ -138,5 +146,5 @@ class Keras2019Discriminator(nn.Module):
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         if self.stage == "small":
             return self.small(clip)
-        small = F.interpolate(clip, size=SMALL.shape, mode="area")
+        small = F.interpolate(clip, size=self.small_fmt.volume, mode="area")
         return self.blend_alpha * self.full(clip) + (1 - self.blend_alpha) * self.small(small)

@@ -48,9 +48,9 @@ MOTION_EPS = 2 / 255  # one grey level in [-1, 1] units: below it a region count
 
 
 def motion_maps(clips: torch.Tensor, grid: tuple[int, int] = MOTION_GRID) -> torch.Tensor:
-    """clips (B, 1, T, H, W) -> (B, 2, *grid): mean |x_t - x_{t-1}| (speed) and mean
+    """clips (B, C, T, H, W) -> (B, 2C, *grid): mean |x_t - x_{t-1}| (speed) and mean
     |x_{t+1} - 2 x_t + x_{t-1}| (flicker) over time, area-averaged onto the coarse grid."""
-    speed = (clips[:, :, 1:] - clips[:, :, :-1]).abs().mean(dim=2)  # (B, 1, H, W)
+    speed = (clips[:, :, 1:] - clips[:, :, :-1]).abs().mean(dim=2)  # (B, C, H, W)
     accel = (clips[:, :, 2:] - 2 * clips[:, :, 1:-1] + clips[:, :, :-2]).abs().mean(dim=2)
     return F.adaptive_avg_pool2d(torch.cat([speed, accel], dim=1).float(), grid)
 

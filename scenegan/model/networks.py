@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenegan.clip_format import SMALL, STAGE_FORMATS
+from scenegan.clip_format import CLIP, ClipFormat, stage_formats
 from scenegan.config import ARCH_ALIASES, ARCHS
 from scenegan.model import keras2019
 
@@ -50,11 +50,14 @@ class TemporalBlock(nn.Module):
 
 
 class FlowGenerator(nn.Module):
-    """photo (B, 1, H, W) + z (B, noise_dim) -> clip (B, 1, T, H, W), frame 0 == photo.
+    """photo (B, C, H, W) + z (B, noise_dim) -> clip (B, C, T, H, W), frame 0 == photo.
 
-    Stage small outputs 23 x 40 from fields predicted at 12 x 20. Stage large has the same
-    parameters plus `*_large` layers: a full-resolution input block and a decoder level that
-    predicts the fields at 23 x 40, faded in by the buffer `alpha` (0 -> 1) as in Progressive GAN.
+    C is 1 (gray) or 3 (rgb). At the default 80 x 45, stage small outputs 23 x 40 from fields
+    predicted at 12 x 20. Stage large has the same parameters plus `*_large` layers: a
+    full-resolution input block and a decoder level that predicts the fields at stage small's
+    size (23 x 40), faded in by the buffer `alpha` (0 -> 1) as in Progressive GAN. The fields
+    are two flow components and one residual per channel. Layer names say `gray` from when
+    photos were gray only; they stay so every shipped gray checkpoint loads unchanged.
     """
 
     def __init__(
@@ -69,11 +72,13 @@ class FlowGenerator(nn.Module):
         flow_scale: float = 0.25,
         padding_mode: str = "reflection",
         noise_maps: bool = False,
+        clip_format: dict | None = None,
     ):
         super().__init__()
-        assert stage in STAGE_FORMATS, f"stage must be one of {sorted(STAGE_FORMATS)}"
         assert noise_dim > 0, "the flow generator needs noise (noise_dim > 0)"
-        self.stage, self.fmt = stage, STAGE_FORMATS[stage]
+        self.stage = stage
+        self.fmt, self.small_fmt = stage_formats(stage, clip_format)
+        n_channels = self.fmt.channels
         self.noise_dim, self.flow_scale = noise_dim, flow_scale
         # Where the flow reaches past the edge: "reflection" mirrors the photo, "border" (the
         # first shipped model's) smeared the edge pixels into stripes.
@@ -81,7 +86,7 @@ class FlowGenerator(nn.Module):
         c0, c1, c2 = channels
         n_frames = self.fmt.n_frames
         # Photo encoder, at the small stage's resolution and below.
-        self.from_gray = nn.Conv2d(1, c0, 3, padding=1)
+        self.from_gray = nn.Conv2d(n_channels, c0, 3, padding=1)
         self.enc1 = nn.Conv2d(c0, c1, 3, stride=2, padding=1)
         self.enc2 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
         # Noise -> per-frame codes: a GRU over time fed the noise and a learned time embedding.
@@ -92,7 +97,8 @@ class FlowGenerator(nn.Module):
         # Per-frame decoder to half the output resolution: the fields are smooth, and the photo's
         # detail comes through the warp, so full-resolution decoding is not worth its cost here.
         self.dec1 = nn.Conv2d(c2, c1, 3, padding=1)
-        self.to_fields = nn.Conv2d(c1, 3, 3, padding=1)  # flow x, flow y, residual at 12 x 20
+        # flow x, flow y, a residual per channel, at 12 x 20
+        self.to_fields = nn.Conv2d(c1, 2 + n_channels, 3, padding=1)
         self.noise_maps = noise_maps
         if noise_maps:
             # Per-frame noise maps at 12 x 20 for motion that no smooth warp makes (fire, boiling
@@ -107,10 +113,10 @@ class FlowGenerator(nn.Module):
                 self.noise_gain.bias.fill_(0.1)
         if stage == "large":
             # New layers of stage large: a full-resolution input block, a 23 x 40 decoder level.
-            self.from_gray_large = nn.Conv2d(1, large_channels, 3, padding=1)
+            self.from_gray_large = nn.Conv2d(n_channels, large_channels, 3, padding=1)
             self.down_large = nn.Conv2d(large_channels, c0, 3, stride=2, padding=1)
             self.dec_large = nn.Conv2d(c1, c0, 3, padding=1)
-            self.to_fields_large = nn.Conv2d(c0, 3, 3, padding=1)
+            self.to_fields_large = nn.Conv2d(c0, 2 + n_channels, 3, padding=1)
         self.register_buffer("alpha", torch.tensor(1.0))
         with torch.no_grad():  # start with small motion, not a still picture
             for head in [self.to_fields] + ([self.to_fields_large] if stage == "large" else []):
@@ -118,8 +124,9 @@ class FlowGenerator(nn.Module):
                 head.bias.zero_()
 
     def noise_size(self) -> tuple[int, int]:
-        """The 12 x 20 grid of the decoder level where the noise maps enter."""
-        height, width = SMALL.frame_shape
+        """The grid of the decoder level where the noise maps enter: half stage small's size
+        (12 x 20 by default)."""
+        height, width = self.small_fmt.frame_shape
         return (height + 1) // 2, (width + 1) // 2
 
     def frame_noise(self, z: torch.Tensor) -> torch.Tensor:
@@ -136,11 +143,12 @@ class FlowGenerator(nn.Module):
         return codes
 
     def encode(self, photo: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """photo (B, 1, H, W) -> e0 (B, c0, 23, 40), e1 (B, c1, 12, 20), e2 (B, c2, 6, 10)."""
+        """photo (B, C, H, W) -> e0 (B, c0, 23, 40), e1 (B, c1, 12, 20), e2 (B, c2, 6, 10) at
+        the default size: e0 at stage small's size, then halved twice."""
         if self.stage == "large":
             e0 = lrelu(self.down_large(lrelu(self.from_gray_large(photo))))
             if float(self.alpha) < 1:
-                small = lrelu(self.from_gray(area_resize(photo, SMALL.frame_shape)))
+                small = lrelu(self.from_gray(area_resize(photo, self.small_fmt.frame_shape)))
                 e0 = torch.lerp(small, e0, float(self.alpha))
         else:
             e0 = lrelu(self.from_gray(photo))
@@ -155,8 +163,9 @@ class FlowGenerator(nn.Module):
         return e.contiguous(memory_format=torch.channels_last)
 
     def frame_fields(self, encoded, z: torch.Tensor) -> torch.Tensor:
-        """Per-frame fields (B, T, 3, H, W) in the head's units, zero at frame 0: flow x, y and
-        the residual, from the temporal blocks driven by per-frame noise codes and maps."""
+        """Per-frame fields (B, T, 2 + C, H, W) in the head's units, zero at frame 0: flow x, y
+        and a residual per channel, from the temporal blocks driven by per-frame noise codes
+        and maps."""
         e0, e1, e2 = encoded
         batch, n_frames = z.shape[0], self.fmt.n_frames
         codes = self.frame_codes(z).reshape(batch * n_frames, -1)  # (B*T, code_dim)
@@ -168,7 +177,7 @@ class FlowGenerator(nn.Module):
         if self.noise_maps:
             x = x + self.noise_gain(x) * self.frame_noise(z).to(x.dtype)
         if self.stage == "large":
-            small_size = SMALL.frame_shape
+            small_size = self.small_fmt.frame_shape
             y = F.interpolate(x, size=small_size, mode="nearest")
             fields = self.to_fields_large(lrelu(self.dec_large(y) + self.per_frame(e0)))
             if float(self.alpha) < 1:
@@ -178,21 +187,23 @@ class FlowGenerator(nn.Module):
             fields = self.to_fields(x)
         height, width = self.fmt.frame_shape
         fields = F.interpolate(fields, size=(height, width), mode="bilinear", align_corners=False)
-        fields = fields.view(batch, n_frames, 3, height, width)
+        fields = fields.view(batch, n_frames, fields.shape[1], height, width)
         return fields - fields[:, :1]  # zero at frame 0, so frame 0 is the photo
 
     def pixels(self, like: torch.Tensor) -> torch.Tensor:
-        """Multiplier (3, 1, 1) from the head's units to pixels (flow x, y) and grey (residual)."""
+        """Multiplier (2 + C, 1, 1) from the head's units to pixels (flow x, y) and grey levels
+        (the residuals)."""
         height, width = self.fmt.frame_shape
         scale = self.flow_scale
-        return like.new_tensor([scale * width / 2, scale * height / 2, 1.0])[:, None, None]
+        units = [scale * width / 2, scale * height / 2] + [1.0] * self.fmt.channels
+        return like.new_tensor(units)[:, None, None]
 
     def render(
         self, photo: torch.Tensor, grid: torch.Tensor, residual: torch.Tensor
     ) -> torch.Tensor:
-        """Warp the photo (B, 1, H, W) by `grid` (B, T, H, W, 2) and add `residual` (B, T, H, W)
-        -> frames (B, T, H, W), frame 0 exactly the photo."""
-        batch, n_frames, height, width = residual.shape
+        """Warp the photo (B, C, H, W) by `grid` (B, T, H, W, 2) and add `residual`
+        (B, T, C, H, W) -> frames (B, T, C, H, W), frame 0 exactly the photo."""
+        batch, n_frames, channels, height, width = residual.shape
         warped = F.grid_sample(
             self.per_frame(photo),
             grid.reshape(-1, height, width, 2),
@@ -200,8 +211,8 @@ class FlowGenerator(nn.Module):
             padding_mode=self.padding_mode,
             align_corners=False,
         )
-        frames = (warped.view(batch, n_frames, height, width) + residual).clamp(-1, 1)
-        return torch.cat([photo, frames[:, 1:]], dim=1)
+        frames = (warped.view(batch, n_frames, channels, height, width) + residual).clamp(-1, 1)
+        return torch.cat([photo[:, None], frames[:, 1:]], dim=1)
 
     def forward(
         self,
@@ -212,14 +223,14 @@ class FlowGenerator(nn.Module):
         speed: float = 1.0,
         with_penalties: bool = False,
     ):
-        """The clip (B, 1, T, H, W); with `with_penalties`, also a dict of the regularisers
+        """The clip (B, C, T, H, W); with `with_penalties`, also a dict of the regularisers
         (`roughness`, `residual`) that the training step weighs."""
         fields = self.frame_fields(self.encode(photo), z)
         fields = motion_controls(fields, loop=loop, speed=speed)
         height, width = self.fmt.frame_shape
         flow = fields[:, :, :2].permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
         grid = identity_grid(height, width, photo)[:, None] + self.flow_scale * flow
-        frames = self.render(photo, grid, fields[:, :, 2])[:, None]  # (B, 1, T, H, W)
+        frames = self.render(photo, grid, fields[:, :, 2:]).transpose(1, 2)  # (B, C, T, H, W)
         return (frames, self.penalties(fields)) if with_penalties else frames
 
     def penalties(self, fields: torch.Tensor, velocity: torch.Tensor | None = None) -> dict:
@@ -232,11 +243,11 @@ class FlowGenerator(nn.Module):
             rough = rough + roughness(
                 velocity[:, None] * self.pixels(velocity)[:2] / self.flow_scale
             )
-        return {"roughness": rough, "residual": in_pixels[:, :, 2].abs().mean()}
+        return {"roughness": rough, "residual": in_pixels[:, :, 2:].abs().mean()}
 
 
 class EulerGenerator(FlowGenerator):
-    """photo (B, 1, H, W) + z -> clip (B, 1, T, H, W) that moves along one static motion field.
+    """photo (B, C, H, W) + z -> clip (B, C, T, H, W) that moves along one static motion field.
 
     After Eulerian motion fields (Holynski et al. 2021): the photo and z give one velocity field
     (pixels per frame); frame t samples the photo where that field carries each pixel from in t
@@ -271,7 +282,7 @@ class EulerGenerator(FlowGenerator):
         h = lrelu(self.velocity_hidden(h))
         raw = self.to_velocity(h)  # (B, 2, 12, 20)
         if self.stage == "large":
-            coarse = F.interpolate(raw, size=SMALL.frame_shape, mode="bilinear")
+            coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear")
             fine = coarse + self.to_velocity_large(
                 lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
             )
@@ -297,13 +308,13 @@ class EulerGenerator(FlowGenerator):
         n_frames = self.fmt.n_frames
         positions = integrate(velocity, base, n_frames)  # where frame t samples the photo
         jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
-        frames = self.render(photo, positions + jitter, fields[:, :, 2])
+        frames = self.render(photo, positions + jitter, fields[:, :, 2:])
         if loop:  # frame t also seen as the photo T - t frames on: blend by t / T
             ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
-            fore = self.render(photo, ahead + jitter, fields[:, :, 2])
+            fore = self.render(photo, ahead + jitter, fields[:, :, 2:])
             weight = torch.arange(n_frames, device=photo.device, dtype=photo.dtype) / n_frames
-            frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1))
-        frames = frames[:, None]  # (B, 1, T, H, W)
+            frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
+        frames = frames.transpose(1, 2)  # (B, C, T, H, W)
         return (frames, self.penalties(fields, velocity)) if with_penalties else frames
 
 
@@ -351,7 +362,8 @@ def identity_grid(height: int, width: int, like: torch.Tensor) -> torch.Tensor:
 
 
 def clip_features(clip: torch.Tensor) -> torch.Tensor:
-    """clip (B, 1, T, H, W) -> (B, 3, T, H, W): frames, drift from frame 0, motion (x_t - x_t-1).
+    """clip (B, C, T, H, W) -> (B, 3C, T, H, W): frames, drift from frame 0, motion
+    (x_t - x_t-1).
 
     The photo is frame 0, so the drift channel shows D whether a frame still shows the photo's
     scene, and the motion channel makes a still clip easy to reject.
@@ -362,7 +374,7 @@ def clip_features(clip: torch.Tensor) -> torch.Tensor:
 
 
 class Discriminator(nn.Module):
-    """Conditional spatio-temporal critic: clip (B, 1, T, H, W) -> score (B,).
+    """Conditional spatio-temporal critic: clip (B, C, T, H, W) -> score (B,).
 
     Strided 3-D convolutions at half the small resolution and below; stage large adds a
     full-resolution input block faded in by `alpha`, like the generator's.
@@ -374,14 +386,17 @@ class Discriminator(nn.Module):
         stage: str = "small",
         channels: list[int] | tuple[int, ...] = (16, 32, 64),
         large_channels: int = 8,
+        clip_format: dict | None = None,
     ):
         super().__init__()
-        self.stage, self.fmt = stage, STAGE_FORMATS[stage]
+        self.stage = stage
+        self.fmt, self.small_fmt = stage_formats(stage, clip_format)
         c0, c1, c2 = channels
-        self.from_input = nn.Conv3d(3, c0, 3, stride=(1, 2, 2), padding=1)  # 23x40 -> 12x20
+        n_features = 3 * self.fmt.channels  # clip_features: frames, drift, motion
+        self.from_input = nn.Conv3d(n_features, c0, 3, stride=(1, 2, 2), padding=1)  # -> 12x20
         if stage == "large":
             self.from_input_large = nn.Sequential(
-                nn.Conv3d(3, large_channels, 3, stride=(1, 2, 2), padding=1),  # 45x80 -> 23x40
+                nn.Conv3d(n_features, large_channels, 3, stride=(1, 2, 2), padding=1),  # 23x40
                 nn.LeakyReLU(0.2),
                 nn.Conv3d(large_channels, c0, 3, stride=(1, 2, 2), padding=1),  # -> 12x20
             )
@@ -393,8 +408,10 @@ class Discriminator(nn.Module):
             nn.Conv3d(c2, c2, 3, stride=(2, 1, 1), padding=1),  # (4, 3, 5)
             nn.LeakyReLU(0.2),
         )
-        n_frames = SMALL.n_frames
-        flat = c2 * ((n_frames + 7) // 8) * 3 * 5
+        # Every stride-2 convolution (kernel 3, padding 1) rounds up: 23 x 40 -> 12 x 20 -> 6 x 10
+        # -> 3 x 5, and 32 frames -> 16 -> 8 -> 4.
+        n_frames, height, width = self.small_fmt.volume
+        flat = c2 * halved(n_frames, 3) * halved(height, 3) * halved(width, 3)
         self.head = nn.Linear(flat, 1)
         self.register_buffer("alpha", torch.tensor(1.0))
 
@@ -404,7 +421,8 @@ class Discriminator(nn.Module):
             h = self.from_input_large(x)
             alpha = float(self.alpha)
             if alpha < 1:
-                h = torch.lerp(self.from_input(area_resize(x, SMALL.frame_shape)), h, alpha)
+                small = area_resize(x, self.small_fmt.frame_shape)
+                h = torch.lerp(self.from_input(small), h, alpha)
         else:
             h = self.from_input(x)
         h = self.body(lrelu(h))
@@ -437,12 +455,21 @@ def build_discriminator(arch: str, args: dict) -> nn.Module:
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
 
 
-def default_args(arch: str, stage: str) -> tuple[dict, dict]:
-    """Constructor arguments (G, D) of an architecture at a stage, as plain dicts."""
+def halved(n: int, times: int) -> int:
+    """`n` after `times` stride-2 convolutions of kernel 3 and padding 1 (each rounds up)."""
+    for _ in range(times):
+        n = (n + 1) // 2
+    return n
+
+
+def default_args(arch: str, stage: str, clip: ClipFormat = CLIP) -> tuple[dict, dict]:
+    """Constructor arguments (G, D) of an architecture at a stage for a dataset of format
+    `clip`, as plain dicts."""
     arch = canonical_arch(arch)
+    fmt = {"clip_format": clip.to_dict()}
     if arch in ("euler", "flow"):
         G_args = {"stage": stage, "channels": [16, 32, 64], "noise_dim": 32, "noise_maps": True}
-        return G_args, {"stage": stage, "channels": [16, 32, 64]}
+        return {**G_args, **fmt}, {"stage": stage, "channels": [16, 32, 64], **fmt}
     if arch == "keras2019":
-        return {"stage": stage}, {"stage": stage}
+        return {"stage": stage, **fmt}, {"stage": stage, **fmt}
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")

@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from scenegan.animation_files import tile, upscale, write_gif
-from scenegan.clip_format import STAGE_FORMATS, from_unit
+from scenegan.clip_format import CLIP, ClipFormat, channels_last, from_unit
 from scenegan.config import TrainConfig
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
@@ -38,6 +38,7 @@ from scenegan.model.runtime import (
     setup_runtime,
 )
 from scenegan.model.steps import StepWeights, gan_step_for
+from scenegan.pipeline.shards import INDEX_NAME, read_index
 
 
 def load_matching(module: nn.Module, source: dict) -> list[str]:
@@ -76,22 +77,29 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build_models(cfg: TrainConfig) -> tuple[nn.Module, nn.Module, dict, dict]:
-    G_args, D_args = default_args(cfg.arch, cfg.stage)
+def build_models(
+    cfg: TrainConfig, clip: ClipFormat = CLIP
+) -> tuple[nn.Module, nn.Module, dict, dict]:
+    """G and D of `cfg`'s architecture and stage for a dataset of format `clip`."""
+    G_args, D_args = default_args(cfg.arch, cfg.stage, clip)
     return build_generator(cfg.arch, G_args), build_discriminator(cfg.arch, D_args), G_args, D_args
 
 
 def parameter_counts(cfg: TrainConfig) -> list[str]:
-    """A line per network: its parameter count (what `--dry-run` prints after the config)."""
-    G, D, _, _ = build_models(cfg)
+    """A line per network: its parameter count at the format of cfg's dataset (the default
+    where there is none yet); what `--dry-run` prints after the config."""
+    index = Path(cfg.data) / INDEX_NAME
+    clip = read_index(cfg.data).fmt if index.is_file() else CLIP
+    G, D, _, _ = build_models(cfg, clip)
     return [
-        f"{name} ({cfg.arch}, {cfg.stage}): {count_parameters(net):,} parameters"
+        f"{name} ({cfg.arch}, {cfg.stage}, {clip.stage(cfg.stage).describe()}): "
+        f"{count_parameters(net):,} parameters"
         for name, net in (("G", G), ("D", D))
     ]
 
 
 def motion_energy(clips: torch.Tensor) -> float:
-    """Mean |x_t - x_{t-1}| over a batch (B, 1, T, H, W)."""
+    """Mean |x_t - x_{t-1}| over a batch (B, C, T, H, W)."""
     return float((clips[:, :, 1:] - clips[:, :, :-1]).abs().mean())
 
 
@@ -102,22 +110,23 @@ def fade_alpha(cfg: TrainConfig, step: int) -> float:
     return min(1.0, step / cfg.fade_steps)
 
 
-def tile_rows(rows: np.ndarray, gap: int = 1, scale: int = 2) -> np.ndarray:
-    """rows (R, C, T, H, W) float in [-1, 1] -> uint8 frames (T, R*(H+gap), C*(W+gap)), scaled."""
+def tile_rows(rows: np.ndarray, fmt: ClipFormat, gap: int = 1, scale: int = 2) -> np.ndarray:
+    """rows (R, K, C, T, H, W) float in [-1, 1] -> uint8 frames (T, R*(H+gap), K*(W+gap)) (and
+    3 channels last for rgb), scaled."""
     n_rows, n_cols = rows.shape[:2]
-    clips = from_unit(rows.reshape(n_rows * n_cols, *rows.shape[2:]))  # (R * C, T, H, W)
+    clips = channels_last(from_unit(rows.reshape(n_rows * n_cols, *rows.shape[2:])), fmt)
     return upscale(tile(clips, columns=n_cols, gap=gap), scale)
 
 
 @torch.no_grad()
 def make_grid(G_ema: nn.Module, photos_clips: torch.Tensor, z: torch.Tensor, n_noises: int):
-    """Rows: the real clip, then one sample per fixed noise -> (R, 1 + n_noises, T, H, W)."""
+    """Rows: the real clip, then one sample per fixed noise -> (R, 1 + n_noises, C, T, H, W)."""
     device = next(G_ema.parameters()).device
-    real = photos_clips.to(device)  # (R, 1, T, H, W)
+    real = photos_clips.to(device)  # (R, C, T, H, W)
     n_photos = real.shape[0]
     photos = real[:, :, 0].repeat_interleave(n_noises, dim=0)
-    samples = G_ema(photos, z.to(device)).view(n_photos, n_noises, *real.shape[2:])
-    return torch.cat([real[:, :1], samples], dim=1).float().cpu().numpy()
+    samples = G_ema(photos, z.to(device)).view(n_photos, n_noises, *real.shape[1:])
+    return torch.cat([real[:, None], samples], dim=1).float().cpu().numpy()
 
 
 @dataclass
@@ -133,9 +142,10 @@ class Models:
     D_args: dict
 
     @classmethod
-    def build(cls, cfg: TrainConfig) -> Models:
+    def build(cls, cfg: TrainConfig, clip: ClipFormat) -> Models:
+        """The networks and optimisers for a dataset of format `clip`."""
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-        G, D, G_args, D_args = build_models(cfg)
+        G, D, G_args, D_args = build_models(cfg, clip)
         G_ema = build_generator(cfg.arch, G_args).requires_grad_(False).eval()
         G_ema.load_state_dict(G.state_dict())
         opt_G = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], cfg.lr, cfg.betas)
@@ -154,8 +164,11 @@ class Models:
             module.alpha.fill_(alpha)
 
 
-def start(cfg: TrainConfig, models: Models, rt: Runtime) -> tuple[int, np.random.Generator, str]:
-    """Resume a training state, or grow from a small one (stage large), or start from scratch.
+def start(
+    cfg: TrainConfig, models: Models, rt: Runtime, clip: ClipFormat
+) -> tuple[int, np.random.Generator, str]:
+    """Resume a training state, or grow from a small one (stage large), or start from scratch;
+    a state trained on another clip format than the dataset's (`clip`) is a UserError.
 
     Returns the step, the numpy generator of batches and a line saying which.
     """
@@ -165,6 +178,7 @@ def start(cfg: TrainConfig, models: Models, rt: Runtime) -> tuple[int, np.random
         if state["kind"] != ckpt.TRAINING_KIND:
             raise UserError(f"{path} is an exported generator; resume needs a training state")
         ckpt.check_matches(state, path, arch=cfg.arch, stage=cfg.stage)
+        ckpt.check_format(state, path, clip, cfg.data)
         for name in ("G", "D", "G_ema", "opt_G", "opt_D"):
             getattr(models, name).load_state_dict(state[name])
         step = int(state["step"])
@@ -179,6 +193,7 @@ def start(cfg: TrainConfig, models: Models, rt: Runtime) -> tuple[int, np.random
         if state["kind"] != ckpt.TRAINING_KIND:
             raise UserError(f"{path} is an exported generator; --init needs a training state")
         ckpt.check_matches(state, path, arch=cfg.arch, stage="small")
+        ckpt.check_format(state, path, clip, cfg.data)
         new_G = load_matching(models.G, state["G"])
         load_matching(models.D, state["D"])
         load_matching(models.G_ema, state["G_ema"])
@@ -279,7 +294,16 @@ class Snapshots:
         )
         self.last_good = ckpt.save_training_state(state, self.out, keep=cfg.keep)
         grid = make_grid(models.G_ema, self.grid_clips, self.grid_z, cfg.grid_noises)
-        write_gif(self.out / f"grid-{step:07d}.gif", tile_rows(grid))
+        write_gif(self.out / f"grid-{step:07d}.gif", tile_rows(grid, models.G.fmt))
+
+
+def check_arch_format(arch: str, clip: ClipFormat) -> None:
+    """The 2019 architecture doubles time five times from 2 frames: it makes 32, no other."""
+    if arch in ("keras2019", "seed") and clip.n_frames != 32:
+        raise UserError(
+            f"--arch {arch} makes clips of 32 frames (2 doubled five times); the dataset has "
+            f"{clip.n_frames}-frame clips: use --arch flow, or a dataset built with --frames 32"
+        )
 
 
 def check_finite(step: int, loss_D: float, loss_G: float, last_good: Path | None) -> None:
@@ -296,10 +320,11 @@ def train(cfg: TrainConfig) -> dict:
     rt = setup_runtime(cfg.device, cfg.threads)
     stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
     bank = ClipBank.from_dataset(
-        cfg.data, STAGE_FORMATS[cfg.stage], rank=rt.rank, world_size=rt.world_size, stream=stream
+        cfg.data, cfg.stage, rank=rt.rank, world_size=rt.world_size, stream=stream
     )
-    models = Models.build(cfg)
-    step, np_rng, message = start(cfg, models, rt)
+    check_arch_format(cfg.arch, bank.dataset_fmt)
+    models = Models.build(cfg, bank.dataset_fmt)
+    step, np_rng, message = start(cfg, models, rt, bank.dataset_fmt)
     G, G_ema = models.G, models.G_ema
     models.to(rt.device)
     G_train, D_train = rt.wrap(G, cfg.compile), rt.wrap(models.D, cfg.compile)
@@ -315,7 +340,7 @@ def train(cfg: TrainConfig) -> dict:
     while step < cfg.steps:
         alpha = fade_alpha(cfg, step)
         models.set_alpha(alpha)
-        real = bank.sample(np_rng, cfg.batch_size).to(rt.device)  # (B, 1, T, H, W)
+        real = bank.sample(np_rng, cfg.batch_size).to(rt.device)  # (B, C, T, H, W)
         z = torch.randn(cfg.batch_size, G.noise_dim, device=rt.device)
         loss_D, loss_G, fake = gan_step(
             G_train, D_train, models.opt_G, models.opt_D, real, z, autocast

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from scenegan.clip_format import CLIP
 from scenegan.config import SPLITS, BuildConfig
 from scenegan.errors import UserError
 from scenegan.files import LOCK_NAME, atomic_write_text, folder_lock, writable_folder
@@ -75,7 +76,7 @@ def _part_paths(parts: Path, source: Source) -> tuple[Path, Path]:
     return parts / f"{source.key}.h5", parts / f"{source.key}.json"
 
 
-def save_part(parts: Path, result: SourceResult) -> None:
+def save_part(parts: Path, result: SourceResult, config: ExtractConfig) -> None:
     """Clips first, then the JSON that marks the source done (both renamed into place)."""
     clips_path, meta_path = _part_paths(parts, result.source)
     if len(result.clips):
@@ -85,6 +86,7 @@ def save_part(parts: Path, result: SourceResult) -> None:
             [result.source.source_id] * len(result.clips),
             result.start_times,
             {result.source.source_id: result.source.provenance},
+            config.fmt,
         )
     meta = {
         "source_id": result.source.source_id,
@@ -132,7 +134,7 @@ def _worker_init() -> None:
 def _extract_to_part(task: tuple[Source, ExtractConfig, Path]) -> tuple[str, str | None]:
     source, config, parts = task
     result = extract_source(source, config)
-    save_part(parts, result)
+    save_part(parts, result, config)
     return source.source_id, result.skip_reason
 
 
@@ -224,7 +226,7 @@ def _write_split(
             ids = [source.source_id for source, _ in batch]
             provenance = {source.source_id: source.provenance for source, _ in batch}
             name = shard_name(split, number)
-            copy_shard(out / name, clips, ids, starts, provenance)
+            copy_shard(out / name, clips, ids, starts, provenance, config.clip_format())
             shards.append({"file": name, "split": split, "n_clips": len(batch)})
     finally:
         for handle in files.values():
@@ -261,7 +263,7 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
 
     stats = _stats(sources, metas, quotas, chosen, config)
     atomic_write_text(out / STATS_NAME, json.dumps(stats, indent=1, sort_keys=True) + "\n")
-    write_index(out, config.fps, shards, config.to_dict())
+    write_index(out, config.clip_format(), config.fps, shards, config.to_dict())
     return stats
 
 
@@ -358,7 +360,9 @@ def summary(stats: dict, config: BuildConfig) -> str:
         f"wrote {written['total']} clips ({written['train']} train, "
         + (f"{written['select']} select, " if written.get("select") else "")
         + f"{written['val']} val) "
-        f"from {with_clips} videos to {config.out}; "
+        f"from {with_clips} videos to {config.out}"
+        + ("" if config.clip_format() == CLIP else f" ({config.clip_format().describe()})")
+        + "; "
         f"{stats['videos_read']} of {stats['videos_found']} videos were usable",
     ]
     if not stats["target_reached"]:

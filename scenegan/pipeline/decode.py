@@ -1,6 +1,7 @@
-"""Streaming video decode with PyAV: one source file -> prepared (H, W) gray frames at a fixed fps.
+"""Streaming video decode with PyAV: one source file -> prepared frames at a fixed fps, (H, W)
+gray or (H, W, 3) rgb as the clip format says.
 
-Only the luma (Y) plane is read; frames are cropped to 16:9 before the area resize, rotated as the
+For gray only the luma (Y) plane is read; rgb frames are converted by swscale. Frames are cropped to 16:9 before the area resize, rotated as the
 container's display matrix says, and resampled in time by nearest timestamp. A file that cannot
 give frames raises `VideoError` with a short reason, which the build records instead of crashing.
 """
@@ -116,24 +117,24 @@ def luma_plane(frame: av.VideoFrame) -> tuple[np.ndarray, bool]:
     return frame.to_ndarray(format="gray"), False
 
 
-def prepare_luma(
-    luma: np.ndarray, rotation: int, limited: bool, fmt: ClipFormat = CLIP
+def prepare_frame(
+    image: np.ndarray, rotation: int, limited: bool, fmt: ClipFormat = CLIP
 ) -> np.ndarray:
-    """Stored-orientation luma -> (fmt.height, fmt.width) displayed frame, full range.
+    """Stored-orientation luma (H, W) or RGB (H, W, 3) -> fmt's displayed frame, full range.
 
     Cropping and resizing happen in the stored orientation (on a view, no copy), and only the
     small result is rotated: rotating the full-size frame would cost a copy per frame.
     """
     quarter_turns = (rotation // 90) % 4
-    height, width = luma.shape
+    height, width = image.shape[:2]
     if quarter_turns % 2:  # displayed sideways: crop the stored frame to 9:16
         left, right, top, bottom = crop_box_16_9(width, height)
-        small = resize_area(luma[top:bottom, left:right], _transposed(fmt))
+        small = resize_area(image[top:bottom, left:right], _transposed(fmt))
     else:
         top, bottom, left, right = crop_box_16_9(height, width)
-        small = resize_area(luma[top:bottom, left:right], fmt)
+        small = resize_area(image[top:bottom, left:right], fmt)
     if quarter_turns:
-        small = np.ascontiguousarray(np.rot90(small, k=quarter_turns))  # counter-clockwise
+        small = np.ascontiguousarray(np.rot90(small, k=quarter_turns))  # anticlockwise, (H, W)
     if limited:
         # Range expansion after the resize works on 3600 pixels instead of millions; the area
         # average commutes with this affine map except where it clips (below 16 or above 235).
@@ -142,7 +143,7 @@ def prepare_luma(
 
 
 def _transposed(fmt: ClipFormat) -> ClipFormat:
-    return ClipFormat(n_frames=fmt.n_frames, height=fmt.width, width=fmt.height)
+    return ClipFormat(n_frames=fmt.n_frames, height=fmt.width, width=fmt.height, color=fmt.color)
 
 
 def iter_frames(
@@ -152,7 +153,7 @@ def iter_frames(
     threads: int = 0,
     min_source_fps: float = 0.0,
 ) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (time in seconds from the first frame, (H, W) uint8 frame) at `fps`, streaming.
+    """Yield (time in seconds from the first frame, uint8 fmt.image_shape frame) at `fps`.
 
     Output frame k is the source frame whose timestamp is nearest to k / fps; source frames
     between output times are decoded but never converted. `threads` = 0 lets FFmpeg choose.
@@ -210,15 +211,17 @@ def iter_frames(
 
 
 def _convert(frame: av.VideoFrame, fmt: ClipFormat) -> np.ndarray:
+    if fmt.color == "rgb":  # swscale converts to full-range RGB by the frame's colour matrix
+        return prepare_frame(frame.to_ndarray(format="rgb24"), frame.rotation or 0, False, fmt)
     luma, limited = luma_plane(frame)
-    return prepare_luma(luma, frame.rotation or 0, limited, fmt)
+    return prepare_frame(luma, frame.rotation or 0, limited, fmt)
 
 
 def decode_video(path: Path, fps: float, fmt: ClipFormat = CLIP, threads: int = 0) -> np.ndarray:
-    """All frames of `path` at `fps` as one (T, H, W) uint8 array (for tests and previews)."""
+    """All frames of `path` at `fps` as one uint8 (T, *fmt.image_shape) array (tests, previews)."""
     frames = [frame for _, frame in iter_frames(path, fps, fmt, threads)]
     if not frames:
-        return np.zeros((0, *fmt.frame_shape), np.uint8)
+        return np.zeros((0, *fmt.image_shape), np.uint8)
     return np.stack(frames)
 
 

@@ -10,9 +10,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from scenegan.clip_format import CLIP
+from scenegan.clip_format import CLIP, FILTER_FORMAT, ClipFormat
+from scenegan.config import FilterConfig
 from scenegan.pipeline.decode import VideoError, iter_frames
-from scenegan.pipeline.filters import FilterConfig, MotionMeter, reject_reason
+from scenegan.pipeline.filters import MotionMeter, reject_reason
+from scenegan.pipeline.frames import prepare_image
 from scenegan.pipeline.sources import Source
 
 # Decode failures after some frames: the frames before them are good and give clips.
@@ -29,11 +31,13 @@ class ExtractConfig:
     min_source_fps: float
     seed: int
     filters: FilterConfig
+    fmt: ClipFormat = CLIP
     decoder_threads: int = 1  # 0: FFmpeg chooses; does not change the clips
 
     def fingerprint(self) -> dict:
         settings = asdict(self)
         settings.pop("decoder_threads")
+        settings["fmt"] = self.fmt.to_dict()
         return settings
 
 
@@ -42,7 +46,7 @@ class SourceResult:
     """What one source gave: kept clips with start times, and counts for stats.json."""
 
     source: Source
-    clips: np.ndarray  # (N, T, H, W) uint8, sorted by start
+    clips: np.ndarray  # uint8 (N, *fmt.shape), sorted by start
     start_times: list[float]
     n_frames: int = 0  # frames at the target fps
     n_candidates: int = 0
@@ -61,15 +65,23 @@ def source_rng(seed: int, source_id: str) -> np.random.Generator:
 
 def extract_source(source: Source, config: ExtractConfig) -> SourceResult:
     """Decode `source` once and return its kept clips, or the reason it was skipped."""
-    empty = np.zeros((0, *CLIP.shape), np.uint8)
+    empty = np.zeros((0, *config.fmt.shape), np.uint8)
     try:
         return _slice_and_filter(source, config)
     except VideoError as error:
         return SourceResult(source, empty, [], skip_reason=error.reason, skip_detail=error.detail)
 
 
+def measured_frame(frame: np.ndarray, fmt: ClipFormat) -> np.ndarray:
+    """What the filters see of a stored frame: the same frame at FILTER_FORMAT (gray 80 x 45),
+    so their thresholds mean the same at every colour and size."""
+    if fmt.color == FILTER_FORMAT.color and fmt.frame_shape == FILTER_FORMAT.frame_shape:
+        return frame
+    return prepare_image(frame, FILTER_FORMAT)
+
+
 def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
-    n_frames = CLIP.n_frames
+    n_frames = config.fmt.n_frames
     window: deque[np.ndarray] = deque(maxlen=n_frames)
     meter = MotionMeter(config.filters)
     rng = source_rng(config.seed, source.source_id)
@@ -82,6 +94,7 @@ def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
     frames = iter_frames(
         source.path,
         config.fps,
+        config.fmt,
         threads=config.decoder_threads,
         min_source_fps=config.min_source_fps,
     )
@@ -97,12 +110,12 @@ def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
             break
         count += 1
         window.append(frame)
-        meter.add(frame)
+        meter.add(measured_frame(frame, config.fmt))
         start = count - n_frames
         if start < 0 or start % config.stride:
             continue
         n_candidates += 1
-        reason = reject_reason(meter.measure(start), config.filters)
+        reason = reject_reason(meter.measure(start, n_frames), config.filters)
         if reason is not None:
             rejected[reason] += 1
             continue
@@ -121,7 +134,8 @@ def _slice_and_filter(source: Source, config: ExtractConfig) -> SourceResult:
             raise VideoError(damage.reason, f"{damage.detail}; {detail} before the damage")
         raise VideoError("too_short", detail)
     kept.sort(key=lambda item: item[0])
-    clips = np.stack([clip for _, clip in kept]) if kept else np.zeros((0, *CLIP.shape), np.uint8)
+    empty = np.zeros((0, *config.fmt.shape), np.uint8)
+    clips = np.stack([clip for _, clip in kept]) if kept else empty
     return SourceResult(
         source=source,
         clips=clips,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scenegan.clip_format import CLIP
+from scenegan.clip_format import FILTER_FORMAT
 from scenegan.config import FilterConfig
 
 REJECT_REASONS = ("scene_cut", "static", "dark", "blown_out", "camera_pan", "camera_shake")
@@ -34,7 +34,9 @@ class MotionMeter:
     and the global shift found by phase correlation (with the peak's response).
     """
 
-    def __init__(self, config: FilterConfig, frame_shape: tuple[int, int] = CLIP.frame_shape):
+    def __init__(
+        self, config: FilterConfig, frame_shape: tuple[int, int] = FILTER_FORMAT.frame_shape
+    ):
         self.config = config
         # OpenCV pads to its optimal DFT size and then reports a spurious half-pixel shift along
         # an axis padded to an odd size (45 rows, even 44 -> 45): use a centred even, optimal box.
@@ -64,7 +66,7 @@ class MotionMeter:
             self.response.append(response)
         self._previous, self._previous_windowed = as_int, windowed
 
-    def measure(self, start: int, n_frames: int = CLIP.n_frames) -> ClipMeasures:
+    def measure(self, start: int, n_frames: int = FILTER_FORMAT.n_frames) -> ClipMeasures:
         """Measures of the clip of frames start .. start + n_frames - 1 (all already added)."""
         frames = slice(start, start + n_frames)
         pairs = slice(start, start + n_frames - 1)

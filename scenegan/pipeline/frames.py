@@ -1,7 +1,7 @@
 """Pure per-frame transforms shared by the dataset build and `scenegan sample`.
 
 A video frame and a photo go through the same steps: centre-crop to 16:9, area-resample to the
-clip's width x height, grey with full-range BT.601 luma (0..255).
+clip's width x height; gray clips take full-range BT.601 luma (0..255), rgb clips the RGB.
 """
 
 from __future__ import annotations
@@ -45,11 +45,18 @@ def expand_limited_range(luma: np.ndarray) -> np.ndarray:
     return _LIMITED_TO_FULL[luma]
 
 
-def resize_area(gray: np.ndarray, fmt: ClipFormat = CLIP) -> np.ndarray:
-    """Area-resample an (H, W) frame to (fmt.height, fmt.width)."""
-    return cv2.resize(gray, (fmt.width, fmt.height), interpolation=cv2.INTER_AREA)
+def to_rgb(image: np.ndarray) -> np.ndarray:
+    """(H, W) grey -> (H, W, 3) with the grey in every channel; (H, W, 3) passes through."""
+    return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
+
+
+def resize_area(image: np.ndarray, fmt: ClipFormat = CLIP) -> np.ndarray:
+    """Area-resample an (H, W) or (H, W, 3) frame to fmt's rows and columns."""
+    return cv2.resize(image, (fmt.width, fmt.height), interpolation=cv2.INTER_AREA)
 
 
 def prepare_image(image: np.ndarray, fmt: ClipFormat = CLIP) -> np.ndarray:
-    """Any RGB or grey uint8 image -> (fmt.height, fmt.width) uint8 grey, as clips are made."""
-    return resize_area(to_gray(crop_16_9(image)), fmt)
+    """Any RGB or grey uint8 image -> uint8 fmt.image_shape, as clips are made: grey for a gray
+    format, RGB for rgb (a grey image in every channel)."""
+    convert = to_gray if fmt.color == "gray" else to_rgb
+    return resize_area(convert(crop_16_9(image)), fmt)

@@ -37,13 +37,13 @@ def write_shard(
     provenance: dict[str, dict],
     fmt: ClipFormat = CLIP,
 ) -> None:
-    """Write one shard atomically: clips (N, T, H, W) uint8, one gzip chunk per clip.
+    """Write one shard atomically: uint8 clips (N, *fmt.shape), one gzip chunk per clip.
 
     `provenance` maps each source id in the shard to what is known of it (path or Flickr id,
     license, ...); it is stored as a JSON attribute so the shard describes itself.
     """
     assert clips.dtype == np.uint8 and clips.shape[1:] == fmt.shape, (
-        f"clips must be uint8 (N, {fmt.n_frames}, {fmt.height}, {fmt.width}), got "
+        f"clips must be uint8 (N, {', '.join(map(str, fmt.shape))}), got "
         f"{clips.dtype} {clips.shape}"
     )
     assert len(source_ids) == len(start_times) == len(clips)
@@ -101,8 +101,9 @@ def copy_shard(
         )
         for row, (source, index) in enumerate(clips):
             assert source.chunks == target.chunks and source.compression == target.compression
-            filter_mask, chunk = source.id.read_direct_chunk((index, 0, 0, 0))
-            target.id.write_direct_chunk((row, 0, 0, 0), chunk, filter_mask)
+            origin = (0,) * len(fmt.shape)
+            filter_mask, chunk = source.id.read_direct_chunk((index, *origin))
+            target.id.write_direct_chunk((row, *origin), chunk, filter_mask)
         _write_clip_details(f, source_ids, start_times, provenance, fmt)
 
 
@@ -111,14 +112,16 @@ def remove_index(root: Path) -> None:
     (root / INDEX_NAME).unlink(missing_ok=True)
 
 
-def write_index(root: Path, fps: float, shards: list[dict], settings: dict) -> None:
+def write_index(
+    root: Path, fmt: ClipFormat, fps: float, shards: list[dict], settings: dict
+) -> None:
     """`index.json`, written last by a build: the format, frame rate, shards and their counts."""
     n_clips: dict[str, int] = {}
     for shard in shards:
         n_clips[shard["split"]] = n_clips.get(shard["split"], 0) + shard["n_clips"]
     index = {
         "format_version": FORMAT_VERSION,
-        "clip_format": CLIP.to_dict(),
+        "clip_format": fmt.to_dict(),
         "fps": fps,
         "shards": shards,
         "n_clips": {split: n_clips.get(split, 0) for split in SPLITS},
@@ -169,7 +172,7 @@ def read_index(root: Path | str) -> DatasetIndex:
             f"expected {FORMAT_VERSION}; {rebuild_hint(root)}"
         )
     try:
-        fmt = ClipFormat(**index["clip_format"])
+        fmt = ClipFormat.from_dict(index["clip_format"])
         fps = float(index["fps"])
         shards = [
             {"file": str(s["file"]), "split": str(s["split"]), "n_clips": int(s["n_clips"])}
@@ -209,7 +212,7 @@ def open_shard(path: Path) -> h5py.File:
 
 
 def read_split(root: Path | str, split: str) -> tuple[np.ndarray, list[str]]:
-    """All clips of one split in memory: (uint8 (N, T, H, W), source id per clip)."""
+    """All clips of one split in memory: (uint8 (N, *fmt.shape), source id per clip)."""
     index = read_index(root)
     clips, sources = [], []
     for path in index.files(split):
