@@ -40,7 +40,7 @@ def main() -> None:
         G, _ = load_any_generator(checkpoint)
         rows.append(("load generator", time.perf_counter() - t))
         t = time.perf_counter()
-        photo = load_photo(photo_path, G.fmt)
+        photo = load_photo(photo_path, G.fmt, G.dataset_fmt)
         rows.append(("read + prepare photo", time.perf_counter() - t))
         for attempt in (1, 2, 3):
             t = time.perf_counter()

@@ -387,7 +387,7 @@ _SPEED = Number(0, 8)
     SampleConfig,
     "format",
     click.Choice(["gif", "mp4", "npy"]),
-    "npy: the raw uint8 frames (T, H, W), never scaled.",
+    "npy: the raw uint8 frames (T, H, W), or (T, H, W, 3) for colour, never scaled.",
 )
 @option(SampleConfig, "n", click.IntRange(1, 64), "Animations per photo (different noise).")
 @option(SampleConfig, "seed", SEED, "Noise seed; same seed, same frames.")
@@ -399,7 +399,8 @@ _SPEED = Number(0, 8)
 @option(SampleConfig, "device")
 @DRY_RUN
 def sample(dry_run: bool, images, **options) -> None:
-    """Animate photos: each becomes a 32-frame grey clip (GIF, MP4 or npy) in --out."""
+    """Animate photos: each becomes a clip (GIF, MP4 or npy) in --out, grey or colour and of
+    the size and length the checkpoint was trained at (32 frames of 80 x 45 grey, shipped)."""
     from scenegan.model.sample import sample as run_sample
 
     config = SampleConfig(images=tuple(images), **options)

@@ -138,12 +138,14 @@ ASPECT = 16 / 9
 DEFAULT_FPS = 12.0
 
 
-def stage_formats(stage: str, clip_format: dict | None) -> tuple[ClipFormat, ClipFormat]:
-    """A network's (stage format, stage small's format) from the dataset format its
-    constructor arguments record; None (checkpoints written before colour and size existed)
+def stage_formats(
+    stage: str, clip_format: dict | None
+) -> tuple[ClipFormat, ClipFormat, ClipFormat]:
+    """A network's (stage format, stage small's format, dataset format) from the dataset format
+    its constructor arguments record; None (checkpoints written before colour and size existed)
     is the default gray 80 x 45."""
     clip = CLIP if clip_format is None else ClipFormat.from_dict(clip_format)
-    return clip.stage(stage), clip.half()
+    return clip.stage(stage), clip.half(), clip
 
 
 def to_unit(clips: np.ndarray) -> np.ndarray:

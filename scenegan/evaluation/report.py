@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scenegan.clip_format import ClipFormat
 from scenegan.evaluation.metrics import METRICS
 from scenegan.files import atomic_path, atomic_write_text
 
@@ -66,8 +67,8 @@ def markdown(report: dict) -> str:
         + f"; dataset `{report['dataset']}`, split `{report['split']}`"
         + (f", sources `{report['sources']}`" if report.get("sources", "all") != "all" else "")
         + f": {report['n_clips']} of "
-        f"{report['n_val_clips']} held-out clips ({fmt['n_frames']} frames, {fmt['height']} x "
-        f"{fmt['width']}), each row animating their frame 0.",
+        f"{report['n_val_clips']} held-out clips ({ClipFormat.from_dict(fmt).describe()}), "
+        "each row animating their frame 0.",
         "",
         "\n".join(lines),
         "",

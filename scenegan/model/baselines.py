@@ -1,7 +1,8 @@
 """Hand-made animations with the generator interface, so evaluation treats them like models.
 
-`G(photo (B, 1, H, W) in [-1, 1], z (B, G.noise_dim)) -> (B, 1, T, H, W) in [-1, 1]`, with
-attributes `noise_dim` and `fmt`, exactly as a trained generator loaded from a checkpoint.
+`G(photo (B, C, H, W) in [-1, 1], z (B, G.noise_dim)) -> (B, C, T, H, W) in [-1, 1]`, with
+attributes `noise_dim`, `fmt` and `dataset_fmt`, exactly as a trained generator loaded from a
+checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class CopiedPhoto(nn.Module):
 
     def __init__(self, *, fmt: ClipFormat = CLIP) -> None:
         super().__init__()
-        self.fmt = fmt
+        self.fmt = self.dataset_fmt = fmt
 
     def forward(self, photo: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         return photo.unsqueeze(2).expand(-1, -1, self.fmt.n_frames, -1, -1).clone()
@@ -38,12 +39,12 @@ class DriftingPhoto(nn.Module):
 
     def __init__(self, *, fmt: ClipFormat = CLIP, speed: float = 0.15, noise: float = 1.5) -> None:
         super().__init__()
-        self.fmt = fmt
+        self.fmt = self.dataset_fmt = fmt
         self.speed = speed
         self.noise = noise
 
     def forward(self, photo: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        batch, _, height, width = photo.shape
+        batch, channels, height, width = photo.shape
         n_frames = self.fmt.n_frames
         velocity = z[:, :2].to(photo.dtype) * self.speed  # (B, 2) pixels per frame, (x, y)
         time = torch.arange(n_frames, dtype=photo.dtype, device=photo.device)
@@ -57,20 +58,21 @@ class DriftingPhoto(nn.Module):
         # The frame at time t shows the photo moved by +shift: sample it at position - shift.
         grid = base[None, None] - (shift * scale)[:, :, None, None, :]  # (B, T, H, W, 2)
         frames = F.grid_sample(
-            photo.repeat_interleave(n_frames, dim=0),  # (B * T, 1, H, W)
+            photo.repeat_interleave(n_frames, dim=0),  # (B * T, C, H, W)
             grid.reshape(batch * n_frames, height, width, 2),
             mode="bilinear",
             padding_mode="border",
             align_corners=False,
-        ).reshape(batch, n_frames, height, width)
+        ).reshape(batch, n_frames, channels, height, width)
         noise = torch.zeros_like(frames)
         for i in range(batch):
             seed = int(z[i, 2].abs().item() * 1e6) % (2**31)
             generator = torch.Generator().manual_seed(seed)
-            noise[i, 1:] = torch.randn(n_frames - 1, height, width, generator=generator).to(noise)
+            shape = (n_frames - 1, channels, height, width)  # gray: the same draws as ever
+            noise[i, 1:] = torch.randn(shape, generator=generator).to(noise)
         frames = frames + noise * (self.noise / 127.5)
-        frames[:, 0] = photo[:, 0]
-        return frames.clamp(-1, 1).unsqueeze(1)  # (B, 1, T, H, W)
+        frames[:, 0] = photo
+        return frames.clamp(-1, 1).transpose(1, 2)  # (B, C, T, H, W)
 
 
 BASELINES: dict[str, type[nn.Module]] = {"copy": CopiedPhoto, "drift": DriftingPhoto}

@@ -113,15 +113,20 @@ def trained_format(obj: dict) -> ClipFormat:
     return CLIP if recorded is None else ClipFormat.from_dict(recorded)
 
 
-def check_format(obj: dict, path: Path | str, clip: ClipFormat, dataset: Path | str) -> None:
+def check_format(
+    obj: dict, path: Path | str, clip: ClipFormat, dataset: Path | str, otherwise: str = ""
+) -> None:
     """A checkpoint trained on clips of another colour, size or length than the dataset's is a
-    UserError that names both."""
+    UserError that names both and how to build a dataset of the checkpoint's format;
+    `otherwise` adds the caller's other way out."""
     trained = trained_format(obj)
     if trained != clip:
+        frames = f" --frames {trained.n_frames}" if trained.n_frames != CLIP.n_frames else ""
         raise UserError(
             f"{path} was trained on {trained.describe()} clips, but the dataset at {dataset} "
-            f"holds {clip.describe()} clips; use a dataset of the checkpoint's format, "
-            "or another --out (and --init none) to start a new model"
+            f"holds {clip.describe()} clips; use a dataset of the checkpoint's format "
+            f"(scenegan build-dataset --color {trained.color} --size {trained.size}{frames})"
+            f"{otherwise}"
         )
 
 
@@ -264,13 +269,22 @@ def find_checkpoint(
     return str(candidates[0])
 
 
-def load_any_generator(checkpoint: str, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """A trained generator from a checkpoint file, or a baseline named `baseline:<name>`."""
-    if checkpoint.startswith(BASELINE_PREFIX):
+def is_baseline(checkpoint: str) -> bool:
+    """Whether `checkpoint` names a hand-made baseline (`baseline:copy`) rather than a file."""
+    return checkpoint.startswith(BASELINE_PREFIX)
+
+
+def load_any_generator(
+    checkpoint: str, device: str = "cpu", fmt: ClipFormat = CLIP
+) -> tuple[torch.nn.Module, dict]:
+    """A trained generator from a checkpoint file, or a baseline named `baseline:<name>`
+    animating clips of `fmt` (a checkpoint's format is its own)."""
+    if is_baseline(checkpoint):
         name = checkpoint[len(BASELINE_PREFIX) :]
         if name not in BASELINES:
             raise UserError(f"unknown baseline {name!r}; use one of {', '.join(BASELINES)}")
-        return BASELINES[name]().to(device).eval(), {"arch": checkpoint, "config": {}}
+        G = BASELINES[name](fmt=fmt).to(device).eval()
+        return G, {"arch": checkpoint, "config": {}, "clip_format": fmt.to_dict()}
     if not Path(checkpoint).is_file():
         raise UserError(f"no checkpoint at {checkpoint}")
     return load_generator(checkpoint, device=device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from scenegan.clip_format import from_unit, to_unit
+from scenegan.clip_format import channels_first, channels_last, from_unit, to_unit
 from scenegan.errors import UserError
 
 
@@ -24,7 +24,8 @@ def animate_photos(
     loop: bool = False,
     speed: float = 1.0,
 ) -> np.ndarray:
-    """uint8 (B, H, W) photos and noise (B, G.noise_dim) -> uint8 (B, T, H, W) animations."""
+    """uint8 photos (B, *G.fmt.image_shape) and noise (B, G.noise_dim) -> uint8 animations
+    (B, *G.fmt.shape): (B, T, H, W) gray, (B, T, H, W, 3) rgb."""
     controls = {}
     if loop or speed != 1:
         if not supports_motion_controls(G):
@@ -33,16 +34,17 @@ def animate_photos(
             )
         controls = {"loop": loop, "speed": speed}
     device = next(iter(G.parameters()), torch.empty(0)).device
-    photos = torch.from_numpy(to_unit(photos))[:, None]  # (B, 1, H, W)
+    photos = channels_first(torch.from_numpy(to_unit(photos)), G.fmt)  # (B, C, H, W)
     with torch.no_grad():
-        clips = G(photos.to(device), z.to(device), **controls)  # (B, 1, T, H, W)
-    return from_unit(clips[:, 0].float().cpu().numpy())
+        clips = G(photos.contiguous().to(device), z.to(device), **controls)  # (B, C, T, H, W)
+    return from_unit(channels_last(clips.float().cpu(), G.fmt).numpy())
 
 
 def animate(
     G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor, *, loop=False, speed=1.0
 ) -> np.ndarray:
-    """One uint8 (H, W) photo and noise (K, G.noise_dim) -> K animations, uint8 (K, T, H, W)."""
+    """One uint8 photo G.fmt.image_shape and noise (K, G.noise_dim) -> K animations, uint8
+    (K, *G.fmt.shape)."""
     photos = np.broadcast_to(photo, (len(z), *photo.shape))
     return animate_photos(G, photos, z, loop=loop, speed=speed)
 

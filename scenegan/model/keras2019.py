@@ -60,7 +60,7 @@ class Keras2019Generator(nn.Module):
     ):
         super().__init__()
         self.stage = stage
-        self.fmt, self.small_fmt = stage_formats(stage, clip_format)
+        self.fmt, self.small_fmt, self.dataset_fmt = stage_formats(stage, clip_format)
         self.noise_dim, self.blend_alpha = 0, blend_alpha
         self.small = Keras2019Net(channels, self.fmt.channels)
         if stage == "large":
@@ -122,7 +122,7 @@ class Keras2019Discriminator(nn.Module):
     ):
         super().__init__()
         self.stage = stage
-        self.fmt, self.small_fmt = stage_formats(stage, clip_format)
+        self.fmt, self.small_fmt, self.dataset_fmt = stage_formats(stage, clip_format)
         self.blend_alpha = blend_alpha
         n_channels = self.fmt.channels
         self.small = Keras2019Critic(self.small_fmt.volume, channels, n_channels)

@@ -77,7 +77,7 @@ class FlowGenerator(nn.Module):
         super().__init__()
         assert noise_dim > 0, "the flow generator needs noise (noise_dim > 0)"
         self.stage = stage
-        self.fmt, self.small_fmt = stage_formats(stage, clip_format)
+        self.fmt, self.small_fmt, self.dataset_fmt = stage_formats(stage, clip_format)
         n_channels = self.fmt.channels
         self.noise_dim, self.flow_scale = noise_dim, flow_scale
         # Where the flow reaches past the edge: "reflection" mirrors the photo, "border" (the
@@ -390,7 +390,7 @@ class Discriminator(nn.Module):
     ):
         super().__init__()
         self.stage = stage
-        self.fmt, self.small_fmt = stage_formats(stage, clip_format)
+        self.fmt, self.small_fmt, self.dataset_fmt = stage_formats(stage, clip_format)
         c0, c1, c2 = channels
         n_features = 3 * self.fmt.channels  # clip_features: frames, drift, motion
         self.from_input = nn.Conv3d(n_features, c0, 3, stride=(1, 2, 2), padding=1)  # -> 12x20

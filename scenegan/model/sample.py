@@ -53,14 +53,18 @@ def list_images(paths: Iterable[Path]) -> list[Path]:
     return images
 
 
-def load_photo(path: Path, fmt: ClipFormat) -> np.ndarray:
-    """Any image file Pillow reads -> (fmt.height, fmt.width) uint8 grey, as clips are made."""
+def load_photo(path: Path, fmt: ClipFormat, dataset_fmt: ClipFormat = CLIP) -> np.ndarray:
+    """Any image file Pillow reads -> uint8 fmt.image_shape ((H, W) grey or (H, W, 3) RGB), as
+    clips of `dataset_fmt` are made and then (stage small) downsampled to `fmt` as training
+    does: pass a generator's `G.fmt, G.dataset_fmt`."""
     if not path.is_file():
         raise UserError(f"{path}: no such file")
-    return decode_photo(path, fmt, name=str(path))
+    return decode_photo(path, fmt, dataset_fmt, name=str(path))
 
 
-def decode_photo(source: Path | BinaryIO, fmt: ClipFormat, *, name: str) -> np.ndarray:
+def decode_photo(
+    source: Path | BinaryIO, fmt: ClipFormat, dataset_fmt: ClipFormat = CLIP, *, name: str
+) -> np.ndarray:
     """`load_photo` of a file or of bytes in memory (an upload); errors begin with `name`."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -78,7 +82,7 @@ def decode_photo(source: Path | BinaryIO, fmt: ClipFormat, *, name: str) -> np.n
                 rgb = np.asarray(image.convert("RGB"))
     except Image.DecompressionBombError:
         # Pillow refuses images (or headers claiming them) far above Image.MAX_IMAGE_PIXELS,
-        # which would take gigabytes to decode; a photo is scaled down to 80 x 45 anyway.
+        # which would take gigabytes to decode; a photo is scaled down to a clip's size anyway.
         raise UserError(
             f"{name}: too large to open safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
             "scale it down first"
@@ -91,12 +95,12 @@ def decode_photo(source: Path | BinaryIO, fmt: ClipFormat, *, name: str) -> np.n
             reason = reason.replace(f" {source!r}", "")
         raise UserError(f"{name}: not an image Pillow can read ({reason})") from None
     # As the clips were made at full size, then (stage small) downsampled as training does.
-    return downsample(prepare_image(gray if gray is not None else rgb, CLIP), fmt)
+    return downsample(prepare_image(gray if gray is not None else rgb, dataset_fmt), fmt)
 
 
 def grid_frames(photo: np.ndarray, animations: np.ndarray) -> np.ndarray:
-    """(T, H, (K + 1) W + gaps): the still photo, then each animation, left to right."""
-    still = np.broadcast_to(photo, animations.shape[1:])[None]  # (1, T, H, W)
+    """(T, H, (K + 1) W + gaps[, 3]): the still photo, then each animation, left to right."""
+    still = np.broadcast_to(photo, animations.shape[1:])[None]  # (1, T, H, W[, 3])
     return tile(np.concatenate([still, animations]), columns=len(animations) + 1)
 
 
@@ -133,7 +137,7 @@ def sample(
     used_stems: set[str] = set()
     for path in images:
         try:
-            photo = load_photo(path, G.fmt)
+            photo = load_photo(path, G.fmt, G.dataset_fmt)
         except UserError as error:
             click.echo(f"skipped {error}", err=True)
             failed.append(path)

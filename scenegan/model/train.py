@@ -40,6 +40,9 @@ from scenegan.model.runtime import (
 from scenegan.model.steps import StepWeights, gan_step_for
 from scenegan.pipeline.shards import INDEX_NAME, read_index
 
+# What a format mismatch's error line offers besides a dataset of the checkpoint's format.
+NEW_MODEL = ", or another --out (and --init none) to start a new model"
+
 
 def load_matching(module: nn.Module, source: dict) -> list[str]:
     """Copy every tensor of `source` whose name and shape match; return the names left new."""
@@ -178,7 +181,7 @@ def start(
         if state["kind"] != ckpt.TRAINING_KIND:
             raise UserError(f"{path} is an exported generator; resume needs a training state")
         ckpt.check_matches(state, path, arch=cfg.arch, stage=cfg.stage)
-        ckpt.check_format(state, path, clip, cfg.data)
+        ckpt.check_format(state, path, clip, cfg.data, NEW_MODEL)
         for name in ("G", "D", "G_ema", "opt_G", "opt_D"):
             getattr(models, name).load_state_dict(state[name])
         step = int(state["step"])
@@ -193,7 +196,7 @@ def start(
         if state["kind"] != ckpt.TRAINING_KIND:
             raise UserError(f"{path} is an exported generator; --init needs a training state")
         ckpt.check_matches(state, path, arch=cfg.arch, stage="small")
-        ckpt.check_format(state, path, clip, cfg.data)
+        ckpt.check_format(state, path, clip, cfg.data, NEW_MODEL)
         new_G = load_matching(models.G, state["G"])
         load_matching(models.D, state["D"])
         load_matching(models.G_ema, state["G_ema"])

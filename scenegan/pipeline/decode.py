@@ -1,9 +1,10 @@
 """Streaming video decode with PyAV: one source file -> prepared frames at a fixed fps, (H, W)
 gray or (H, W, 3) rgb as the clip format says.
 
-For gray only the luma (Y) plane is read; rgb frames are converted by swscale. Frames are cropped to 16:9 before the area resize, rotated as the
-container's display matrix says, and resampled in time by nearest timestamp. A file that cannot
-give frames raises `VideoError` with a short reason, which the build records instead of crashing.
+For gray only the luma (Y) plane is read; rgb frames are converted by swscale. Frames are
+cropped to 16:9 before the area resize, rotated as the container's display matrix says, and
+resampled in time by nearest timestamp. A file that cannot give frames raises `VideoError` with
+a short reason, which the build records instead of crashing.
 """
 
 from __future__ import annotations

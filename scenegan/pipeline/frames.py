@@ -36,6 +36,15 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
+def luma(stored: np.ndarray, fmt: ClipFormat) -> np.ndarray:
+    """Stored clips, frames or photos of `fmt` (any leading axes) -> their grey levels: rgb
+    becomes full-range BT.601 luma exactly as to_gray makes it; gray passes through."""
+    if fmt.color == "gray":
+        return stored
+    flat = np.ascontiguousarray(stored).reshape(-1, stored.shape[-2], 3)
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2GRAY).reshape(stored.shape[:-1])
+
+
 # Lookup table of expand_limited_range, made once: it runs on every decoded frame.
 _LIMITED_TO_FULL = np.clip(np.rint((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
 

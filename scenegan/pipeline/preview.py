@@ -51,19 +51,20 @@ def sample_clips(
 
 
 def contact_sheet(clips: np.ndarray, labels: list[str]) -> Image.Image:
-    """One row per (T, H, W) clip: SHEET_FRAMES evenly spaced frames under a text label."""
-    n_clips, n_frames, height, width = clips.shape
+    """One row per (T, H, W) gray or (T, H, W, 3) rgb clip: SHEET_FRAMES evenly spaced frames
+    under a text label."""
+    n_clips, n_frames, height, width = clips.shape[:4]
     columns = np.linspace(0, n_frames - 1, SHEET_FRAMES).round().astype(int)
     row_height = LABEL_HEIGHT + height + GAP
     sheet = np.full(
-        (n_clips * row_height, SHEET_FRAMES * (width + GAP) - GAP), 255, np.uint8
-    )  # (rows, columns) gray
+        (n_clips * row_height, SHEET_FRAMES * (width + GAP) - GAP, *clips.shape[4:]), 255, np.uint8
+    )  # (rows, columns[, 3]), white between tiles
     for row, clip in enumerate(clips):
         top = row * row_height + LABEL_HEIGHT
         for column, t in enumerate(columns):
             left = column * (width + GAP)
             sheet[top : top + height, left : left + width] = clip[t]
-    image = Image.fromarray(sheet, mode="L")
+    image = Image.fromarray(sheet)
     draw = ImageDraw.Draw(image)
     for row, label in enumerate(labels):
         draw.text((1, row * row_height), label, fill=0)

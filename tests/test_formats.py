@@ -1,0 +1,299 @@
+"""Clip formats (issue 14): the defaults stay byte-identical to the gray 80 x 45 build and model
+of before; an rgb 160 x 90 dataset and model go through every command; and a checkpoint given
+a dataset of another format ends in one clear line.
+
+The golden files in tests/data/golden/ were written by the code before colour and size existed:
+two colour videos, the index.json, stats.json and shard contents their default build made, and
+the shipped model's animations of one of its clips.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from test_bad_input import assert_one_error, scenegan
+
+from scenegan.animation_files import read_animation
+from scenegan.clip_format import CLIP, ClipFormat, channels_first, channels_last, clip_format
+from scenegan.model import checkpoint as ckpt
+from scenegan.model.networks import build_discriminator, build_generator, default_args
+from scenegan.pipeline.frames import luma, prepare_image
+from scenegan.pipeline.shards import read_index, read_split
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+RGB = ClipFormat(n_frames=32, height=90, width=160, color="rgb")
+
+
+def tiny(steps: int = 2) -> list[str]:
+    """Options of a few real training steps."""
+    return [
+        *("--steps", str(steps), "--batch-size", "2", "--snapshot-every", "2"),
+        *("--no-tensorboard", "--threads", "1"),
+    ]
+
+
+TINY = tiny()
+
+
+def golden_videos(tmp_path: Path) -> Path:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for video in GOLDEN.glob("*-golden.mp4"):
+        shutil.copy(video, videos / video.name)
+    return videos
+
+
+def build(capsys, videos: Path, out: Path, *options) -> None:
+    args = ["build-dataset", "--videos", videos, "--out", out, "--workers", "1", "--stride", "4"]
+    code, output = scenegan(capsys, [*args, "--val-fraction", "0", *options])
+    assert code == 0, output
+
+
+@pytest.fixture(scope="module")
+def rgb_dataset(tmp_path_factory) -> Path:
+    """The golden videos built at rgb 160 x 90 (10 clips, all in train)."""
+    from scenegan.pipeline.build import BuildConfig, build_dataset
+
+    tmp = tmp_path_factory.mktemp("rgb")
+    config = BuildConfig(
+        videos=golden_videos(tmp),
+        out=tmp / "rgb",
+        manifest=tmp / "manifest.sqlite",
+        workers=1,
+        stride=4,
+        val_fraction=0.0,
+        color="rgb",
+        size="160x90",
+    )
+    build_dataset(config)
+    return tmp / "rgb"
+
+
+# ---------------------------------------------------------------- the defaults, byte for byte
+
+
+def test_default_build_is_byte_identical_to_before_colour(capsys, tmp_path):
+    videos, out = golden_videos(tmp_path), tmp_path / "ds"
+    build(capsys, videos, out)
+    index = (out / "index.json").read_text().replace(str(videos), "<videos>")
+    assert index.replace(str(out), "<out>") == (GOLDEN / "gray-80x45-index.json").read_text()
+    assert (out / "stats.json").read_text() == (GOLDEN / "gray-80x45-stats.json").read_text()
+    shard = json.loads((GOLDEN / "gray-80x45-shard.json").read_text())
+    with h5py.File(out / "train-00000.h5", "r") as f:
+        assert hashlib.sha256(f["clips"][()].tobytes()).hexdigest() == shard["clips"]
+        assert [s.decode() for s in f["source_id"][()]] == shard["source_id"]
+        assert f["start_time"][()].tolist() == shard["start_time"]
+        assert {k: f.attrs[k] for k in f.attrs} == shard["attrs"]
+        assert f["clips"].shape[1:] == CLIP.shape and f["clips"].dtype == np.uint8
+
+
+def test_shipped_model_animates_as_before():
+    from scenegan.model.generate import animate, draw_noise
+
+    golden = np.load(GOLDEN / "shipped-sample.npz")
+    G, info = ckpt.load_generator(ckpt.SHIPPED_CHECKPOINT)
+    assert G.fmt == CLIP and G.dataset_fmt == CLIP and ckpt.trained_format(info) == CLIP
+    animations = animate(G, golden["photo"], draw_noise(G, 2, int(golden["seed"])))
+    blocks = animations.reshape(2, 32, 9, 5, 16, 5).astype(np.float32).mean(axis=(3, 5))
+    np.testing.assert_allclose(blocks, golden["animations_9x16"], atol=0.05)
+
+
+# ---------------------------------------------------------------- the format value
+
+
+def test_sizes_are_16_9_and_stage_small_is_half():
+    assert clip_format("rgb", "160x90") == RGB
+    assert RGB.half() == ClipFormat(32, 45, 80, "rgb") and CLIP.half().frame_shape == (23, 40)
+    assert RGB.shape == (32, 90, 160, 3) and CLIP.shape == (32, 45, 80)
+    assert ClipFormat.from_dict(RGB.to_dict()) == RGB and "color" not in CLIP.to_dict()
+    for bad in ("160x100", "90x160", "100x56", "tiny", "48x27"):
+        with pytest.raises(ValueError, match="--size"):
+            clip_format("gray", bad)
+    clips = np.zeros((2, *RGB.shape), np.uint8)
+    assert channels_first(clips, RGB).shape == (2, 3, 32, 90, 160)
+    assert np.array_equal(channels_last(channels_first(clips, RGB), RGB), clips)
+
+
+def test_bad_format_options_are_one_line_errors(capsys, tmp_path):
+    videos = golden_videos(tmp_path)
+    for option, value, expected in [
+        ("--size", "160x100", "16:9"),
+        ("--color", "cmyk", "--color"),
+        ("--frames", "4", "--frames"),
+    ]:
+        code, output = scenegan(
+            capsys, ["build-dataset", "--videos", videos, "--out", tmp_path / "x", option, value]
+        )
+        assert_one_error(code, output, expected)
+        assert not (tmp_path / "x" / "index.json").exists()
+
+
+def test_colour_photo_stays_colour_through_prepare_image():
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (300, 600, 3), dtype=np.uint8)  # wider than 16:9: cropped
+    rgb = prepare_image(photo, RGB.half())
+    assert rgb.shape == (45, 80, 3)
+    gray = prepare_image(photo, CLIP)
+    # The same crop and area resampling: the luma of the colour photo is the gray photo.
+    assert np.abs(luma(rgb, RGB).astype(int) - gray).max() <= 1
+    assert np.array_equal(prepare_image(gray, RGB.half())[..., 0], gray)  # grey in every channel
+
+
+def test_fvd_takes_the_three_channels_as_they_are(i3d_state_dict):
+    from scenegan.evaluation.fvd import i3d_features
+
+    rng = np.random.default_rng(1)
+    gray = rng.integers(0, 256, (2, 10, 24, 32), dtype=np.uint8)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    # Gray repeated to RGB is what the gray path computes (by a summed first kernel) ...
+    np.testing.assert_allclose(i3d_features(rgb), i3d_features(gray), rtol=1e-3, atol=1e-3)
+    # ... and colour is seen: the channels swapped make other features.
+    coloured = rgb.copy()
+    coloured[..., 0] = rng.integers(0, 256, gray.shape, dtype=np.uint8)
+    assert np.abs(i3d_features(coloured) - i3d_features(coloured[..., ::-1])).max() > 1e-2
+
+
+# ---------------------------------------------------------------- rgb 160 x 90, every command
+
+
+@pytest.mark.parametrize("arch", ["flow", "keras2019"])
+def test_both_architectures_at_rgb_160x90(arch):
+    for stage in ("small", "large"):
+        G_args, D_args = default_args(arch, stage, RGB)
+        G, D = build_generator(arch, G_args), build_discriminator(arch, D_args)
+        fmt = RGB.stage(stage)
+        assert G.fmt == fmt and G.dataset_fmt == RGB
+        G.alpha.fill_(0.5)  # mid fade-in: both paths of the growth run
+        D.alpha.fill_(0.5)
+        photo = torch.rand(2, 3, *fmt.frame_shape) * 2 - 1
+        with torch.no_grad():
+            clip = G(photo, torch.randn(2, G.noise_dim))
+            assert clip.shape == (2, 3, *fmt.volume)
+            assert D(clip).shape == (2,)
+
+
+def test_rgb_160x90_round_trips_every_command(capsys, rgb_dataset, tmp_path):
+    index = read_index(rgb_dataset)
+    assert index.fmt == RGB
+    assert json.loads((rgb_dataset / "index.json").read_text())["clip_format"]["color"] == "rgb"
+    clips, _ = read_split(rgb_dataset, "train")
+    assert clips.shape[1:] == (32, 90, 160, 3) and clips.dtype == np.uint8
+    assert np.abs(clips[..., 0].astype(int) - clips[..., 2]).mean() > 5  # really colour
+
+    code, output = scenegan(capsys, ["inspect", rgb_dataset, "--out", tmp_path / "inspect"])
+    assert code == 0, output
+    assert any((tmp_path / "inspect").iterdir())
+
+    small, large = tmp_path / "small", tmp_path / "large"
+    data = ["--data", rgb_dataset]
+    code, output = scenegan(capsys, ["train", "--stage", "small", *data, "--out", small, *TINY])
+    assert code == 0, output
+    state = ckpt.read_checkpoint(small / ckpt.state_name(2))
+    assert ckpt.trained_format(state) == RGB
+    assert ClipFormat.from_dict(state["clip_format"]) == RGB.half()
+    code, output = scenegan(
+        capsys,
+        ["train", "--stage", "large", *data, "--out", large, "--fade-steps", "2"] + TINY,
+    )
+    assert code == 0, output
+    grid = read_animation(large / "grid-0000002.gif", color="rgb")
+    assert grid.shape[-1] == 3 and grid.shape[2] > 160
+
+    exported = tmp_path / "rgb.pt"
+    code, output = scenegan(capsys, ["export", large / ckpt.state_name(2), exported])
+    assert code == 0, output
+    G, info = ckpt.load_generator(exported)
+    assert G.fmt == RGB and ckpt.trained_format(info) == RGB
+
+    photo = tmp_path / "photo.png"
+    from PIL import Image
+
+    Image.fromarray(clips[0, 0]).save(photo)
+    out = tmp_path / "samples"
+    for kind in ("gif", "mp4", "npy"):
+        code, output = scenegan(
+            capsys,
+            ["sample", "--checkpoint", exported, "--image", photo, "--out", out]
+            + ["--format", kind, "--seed", "3"],
+        )
+        assert code == 0, output
+    frames = {kind: read_animation(out / f"photo.{kind}", color="rgb") for kind in ("gif", "npy")}
+    frames["mp4"] = read_animation(out / "photo.mp4", color="rgb")
+    assert frames["npy"].shape == RGB.shape
+    assert frames["mp4"].shape == RGB.shape
+    assert frames["gif"].shape[1:] == RGB.shape[1:]
+    assert np.abs(frames["npy"][0].astype(int) - clips[0, 0]).mean() < 3  # frame 0: the photo
+    assert np.abs(frames["mp4"].astype(int) - frames["npy"]).mean() < 6
+
+    report_dir = tmp_path / "report"
+    code, output = scenegan(
+        capsys,
+        ["evaluate", "--checkpoint", exported, *data, "--split", "train", "--out", report_dir]
+        + ["--n-clips", "6", "--no-fvd", "--halvings", "2"],
+    )
+    assert code == 0, output
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["clip_format"] == RGB.to_dict()
+    assert report["rows"]["real vs real"]["scene_corr"] > 0.5
+    assert "rgb 160x90" in (report_dir / "report.md").read_text()
+    with Image.open(report_dir / "clips" / "clip-0-photo.png") as png:
+        assert png.mode == "RGB" and png.size == (160, 90)
+
+
+# ---------------------------------------------------------------- formats that disagree
+
+
+@pytest.fixture(scope="module")
+def gray_dataset(tmp_path_factory) -> Path:
+    from media import write_splits
+
+    rng = np.random.default_rng(2)
+    clips = rng.integers(0, 256, (6, *CLIP.shape), dtype=np.uint8)
+    root = tmp_path_factory.mktemp("gray") / "gray"
+    return write_splits(root, {"train": (clips, [f"v{i}" for i in range(6)])})
+
+
+def test_a_checkpoint_given_a_dataset_of_another_format_is_one_line(
+    capsys, rgb_dataset, gray_dataset, tmp_path
+):
+    runs = {}
+    for name, data in (("gray", gray_dataset), ("rgb", rgb_dataset)):
+        runs[name] = tmp_path / name
+        code, output = scenegan(
+            capsys, ["train", "--stage", "small", "--data", data, "--out", runs[name], *TINY]
+        )
+        assert code == 0, output
+    for model, data, trained, holds in [
+        ("gray", rgb_dataset, "gray 80x45", "rgb 160x90"),
+        ("rgb", gray_dataset, "rgb 160x90", "gray 80x45"),
+    ]:
+        before = sorted(p.name for p in runs[model].iterdir())
+        # Resuming a run on the other dataset
+        code, output = scenegan(
+            capsys,
+            ["train", "--stage", "small", "--data", data, "--out", runs[model], *tiny(4)],
+        )
+        assert_one_error(code, output, f"was trained on {trained}, 32 frames clips")
+        assert f"holds {holds}, 32 frames clips" in output
+        assert sorted(p.name for p in runs[model].iterdir()) == before  # nothing lost
+        # Growing stage large from it on the other dataset
+        code, output = scenegan(
+            capsys,
+            ["train", "--stage", "large", "--data", data, "--out", tmp_path / f"{model}-large"]
+            + ["--init", runs[model] / ckpt.state_name(2), *TINY],
+        )
+        assert_one_error(code, output, f"was trained on {trained}")
+        # Evaluating it on the other dataset
+        code, output = scenegan(
+            capsys,
+            ["evaluate", "--checkpoint", runs[model] / ckpt.state_name(2), "--data", data]
+            + ["--split", "train", "--out", tmp_path / "report", "--no-fvd"],
+        )
+        assert_one_error(code, output, f"was trained on {trained}")
