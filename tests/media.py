@@ -111,9 +111,9 @@ class TinyGenerator(torch.nn.Module):
 
     noise_dim = 4
 
-    def __init__(self, fmt=CLIP):
+    def __init__(self, fmt=CLIP, dataset_fmt=CLIP):
         super().__init__()
-        self.fmt = fmt
+        self.fmt, self.dataset_fmt = fmt, dataset_fmt  # SMALL: stage small of a CLIP dataset
         torch.manual_seed(0)
         self.mix = torch.nn.Linear(self.noise_dim, fmt.n_frames)
 

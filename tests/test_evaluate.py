@@ -15,6 +15,7 @@ from scenegan.errors import UserError
 from scenegan.evaluation import evaluate as evaluate_module
 from scenegan.evaluation.evaluate import REAL, EvaluateConfig, evaluate, load_real_clips
 from scenegan.model.baselines import CopiedPhoto
+from scenegan.model.checkpoint import SHIPPED_CHECKPOINT
 
 
 def make_dataset(root, n_clips=16, moving=True):
@@ -49,7 +50,7 @@ def tiny_fvd(monkeypatch, tmp_path):
         return np.stack([x.mean(axis=(1, 2, 3)), x.std(axis=(1, 2, 3)), left], axis=1)
 
     monkeypatch.setattr(
-        evaluate_module, "_fvd_functions", lambda: (features, frechet, "tiny test features")
+        evaluate_module, "_fvd_functions", lambda color="gray": (features, frechet, "tiny features")
     )
     return calls
 
@@ -118,8 +119,10 @@ def test_seed_baseline_row_and_small_stage(tmp_path):
     )
     report = evaluate(config, generator=(TinyGenerator(CLIP), {"arch": "tiny"}))
     assert "keras2019" in report["rows"] and "model (tiny)" in report["rows"]
+    # A named baseline is made at the model's format; a trained one keeps its own.
+    shipped = replace(config, baseline=str(SHIPPED_CHECKPOINT))
     with pytest.raises(UserError, match="same stage"):
-        evaluate(config, generator=(TinyGenerator(SMALL), {"arch": "tiny"}))
+        evaluate(shipped, generator=(TinyGenerator(SMALL), {"arch": "tiny"}))
     config = EvaluateConfig(data=tmp_path / "data", out=tmp_path / "small", fvd=False)
     report = evaluate(config, generator=(TinyGenerator(SMALL), {"arch": "tiny"}))
     assert report["clip_format"] == SMALL.to_dict()
