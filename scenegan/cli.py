@@ -304,6 +304,12 @@ _WEIGHT = Number(0, 1000)
 @option(TrainConfig, "init", help="stage large: the small state to grow from [newest in ../small]")
 @option(
     TrainConfig,
+    "warm_start",
+    help="a generator of this arch and stage trained at another colour or size (an exported "
+    "file or a state): G starts from its weights, gray layers inflated to rgb; D starts new",
+)
+@option(
+    TrainConfig,
     "arch",
     click.Choice([*ARCHS, *ARCH_ALIASES]),
     "euler: a static motion field integrated over time; flow: a displacement per frame; "

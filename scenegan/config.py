@@ -172,6 +172,9 @@ class TrainConfig:
     stream: str = "auto"  # auto | yes | no: read clips from the shards per batch, not into memory
     resume: str = "auto"  # auto | none | PATH
     init: str = ""  # stage large: the small checkpoint ("" -> newest in <out>/../small; "none")
+    # a generator of this arch and stage trained at another clip format: G starts from its
+    # weights, colour layers inflated (model.inflate); D starts new; replaces --init
+    warm_start: str = ""
     arch: str = "euler"
     loss: str = "lsgan"
     seed: int = 0

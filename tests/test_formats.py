@@ -297,3 +297,59 @@ def test_a_checkpoint_given_a_dataset_of_another_format_is_one_line(
             + ["--split", "train", "--out", tmp_path / "report", "--no-fvd"],
         )
         assert_one_error(code, output, f"was trained on {trained}")
+
+
+# ---------------------------------------------------------------- warm start across formats
+
+
+@pytest.mark.parametrize("arch", ["flow", "euler"])
+def test_inflated_generator_animates_a_gray_photo_as_its_source(arch):
+    from scenegan.model.inflate import inflate_into
+
+    rgb_80x45 = ClipFormat(n_frames=32, height=45, width=80, color="rgb")
+    gray_G = build_generator(arch, default_args(arch, "large", CLIP)[0]).eval()
+    rgb_G = build_generator(arch, default_args(arch, "large", rgb_80x45)[0]).eval()
+    assert inflate_into(rgb_G, gray_G.state_dict()) == []  # every weight has its counterpart
+    photo = torch.rand(2, 1, *CLIP.frame_shape) - 0.5  # mid-grey: no clamping in the way
+    z = torch.randn(2, gray_G.noise_dim)
+    with torch.no_grad():
+        gray = gray_G(photo, z)
+        coloured = rgb_G(photo.expand(-1, 3, -1, -1), z)  # R = G = B
+    # Equal up to float sums taken in another order (euler integrates them over 32 frames).
+    torch.testing.assert_close(coloured, gray.expand(-1, 3, -1, -1, -1), atol=1e-4, rtol=0)
+    # And back: the rgb model's weights make a gray model that gives its mean of the channels.
+    back = build_generator(arch, default_args(arch, "large", CLIP)[0]).eval()
+    assert inflate_into(back, rgb_G.state_dict()) == []
+    with torch.no_grad():
+        torch.testing.assert_close(
+            back(photo, z), coloured.mean(1, keepdim=True), atol=1e-4, rtol=0
+        )
+
+
+def test_warm_start_trains_an_rgb_model_from_a_gray_one(
+    capsys, rgb_dataset, gray_dataset, tmp_path
+):
+    gray, rgb = tmp_path / "gray", tmp_path / "rgb"
+    code, output = scenegan(
+        capsys,
+        ["train", "--stage", "large", "--init", "none", "--data", gray_dataset]
+        + ["--out", gray, "--arch", "flow", *TINY],
+    )
+    assert code == 0, output
+    source = gray / ckpt.state_name(2)
+    args = ["train", "--stage", "large", "--data", rgb_dataset, "--out", rgb, "--arch", "flow"]
+    code, output = scenegan(capsys, [*args, "--warm-start", source, *TINY])
+    assert code == 0, output
+    assert f"warm start from {source} (gray 80x45, 32 frames -> rgb 160x90, 32 frames" in output
+    assert "alpha 1.00" in output  # nothing to fade in
+    state = ckpt.read_checkpoint(rgb / ckpt.state_name(2))
+    assert (
+        ckpt.trained_format(state) == RGB and state["G_ema"]["from_gray_large.weight"].shape[1] == 3
+    )
+    # Another architecture or stage is one line, and the run's folder gains nothing.
+    for wrong in (["--arch", "euler"], ["--stage", "small"]):
+        code, output = scenegan(
+            capsys, [*args, "--out", tmp_path / "other", "--warm-start", source, *TINY, *wrong]
+        )
+        assert_one_error(code, output, f"{source} ")
+    assert not (tmp_path / "other").exists() or not list((tmp_path / "other").glob("*.pt"))

@@ -24,6 +24,7 @@ from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
 from scenegan.model.data import ClipBank
 from scenegan.model.ema import update_ema
+from scenegan.model.inflate import inflate_into
 from scenegan.model.networks import (
     build_discriminator,
     build_generator,
@@ -110,6 +111,8 @@ def fade_alpha(cfg: TrainConfig, step: int) -> float:
     """Progressive GAN fade-in of stage large's new layers: 0 -> 1 over `fade_steps`."""
     if cfg.stage != "large" or cfg.arch == "keras2019" or cfg.fade_steps <= 0:
         return 1.0
+    if cfg.warm_start:  # a warm start of stage large has no new layers to fade in
+        return 1.0
     return min(1.0, step / cfg.fade_steps)
 
 
@@ -191,6 +194,8 @@ def start(
         else:  # saved by another number of processes: a fresh stream per (seed, rank, step)
             np_rng = seed_rngs(cfg.seed, rt.rank, step)
         return step, np_rng, f"resumed from {path} at step {step}"
+    if cfg.warm_start:
+        return 0, np_rng, warm_start(cfg, models, clip)
     if (path := find_init(cfg)) is not None:
         state = ckpt.read_checkpoint(path)
         if state["kind"] != ckpt.TRAINING_KIND:
@@ -202,6 +207,25 @@ def start(
         load_matching(models.G_ema, state["G_ema"])
         return 0, np_rng, f"initialised from {path} (new in G: {', '.join(new_G) or 'nothing'})"
     return 0, np_rng, "starting from scratch"
+
+
+def warm_start(cfg: TrainConfig, models: Models, clip: ClipFormat) -> str:
+    """G and G_ema from the EMA weights of a generator trained at another format (or the
+    same), colour layers inflated; D keeps its new weights. Returns the line saying so."""
+    path = cfg.warm_start
+    obj = ckpt.read_checkpoint(path)
+    ckpt.check_matches(obj, path, arch=cfg.arch, stage=cfg.stage)
+    new_G = inflate_into(models.G, obj["G_ema"])
+    inflate_into(models.G_ema, obj["G_ema"])
+    if "noise_gain.weight" in new_G:  # a source without noise maps: they start silent, so G
+        for G in (models.G, models.G_ema):  # starts as the source model and learns them
+            nn.init.zeros_(G.noise_gain.weight)
+            nn.init.zeros_(G.noise_gain.bias)
+    source = ckpt.trained_format(obj).describe()
+    return (
+        f"warm start from {path} ({source} -> {clip.describe()}; new in G: "
+        f"{', '.join(new_G) or 'nothing'})"
+    )
 
 
 class Log:
