@@ -231,6 +231,19 @@ def test_rgb_160x90_round_trips_every_command(capsys, rgb_dataset, tmp_path):
     assert frames["gif"].shape[1:] == RGB.shape[1:]
     assert np.abs(frames["npy"][0].astype(int) - clips[0, 0]).mean() < 3  # frame 0: the photo
     assert np.abs(frames["mp4"].astype(int) - frames["npy"]).mean() < 6
+    # serve answers the same colour GIF as sample, byte for byte.
+    import httpx
+    from web import served
+
+    from scenegan.config import ServeConfig
+    from scenegan.serve import create_app
+
+    with served(create_app(ServeConfig(checkpoint=str(exported)))) as url:
+        files = {"image": ("photo.png", photo.read_bytes())}
+        with httpx.Client(base_url=url, timeout=60) as client:
+            response = client.post("/animate?seed=3", files=files)
+    assert response.status_code == 200, response.text
+    assert response.content == (out / "photo.gif").read_bytes()
 
     report_dir = tmp_path / "report"
     code, output = scenegan(
