@@ -39,9 +39,9 @@ def _convert(value: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
     return None
 
 
-def inflate_into(module: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
-    """Load `source` (a generator's state dict of another format) into `module`: tensors of
-    the same shape as they are, colour layers converted; return the names left new."""
+def load_matching(module: nn.Module, source: dict[str, torch.Tensor], convert=None) -> list[str]:
+    """Copy every tensor of `source` whose name and shape match into `module` (and, with
+    `convert`, those it can reshape to fit); return the names left new."""
     own = module.state_dict()
     taken = {}
     for name, value in source.items():
@@ -49,7 +49,13 @@ def inflate_into(module: nn.Module, source: dict[str, torch.Tensor]) -> list[str
             continue
         if value.shape == own[name].shape:
             taken[name] = value
-        elif (converted := _convert(value, own[name].shape)) is not None:
+        elif convert is not None and (converted := convert(value, own[name].shape)) is not None:
             taken[name] = converted
     module.load_state_dict(taken, strict=False)
     return sorted(set(own) - set(taken))
+
+
+def inflate_into(module: nn.Module, source: dict[str, torch.Tensor]) -> list[str]:
+    """Load `source` (a generator's state dict of another format) into `module`: tensors of
+    the same shape as they are, colour layers converted; return the names left new."""
+    return load_matching(module, source, _convert)

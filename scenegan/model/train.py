@@ -24,7 +24,7 @@ from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
 from scenegan.model.data import ClipBank
 from scenegan.model.ema import update_ema
-from scenegan.model.inflate import inflate_into
+from scenegan.model.inflate import inflate_into, load_matching
 from scenegan.model.networks import (
     build_discriminator,
     build_generator,
@@ -43,14 +43,6 @@ from scenegan.pipeline.shards import INDEX_NAME, read_index
 
 # What a format mismatch's error line offers besides a dataset of the checkpoint's format.
 NEW_MODEL = ", or another --out (and --init none) to start a new model"
-
-
-def load_matching(module: nn.Module, source: dict) -> list[str]:
-    """Copy every tensor of `source` whose name and shape match; return the names left new."""
-    own = module.state_dict()
-    taken = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
-    module.load_state_dict(taken, strict=False)
-    return sorted(set(own) - set(taken))
 
 
 def find_init(cfg: TrainConfig) -> Path | None:
