@@ -41,7 +41,7 @@ def networks(arch: str, stage: str, alpha: float):
     G_args, D_args = default_args(arch, stage)
     G, D = build_generator(arch, G_args), build_discriminator(arch, D_args)
     for module in (G, D):
-        module.alpha.fill_(alpha)
+        module.set_alpha(alpha)
     return G, D
 
 
