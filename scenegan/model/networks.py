@@ -85,6 +85,11 @@ class FlowGenerator(FadeIn):
         self.fmt, self.small_fmt, self.dataset_fmt = stage_formats(stage, clip_format)
         n_channels = self.fmt.channels
         self.noise_dim, self.flow_scale = noise_dim, flow_scale
+        # The head's units -> pixels (flow x, y) and grey levels (residuals); a buffer, so a
+        # step on a GPU never copies it over from the host. Not saved: it follows the format.
+        height, width = self.fmt.frame_shape
+        units = [flow_scale * width / 2, flow_scale * height / 2] + [1.0] * n_channels
+        self.register_buffer("field_units", torch.tensor(units)[:, None, None], persistent=False)
         # Where the flow reaches past the edge: "reflection" mirrors the photo, "border" (the
         # first shipped model's) smeared the edge pixels into stripes.
         self.padding_mode = padding_mode
@@ -197,10 +202,7 @@ class FlowGenerator(FadeIn):
     def pixels(self, like: torch.Tensor) -> torch.Tensor:
         """Multiplier (2 + C, 1, 1) from the head's units to pixels (flow x, y) and grey levels
         (the residuals)."""
-        height, width = self.fmt.frame_shape
-        scale = self.flow_scale
-        units = [scale * width / 2, scale * height / 2] + [1.0] * self.fmt.channels
-        return like.new_tensor(units)[:, None, None]
+        return self.field_units.to(like.dtype)
 
     def render(
         self, photo: torch.Tensor, grid: torch.Tensor, residual: torch.Tensor
@@ -288,9 +290,12 @@ class EulerGenerator(FlowGenerator):
         raw = self.to_velocity(h).float()  # (B, 2, 12, 20), float32 like every field
         if self.stage == "large":
             coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
-            fine = coarse + self.to_velocity_large(
-                lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
-            ).float()
+            fine = (
+                coarse
+                + self.to_velocity_large(
+                    lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
+                ).float()
+            )
             raw = self.blend(coarse, fine)
         height, width = self.fmt.frame_shape
         raw = F.interpolate(raw, size=(height, width), mode="bilinear", align_corners=False)
@@ -467,14 +472,31 @@ def halved(n: int, times: int) -> int:
     return n
 
 
-def default_args(arch: str, stage: str, clip: ClipFormat = CLIP) -> tuple[dict, dict]:
+def widened(channels: int, width: float) -> int:
+    """A channel count times the --width multiplier (at least 1)."""
+    return max(1, round(channels * width))
+
+
+def default_args(
+    arch: str, stage: str, clip: ClipFormat = CLIP, width: float = 1.0
+) -> tuple[dict, dict]:
     """Constructor arguments (G, D) of an architecture at a stage for a dataset of format
-    `clip`, as plain dicts."""
+    `clip`, as plain dicts. `width` multiplies the channels of euler and flow (G's encoder,
+    blocks, codes and stage large's layers; D's convolutions); at 1 the arguments are those
+    of every model trained before --width existed."""
     arch = canonical_arch(arch)
     fmt = {"clip_format": clip.to_dict()}
     if arch in ("euler", "flow"):
-        G_args = {"stage": stage, "channels": [16, 32, 64], "noise_dim": 32, "noise_maps": True}
-        return {**G_args, **fmt}, {"stage": stage, "channels": [16, 32, 64], **fmt}
+        channels = [widened(c, width) for c in (16, 32, 64)]
+        G_args = {"stage": stage, "channels": channels, "noise_dim": 32, "noise_maps": True}
+        D_args = {"stage": stage, "channels": channels}
+        if width != 1:
+            wider = {"large_channels": widened(8, width)}
+            G_args |= wider | {"code_dim": widened(64, width)}
+            D_args |= wider
+        return {**G_args, **fmt}, {**D_args, **fmt}
     if arch == "keras2019":
+        if width != 1:
+            raise ValueError("keras2019 has one width, the 2019 model's")
         return {"stage": stage, **fmt}, {"stage": stage, **fmt}
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
