@@ -228,3 +228,35 @@ def read_split(root: Path | str, split: str) -> tuple[np.ndarray, list[str]]:
     if not clips:
         return np.zeros((0, *index.fmt.shape), np.uint8), []
     return np.concatenate(clips), sources
+
+
+MOTION_KEYS = ("mean_flow", "motion_map", "motion", "flow_std", "fps")
+
+
+def read_motion(root: Path | str, split: str) -> dict[str, np.ndarray]:
+    """Each clip's measured motion in one split, in `read_split`'s order: `mean_flow` (N, H, W,
+    2) and `motion_map` (N, H, W) float16 pixels per frame, `motion` and `flow_std` (N,), `fps`
+    (N,). Computed once from the clips and cached beside the dataset (`motion-<split>.npz`)."""
+    from scenegan.pipeline.motion_fields import annotate_clip
+
+    index = read_index(root)
+    cache = index.root / f"motion-{split}.npz"
+    n_clips = index.n_clips(split)
+    if cache.is_file():
+        with np.load(cache) as data:
+            found = {key: data[key] for key in MOTION_KEYS if key in data}
+        if len(found) == len(MOTION_KEYS) and len(found["motion"]) == n_clips:
+            return found
+    clips, _ = read_split(root, split)
+    motions = [annotate_clip(clip) for clip in clips]
+    height, width = index.fmt.frame_shape
+    result = {
+        "mean_flow": np.stack([m.mean_flow for m in motions]) if motions else np.zeros((0, height, width, 2), np.float16),
+        "motion_map": np.stack([m.motion_map for m in motions]) if motions else np.zeros((0, height, width), np.float16),
+        "motion": np.array([m.motion for m in motions], np.float32),
+        "flow_std": np.array([m.flow_std for m in motions], np.float32),
+        "fps": np.full(len(motions), index.fps, np.float32),
+    }
+    with atomic_path(cache) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **result)
+    return result
