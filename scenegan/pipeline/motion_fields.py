@@ -22,6 +22,8 @@ import numpy as np
 # (MEDIUM at scale 0: 1.2 ms, for the same answers within 2%).
 DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 DIS_FINEST_SCALE = 0
+# Names the measurement: annotations cached for old datasets are recomputed when it changes.
+ANNOTATION_METHOD = f"opencv-dis-{DIS_PRESET}-finest-{DIS_FINEST_SCALE}"
 
 
 @dataclass(frozen=True)
