@@ -313,6 +313,7 @@ _WEIGHT = Number(0, 1000)
     "arch",
     click.Choice([*ARCHS, *ARCH_ALIASES]),
     "euler: a static motion field integrated over time; flow: a displacement per frame; "
+    "motion: streamlines and oscillation learned from measured flow, its amount an input; "
     "keras2019 (alias seed): the 2019 baseline",
 )
 @option(TrainConfig, "loss", click.Choice(LOSSES))
@@ -325,6 +326,16 @@ _WEIGHT = Number(0, 1000)
     "motion_weight",
     _WEIGHT,
     "weight of the term tying how much each region moves to the real clip of the photo",
+)
+@option(TrainConfig, "flow_weight", _WEIGHT, "motion arch: end-point error to the mean flow")
+@option(TrainConfig, "magnitude_weight", _WEIGHT, "motion arch: L1 to the per-pixel flow speed")
+@option(TrainConfig, "amount_weight", _WEIGHT, "motion arch: the amount head's log L1")
+@option(TrainConfig, "adversarial_weight", _WEIGHT, "D's verdict in G's loss (0: regression only)")
+@option(
+    TrainConfig,
+    "baseline_fake_weight",
+    _WEIGHT,
+    "motion arch: the copied and the drifting photo shown to D as fakes",
 )
 @option(
     TrainConfig,
