@@ -102,7 +102,7 @@ class MotionGenerator(FlowGenerator):
             fine = coarse + self.to_motion_large(
                 lrelu(self.motion_large(torch.cat([e0, coarse.to(e0.dtype)], dim=1)))
             ).float()
-            raw = torch.lerp(coarse, fine, float(self.alpha))
+            raw = self.blend(coarse, fine)
         height, width = self.fmt.frame_shape
         return F.interpolate(raw.float(), size=(height, width), mode="bilinear")
 
