@@ -15,7 +15,7 @@ from scenegan.clip_format import DEFAULT_FPS, STAGES
 from scenegan.errors import UserError
 
 # The generator architectures; `seed` is the 2019 project's old name (it was this project's seed).
-ARCHS = ("euler", "flow", "keras2019")
+ARCHS = ("euler", "flow", "keras2019", "motion")
 ARCH_ALIASES = {"seed": "keras2019"}
 LOSSES = ("lsgan", "wgan-gp")
 # Training precision: auto is bf16 autocast on CUDA and float32 on the CPU.
@@ -191,6 +191,16 @@ class TrainConfig:
     # flow arch: weight of the term that ties the coarse motion maps (speed, flicker) of each
     # generated clip to those of the real clip of the same photo (losses.motion_match)
     motion_weight: float = 3.0
+    # motion arch: the regression of its motion fields to each real clip's measured optical
+    # flow (end-point error to `mean_flow`, L1 to the per-pixel speed `motion_map`, both per
+    # unit of the clip's own speed) and of its amount head to the clip's `motion` (log L1)
+    flow_weight: float = 1.0
+    magnitude_weight: float = 1.0
+    amount_weight: float = 1.0
+    # weight of D's verdict in G's loss; 0 trains the motion arch by regression alone
+    adversarial_weight: float = 1.0
+    # motion arch: the copied photo and a drifting photo shown to D as fakes, at this weight
+    baseline_fake_weight: float = 0.5
     # DiffAugment policy for the clips D sees; auto: all of them for flow, none for the seed
     # (the 2019 model trained without)
     augment: str = "auto"
@@ -202,7 +212,7 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 on CUDA, fp32 on the CPU) | fp32 | bf16
     compile: str = "none"  # a torch.compile mode (COMPILE_MODES); True/False mean default/none
     channels_last: bool = False  # convolution weights (and so activations) channels-last
-    # multiplier of G's and D's channels (euler, flow): 2 is about 4x the weights and compute
+    # multiplier of G's and D's channels (euler, flow, motion): 2 is about 4x weights and compute
     width: float = 1.0
     tensorboard: bool = True
     grid_photos: int = 6
@@ -243,8 +253,8 @@ class TrainConfig:
             raise UserError(f"--width must be above 0, not {self.width}")
         if self.width != 1 and self.arch == "keras2019":
             raise UserError(
-                "--width scales the euler and flow networks; keras2019 is the 2019 model as it "
-                "was: leave --width at 1"
+                "--width scales the euler, flow and motion networks; keras2019 is the 2019 model "
+                "as it was: leave --width at 1"
             )
         if not self.out:
             object.__setattr__(self, "out", str(Path("checkpoints") / self.stage))
@@ -270,6 +280,10 @@ class SampleConfig:
     grid: bool = False  # one file per photo: the photo, then its n animations, side by side
     loop: bool = False  # frame 31 joins frame 0 as smoothly as neighbouring frames join
     speed: float = 1.0  # motion speed: 2 moves about twice as far
+    # motion arch: how much the scene moves, in pixels per frame at the dataset's size (None:
+    # predicted from the photo), and the frame rate to animate at (None: the dataset's)
+    motion: float | None = None
+    fps: float | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:

@@ -19,7 +19,7 @@ from scenegan.model import checkpoint as ckpt
 from scenegan.model.data import ClipBank
 from scenegan.model.networks import build_generator, default_args
 from scenegan.model.runtime import resolve_precision
-from scenegan.model.train import Trainer, TrainConfig, train
+from scenegan.model.train import TrainConfig, Trainer, train
 
 SCENEGAN = str(__import__("scenegan").__path__[0])
 
@@ -74,7 +74,9 @@ def _flat(items):
 def dataset(tmp_path_factory):
     rng = np.random.default_rng(0)
     clips = rng.integers(0, 256, (6, *CLIP.shape), dtype=np.uint8)
-    return write_splits(tmp_path_factory.mktemp("data") / "clips", {"train": (clips, list("aabbcc"))})
+    return write_splits(
+        tmp_path_factory.mktemp("data") / "clips", {"train": (clips, list("aabbcc"))}
+    )
 
 
 @pytest.mark.parametrize(
@@ -109,9 +111,8 @@ def test_batches_are_drawn_as_the_seed_says(dataset):
         batch = bank.sample(rng, 5)
         picks = mirror.integers(0, len(bank), 5)
         flips = mirror.random(5) < 0.5
-        clips = torch.from_numpy(
-            np.stack([c[..., ::-1] if f else c for c, f in zip(bank.clips.numpy()[picks], flips)])
-        )
+        chosen = bank.clips.numpy()[picks]
+        clips = torch.from_numpy(np.where(flips[:, None, None, None], chosen[..., ::-1], chosen))
         assert torch.equal(batch, clips[:, None].float() / 127.5 - 1)
     half = ClipBank.from_dataset(dataset, "small", rank=1, world_size=2)
     assert len(half) == 3  # clips 1, 3, 5: only this rank's share is held

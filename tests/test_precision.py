@@ -52,6 +52,16 @@ def networks(arch: str, stage: str, alpha: float):
     return G, D
 
 
+def measured_motion(fmt, batch: int) -> dict:
+    """What data.ClipBank.sample_with_targets gives the motion arch, float16 maps included."""
+    return {
+        "mean_flow": torch.randn(batch, 2, *fmt.frame_shape).half(),
+        "motion_map": torch.rand(batch, *fmt.frame_shape).half(),
+        "motion": torch.rand(batch),
+        "fps": torch.full((batch,), 12.0),
+    }
+
+
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("stage", ["small", "large"])
 @pytest.mark.parametrize("arch", ARCHS)
@@ -68,9 +78,10 @@ def test_gan_step_in_bf16_through_the_fade_in(arch, stage, loss):
     fmt = CLIP.stage(stage)
     real = torch.rand(2, fmt.channels, *fmt.volume) * 2 - 1  # (B, C, T, H, W)
     z = torch.randn(2, G.noise_dim)
+    targets = measured_motion(fmt, len(real)) if arch == "motion" else None
     with Float32Interpolate():
         loss_D, loss_G, fake = gan_step_for(arch, StepWeights.of(cfg))(
-            G, D, opt_G, opt_D, real, z, bf16()
+            G, D, opt_G, opt_D, real, z, bf16(), targets=targets
         )
         update_ema(G_ema, G, step=0)
         with bf16(), torch.no_grad():

@@ -8,11 +8,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from scenegan.clip_format import ClipFormat, channels_first
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
-from scenegan.pipeline.shards import open_shard, read_index, read_split
+from scenegan.pipeline.shards import open_shard, read_index, read_motion, read_split
+
+
+def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> dict:
+    """A split's measured motion (shards.read_motion) as tensors at the stage's format `fmt`,
+    in its pixels: `mean_flow` (N, 2, H, W) and `motion_map` (N, H, W) float16 area-resampled
+    and scaled by fmt.width / dataset_fmt.width; `motion` (N,) stays at the dataset's size
+    (the generators' input is in its pixels); `fps` (N,)."""
+    scale = fmt.width / dataset_fmt.width
+    mean_flow = torch.from_numpy(motion["mean_flow"]).permute(0, 3, 1, 2).float()
+    motion_map = torch.from_numpy(motion["motion_map"]).float()[:, None]
+    if fmt.frame_shape != dataset_fmt.frame_shape:
+        mean_flow = F.interpolate(mean_flow, size=fmt.frame_shape, mode="area")
+        motion_map = F.interpolate(motion_map, size=fmt.frame_shape, mode="area")
+    return {
+        "mean_flow": (mean_flow * scale).half(),
+        "motion_map": (motion_map[:, 0] * scale).half(),
+        "motion": torch.from_numpy(np.asarray(motion["motion"], np.float32)),
+        "fps": torch.from_numpy(np.asarray(motion["fps"], np.float32)),
+    }
 
 
 class StreamedClips:
@@ -68,9 +88,11 @@ class ClipBank:
         rank: int = 0,
         world_size: int = 1,
         device: torch.device | str = "cpu",
+        motion: dict[str, torch.Tensor] | None = None,
     ):
         """`clips`: uint8 at `fmt` or at `dataset_fmt` (area-downsampled here, on `device`),
-        or StreamedClips."""
+        or StreamedClips; `motion`: per-clip measured motion at `fmt` (motion_targets) of
+        all the clips, or None."""
         self.fmt = fmt
         self.dataset_fmt = dataset_fmt or fmt
         self.device = torch.device(device)
@@ -87,6 +109,10 @@ class ClipBank:
             share = clips if world_size == 1 else clips[rank::world_size].contiguous()
             self.clips = downsample(share.to(self.device), fmt)
             self.indices = np.arange(len(share))
+            if motion is not None and world_size > 1:
+                motion = {key: value[rank::world_size] for key, value in motion.items()}
+        # the motion of the clips (streamed: of all of them), indexed like `clips`
+        self.motion = None if motion is None else {k: v.to(self.device) for k, v in motion.items()}
 
     @classmethod
     def from_dataset(
@@ -98,6 +124,7 @@ class ClipBank:
         world_size: int = 1,
         stream: bool | None = None,
         device: torch.device | str = "cpu",
+        with_motion: bool = False,
     ) -> ClipBank:
         """The training split of the dataset at `root`, at `stage`'s format of the dataset's
         own. `stream`: read clips from the shards as batches need them; None (auto) streams
@@ -115,6 +142,8 @@ class ClipBank:
                 free, _ = torch.cuda.mem_get_info(device)
                 stream = n_clips / world_size * fmt.n_bytes > free / 4
         shares = {"dataset_fmt": index.fmt, "rank": rank, "world_size": world_size}
+        if with_motion:
+            shares["motion"] = motion_targets(read_motion(root, "train"), index.fmt, fmt)
         if stream:
             return cls(StreamedClips(index.files("train"), fmt), fmt, device=device, **shares)
         clips, _ = read_split(root, "train")
@@ -126,11 +155,29 @@ class ClipBank:
     def sample(self, rng: np.random.Generator, batch_size: int) -> torch.Tensor:
         """A random batch as float (B, C, T, H, W) in [-1, 1] on the bank's device, each clip
         flipped left-right with probability 1/2."""
+        return self.sample_with_targets(rng, batch_size)[0]
+
+    def sample_with_targets(
+        self, rng: np.random.Generator, batch_size: int
+    ) -> tuple[torch.Tensor, dict | None]:
+        """A random batch as `sample` draws it (the same draws), and the measured motion of its
+        clips, flipped with them (None for a bank without motion); all on the bank's device."""
         picks = self.indices[rng.integers(0, len(self.indices), batch_size)]
         flips = self.to_device(torch.from_numpy(rng.random(batch_size) < 0.5))
         clips = channels_first(self.take(picks), self.fmt)  # uint8 (B, C, T, H, W)
         clips = torch.where(flips[:, None, None, None, None], clips.flip(-1), clips)
-        return to_unit_float(clips)
+        batch = to_unit_float(clips)
+        if self.motion is None:
+            return batch, None
+        rows = self.to_device(torch.from_numpy(picks))
+        targets = {key: value[rows] for key, value in self.motion.items()}
+        speed = targets["motion_map"]  # (B, H, W)
+        targets["motion_map"] = torch.where(flips[:, None, None], speed.flip(-1), speed)
+        flow = targets["mean_flow"]  # (B, 2, H, W): a mirrored clip flows the other way in x
+        mirrored = flow.flip(-1)
+        mirrored = torch.stack([-mirrored[:, 0], mirrored[:, 1]], dim=1)
+        targets["mean_flow"] = torch.where(flips[:, None, None, None], mirrored, flow)
+        return batch, targets
 
     def fixed(self, count: int) -> torch.Tensor:
         """`count` clips spread evenly over the bank (for sample grids), float (B, C, T, H, W)."""

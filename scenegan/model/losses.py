@@ -24,6 +24,15 @@ def d_loss(kind: str, real: torch.Tensor, fakes: list[tuple[torch.Tensor, float]
     raise ValueError(f"unknown loss {kind!r}; expected one of {LOSSES}")
 
 
+def d_fake_term(kind: str, fake: torch.Tensor) -> torch.Tensor:
+    """D's loss on scores of clips that are fake only (no real term)."""
+    if kind == "lsgan":
+        return fake.square().mean()
+    if kind == "wgan-gp":
+        return fake.mean()
+    raise ValueError(f"unknown loss {kind!r}; expected one of {LOSSES}")
+
+
 def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
     if kind == "lsgan":
         return (fake - 1).square().mean()

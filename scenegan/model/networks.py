@@ -78,6 +78,7 @@ class FlowGenerator(FadeIn):
         padding_mode: str = "reflection",
         noise_maps: bool = False,
         clip_format: dict | None = None,
+        condition_dim: int = 0,
     ):
         super().__init__()
         assert noise_dim > 0, "the flow generator needs noise (noise_dim > 0)"
@@ -103,6 +104,8 @@ class FlowGenerator(FadeIn):
         self.time_embedding = nn.Parameter(torch.randn(n_frames, code_dim) * 0.5)
         self.noise_in = nn.Linear(noise_dim, code_dim)
         self.gru = nn.GRU(2 * code_dim, code_dim, batch_first=True)
+        if condition_dim:  # inputs besides z that drive every frame (the motion arch's amount)
+            self.condition_in = nn.Linear(condition_dim, code_dim)
         self.blocks = nn.ModuleList(TemporalBlock(c2, code_dim) for _ in range(n_blocks))
         # Per-frame decoder to half the output resolution: the fields are smooth, and the photo's
         # detail comes through the warp, so full-resolution decoding is not worth its cost here.
@@ -143,10 +146,13 @@ class FlowGenerator(FadeIn):
         maps = torch.einsum("bk,kthw->bthw", z, self.noise_basis) / self.noise_dim**0.5
         return maps.reshape(-1, 1, *maps.shape[-2:])
 
-    def frame_codes(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, noise_dim) -> per-frame codes (B, T, code_dim)."""
+    def frame_codes(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, noise_dim) [+ condition (B, condition_dim)] -> per-frame codes (B, T, code_dim)."""
         batch, n_frames = z.shape[0], self.fmt.n_frames
-        noise = self.noise_in(z)[:, None].expand(batch, n_frames, -1)
+        noise = self.noise_in(z)
+        if condition is not None:
+            noise = noise + self.condition_in(condition.to(noise.dtype))
+        noise = noise[:, None].expand(batch, n_frames, -1)
         time = self.time_embedding[None].expand(batch, -1, -1)
         codes, _ = self.gru(torch.cat([noise, time], dim=2))
         return codes
@@ -171,13 +177,15 @@ class FlowGenerator(FadeIn):
         # channels_last: the faster layout of CPU convolutions and nearest upsampling
         return e.contiguous(memory_format=torch.channels_last)
 
-    def frame_fields(self, encoded, z: torch.Tensor) -> torch.Tensor:
+    def frame_fields(
+        self, encoded, z: torch.Tensor, condition: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Per-frame fields (B, T, 2 + C, H, W) in the head's units, zero at frame 0: flow x, y
         and a residual per channel, from the temporal blocks driven by per-frame noise codes
         and maps."""
         e0, e1, e2 = encoded
         batch, n_frames = z.shape[0], self.fmt.n_frames
-        codes = self.frame_codes(z).reshape(batch * n_frames, -1)  # (B*T, code_dim)
+        codes = self.frame_codes(z, condition).reshape(batch * n_frames, -1)  # (B*T, code_dim)
         x = self.per_frame(e2)
         for block in self.blocks:
             x = block(x, codes, n_frames)
@@ -290,12 +298,9 @@ class EulerGenerator(FlowGenerator):
         raw = self.to_velocity(h).float()  # (B, 2, 12, 20), float32 like every field
         if self.stage == "large":
             coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
-            fine = (
-                coarse
-                + self.to_velocity_large(
-                    lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
-                ).float()
-            )
+            fine = coarse + self.to_velocity_large(
+                lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
+            ).float()
             raw = self.blend(coarse, fine)
         height, width = self.fmt.frame_shape
         raw = F.interpolate(raw, size=(height, width), mode="bilinear", align_corners=False)
@@ -451,6 +456,10 @@ def build_generator(arch: str, args: dict) -> nn.Module:
         return EulerGenerator(**args)
     if arch == "flow":
         return FlowGenerator(**args)
+    if arch == "motion":
+        from scenegan.model.motion import MotionGenerator
+
+        return MotionGenerator(**args)
     if arch == "keras2019":
         return keras2019.Keras2019Generator(**args)
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
@@ -458,7 +467,7 @@ def build_generator(arch: str, args: dict) -> nn.Module:
 
 def build_discriminator(arch: str, args: dict) -> nn.Module:
     arch = canonical_arch(arch)
-    if arch in ("euler", "flow"):
+    if arch in ("euler", "flow", "motion"):
         return Discriminator(**args)
     if arch == "keras2019":
         return keras2019.Keras2019Discriminator(**args)
@@ -481,12 +490,12 @@ def default_args(
     arch: str, stage: str, clip: ClipFormat = CLIP, width: float = 1.0
 ) -> tuple[dict, dict]:
     """Constructor arguments (G, D) of an architecture at a stage for a dataset of format
-    `clip`, as plain dicts. `width` multiplies the channels of euler and flow (G's encoder,
-    blocks, codes and stage large's layers; D's convolutions); at 1 the arguments are those
-    of every model trained before --width existed."""
+    `clip`, as plain dicts. `width` multiplies the channels of euler, flow and motion (G's
+    encoder, blocks, codes and stage large's layers; D's convolutions); at 1 the arguments are
+    those of every model trained before --width existed."""
     arch = canonical_arch(arch)
     fmt = {"clip_format": clip.to_dict()}
-    if arch in ("euler", "flow"):
+    if arch in ("euler", "flow", "motion"):
         channels = [widened(c, width) for c in (16, 32, 64)]
         G_args = {"stage": stage, "channels": channels, "noise_dim": 32, "noise_maps": True}
         D_args = {"stage": stage, "channels": channels}

@@ -20,7 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from scenegan.animation_files import tile, upscale, write_gif
-from scenegan.clip_format import CLIP, ClipFormat, channels_last, from_unit
+from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat, channels_last, from_unit
 from scenegan.config import TrainConfig
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
@@ -75,10 +75,13 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def build_models(
-    cfg: TrainConfig, clip: ClipFormat = CLIP
+    cfg: TrainConfig, clip: ClipFormat = CLIP, fps: float = DEFAULT_FPS
 ) -> tuple[nn.Module, nn.Module, dict, dict]:
-    """G and D of `cfg`'s architecture and stage for a dataset of format `clip`."""
+    """G and D of `cfg`'s architecture and stage (at its --width) for a dataset of format
+    `clip` and `fps`."""
     G_args, D_args = default_args(cfg.arch, cfg.stage, clip, cfg.width)
+    if cfg.arch == "motion":  # its default frame rate is the dataset's
+        G_args["fps"] = float(fps)
     return build_generator(cfg.arch, G_args), build_discriminator(cfg.arch, D_args), G_args, D_args
 
 
@@ -144,13 +147,18 @@ class Models:
 
     @classmethod
     def build(
-        cls, cfg: TrainConfig, clip: ClipFormat, device: torch.device | str = "cpu"
+        cls,
+        cfg: TrainConfig,
+        clip: ClipFormat,
+        fps: float = DEFAULT_FPS,
+        device: torch.device | str = "cpu",
     ) -> Models:
-        """The networks on `device` and their optimisers, for a dataset of format `clip`:
-        Adam fused into one kernel per step on CUDA (the same update as the CPU's loop)."""
+        """The networks on `device` and their optimisers, for a dataset of format `clip` and
+        frame rate `fps`: Adam fused into one kernel per step on CUDA (the same update as the
+        CPU's loop)."""
         device = torch.device(device)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-        G, D, G_args, D_args = build_models(cfg, clip)
+        G, D, G_args, D_args = build_models(cfg, clip, fps)
         G_ema = build_generator(cfg.arch, G_args).requires_grad_(False).eval()
         G_ema.load_state_dict(G.state_dict())
         for module in (G, D, G_ema):
@@ -397,9 +405,11 @@ class Trainer:
             world_size=rt.world_size,
             stream=stream,
             device=rt.device,
+            with_motion=cfg.arch == "motion",
         )
         check_arch_format(cfg.arch, self.bank.dataset_fmt)
-        self.models = Models.build(cfg, self.bank.dataset_fmt, rt.device)
+        fps = read_index(cfg.data).fps
+        self.models = Models.build(cfg, self.bank.dataset_fmt, fps, rt.device)
         self.step, self.np_rng, self.message = start(cfg, self.models, rt, self.bank.dataset_fmt)
         self.G_train = rt.wrap(self.models.G, cfg.compile)
         self.D_train = rt.wrap(self.models.D, cfg.compile)
@@ -414,10 +424,19 @@ class Trainer:
         mark = timer or (lambda phase: None)
         models.set_alpha(fade_alpha(cfg, self.step))
         mark("data")
-        real = self.bank.sample(self.np_rng, cfg.batch_size)  # (B, C, T, H, W)
+        # (B, C, T, H, W), and the measured motion of those clips for the motion arch
+        real, targets = self.bank.sample_with_targets(self.np_rng, cfg.batch_size)
         z = torch.randn(cfg.batch_size, models.G.noise_dim, device=self.rt.device)
         loss_D, loss_G, fake = self.gan_step(
-            self.G_train, self.D_train, models.opt_G, models.opt_D, real, z, self.autocast, mark
+            self.G_train,
+            self.D_train,
+            models.opt_G,
+            models.opt_D,
+            real,
+            z,
+            self.autocast,
+            mark,
+            targets=targets,
         )
         mark("ema_stats")
         update_ema(models.G_ema, models.G, self.step, cfg.ema_beta)
