@@ -4,7 +4,9 @@ one-command GPU check (benchmarks/gpu_check.py) on tiny settings."""
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +159,43 @@ def test_precision_follows_the_device_unless_chosen():
     assert TrainConfig(compile=True).compile == "default"  # configs saved with the old flag
     with pytest.raises(UserError, match="--compile"):
         TrainConfig(compile="fastest")
+
+
+def test_gpu_check_runs_on_the_cpu_on_tiny_settings(tmp_path):
+    """benchmarks/gpu_check.py, the one command for whoever has a GPU, runs every part (peak,
+    throughput, small -> large through the fade-in -> export -> sample -> evaluate, torchrun
+    with one process) with --device cpu --tiny, and writes its report."""
+    import importlib.util
+
+    rng = np.random.default_rng(1)
+    splits = {
+        "train": (rng.integers(0, 256, (4, *CLIP.shape), dtype=np.uint8), list("aabb")),
+        "val": (rng.integers(0, 256, (4, *CLIP.shape), dtype=np.uint8), list("ccdd")),
+    }
+    data = write_splits(tmp_path / "data", splits)
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    out = tmp_path / "check"
+    argv = ["--data", str(data), "--device", "cpu", "--tiny", "--batch-size", "2"]
+    code = gpu_check.main([*argv, "--no-fvd", "--out", str(out)])
+    report = json.loads((out / "report.json").read_text())
+    failed = {name: part.get("error") for name, part in report["parts"].items() if not part["ok"]}
+    assert code == 0 and report["ok"], failed
+    parts = report["parts"]
+    assert list(parts) == [
+        "environment",
+        "bf16 peak",
+        "throughput",
+        "train small",
+        "train large",
+        "export",
+        "sample",
+        "evaluate",
+        "torchrun --nproc_per_node 1",
+    ]
+    assert parts["train large"]["alpha_range"][0] < 1  # it ran in the fade-in
+    assert parts["throughput"]["rows"][0]["gflop_per_clip"] > 0
+    assert parts["torchrun --nproc_per_node 1"]["ddp_warnings"] == []
+    assert "| gray 40x23 | flow | small |" in (out / "report.md").read_text()
