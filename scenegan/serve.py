@@ -35,7 +35,7 @@ from scenegan.animation_files import RESAMPLING, animation_bytes
 from scenegan.config import ServeConfig
 from scenegan.errors import UserError
 from scenegan.model.checkpoint import find_checkpoint, load_any_generator
-from scenegan.model.generate import animate, draw_noise, supports_motion_controls
+from scenegan.model.generate import animate, draw_noise, offered_controls
 from scenegan.model.sample import EXAMPLES, dataset_fps, decode_photo, grid_frames, output_names
 
 PAGE = Path(__file__).with_name("serve.html")
@@ -115,6 +115,7 @@ class Animator:
     def __init__(self, G: torch.nn.Module, info: dict, checkpoint: str) -> None:
         self.G, self.info, self.checkpoint = G, info, checkpoint
         self.fps = dataset_fps(info)
+        self.controls = offered_controls(info)
         # torch promises nothing about one module run from several threads, and parallel passes
         # would only share the same cores: one at a time, each with its own seeded noise.
         self.lock = threading.Lock()
@@ -124,7 +125,14 @@ class Animator:
         animations side by side (as `sample --grid`); else the one animation."""
         noise = draw_noise(self.G, options.n, seed)  # (n, noise_dim), its own torch.Generator
         with self.lock:
-            animations = animate(self.G, photo, noise, loop=options.loop, speed=options.speed)
+            animations = animate(
+                self.G,
+                photo,
+                noise,
+                loop=options.loop,
+                speed=options.speed,
+                offered=self.controls,
+            )
         if options.index is not None:
             return animations[options.index]
         return grid_frames(photo, animations) if options.n > 1 else animations[0]
@@ -136,7 +144,7 @@ class Animator:
             "arch": self.info.get("arch", "generator"),
             "clip_format": self.G.fmt.to_dict(),
             "fps": self.fps,
-            "motion_controls": supports_motion_controls(self.G),
+            "motion_controls": {"loop", "speed"} <= set(self.controls),
             "examples": [p.name for p in sorted(EXAMPLES.glob("*.jpg"))],
             "max_n": MAX_N,
         }

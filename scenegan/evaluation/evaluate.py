@@ -25,7 +25,7 @@ from scenegan.files import atomic_write, cache_dir
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import check_format, find_checkpoint, load_any_generator
 from scenegan.model.downsample import downsample
-from scenegan.model.generate import animate, animate_photos
+from scenegan.model.generate import animate, animate_photos, offered_controls
 from scenegan.pipeline.frames import luma
 from scenegan.pipeline.shards import read_index, read_split
 
@@ -151,20 +151,21 @@ def halving_fvd(
 
 
 def row_generators(config: EvaluateConfig, G: torch.nn.Module, info: dict) -> dict:
-    """Label -> generator of every generated row: the baselines, keras2019's, then the model."""
+    """Label -> generator of every generated row: the hand-made baselines, --baseline's (labelled
+    by its architecture, keras2019 for the 2019 model's), then the model."""
     fmt = G.fmt
     generators: dict[str, torch.nn.Module] = {
         "copied photo": CopiedPhoto(fmt=fmt),
         "drifting photo": DriftingPhoto(fmt=fmt),
     }
     if config.baseline is not None:
-        baseline_G, _ = load_any_generator(config.baseline, config.device, fmt)
+        baseline_G, baseline_info = load_any_generator(config.baseline, config.device, fmt)
         if baseline_G.fmt != fmt:
             raise UserError(
                 f"--baseline makes {baseline_G.fmt.describe()} clips, the model "
                 f"{fmt.describe()}; give checkpoints of the same stage and dataset format"
             )
-        generators["keras2019"] = baseline_G
+        generators[baseline_info["arch"]] = baseline_G
     generators[f"model ({info.get('arch', 'generator')})"] = G
     return generators
 
@@ -233,7 +234,10 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     clips = {REAL: real}
     diversity_sets: dict[str, np.ndarray | None] = {REAL: None}
     for label, row_G in row_generators(config, G, info).items():
-        controls = {"loop": config.loop, "speed": config.speed} if row_G is G else None
+        controls = None
+        if row_G is G:
+            controls = {"loop": config.loop, "speed": config.speed}
+            controls["offered"] = offered_controls(info)
         clips[label] = generate(row_G, photos, config.seed, config.batch_size, label, controls)
         diversity_sets[label] = generate_diversity(
             row_G, photos[: config.diversity_photos], config.diversity_seeds, config.seed

@@ -118,7 +118,7 @@ def fvd_note(report: dict) -> str:
 
 def html_page(report: dict, samples: list[dict[str, str]], labels: list[str]) -> str:
     fmt = report["clip_format"]
-    baseline = f", keras2019 baseline <code>{escape(str(report['baseline']))}</code>"
+    baseline = f", baseline <code>{escape(str(report['baseline']))}</code>"
     summary = (
         f"Checkpoint <code>{escape(str(report['checkpoint']))}</code>"
         + (baseline if report.get("baseline") else "")

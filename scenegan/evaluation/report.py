@@ -63,7 +63,7 @@ def markdown(report: dict) -> str:
         "# scenegan evaluation",
         "",
         f"Checkpoint `{report['checkpoint']}`"
-        + (f", keras2019 baseline `{report['baseline']}`" if report["baseline"] else "")
+        + (f", baseline `{report['baseline']}`" if report["baseline"] else "")
         + f"; dataset `{report['dataset']}`, split `{report['split']}`"
         + (f", sources `{report['sources']}`" if report.get("sources", "all") != "all" else "")
         + f": {report['n_clips']} of "

@@ -12,11 +12,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from scenegan.archs import canonical_arch
 from scenegan.clip_format import CLIP, ClipFormat
 from scenegan.errors import UserError
 from scenegan.files import atomic_write, atomic_write_text
+from scenegan.model.archs import build_generator
 from scenegan.model.baselines import BASELINES
-from scenegan.model.networks import build_generator, canonical_arch
 
 TRAINING_KIND = "scenegan-training-state"
 GENERATOR_KIND = "scenegan-generator"

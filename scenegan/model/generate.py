@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from scenegan.archs import ARCHS, canonical_arch
 from scenegan.clip_format import channels_first, channels_last, from_unit, to_unit
 from scenegan.errors import UserError
 
 
-def supports_motion_controls(G: torch.nn.Module) -> bool:
-    """Whether G takes `loop` and `speed` (the photo-warping generators do)."""
-    from scenegan.model.networks import FlowGenerator
-
-    return isinstance(G, FlowGenerator)
+def offered_controls(info: dict) -> tuple[str, ...]:
+    """The controls (loop, speed, ...) the architecture of a loaded model offers; a baseline or
+    an architecture the registry does not know offers none."""
+    arch = ARCHS.get(canonical_arch(str(info.get("arch", ""))))
+    return arch.controls if arch is not None else ()
 
 
 def animate_photos(
@@ -23,14 +24,17 @@ def animate_photos(
     *,
     loop: bool = False,
     speed: float = 1.0,
+    offered: tuple[str, ...] = (),
 ) -> np.ndarray:
     """uint8 photos (B, *G.fmt.image_shape) and noise (B, G.noise_dim) -> uint8 animations
-    (B, *G.fmt.shape): (B, T, H, W) gray, (B, T, H, W, 3) rgb."""
+    (B, *G.fmt.shape): (B, T, H, W) gray, (B, T, H, W, 3) rgb. `offered`: the controls G
+    takes (`offered_controls`)."""
     controls = {}
     if loop or speed != 1:
-        if not supports_motion_controls(G):
+        if not {"loop", "speed"} <= set(offered):
             raise UserError(
-                f"--loop and --speed need an euler or flow model; {type(G).__name__} has neither"
+                f"--loop and --speed need a model that offers them (euler or flow); "
+                f"{type(G).__name__} does not"
             )
         controls = {"loop": loop, "speed": speed}
     device = next(iter(G.parameters()), torch.empty(0)).device
@@ -41,12 +45,12 @@ def animate_photos(
 
 
 def animate(
-    G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor, *, loop=False, speed=1.0
+    G: torch.nn.Module, photo: np.ndarray, z: torch.Tensor, *, loop=False, speed=1.0, offered=()
 ) -> np.ndarray:
     """One uint8 photo G.fmt.image_shape and noise (K, G.noise_dim) -> K animations, uint8
     (K, *G.fmt.shape)."""
     photos = np.broadcast_to(photo, (len(z), *photo.shape))
-    return animate_photos(G, photos, z, loop=loop, speed=speed)
+    return animate_photos(G, photos, z, loop=loop, speed=speed, offered=offered)
 
 
 def draw_noise(G: torch.nn.Module, n: int, seed: int) -> torch.Tensor:

@@ -22,7 +22,7 @@ from scenegan.errors import UserError
 from scenegan.files import writable_folder
 from scenegan.model.checkpoint import find_checkpoint, load_any_generator
 from scenegan.model.downsample import downsample
-from scenegan.model.generate import animate, draw_noise
+from scenegan.model.generate import animate, draw_noise, offered_controls
 from scenegan.pipeline.frames import prepare_image
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -147,7 +147,9 @@ def sample(
             stem += "_"
         used_stems.add(stem)
         noise = draw_noise(G, config.n, seed)
-        animations = animate(G, photo, noise, loop=config.loop, speed=config.speed)
+        animations = animate(
+            G, photo, noise, loop=config.loop, speed=config.speed, offered=offered_controls(info)
+        )
         panels = [grid_frames(photo, animations)] if config.grid else list(animations)
         for name, frames in zip(output_names(stem, config.n, config.grid), panels, strict=True):
             out_path = config.out / f"{name}.{config.format}"

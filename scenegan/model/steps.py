@@ -1,4 +1,5 @@
-"""One GAN step (a D update, then a G update) per family of architectures.
+"""One GAN step (a D update, then a G update) per family of architectures; an architecture's
+`Networks` (scenegan.model.archs) names its step.
 
 `PhotoWarpStep` (euler, flow): a conditional D that also sees mismatched (clip, photo) pairs,
 DiffAugment, the generator's own regularisers and the motion-map match. `Keras2019Step`: the
@@ -124,8 +125,3 @@ class Keras2019Step(GANStep):
         scores = [D_train(augment(x, self.w.augment)).float() for x in (real, fake)]
         loss = d_loss(self.w.loss, scores[0], [(scores[1], 1.0)])
         return loss + self.gradient_penalty(D_train, real, fake)
-
-
-def gan_step_for(arch: str, weights: StepWeights) -> GANStep:
-    """The step object of an architecture."""
-    return Keras2019Step(weights) if arch == "keras2019" else PhotoWarpStep(weights)

@@ -18,18 +18,20 @@ from torch import nn
 from tqdm import tqdm
 
 from scenegan.animation_files import tile, upscale, write_gif
+from scenegan.archs import get_arch
 from scenegan.clip_format import CLIP, ClipFormat, channels_last, from_unit
 from scenegan.config import TrainConfig
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
-from scenegan.model.data import ClipBank
-from scenegan.model.ema import update_ema
-from scenegan.model.inflate import inflate_into, load_matching
-from scenegan.model.networks import (
+from scenegan.model.archs import (
     build_discriminator,
     build_generator,
     default_args,
+    gan_step_for,
 )
+from scenegan.model.data import ClipBank
+from scenegan.model.ema import update_ema
+from scenegan.model.inflate import inflate_into, load_matching
 from scenegan.model.runtime import (
     Runtime,
     move_optimizer_state,
@@ -38,7 +40,7 @@ from scenegan.model.runtime import (
     set_rng_state,
     setup_runtime,
 )
-from scenegan.model.steps import StepWeights, gan_step_for
+from scenegan.model.steps import StepWeights
 from scenegan.pipeline.shards import INDEX_NAME, read_index
 
 # What a format mismatch's error line offers besides a dataset of the checkpoint's format.
@@ -100,8 +102,9 @@ def motion_energy(clips: torch.Tensor) -> float:
 
 
 def fade_alpha(cfg: TrainConfig, step: int) -> float:
-    """Progressive GAN fade-in of stage large's new layers: 0 -> 1 over `fade_steps`."""
-    if cfg.stage != "large" or cfg.arch == "keras2019" or cfg.fade_steps <= 0:
+    """Progressive GAN fade-in of stage large's new layers: 0 -> 1 over `fade_steps` (for the
+    architectures that fade in)."""
+    if cfg.stage != "large" or not get_arch(cfg.arch).fade_in or cfg.fade_steps <= 0:
         return 1.0
     if cfg.warm_start:  # a warm start of stage large has no new layers to fade in
         return 1.0
@@ -317,11 +320,14 @@ class Snapshots:
 
 
 def check_arch_format(arch: str, clip: ClipFormat) -> None:
-    """The 2019 architecture doubles time five times from 2 frames: it makes 32, no other."""
-    if arch in ("keras2019", "seed") and clip.n_frames != 32:
+    """An architecture that makes clips of one length only (keras2019 doubles time five times
+    from 2 frames: 32) needs a dataset of that length."""
+    n_frames = get_arch(arch).n_frames
+    if n_frames is not None and clip.n_frames != n_frames:
         raise UserError(
-            f"--arch {arch} makes clips of 32 frames (2 doubled five times); the dataset has "
-            f"{clip.n_frames}-frame clips: use --arch flow, or a dataset built with --frames 32"
+            f"--arch {arch} makes clips of {n_frames} frames only; the dataset has "
+            f"{clip.n_frames}-frame clips: use another --arch, or a dataset built with "
+            f"--frames {n_frames}"
         )
 
 
