@@ -95,7 +95,7 @@ def test_default_build_is_byte_identical_to_before_colour(capsys, tmp_path):
 
 
 def test_shipped_model_animates_as_before():
-    from scenegan.model.generate import animate, draw_noise
+    from scenegan.model.animator import animate, draw_noise
 
     golden = np.load(GOLDEN / "shipped-sample.npz")
     G, info = ckpt.load_generator(ckpt.SHIPPED_CHECKPOINT)

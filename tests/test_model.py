@@ -477,9 +477,9 @@ def test_one_downsampler_for_training_evaluation_and_photos(dataset, tmp_path):
 
     from scenegan.clip_format import SMALL
     from scenegan.evaluation.evaluate import EvaluateConfig, load_real_clips
+    from scenegan.model.animator import load_photo
     from scenegan.model.data import ClipBank
     from scenegan.model.downsample import downsample
-    from scenegan.model.sample import load_photo
     from scenegan.pipeline.shards import read_split
 
     train_full, _ = read_split(dataset, "train")

@@ -11,8 +11,7 @@ import numpy as np
 
 from scenegan.animation_files import write_animation
 from scenegan.clip_format import DEFAULT_FPS, ClipFormat
-from scenegan.evaluation.evaluate import REAL
-from scenegan.evaluation.report import spread, table_columns
+from scenegan.evaluation.report import REAL, spread, table_columns
 from scenegan.files import atomic_path, atomic_write_text
 
 CLIPS_FOLDER = "clips"

@@ -284,8 +284,11 @@ class Log:
 class Snapshots:
     """Training states and sample grids (fixed photos, fixed noise) written by rank 0."""
 
-    def __init__(self, cfg: TrainConfig, rt: Runtime, bank: ClipBank, noise_dim: int):
+    def __init__(
+        self, cfg: TrainConfig, rt: Runtime, bank: ClipBank, noise_dim: int, dataset: dict
+    ):
         self.cfg, self.rt = cfg, rt
+        self.dataset = dataset  # what every state records of the dataset (ckpt.dataset_record)
         self.out = Path(cfg.out)
         self.last_good = ckpt.find_latest(self.out) if rt.main else None
         if rt.main:
@@ -313,6 +316,7 @@ class Snapshots:
             rng_ranks=rngs,
             config=cfg.to_dict(),
             clip_format=models.G.fmt.to_dict(),
+            dataset=self.dataset,
         )
         self.last_good = ckpt.save_training_state(state, self.out, keep=cfg.keep)
         grid = make_grid(models.G_ema, self.grid_clips, self.grid_z, cfg.grid_noises)
@@ -344,8 +348,9 @@ def train(cfg: TrainConfig) -> dict:
     """Train one stage as `cfg` says; returns a summary (final step, last checkpoint, rates)."""
     rt = setup_runtime(cfg.device, cfg.threads)
     stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
+    index = read_index(cfg.data)
     bank = ClipBank.from_dataset(
-        cfg.data, cfg.stage, rank=rt.rank, world_size=rt.world_size, stream=stream
+        index, cfg.stage, rank=rt.rank, world_size=rt.world_size, stream=stream
     )
     check_arch_format(cfg.arch, bank.dataset_fmt)
     models = Models.build(cfg, bank.dataset_fmt)
@@ -359,7 +364,8 @@ def train(cfg: TrainConfig) -> dict:
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
         held = "streamed from the shards" if bank.streamed else "held in memory"
         tqdm.write(f"{message}; {len(bank)} training clips {held}")
-    log, snapshots = Log(cfg, rt), Snapshots(cfg, rt, bank, G.noise_dim)
+    log = Log(cfg, rt)
+    snapshots = Snapshots(cfg, rt, bank, G.noise_dim, ckpt.dataset_record(index))
     deadline = time.perf_counter() + 60 * cfg.minutes if cfg.minutes > 0 else float("inf")
     bar = tqdm(total=cfg.steps, initial=step, disable=not rt.main, desc=f"train {cfg.stage}")
     while step < cfg.steps:
