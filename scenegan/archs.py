@@ -20,9 +20,11 @@ from dataclasses import dataclass
 # default for the D of a photo-warping model.
 AUGMENTATIONS = ("color", "translation", "cutout")
 ALL_AUGMENTATIONS = ",".join(AUGMENTATIONS)
-# The controls a generator may offer, and the value that means "not used" (animate passes only
-# the controls whose value differs from this, so a model never sees one it does not offer).
-CONTROL_DEFAULTS = {"loop": False, "speed": 1.0, "motion": None}
+# The controls a generator may offer, and the value that means "not used" (the animator passes
+# only the controls whose value differs from this, so a model never sees one it does not offer):
+# loop (frame T-1 joins frame 0), speed (a factor on the motion), motion (pixels per frame at the
+# dataset's size) and fps (the frame rate to animate at, which the file then plays at).
+CONTROL_DEFAULTS = {"loop": False, "speed": 1.0, "motion": None, "fps": None}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class Arch:
     controls: tuple[str, ...] = ("loop", "speed")  # of CONTROL_DEFAULTS, what G(...) takes
     n_frames: int | None = None  # the one clip length it makes; None: any
     fade_in: bool = True  # stage large's new layers fade in over --fade-steps
+    # it trains on each clip's measured motion (shards.read_motion), given to its GAN step
+    learns_motion: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.controls) - set(CONTROL_DEFAULTS)
@@ -111,5 +115,14 @@ register(
         controls=(),
         n_frames=32,  # time is doubled five times from 2 frames
         fade_in=False,  # the 2019 model blends its frozen small model in at a constant weight
+    )
+)
+register(
+    Arch(
+        "motion",
+        "scenegan.model.motion:MOTION",
+        "streamlines and oscillation learned from measured flow, its amount an input",
+        controls=("loop", "speed", "motion", "fps"),
+        learns_motion=True,
     )
 )

@@ -185,6 +185,11 @@ class Animator:
     def arch(self) -> str:
         return self.info.get("arch", "generator")
 
+    def plays_at(self, fps: float | None = None) -> float:
+        """The frame rate its animations play at: the one asked for (`fps`, a control of the
+        models that animate at a chosen rate), else its dataset's."""
+        return float(fps) if fps is not None else self.fps
+
     def photo(self, source: Path | BinaryIO, name: str = "the photo") -> np.ndarray:
         """A photo file, or an upload's bytes, prepared as this model's training clips were;
         one that cannot be read is a UserError beginning with its path (or `name`)."""

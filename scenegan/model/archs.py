@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from scenegan.archs import Arch, get_arch
-from scenegan.clip_format import CLIP, ClipFormat
+from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Networks:
     step: Callable
     G_args: dict = field(default_factory=dict)
     D_args: dict = field(default_factory=dict)
+    G_takes_fps: bool = False  # G_args also get the dataset's frame rate as `fps`
 
 
 def registered(arch: str) -> Arch:
@@ -50,12 +51,16 @@ def networks_of(arch: str) -> Networks:
     return getattr(importlib.import_module(module), attribute)
 
 
-def default_args(arch: str, stage: str, clip: ClipFormat = CLIP) -> tuple[dict, dict]:
+def default_args(
+    arch: str, stage: str, clip: ClipFormat = CLIP, fps: float = DEFAULT_FPS
+) -> tuple[dict, dict]:
     """Constructor arguments (G, D) of an architecture at a stage for a dataset of format
-    `clip`, as the plain dicts checkpoints store."""
+    `clip` and frame rate `fps`, as the plain dicts checkpoints store."""
     networks, fmt = networks_of(arch), clip.to_dict()
     G_args = {"stage": stage, **copy.deepcopy(networks.G_args), "clip_format": fmt}
     D_args = {"stage": stage, **copy.deepcopy(networks.D_args), "clip_format": fmt}
+    if networks.G_takes_fps:
+        G_args["fps"] = float(fps)
     return G_args, D_args
 
 

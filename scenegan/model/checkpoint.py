@@ -117,9 +117,11 @@ def dataset_record(index: DatasetIndex) -> dict:
 
 def trained_fps(obj: dict) -> float:
     """The frame rate of the dataset a checkpoint (or its info dict) was trained on: what its
-    `dataset` records. Files written before it was recorded, and the hand-made baselines, play
-    at DEFAULT_FPS, the rate `build-dataset` makes by default."""
-    return float((obj.get("dataset") or {}).get("fps", DEFAULT_FPS))
+    `dataset` records (or, in files written before that, a generator that takes the rate as an
+    argument, its `G_args["fps"]`). Other older files, and the hand-made baselines, play at
+    DEFAULT_FPS, the rate `build-dataset` makes by default."""
+    recorded = (obj.get("dataset") or {}).get("fps", (obj.get("G_args") or {}).get("fps"))
+    return DEFAULT_FPS if recorded is None else float(recorded)
 
 
 def trained_format(obj: dict) -> ClipFormat:

@@ -43,6 +43,7 @@ def sample(
     a UserError is raised after the others are written.
     """
     animator = Animator.load(config.checkpoint, device=config.device, given=generator)
+    fps = animator.plays_at(config.fps)
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     images = list_images(config.images) if config.images else sorted(EXAMPLES.glob("*.jpg"))
     if not images:
@@ -64,20 +65,26 @@ def sample(
             stem += "_"
         used_stems.add(stem)
         animations = animator.animations(
-            photo, config.n, seed, loop=config.loop, speed=config.speed
+            photo,
+            config.n,
+            seed,
+            loop=config.loop,
+            speed=config.speed,
+            motion=config.motion,
+            fps=config.fps,
         )
         panels = [grid_frames(photo, animations)] if config.grid else list(animations)
         for name, frames in zip(output_names(stem, config.n, config.grid), panels, strict=True):
             out_path = config.out / f"{name}.{config.format}"
             written.append(
                 write_animation(
-                    out_path, frames, fps=animator.fps, scale=config.scale, resample=config.resample
+                    out_path, frames, fps=fps, scale=config.scale, resample=config.resample
                 )
             )
     if written:
         click.echo(
             f"wrote {len(written)} file(s) to {config.out}/ "
-            f"({animator.source}, seed {seed}, {animator.fps:g} fps)"
+            f"({animator.source}, seed {seed}, {fps:g} fps)"
         )
     if failed:
         raise UserError(

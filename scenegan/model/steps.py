@@ -3,7 +3,8 @@
 
 `PhotoWarpStep` (euler, flow): a conditional D that also sees mismatched (clip, photo) pairs,
 DiffAugment, the generator's own regularisers and the motion-map match. `Keras2019Step`: the
-2019 project's way, its batch-norm D shown real and generated batches apart.
+2019 project's way, its batch-norm D shown real and generated batches apart. An architecture's
+own step may live in its own file (motion.py's MotionStep).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ class StepWeights:
     roughness_weight: float
     residual_weight: float
     motion_weight: float
+    flow_weight: float
+    magnitude_weight: float
+    amount_weight: float
+    adversarial_weight: float
+    baseline_fake_weight: float
 
     @classmethod
     def of(cls, cfg) -> StepWeights:
@@ -46,25 +52,37 @@ class GANStep:
     def __init__(self, weights: StepWeights):
         self.w = weights
 
-    def __call__(self, G_train, D_train, opt_G, opt_D, real, z, autocast=None, timer=None):
+    def __call__(
+        self, G_train, D_train, opt_G, opt_D, real, z, autocast=None, timer=None, targets=None
+    ):
+        """`targets`: the real clips' measured motion (data.ClipBank.sample_with_targets),
+        for the architectures that learn from it."""
         autocast = autocast or nullcontext()
         mark = timer or (lambda phase: None)
         D = unwrap(D_train)
         mark("forward_backward")
-        D.requires_grad_(True)
+        adversarial = self.w.adversarial_weight > 0
         with autocast:
-            fake, penalties = self.generate(G_train, real[:, :, 0], z)
-            loss_D = self.d_loss(D_train, real, fake.detach())
-        opt_D.zero_grad(set_to_none=True)
-        loss_D.backward()
-        mark("optimizer")
-        opt_D.step()
+            fake, penalties = self.generate(G_train, real[:, :, 0], z, targets)
+        if adversarial:
+            D.requires_grad_(True)
+            with autocast:
+                loss_D = self.d_loss(D_train, real, fake.detach())
+            opt_D.zero_grad(set_to_none=True)
+            loss_D.backward()
+            mark("optimizer")
+            opt_D.step()
+        else:  # regression only: D is neither trained nor asked
+            loss_D = fake.new_zeros((), dtype=torch.float32)
         mark("forward_backward")
         # G's pass through D runs outside DDP with D frozen: no gradient reduction for D.
         D.requires_grad_(False)
         with autocast:
-            loss_G = g_loss(self.w.loss, D(augment(fake, self.w.augment)).float())
-            loss_G = loss_G + self.g_extra(fake, real, penalties)
+            loss_G = fake.new_zeros((), dtype=torch.float32)
+            if adversarial:
+                scores = D(augment(fake, self.w.augment)).float()
+                loss_G = self.w.adversarial_weight * g_loss(self.w.loss, scores)
+            loss_G = loss_G + self.g_extra(fake, real, penalties, targets)
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         mark("optimizer")
@@ -72,13 +90,13 @@ class GANStep:
         mark(None)
         return loss_D.detach(), loss_G.detach(), fake.detach()
 
-    def generate(self, G_train: nn.Module, photo: torch.Tensor, z: torch.Tensor):
+    def generate(self, G_train: nn.Module, photo: torch.Tensor, z: torch.Tensor, targets=None):
         return G_train(photo, z), {}
 
     def d_loss(self, D_train, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def g_extra(self, fake: torch.Tensor, real: torch.Tensor, penalties: dict) -> torch.Tensor:
+    def g_extra(self, fake, real, penalties: dict, targets=None) -> torch.Tensor:
         return fake.new_zeros(())
 
     def gradient_penalty(self, D_train, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -90,7 +108,7 @@ class GANStep:
 class PhotoWarpStep(GANStep):
     """euler and flow: the photo-conditioned D, regularisers and the motion-map match."""
 
-    def generate(self, G_train, photo, z):
+    def generate(self, G_train, photo, z, targets=None):
         if self.w.roughness_weight > 0 or self.w.residual_weight > 0:
             return G_train(photo, z, with_penalties=True)
         return G_train(photo, z), {}
@@ -108,7 +126,7 @@ class PhotoWarpStep(GANStep):
             fakes.append((scores[2], self.w.mismatch_weight))
         return d_loss(self.w.loss, scores[0], fakes) + self.gradient_penalty(D_train, real, fake)
 
-    def g_extra(self, fake, real, penalties):
+    def g_extra(self, fake, real, penalties, targets=None):
         extra = fake.new_zeros((), dtype=torch.float32)
         if penalties:
             extra = extra + self.w.roughness_weight * penalties["roughness"].float()

@@ -21,6 +21,7 @@ from scenegan.pipeline.engines import run_tasks
 from scenegan.pipeline.extract import ExtractConfig, SourceResult, extract_source, source_rng
 from scenegan.pipeline.shards import (
     INDEX_NAME,
+    MOTION_CACHE_DIR,
     STATS_NAME,
     copy_shard,
     open_shard,
@@ -254,6 +255,7 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
     (out := config.out).mkdir(parents=True, exist_ok=True)
     remove_index(out)
     shutil.rmtree(out / "preview", ignore_errors=True)  # it showed the clips being replaced
+    shutil.rmtree(out / MOTION_CACHE_DIR, ignore_errors=True)  # annotations of the old shards
     for old in sorted(out.glob("*.h5")):
         if old.name.split("-")[0] in SPLITS:
             old.unlink()
