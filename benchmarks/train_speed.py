@@ -17,11 +17,16 @@ import numpy as np
 import torch
 
 from scenegan.clip_format import ClipFormat, clip_format
+from scenegan.model.archs import (
+    build_discriminator,
+    build_generator,
+    default_args,
+    gan_step_for,
+)
 from scenegan.model.data import ClipBank
 from scenegan.model.downsample import downsample
-from scenegan.model.networks import build_discriminator, build_generator, default_args
 from scenegan.model.runtime import Timer
-from scenegan.model.steps import StepWeights, gan_step_for
+from scenegan.model.steps import StepWeights
 from scenegan.model.train import TrainConfig
 
 

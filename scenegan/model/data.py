@@ -13,7 +13,13 @@ import torch.nn.functional as F
 from scenegan.clip_format import ClipFormat, channels_first
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
-from scenegan.pipeline.shards import open_shard, read_index, read_motion, read_split
+from scenegan.pipeline.shards import (
+    DatasetIndex,
+    open_shard,
+    read_index,
+    read_motion,
+    read_split,
+)
 
 
 def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> dict:
@@ -100,7 +106,7 @@ class ClipBank:
     @classmethod
     def from_dataset(
         cls,
-        root: Path | str,
+        dataset: Path | str | DatasetIndex,
         stage: str,
         *,
         rank: int = 0,
@@ -108,10 +114,12 @@ class ClipBank:
         stream: bool | None = None,
         with_motion: bool = False,
     ) -> ClipBank:
-        """The training split of the dataset at `root`, at `stage`'s format of the dataset's
-        own. `stream`: read clips from the shards as batches need them; None (auto) streams
-        when the split would take more than a quarter of this machine's memory per process."""
-        index = read_index(root)
+        """The training split of a dataset (its folder or its index, read once), at `stage`'s
+        format of the dataset's own. `stream`: read clips from the shards as batches need them;
+        None (auto) streams when the split would take more than a quarter of this machine's
+        memory per process."""
+        index = dataset if isinstance(dataset, DatasetIndex) else read_index(dataset)
+        root = index.root
         fmt = index.fmt.stage(stage)
         if index.n_clips("train") == 0:
             raise UserError(f"the dataset at {root} has no training clips; build a larger one")
