@@ -39,6 +39,7 @@ from scenegan.model.networks import (
     integrate,
     lrelu,
     motion_controls,
+    widen_photo_warp,
 )
 from scenegan.model.steps import PhotoWarpStep
 
@@ -307,4 +308,5 @@ MOTION = Networks(
     PHOTO_WARP_G_ARGS,
     PHOTO_WARP_D_ARGS,
     G_takes_fps=True,
+    widen=widen_photo_warp,
 )
