@@ -12,10 +12,10 @@ from pathlib import Path
 import click
 
 from scenegan import __version__
+from scenegan.animation_files import FORMATS, RESAMPLING
+from scenegan.archs import ARCHS, arch_choices
 from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
-    ARCH_ALIASES,
-    ARCHS,
     COMPILE_MODES,
     LOSSES,
     PRECISIONS,
@@ -51,6 +51,30 @@ class Number(click.FloatRange):
         if math.isnan(number) or (math.isinf(number) and not self.allow_inf):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return super().convert(number, param, ctx)
+
+
+class ArchChoice(click.Choice):
+    """`--arch`: the registry's names and aliases (scenegan/archs.py), read when the option is
+    parsed, so an architecture registered after this module was imported is a choice too."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return arch_choices()
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ sets it; the registry holds them
+        pass
+
+
+def arch_help() -> str:
+    """What `--arch` says of each architecture, from the registry."""
+    return "; ".join(
+        f"{name}" + (f" (alias {', '.join(a.aliases)})" if a.aliases else "") + f": {a.help}"
+        for name, a in ARCHS.items()
+    )
 
 
 def _check_device(device: str) -> None:
@@ -310,14 +334,7 @@ _WEIGHT = Number(0, 1000)
     help="a generator of this arch and stage trained at another colour or size (an exported "
     "file or a state): G starts from its weights, gray layers inflated to rgb; D starts new",
 )
-@option(
-    TrainConfig,
-    "arch",
-    click.Choice([*ARCHS, *ARCH_ALIASES]),
-    "euler: a static motion field integrated over time; flow: a displacement per frame; "
-    "motion: streamlines and oscillation learned from measured flow, its amount an input; "
-    "keras2019 (alias seed): the 2019 baseline",
-)
+@option(TrainConfig, "arch", ArchChoice(), arch_help())
 @option(TrainConfig, "loss", click.Choice(LOSSES))
 @option(TrainConfig, "seed", SEED)
 @option(TrainConfig, "fade_steps", click.IntRange(0, 10**9), "stage large: steps of fade-in")
@@ -349,7 +366,7 @@ _WEIGHT = Number(0, 1000)
     TrainConfig,
     "augment",
     help="DiffAugment policy of the clips D sees: any of "
-    "color,translation,cutout, or none (auto: all three, none for keras2019)",
+    "color,translation,cutout, or none (auto: the arch's own: all three, none for keras2019)",
 )
 @option(TrainConfig, "snapshot_every", _STEPS)
 @option(TrainConfig, "tick_every", _STEPS)
@@ -444,13 +461,13 @@ _SPEED = Number(0, 8)
 @option(
     SampleConfig,
     "format",
-    click.Choice(["gif", "mp4", "npy"]),
+    click.Choice(FORMATS),
     "npy: the raw uint8 frames (T, H, W), or (T, H, W, 3) for colour, never scaled.",
 )
 @option(SampleConfig, "n", click.IntRange(1, 64), "Animations per photo (different noise).")
 @option(SampleConfig, "seed", SEED, "Noise seed; same seed, same frames.")
 @option(SampleConfig, "scale", click.IntRange(1, 16), "Enlarge GIF/MP4 frames K times.")
-@option(SampleConfig, "resample", click.Choice(["nearest", "area", "bicubic"]), "How --scale does.")
+@option(SampleConfig, "resample", click.Choice(list(RESAMPLING)), "How --scale does.")
 @option(SampleConfig, "grid", help="One file per photo: the photo and its animations.")
 @option(SampleConfig, "loop", help="Seamless loop: frame 31 joins frame 0 like neighbours do.")
 @option(SampleConfig, "speed", _SPEED, "Motion speed: 2 moves about twice as far, 0.5 half.")
@@ -487,7 +504,11 @@ def sample(dry_run: bool, images, **options) -> None:
 @option(EvaluateConfig, "checkpoint", help="Generator to evaluate [default: the shipped one].")
 @option(EvaluateConfig, "data", folder(), "Dataset folder; --split chooses its clips.")
 @option(EvaluateConfig, "out", folder())
-@option(EvaluateConfig, "baseline", help="Checkpoint of the keras2019 architecture: one more row.")
+@option(
+    EvaluateConfig,
+    "baseline",
+    help="Another generator (e.g. a keras2019 checkpoint): one more row, named by its arch.",
+)
 @option(EvaluateConfig, "n_clips", click.IntRange(1, 10**6), "Held-out clips used.")
 @option(EvaluateConfig, "halvings", click.IntRange(1, 10_000), "Random halvings FVD averages.")
 @option(EvaluateConfig, "seed", SEED)

@@ -118,7 +118,7 @@ def test_seed_baseline_row_and_small_stage(tmp_path):
         data=tmp_path / "data", out=tmp_path / "out", baseline="baseline:copy", fvd=False
     )
     report = evaluate(config, generator=(TinyGenerator(CLIP), {"arch": "tiny"}))
-    assert "keras2019" in report["rows"] and "model (tiny)" in report["rows"]
+    assert "baseline:copy" in report["rows"] and "model (tiny)" in report["rows"]
     # A named baseline is made at the model's format; a trained one keeps its own.
     shipped = replace(config, baseline=str(SHIPPED_CHECKPOINT))
     with pytest.raises(UserError, match="same stage"):

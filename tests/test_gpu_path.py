@@ -18,8 +18,8 @@ from torch.overrides import TorchFunctionMode
 from scenegan.clip_format import CLIP
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
+from scenegan.model.archs import build_generator, default_args
 from scenegan.model.data import ClipBank
-from scenegan.model.networks import build_generator, default_args
 from scenegan.model.runtime import resolve_precision
 from scenegan.model.train import TrainConfig, Trainer, train
 

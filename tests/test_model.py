@@ -16,20 +16,14 @@ from click.testing import CliRunner
 from media import write_splits
 from tiny_train import config
 
+from scenegan.archs import arch_names
 from scenegan.cli import cli
 from scenegan.clip_format import CLIP
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
+from scenegan.model.archs import build_discriminator, build_generator, default_args
 from scenegan.model.losses import MOTION_GRID, motion_maps, motion_match
-from scenegan.model.networks import (
-    ARCHS,
-    build_discriminator,
-    build_generator,
-    default_args,
-    identity_grid,
-    integrate,
-    roughness,
-)
+from scenegan.model.networks import identity_grid, integrate, roughness
 from scenegan.model.train import TrainConfig, train
 from scenegan.pipeline.shards import write_shard
 
@@ -60,7 +54,7 @@ def dataset(tmp_path_factory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("data") / "clips")
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", arch_names())
 @pytest.mark.parametrize("stage", ["small", "large"])
 def test_shapes(arch, stage):
     G_args, D_args = default_args(arch, stage)
@@ -487,9 +481,9 @@ def test_one_downsampler_for_training_evaluation_and_photos(dataset, tmp_path):
 
     from scenegan.clip_format import SMALL
     from scenegan.evaluation.evaluate import EvaluateConfig, load_real_clips
+    from scenegan.model.animator import load_photo
     from scenegan.model.data import ClipBank
     from scenegan.model.downsample import downsample
-    from scenegan.model.sample import load_photo
     from scenegan.pipeline.shards import read_split
 
     train_full, _ = read_split(dataset, "train")

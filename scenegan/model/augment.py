@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-POLICIES = ("color", "translation", "cutout")
+from scenegan.archs import AUGMENTATIONS
 
 
 def augment(clips: torch.Tensor, policy: str) -> torch.Tensor:
@@ -22,12 +22,6 @@ def augment(clips: torch.Tensor, policy: str) -> torch.Tensor:
         if name != "none":
             clips = _OPS[name](clips)
     return clips
-
-
-def check_policy(policy: str) -> None:
-    unknown = [n for n in filter(None, policy.split(",")) if n not in (*POLICIES, "none")]
-    if unknown:
-        raise ValueError(f"unknown augmentation {unknown[0]!r}; use any of {', '.join(POLICIES)}")
 
 
 def _per_clip(clips: torch.Tensor) -> torch.Tensor:
@@ -69,3 +63,4 @@ def cutout(clips: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
 
 
 _OPS = {"color": color, "translation": translation, "cutout": cutout}
+assert tuple(_OPS) == AUGMENTATIONS, "every policy config accepts has its operation here"

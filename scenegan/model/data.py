@@ -13,7 +13,13 @@ import torch.nn.functional as F
 from scenegan.clip_format import ClipFormat, channels_first
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
-from scenegan.pipeline.shards import open_shard, read_index, read_motion, read_split
+from scenegan.pipeline.shards import (
+    DatasetIndex,
+    open_shard,
+    read_index,
+    read_motion,
+    read_split,
+)
 
 
 def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> dict:
@@ -117,7 +123,7 @@ class ClipBank:
     @classmethod
     def from_dataset(
         cls,
-        root: Path | str,
+        dataset: Path | str | DatasetIndex,
         stage: str,
         *,
         rank: int = 0,
@@ -126,11 +132,13 @@ class ClipBank:
         device: torch.device | str = "cpu",
         with_motion: bool = False,
     ) -> ClipBank:
-        """The training split of the dataset at `root`, at `stage`'s format of the dataset's
-        own. `stream`: read clips from the shards as batches need them; None (auto) streams
-        when the split would take more than a quarter of this machine's memory per process,
-        or this rank's share more than a quarter of the GPU's free memory."""
-        index = read_index(root)
+        """The training split of a dataset (its folder or its index, read once), at `stage`'s
+        format of the dataset's own. `stream`: read clips from the shards as batches need them;
+        None (auto) streams when the split would take more than a quarter of this machine's
+        memory per process, or this rank's share more than a quarter of the GPU's free
+        memory."""
+        index = dataset if isinstance(dataset, DatasetIndex) else read_index(dataset)
+        root = index.root
         fmt = index.fmt.stage(stage)
         device = torch.device(device)
         n_clips = index.n_clips("train")

@@ -12,7 +12,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenegan.clip_format import stage_formats
+from scenegan.model.archs import Networks
 from scenegan.model.fade import FadeIn
+from scenegan.model.steps import Keras2019Step
 
 G_CHANNELS = (256, 128, 64, 32, 16, 8)
 D_CHANNELS = (64, 32, 8, 1)
@@ -56,7 +58,30 @@ class Keras2019Net(nn.Module):
         return torch.tanh(self.to_gray(x).float())  # float32 under any autocast
 
 
-class Keras2019Generator(FadeIn):
+class FrozenSmall(FadeIn):
+    """Stage large of a 2019 network: the stage small network `self.small` stays frozen, its
+    weights (whatever the trainer unfreezes) and its batch-norm statistics, as in 2019."""
+
+    stage: str
+    small: nn.Module
+
+    def freeze_small(self) -> None:
+        if self.stage == "large":
+            self.small.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.stage == "large":
+            self.small.eval()  # its batch-norm statistics stay those of stage small
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True):
+        super().requires_grad_(requires_grad)
+        self.freeze_small()  # stays frozen when the trainer unfreezes the whole network
+        return self
+
+
+class Keras2019Generator(FrozenSmall):
     """The 2019 generator: `G(photo, z)` ignores z (noise_dim 0); it had no noise."""
 
     # `alpha` (FadeIn) is saved but unused: the 2019 blend is constant.
@@ -76,13 +101,7 @@ class Keras2019Generator(FadeIn):
         self.small = Keras2019Net(channels, self.fmt.channels)
         if stage == "large":
             self.full = Keras2019Net(channels, self.fmt.channels)
-            self.small.requires_grad_(False)  # the 2019 model froze its small model
-
-    def train(self, mode: bool = True) -> Keras2019Generator:
-        super().train(mode)
-        if self.stage == "large":
-            self.small.eval()  # frozen: its batch-norm statistics stay those of stage small
-        return self
+        self.freeze_small()  # the 2019 model froze its small model
 
     def forward(self, photo: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         if self.stage == "small":
@@ -119,7 +138,7 @@ class Keras2019Critic(nn.Module):
         return self.head(self.body(clip).flatten(1)).squeeze(1).float()
 
 
-class Keras2019Discriminator(FadeIn):
+class Keras2019Discriminator(FrozenSmall):
     """Unconditional: clip (B, C, T, H, W) -> float32 score (B,); large blends in the frozen
     small D."""
 
@@ -139,22 +158,14 @@ class Keras2019Discriminator(FadeIn):
         self.small = Keras2019Critic(self.small_fmt.volume, channels, n_channels)
         if stage == "large":
             self.full = Keras2019Critic(self.fmt.volume, channels, n_channels)
-            self.small.requires_grad_(False)
-
-    def train(self, mode: bool = True) -> Keras2019Discriminator:
-        super().train(mode)
-        if self.stage == "large":
-            self.small.eval()
-        return self
-
-    def requires_grad_(self, requires_grad: bool = True) -> Keras2019Discriminator:
-        super().requires_grad_(requires_grad)
-        if self.stage == "large":
-            self.small.requires_grad_(False)  # stays frozen when the trainer unfreezes D
-        return self
+        self.freeze_small()
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         if self.stage == "small":
             return self.small(clip)
         small = F.interpolate(clip, size=self.small_fmt.volume, mode="area")
         return self.blend_alpha * self.full(clip) + (1 - self.blend_alpha) * self.small(small)
+
+
+# The registry entry `keras2019` (scenegan/archs.py) names this.
+KERAS2019 = Networks(Keras2019Generator, Keras2019Discriminator, Keras2019Step)

@@ -20,18 +20,20 @@ from torch import nn
 from tqdm import tqdm
 
 from scenegan.animation_files import tile, upscale, write_gif
+from scenegan.archs import get_arch
 from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat, channels_last, from_unit
 from scenegan.config import TrainConfig
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
-from scenegan.model.data import ClipBank
-from scenegan.model.ema import update_ema
-from scenegan.model.inflate import inflate_into, load_matching
-from scenegan.model.networks import (
+from scenegan.model.archs import (
     build_discriminator,
     build_generator,
     default_args,
+    gan_step_for,
 )
+from scenegan.model.data import ClipBank
+from scenegan.model.ema import update_ema
+from scenegan.model.inflate import inflate_into, load_matching
 from scenegan.model.runtime import (
     Runtime,
     rng_state,
@@ -39,7 +41,7 @@ from scenegan.model.runtime import (
     set_rng_state,
     setup_runtime,
 )
-from scenegan.model.steps import StepWeights, gan_step_for
+from scenegan.model.steps import StepWeights
 from scenegan.pipeline.shards import INDEX_NAME, read_index
 
 # What a format mismatch's error line offers besides a dataset of the checkpoint's format.
@@ -79,9 +81,7 @@ def build_models(
 ) -> tuple[nn.Module, nn.Module, dict, dict]:
     """G and D of `cfg`'s architecture and stage (at its --width) for a dataset of format
     `clip` and `fps`."""
-    G_args, D_args = default_args(cfg.arch, cfg.stage, clip, cfg.width)
-    if cfg.arch == "motion":  # its default frame rate is the dataset's
-        G_args["fps"] = float(fps)
+    G_args, D_args = default_args(cfg.arch, cfg.stage, clip, fps, cfg.width)
     return build_generator(cfg.arch, G_args), build_discriminator(cfg.arch, D_args), G_args, D_args
 
 
@@ -104,8 +104,9 @@ def motion_energy(clips: torch.Tensor) -> torch.Tensor:
 
 
 def fade_alpha(cfg: TrainConfig, step: int) -> float:
-    """Progressive GAN fade-in of stage large's new layers: 0 -> 1 over `fade_steps`."""
-    if cfg.stage != "large" or cfg.arch == "keras2019" or cfg.fade_steps <= 0:
+    """Progressive GAN fade-in of stage large's new layers: 0 -> 1 over `fade_steps` (for the
+    architectures that fade in)."""
+    if cfg.stage != "large" or not get_arch(cfg.arch).fade_in or cfg.fade_steps <= 0:
         return 1.0
     if cfg.warm_start:  # a warm start of stage large has no new layers to fade in
         return 1.0
@@ -324,8 +325,11 @@ class Log:
 class Snapshots:
     """Training states and sample grids (fixed photos, fixed noise) written by rank 0."""
 
-    def __init__(self, cfg: TrainConfig, rt: Runtime, bank: ClipBank, noise_dim: int):
+    def __init__(
+        self, cfg: TrainConfig, rt: Runtime, bank: ClipBank, noise_dim: int, dataset: dict
+    ):
         self.cfg, self.rt = cfg, rt
+        self.dataset = dataset  # what every state records of the dataset (ckpt.dataset_record)
         self.out = Path(cfg.out)
         self.last_good = ckpt.find_latest(self.out) if rt.main else None
         if rt.main:
@@ -353,6 +357,7 @@ class Snapshots:
             rng_ranks=rngs,
             config=cfg.to_dict(),
             clip_format=models.G.fmt.to_dict(),
+            dataset=self.dataset,
         )
         self.last_good = ckpt.save_training_state(state, self.out, keep=cfg.keep)
         grid = make_grid(models.G_ema, self.grid_clips, self.grid_z, cfg.grid_noises)
@@ -360,11 +365,14 @@ class Snapshots:
 
 
 def check_arch_format(arch: str, clip: ClipFormat) -> None:
-    """The 2019 architecture doubles time five times from 2 frames: it makes 32, no other."""
-    if arch in ("keras2019", "seed") and clip.n_frames != 32:
+    """An architecture that makes clips of one length only (keras2019 doubles time five times
+    from 2 frames: 32) needs a dataset of that length."""
+    n_frames = get_arch(arch).n_frames
+    if n_frames is not None and clip.n_frames != n_frames:
         raise UserError(
-            f"--arch {arch} makes clips of 32 frames (2 doubled five times); the dataset has "
-            f"{clip.n_frames}-frame clips: use --arch flow, or a dataset built with --frames 32"
+            f"--arch {arch} makes clips of {n_frames} frames only; the dataset has "
+            f"{clip.n_frames}-frame clips: use another --arch, or a dataset built with "
+            f"--frames {n_frames}"
         )
 
 
@@ -398,18 +406,18 @@ class Trainer:
         self.cfg = cfg
         self.rt = rt = setup_runtime(cfg.device, cfg.threads, cfg.precision)
         stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
+        self.index = read_index(cfg.data)  # read once: every shard is opened and checked
         self.bank = ClipBank.from_dataset(
-            cfg.data,
+            self.index,
             cfg.stage,
             rank=rt.rank,
             world_size=rt.world_size,
             stream=stream,
             device=rt.device,
-            with_motion=cfg.arch == "motion",
+            with_motion=get_arch(cfg.arch).learns_motion,
         )
         check_arch_format(cfg.arch, self.bank.dataset_fmt)
-        fps = read_index(cfg.data).fps
-        self.models = Models.build(cfg, self.bank.dataset_fmt, fps, rt.device)
+        self.models = Models.build(cfg, self.bank.dataset_fmt, self.index.fps, rt.device)
         self.step, self.np_rng, self.message = start(cfg, self.models, rt, self.bank.dataset_fmt)
         self.G_train = rt.wrap(self.models.G, cfg.compile)
         self.D_train = rt.wrap(self.models.D, cfg.compile)
@@ -475,7 +483,10 @@ def run(trainer: Trainer) -> dict:
             f"{trainer.message}; {len(trainer.bank)} training clips {held}; "
             f"precision {rt.precision}"
         )
-    log, snapshots = Log(cfg, rt), Snapshots(cfg, rt, trainer.bank, models.G.noise_dim)
+    log = Log(cfg, rt)
+    snapshots = Snapshots(
+        cfg, rt, trainer.bank, models.G.noise_dim, ckpt.dataset_record(trainer.index)
+    )
     deadline = time.perf_counter() + 60 * cfg.minutes if cfg.minutes > 0 else float("inf")
     bar = tqdm(
         total=cfg.steps, initial=trainer.step, disable=not rt.main, desc=f"train {cfg.stage}"

@@ -152,7 +152,7 @@ def extract_all(sources: list[Source], config: BuildConfig, parts: Path) -> int:
         return 0
     # Longest files first, so one big video does not run alone at the end.
     todo.sort(key=lambda s: (-_size(s.path), s.source_id))
-    tasks = [(s, config.extract_config(), parts) for s in todo]
+    tasks = [(s, ExtractConfig.of(config), parts) for s in todo]
     function = _extract_to_part if config.engine == "local" else _extract_to_part_alone
     with tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video") as bar:
         run_tasks(
@@ -320,7 +320,7 @@ def build_dataset(config: BuildConfig) -> dict:
     check_out(config.out)
     writable_folder(config.out, "--out")
     with folder_lock(config.out, "build-dataset"):
-        parts = prepare_out(config.out, config.extract_config().fingerprint())
+        parts = prepare_out(config.out, ExtractConfig.of(config).fingerprint())
         extract_all(sources, config, parts)
         _check_some_clips(sources, config, parts)
         stats = assemble(sources, config, parts)
