@@ -361,3 +361,24 @@ main(sys.argv[1:])
     assert saved.read_text() not in extracted and len(extracted) == n_sources - 1
     for shard in sorted(config.out.glob("*.h5")):
         assert shard.read_bytes() == (out / shard.name).read_bytes(), shard.name
+
+
+@pytest.mark.parametrize(
+    "attribute, value, words",
+    [
+        ("format_version", 2, "format version 2, expected 1"),
+        ("clip_format", '{"n_frames": 32, "height": 90, "width": 160}', "gray 160x90"),
+        ("clip_format", "not json", "no readable clip_format"),
+    ],
+)
+def test_shard_attributes_are_checked_on_open(tmp_path, attribute, value, words):
+    """A shard whose own format attributes disagree with index.json is from another build."""
+    from media import write_splits
+
+    clips = np.zeros((2, *CLIP.shape), np.uint8)
+    root = write_splits(tmp_path / "ds", {"train": (clips, ["a", "b"])})
+    with h5py.File(root / "train-00000.h5", "r+") as f:
+        f.attrs[attribute] = value
+    with pytest.raises(UserError, match="train-00000.h5 is damaged or from another build") as e:
+        read_split(root, "train")
+    assert words in str(e.value) and "rebuild the dataset" in str(e.value)
