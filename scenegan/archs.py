@@ -41,6 +41,7 @@ class Arch:
     fade_in: bool = True  # stage large's new layers fade in over --fade-steps
     # it trains on each clip's measured motion (shards.read_motion), given to its GAN step
     learns_motion: bool = False
+    widens: bool = True  # --width multiplies its channels (its Networks has `widen`)
 
     def __post_init__(self) -> None:
         unknown = set(self.controls) - set(CONTROL_DEFAULTS)
@@ -115,6 +116,7 @@ register(
         controls=(),
         n_frames=32,  # time is doubled five times from 2 frames
         fade_in=False,  # the 2019 model blends its frozen small model in at a constant weight
+        widens=False,  # the 2019 model as it was
     )
 )
 register(

@@ -16,7 +16,9 @@ from scenegan.animation_files import FORMATS, RESAMPLING
 from scenegan.archs import ARCHS, arch_choices
 from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
+    COMPILE_MODES,
     LOSSES,
+    PRECISIONS,
     SPLITS,
     BuildConfig,
     DemoConfig,
@@ -367,7 +369,27 @@ _WEIGHT = Number(0, 1000)
 )
 @option(TrainConfig, "keep", click.IntRange(1, 10**6), "training states to keep")
 @option(TrainConfig, "threads", click.IntRange(0, 4096), "CPU threads (0: default)")
-@option(TrainConfig, "compile", help="torch.compile the networks")
+@option(
+    TrainConfig,
+    "precision",
+    click.Choice(PRECISIONS),
+    "autocast dtype of the networks (auto: bf16 on CUDA, fp32 on the CPU)",
+)
+@option(
+    TrainConfig,
+    "compile",
+    click.Choice(COMPILE_MODES),
+    "torch.compile the networks in this mode (--compile alone: default)",
+    is_flag=False,
+    flag_value="default",
+)
+@option(TrainConfig, "channels_last", help="convolution weights and activations channels-last")
+@option(
+    TrainConfig,
+    "width",
+    Number(0, 64, min_open=True),
+    "multiplier of G's and D's channels (euler, flow; 2: about 4x the weights)",
+)
 @option(TrainConfig, "tensorboard", help="write TensorBoard scalars")
 @DRY_RUN
 def train(dry_run: bool, **options) -> None:

@@ -18,6 +18,10 @@ from scenegan.clip_format import clip_format as format_of_options
 from scenegan.errors import UserError
 
 LOSSES = ("lsgan", "wgan-gp")
+# Training precision: auto is bf16 autocast on CUDA and float32 on the CPU.
+PRECISIONS = ("auto", "fp32", "bf16")
+# torch.compile modes of `train --compile MODE` ("none": eager; `--compile` alone: "default").
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # A dataset's splits, by source video: train, val (reported numbers), select (choosing weights).
 SPLITS = ("train", "val", "select")
 # Flickr's REST endpoint (tests and the demo point --api-url at a local stand-in).
@@ -189,7 +193,11 @@ class TrainConfig:
     keep: int = 3
     minutes: float = 0.0  # > 0: stop (with a snapshot) after this much wall-clock time
     threads: int = 0  # 0: torch's default
-    compile: bool = False
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on the CPU) | fp32 | bf16
+    compile: str = "none"  # a torch.compile mode (COMPILE_MODES); True/False mean default/none
+    channels_last: bool = False  # convolution weights (and so activations) channels-last
+    # multiplier of G's and D's channels (euler, flow, motion): 2 is about 4x weights and compute
+    width: float = 1.0
     tensorboard: bool = True
     grid_photos: int = 6
     grid_noises: int = 3
@@ -214,6 +222,22 @@ class TrainConfig:
             )
         if self.batch_size < 2:
             raise UserError("--batch-size must be at least 2")
+        if self.precision not in PRECISIONS:
+            raise UserError(
+                f"--precision must be one of {list(PRECISIONS)}, not {self.precision!r}"
+            )
+        if isinstance(self.compile, bool):  # configs saved when --compile was a flag
+            object.__setattr__(self, "compile", "default" if self.compile else "none")
+        if self.compile not in COMPILE_MODES:
+            raise UserError(f"--compile must be one of {list(COMPILE_MODES)}, not {self.compile!r}")
+        if not self.width > 0:
+            raise UserError(f"--width must be above 0, not {self.width}")
+        if self.width != 1 and not get_arch(self.arch).widens:
+            widening = ", ".join(a for a in arch_names() if get_arch(a).widens)
+            raise UserError(
+                f"--width scales the channels of {widening}; {self.arch} has one width, its "
+                "own: leave --width at 1"
+            )
         if not self.out:
             object.__setattr__(self, "out", str(Path("checkpoints") / self.stage))
 

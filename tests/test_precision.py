@@ -9,14 +9,21 @@ explicit so that neither backend's rules matter.
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from click.testing import CliRunner
+from media import write_splits
 from torch.overrides import TorchFunctionMode
 
 from scenegan.archs import arch_names, get_arch
+from scenegan.cli import cli
 from scenegan.clip_format import CLIP
 from scenegan.config import LOSSES
+from scenegan.model import checkpoint as ckpt
 from scenegan.model.archs import (
     build_discriminator,
     build_generator,
@@ -93,3 +100,69 @@ def test_gan_step_in_bf16_through_the_fade_in(arch, stage, loss):
     for module in (G, D, G_ema):
         assert all(p.dtype == torch.float32 for p in module.parameters())
         assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    clips = rng.integers(0, 256, (6, *CLIP.shape), dtype=np.uint8)
+    return write_splits(
+        tmp_path_factory.mktemp("data") / "clips", {"train": (clips, ["a", "b"] * 3)}
+    )
+
+
+def test_cli_trains_both_stages_in_bf16_with_cuda_casting(dataset, tmp_path):
+    """`scenegan train --precision bf16`, stage small then stage large grown from it and
+    stopped half way through its fade-in, with CUDA's casting of F.interpolate: the run that
+    stopped at stage large's first step on the H200 (issue 22) trains and saves float32
+    weights."""
+    runner = CliRunner()
+    common = ["--data", str(dataset), "--precision", "bf16", "--batch-size", "2"]
+    common += ["--no-tensorboard", "--threads", "1", "--tick-every", "1"]
+    with Float32Interpolate():
+        small = runner.invoke(
+            cli, ["train", *common, "--out", str(tmp_path / "small"), "--steps", "1"]
+        )
+        assert small.exit_code == 0, small.output
+        large = runner.invoke(
+            cli,
+            [
+                "train",
+                *common,
+                "--stage",
+                "large",
+                "--out",
+                str(tmp_path / "large"),
+                "--steps",
+                "2",
+                "--fade-steps",
+                "4",
+            ],
+        )
+    assert large.exit_code == 0, f"{large.output}\n{large.exception!r}"
+    state = torch.load(tmp_path / "large" / ckpt.state_name(2), weights_only=True)
+    assert state["config"]["precision"] == "bf16" and state["alpha"] == pytest.approx(0.5)
+    stats = [
+        json.loads(line) for line in (tmp_path / "large" / "stats.jsonl").read_text().splitlines()
+    ]
+    assert [row["alpha"] for row in stats] == [0.0, 0.25]
+    for key in ("G", "D", "G_ema"):
+        for name, tensor in state[key].items():
+            if tensor.is_floating_point():
+                assert tensor.dtype == torch.float32 and torch.isfinite(tensor).all(), name
+
+
+def test_bf16_clips_stay_close_to_float32_ones():
+    """bf16 autocast changes the arithmetic, not the model: the same G and noise give clips
+    within a few grey levels of its float32 clips."""
+    for arch in ("euler", "flow"):
+        G, _ = networks(arch, "large", alpha=0.5)
+        G.eval()
+        photo = torch.rand(2, 1, *CLIP.frame_shape) * 2 - 1
+        z = torch.randn(2, G.noise_dim)
+        with torch.no_grad():
+            exact = G(photo, z)
+            with Float32Interpolate(), bf16():
+                approx = G(photo, z)
+        assert approx.dtype == torch.float32
+        assert (approx - exact).abs().mean() < 4 / 127.5, arch  # 2 grey levels on average

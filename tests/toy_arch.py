@@ -12,10 +12,11 @@ from torch import nn
 
 from scenegan.clip_format import stage_formats
 from scenegan.model.archs import Networks
+from scenegan.model.fade import FadeIn
 from scenegan.model.steps import Keras2019Step
 
 
-class ToyGenerator(nn.Module):
+class ToyGenerator(FadeIn):
     """photo (B, C, H, W) + z (B, noise_dim) -> clip (B, C, T, H, W), frame 0 the photo."""
 
     def __init__(self, *, stage: str = "small", noise_dim: int = 4, clip_format=None):
@@ -23,7 +24,6 @@ class ToyGenerator(nn.Module):
         self.fmt, self.small_fmt, self.dataset_fmt = stage_formats(stage, clip_format)
         self.noise_dim = noise_dim
         self.to_change = nn.Linear(noise_dim, self.fmt.n_frames)  # brightness change per frame
-        self.register_buffer("alpha", torch.tensor(1.0))
 
     def forward(self, photo: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         change = self.to_change(z)  # (B, T)
@@ -31,14 +31,13 @@ class ToyGenerator(nn.Module):
         return (photo[:, :, None] + change[:, None, :, None, None]).clamp(-1, 1)
 
 
-class ToyDiscriminator(nn.Module):
+class ToyDiscriminator(FadeIn):
     """clip (B, C, T, H, W) -> score (B,) from its mean brightness per channel and frame."""
 
     def __init__(self, *, stage: str = "small", clip_format=None):
         super().__init__()
         self.fmt, _, _ = stage_formats(stage, clip_format)
         self.score = nn.Linear(self.fmt.channels * self.fmt.n_frames, 1)
-        self.register_buffer("alpha", torch.tensor(1.0))
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         return self.score(clip.mean(dim=(3, 4)).flatten(1)).squeeze(1)

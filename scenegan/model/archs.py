@@ -23,8 +23,9 @@ from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat
 class Networks:
     """An architecture's torch side. `generator(**G_args)` makes G, called as
     `G(photo (B, C, H, W), z (B, G.noise_dim), **controls) -> clip (B, C, T, H, W)` and
-    holding `fmt`, `dataset_fmt`, `noise_dim` and an `alpha` buffer (stage large's fade-in);
-    `discriminator(**D_args)` makes D, `D(clip) -> (B,)` scores with an `alpha` buffer;
+    holding `fmt`, `dataset_fmt` and `noise_dim`, and a `scenegan.model.fade.FadeIn` (stage
+    large's fade-in weight); `discriminator(**D_args)` makes D, `D(clip) -> (B,)` scores, a
+    FadeIn too;
     `step(StepWeights)` is the GAN step (scenegan.model.steps.GANStep). The arguments are
     those besides `stage` and `clip_format`, which every network takes."""
 
@@ -34,6 +35,8 @@ class Networks:
     G_args: dict = field(default_factory=dict)
     D_args: dict = field(default_factory=dict)
     G_takes_fps: bool = False  # G_args also get the dataset's frame rate as `fps`
+    # (G_args, D_args, width) -> the arguments at --width `width`; None: one width only
+    widen: Callable[[dict, dict, float], tuple[dict, dict]] | None = None
 
 
 def registered(arch: str) -> Arch:
@@ -52,15 +55,21 @@ def networks_of(arch: str) -> Networks:
 
 
 def default_args(
-    arch: str, stage: str, clip: ClipFormat = CLIP, fps: float = DEFAULT_FPS
+    arch: str, stage: str, clip: ClipFormat = CLIP, fps: float = DEFAULT_FPS, width: float = 1.0
 ) -> tuple[dict, dict]:
     """Constructor arguments (G, D) of an architecture at a stage for a dataset of format
-    `clip` and frame rate `fps`, as the plain dicts checkpoints store."""
+    `clip` and frame rate `fps`, as the plain dicts checkpoints store; `width` multiplies the
+    channels (--width) of the architectures that offer it (at 1, the arguments of every model
+    trained before --width existed)."""
     networks, fmt = networks_of(arch), clip.to_dict()
     G_args = {"stage": stage, **copy.deepcopy(networks.G_args), "clip_format": fmt}
     D_args = {"stage": stage, **copy.deepcopy(networks.D_args), "clip_format": fmt}
     if networks.G_takes_fps:
         G_args["fps"] = float(fps)
+    if width != 1:
+        if networks.widen is None:
+            raise ValueError(f"{arch} has one width, its own; --width is for the others")
+        G_args, D_args = networks.widen(G_args, D_args, width)
     return G_args, D_args
 
 

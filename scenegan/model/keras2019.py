@@ -18,9 +18,10 @@ from scenegan.model.steps import Keras2019Step
 
 G_CHANNELS = (256, 128, 64, 32, 16, 8)
 D_CHANNELS = (64, 32, 8, 1)
-# G's convolutions pad time by hand (F.pad, then padding 0 in time): the same zero padding, but
-# oneDNN's bf16 Conv3d on the CPU (torch 2.13) returns NaN weight gradients for the first
-# layers' 2-frame inputs when the convolution pads time itself.
+# G's first layers, before time is first doubled, see 2 frames. They pad time by hand (F.pad,
+# then padding 0 in time): the same zeros, but oneDNN's bf16 Conv3d on the CPU (torch 2.13)
+# returns NaN weight gradients for 2-frame inputs when the convolution pads time itself.
+TWO_FRAME_LAYERS = 2
 TIME_PADDING = (0, 0, 0, 0, 1, 1)
 
 
@@ -33,28 +34,28 @@ class Keras2019Net(nn.Module):
     def __init__(self, channels: list[int] | tuple[int, ...] = G_CHANNELS, n_channels: int = 1):
         super().__init__()
         c_in, layers = n_channels, []
-        for c_out in channels:
+        for i, c_out in enumerate(channels):
+            padding = (0, 1, 1) if i < TWO_FRAME_LAYERS else 1
             layers.append(
                 nn.Sequential(
-                    nn.Conv3d(c_in, c_out, 3, padding=(0, 1, 1)),
+                    nn.Conv3d(c_in, c_out, 3, padding=padding),
                     nn.BatchNorm3d(c_out, momentum=0.5),  # Keras momentum 0.5
                     nn.ReLU(),
                 )
             )
             c_in = c_out
         self.layers = nn.ModuleList(layers)
-        # named when it was gray only
-        self.to_gray = nn.Conv3d(c_in, n_channels, 3, padding=(0, 1, 1))
+        self.to_gray = nn.Conv3d(c_in, n_channels, 3, padding=1)  # named when it was gray only
 
     def forward(self, photo: torch.Tensor) -> torch.Tensor:
         x = photo[:, :, None].repeat(1, 1, 2, 1, 1)  # (B, C, 2, H, W)
         for i, layer in enumerate(self.layers):
-            if i >= 2:  # the 2019 model doubles time before every layer after the second: 2 -> 32
-                x = x.repeat_interleave(2, dim=2)
-            x = layer(F.pad(x, TIME_PADDING))
-        return torch.tanh(
-            self.to_gray(F.pad(x, TIME_PADDING)).float()
-        )  # float32 under any autocast
+            if i >= TWO_FRAME_LAYERS:  # the 2019 model doubles time before every later layer
+                x = x.repeat_interleave(2, dim=2)  # 2 -> 32 frames
+            else:
+                x = F.pad(x, TIME_PADDING)
+            x = layer(x)
+        return torch.tanh(self.to_gray(x).float())  # float32 under any autocast
 
 
 class FrozenSmall(FadeIn):

@@ -39,6 +39,7 @@ from scenegan.model.networks import (
     integrate,
     lrelu,
     motion_controls,
+    widen_photo_warp,
 )
 from scenegan.model.steps import PhotoWarpStep
 
@@ -114,7 +115,7 @@ class MotionGenerator(FlowGenerator):
                     lrelu(self.motion_large(torch.cat([e0, coarse.to(e0.dtype)], dim=1)))
                 ).float()
             )
-            raw = torch.lerp(coarse, fine, float(self.alpha))
+            raw = self.blend(coarse, fine)
         height, width = self.fmt.frame_shape
         return F.interpolate(raw.float(), size=(height, width), mode="bilinear")
 
@@ -307,4 +308,5 @@ MOTION = Networks(
     PHOTO_WARP_G_ARGS,
     PHOTO_WARP_D_ARGS,
     G_takes_fps=True,
+    widen=widen_photo_warp,
 )

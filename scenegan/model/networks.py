@@ -85,6 +85,11 @@ class FlowGenerator(FadeIn):
         self.fmt, self.small_fmt, self.dataset_fmt = stage_formats(stage, clip_format)
         n_channels = self.fmt.channels
         self.noise_dim, self.flow_scale = noise_dim, flow_scale
+        # The head's units -> pixels (flow x, y) and grey levels (residuals); a buffer, so a
+        # step on a GPU never copies it over from the host. Not saved: it follows the format.
+        height, width = self.fmt.frame_shape
+        units = [flow_scale * width / 2, flow_scale * height / 2] + [1.0] * n_channels
+        self.register_buffer("field_units", torch.tensor(units)[:, None, None], persistent=False)
         # Where the flow reaches past the edge: "reflection" mirrors the photo, "border" (the
         # first shipped model's) smeared the edge pixels into stripes.
         self.padding_mode = padding_mode
@@ -204,10 +209,7 @@ class FlowGenerator(FadeIn):
     def pixels(self, like: torch.Tensor) -> torch.Tensor:
         """Multiplier (2 + C, 1, 1) from the head's units to pixels (flow x, y) and grey levels
         (the residuals)."""
-        height, width = self.fmt.frame_shape
-        scale = self.flow_scale
-        units = [scale * width / 2, scale * height / 2] + [1.0] * self.fmt.channels
-        return like.new_tensor(units)[:, None, None]
+        return self.field_units.to(like.dtype)
 
     def render(
         self, photo: torch.Tensor, grid: torch.Tensor, residual: torch.Tensor
@@ -447,8 +449,36 @@ def halved(n: int, times: int) -> int:
     return n
 
 
+def widened(channels: int, width: float) -> int:
+    """A channel count times the --width multiplier (at least 1)."""
+    return max(1, round(channels * width))
+
+
+def widen_photo_warp(G_args: dict, D_args: dict, width: float) -> tuple[dict, dict]:
+    """The photo-warping networks' arguments at --width `width`: the channels of G's encoder,
+    blocks, codes and stage large's layers, and of D's convolutions, times `width`; at 1 the
+    arguments of every model trained before --width existed."""
+    channels = [widened(c, width) for c in (16, 32, 64)]
+    wider = {"channels": channels, "large_channels": widened(8, width)}
+    return G_args | wider | {"code_dim": widened(64, width)}, D_args | wider
+
+
 # The registry entries (scenegan/archs.py) name these.
 PHOTO_WARP_G_ARGS = {"channels": [16, 32, 64], "noise_dim": 32, "noise_maps": True}
 PHOTO_WARP_D_ARGS = {"channels": [16, 32, 64]}
-EULER = Networks(EulerGenerator, Discriminator, PhotoWarpStep, PHOTO_WARP_G_ARGS, PHOTO_WARP_D_ARGS)
-FLOW = Networks(FlowGenerator, Discriminator, PhotoWarpStep, PHOTO_WARP_G_ARGS, PHOTO_WARP_D_ARGS)
+EULER = Networks(
+    EulerGenerator,
+    Discriminator,
+    PhotoWarpStep,
+    PHOTO_WARP_G_ARGS,
+    PHOTO_WARP_D_ARGS,
+    widen=widen_photo_warp,
+)
+FLOW = Networks(
+    FlowGenerator,
+    Discriminator,
+    PhotoWarpStep,
+    PHOTO_WARP_G_ARGS,
+    PHOTO_WARP_D_ARGS,
+    widen=widen_photo_warp,
+)
