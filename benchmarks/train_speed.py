@@ -2,7 +2,7 @@
 split into data / fwd+bwd / optimizer / EMA+stats.
 
     python benchmarks/train_speed.py [--data DATASET] [--steps 10] [--batch-size 16]
-        [--threads 2] [--device cpu|cuda] [--precision auto|fp32|bf16] [--compile MODE]
+        [--threads 2] [--device cpu|cuda] [--precision auto|fp32|bf16|fp32,bf16] [--compile MODE]
         [--formats gray:80x45,rgb:160x90] [--flops] [--against REF]
 
 Each row builds `scenegan.model.train.Trainer` (the clips on the device as the trainer holds
@@ -12,8 +12,8 @@ random clips of each format is written to a temporary folder. `--flops` adds the
 step per clip (torch's FlopCounterMode) and the TFLOP/s they make.
 
 `--against REF` also runs `scenegan train` itself at git commit REF (a temporary worktree) and
-at this tree, the same arguments in alternation, `--repeats` times each, and prints the median
-clips/s of each: old against new, through the whole trainer of each commit.
+at this tree, the same arguments in alternation, `--repeats` times each, and prints the best
+and the median clips/s of each: old against new, through the whole trainer of each commit.
 """
 
 from __future__ import annotations
@@ -53,7 +53,9 @@ def random_dataset(root: Path, fmt: ClipFormat, n_clips: int = 64, seed: int = 0
     return root
 
 
-def train_config(data: Path, out: Path, arch: str, stage: str, args) -> TrainConfig:
+def train_config(
+    data: Path, out: Path, arch: str, stage: str, args, precision: str = "auto"
+) -> TrainConfig:
     return TrainConfig(
         data=str(data),
         out=str(out),
@@ -64,7 +66,7 @@ def train_config(data: Path, out: Path, arch: str, stage: str, args) -> TrainCon
         batch_size=args.batch_size,
         device=args.device,
         threads=args.threads,
-        precision=args.precision,
+        precision=precision,
         compile=args.compile,
         channels_last=args.channels_last,
         width=args.width,
@@ -72,11 +74,11 @@ def train_config(data: Path, out: Path, arch: str, stage: str, args) -> TrainCon
     )
 
 
-def measure(data: Path, arch: str, stage: str, args) -> dict:
+def measure(data: Path, arch: str, stage: str, args, precision: str = "auto") -> dict:
     """clips/s of Trainer.train_step over `args.steps` steps after `args.warmup`, and the share
     of each phase; with --flops, the FLOPs of one step per clip."""
     with tempfile.TemporaryDirectory() as out:
-        trainer = Trainer(train_config(data, Path(out), arch, stage, args))
+        trainer = Trainer(train_config(data, Path(out), arch, stage, args, precision))
         log = Log(trainer.cfg, trainer.rt)
         timer = Timer(trainer.rt.device)
         for _ in range(args.warmup):
@@ -169,26 +171,25 @@ def trainer_clips_per_s(tree: Path, data: Path, arch: str, stage: str, args) -> 
 
 
 def against(ref: str, data_of: dict, args) -> None:
-    """Median clips/s of `scenegan train` at `ref` and at this tree, run in alternation."""
+    """clips/s of `scenegan train` at `ref` and at this tree, run in alternation: the best and
+    the median of `--repeats` runs each (on a shared machine the best is the steadier)."""
     with tempfile.TemporaryDirectory() as folder:
         old = Path(folder) / "old"
-        subprocess.run(
-            ["git", "-C", str(REPO), "worktree", "add", "--detach", str(old), ref],
-            check=True,
-            capture_output=True,
-        )
+        git = ["git", "-C", str(REPO)]
+        subprocess.run([*git, "worktree", "add", "--detach", str(old), ref], check=True)
         try:
             commit = subprocess.run(
-                ["git", "-C", str(old), "log", "--oneline", "-1"], capture_output=True, text=True
-            ).stdout.strip()
+                ["git", "-C", str(old), "log", "--format=%h %s", "-1"],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()[:72]
             print(
-                f"\nscenegan train, old = {commit}, new = this tree; median of "
-                f"{args.repeats} runs each, in alternation, clips/s of steps "
-                f"{args.warmup + 1}-{args.warmup + args.steps}"
+                f"\nscenegan train, old = {commit}, new = this tree; {args.repeats} runs each in "
+                f"alternation; clips/s of steps {args.warmup + 1}-{args.warmup + args.steps}"
             )
             print(
-                f"| {'trains at':<12} | {'arch':<9} | {'stage':<5} | {'old':>7} | {'new':>7} | "
-                f"{'new/old':>7} | runs (old; new)"
+                f"| {'trains at':<12} | {'arch':<9} | {'stage':<5} | {'old best':>8} | "
+                f"{'new best':>8} | {'new/old':>7} | {'old median':>10} | {'new median':>10} |"
             )
             for fmt, data in data_of.items():
                 for stage in args.stages.split(","):
@@ -196,22 +197,20 @@ def against(ref: str, data_of: dict, args) -> None:
                         runs = {"old": [], "new": []}
                         for _ in range(args.repeats):
                             for name, tree in (("old", old), ("new", REPO)):
-                                runs[name].append(
-                                    trainer_clips_per_s(tree, data, arch, stage, args)
-                                )
-                        o, n = (statistics.median(runs[k]) for k in ("old", "new"))
-                        spread = "; ".join(" ".join(f"{v:.1f}" for v in runs[k]) for k in runs)
+                                rate = trainer_clips_per_s(tree, data, arch, stage, args)
+                                runs[name].append(rate)
+                        best = {k: max(v) for k, v in runs.items()}
+                        median = {k: statistics.median(v) for k, v in runs.items()}
                         trained = fmt.stage(stage)
                         print(
                             f"| {trained.color + ' ' + trained.size:<12} | {arch:<9} | "
-                            f"{stage:<5} | {o:>7.1f} | {n:>7.1f} | {n / o:>7.2f} | {spread}",
+                            f"{stage:<5} | {best['old']:>8.1f} | {best['new']:>8.1f} | "
+                            f"{best['new'] / best['old']:>7.2f} | {median['old']:>10.1f} | "
+                            f"{median['new']:>10.1f} |",
                             flush=True,
                         )
         finally:
-            subprocess.run(
-                ["git", "-C", str(REPO), "worktree", "remove", "--force", str(old)],
-                capture_output=True,
-            )
+            subprocess.run([*git, "worktree", "remove", "--force", str(old)], check=False)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -222,7 +221,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    parser.add_argument(
+        "--precision", default="auto", help="auto, fp32, bf16, or a list (each row in each)"
+    )
     parser.add_argument("--compile", default="none", help="a torch.compile mode, or none")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--width", type=float, default=1.0)
@@ -266,8 +267,9 @@ def run(args) -> list[dict]:
         for data in data_of.values():
             for stage in args.stages.split(","):
                 for arch in args.archs.split(","):
-                    rows.append(measure(data, arch, stage, args))
-                    report(rows[-1])
+                    for precision in args.precision.split(","):
+                        rows.append(measure(data, arch, stage, args, precision))
+                        report(rows[-1])
         if args.against:
             against(args.against, data_of, args)
     return rows

@@ -338,6 +338,12 @@ _WEIGHT = Number(0, 1000)
 @option(TrainConfig, "loss", click.Choice(LOSSES))
 @option(TrainConfig, "seed", SEED)
 @option(TrainConfig, "fade_steps", click.IntRange(0, 10**9), "stage large: steps of fade-in")
+@option(
+    TrainConfig,
+    "ema_beta",
+    Number(0, 1),
+    "G_ema's decay per step (larger batches: fewer steps, so a smaller beta)",
+)
 @option(TrainConfig, "roughness_weight", _WEIGHT, "penalty on the motion field's gradient")
 @option(TrainConfig, "residual_weight", _WEIGHT, "penalty on the mean |residual|")
 @option(
