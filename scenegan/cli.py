@@ -104,7 +104,7 @@ def _check_device(device: str) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scenegan")
 def cli() -> None:
-    """scenegan: animate a still landscape photo into a short grayscale clip."""
+    """scenegan: animate a still landscape photo into a short clip, grey or colour."""
 
 
 # ---------------------------------------------------------------- fetch (pipeline/flickr)
@@ -469,7 +469,9 @@ _SPEED = Number(0, 8)
 @option(SampleConfig, "scale", click.IntRange(1, 16), "Enlarge GIF/MP4 frames K times.")
 @option(SampleConfig, "resample", click.Choice(list(RESAMPLING)), "How --scale does.")
 @option(SampleConfig, "grid", help="One file per photo: the photo and its animations.")
-@option(SampleConfig, "loop", help="Seamless loop: frame 31 joins frame 0 like neighbours do.")
+@option(
+    SampleConfig, "loop", help="Seamless loop: the last frame joins frame 0 like neighbours do."
+)
 @option(SampleConfig, "speed", _SPEED, "Motion speed: 2 moves about twice as far, 0.5 half.")
 @option(
     SampleConfig,

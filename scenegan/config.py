@@ -260,7 +260,7 @@ class SampleConfig:
     scale: int = 1  # enlargement of GIF / MP4 frames for viewing (never of npy)
     resample: str = "nearest"
     grid: bool = False  # one file per photo: the photo, then its n animations, side by side
-    loop: bool = False  # frame 31 joins frame 0 as smoothly as neighbouring frames join
+    loop: bool = False  # the last frame joins frame 0 as smoothly as neighbouring frames join
     speed: float = 1.0  # motion speed: 2 moves about twice as far
     # motion arch: how much the scene moves, in pixels per frame at the dataset's size (None:
     # predicted from the photo), and the frame rate to animate at (None: the dataset's)

@@ -29,7 +29,7 @@ from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import check_format
 from scenegan.model.downsample import downsample
 from scenegan.pipeline.frames import luma
-from scenegan.pipeline.shards import read_index, read_split
+from scenegan.pipeline.shards import DatasetIndex, read_index, read_split
 
 
 def _fvd_functions(color: str = "gray"):
@@ -73,11 +73,13 @@ def cached_features(
     return features
 
 
-def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int, list]:
+def load_real_clips(
+    config: EvaluateConfig, fmt: ClipFormat, index: DatasetIndex | None = None
+) -> tuple[np.ndarray, int, list]:
     """(uint8 (n, *fmt.shape) held-out clips at `fmt`, the split's clip count, their source
-    ids)."""
-    index = read_index(config.data)
-    clips, source_ids = read_split(config.data, config.split)
+    ids), from the dataset's `index` (read now if not given)."""
+    index = index if index is not None else read_index(config.data)
+    clips, source_ids = read_split(index, config.split)
     what = f"{config.split} clips"
     if config.sources:
         patterns = [p.strip() for p in config.sources.split(",") if p.strip()]
@@ -219,13 +221,14 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
     """
     started = time.time()
-    dataset_fmt = read_index(config.data).fmt
+    index = read_index(config.data)  # every shard opened (and checked) once, here
+    dataset_fmt = index.fmt
     model = Animator.load(config.checkpoint, device=config.device, fmt=dataset_fmt, given=generator)
     G, info, checkpoint = model.G, model.info, model.source
     if "G_args" in info:  # a trained model (a baseline is made at the dataset's format)
         check_format(info, checkpoint, dataset_fmt, config.data)
     fmt: ClipFormat = G.fmt
-    real, n_val, source_ids = load_real_clips(config, fmt)
+    real, n_val, source_ids = load_real_clips(config, fmt, index)
     photos = real[:, 0]
     n = len(real)
 
@@ -263,7 +266,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "fvd_sample_size": [n // 2, n // 2],
         "halvings": config.halvings if config.fvd else 0,
         "clip_format": fmt.to_dict(),
-        "fps": read_index(config.data).fps,  # of the real clips: report.html's GIFs play at it
+        "fps": index.fps,  # of the real clips: report.html's GIFs play at it
         "fvd_preprocessing": preprocessing,
         "diversity_samples": [min(config.diversity_photos, n), config.diversity_seeds],
         "definitions": {m.name: m.definition for m in metrics.METRICS},

@@ -13,13 +13,7 @@ import torch.nn.functional as F
 from scenegan.clip_format import ClipFormat, channels_first
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
-from scenegan.pipeline.shards import (
-    DatasetIndex,
-    open_shard,
-    read_index,
-    read_motion,
-    read_split,
-)
+from scenegan.pipeline.shards import DatasetIndex, Shard, as_index, read_motion, read_split
 
 
 def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> dict:
@@ -44,15 +38,15 @@ def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> di
 class StreamedClips:
     """The training split's clips read from the shards on demand, area-downsampled to `fmt`.
 
-    Indexable like the in-memory uint8 tensor: `clips[indices]` -> uint8 (n, *fmt.shape). Each
-    process opens its own read-only handles (h5py handles must not cross a fork).
+    Indexable like the in-memory uint8 tensor: `clips[indices]` -> uint8 (n, *fmt.shape). The
+    shards are the open ones of this process's index (each process reads its own: open files
+    must not cross a fork).
     """
 
-    def __init__(self, paths: list[Path], fmt: ClipFormat):
+    def __init__(self, shards: list[Shard], fmt: ClipFormat):
         self.fmt = fmt
-        self.files = [open_shard(path) for path in paths]
-        sizes = [f["clips"].shape[0] for f in self.files]
-        self.starts = np.cumsum([0, *sizes])
+        self.shards = shards
+        self.starts = np.cumsum([0, *(len(shard) for shard in shards)])
         self.shape = (int(self.starts[-1]), *fmt.shape)
 
     def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
@@ -61,11 +55,8 @@ class StreamedClips:
         out = torch.empty((len(indices), *self.shape[1:]), dtype=torch.uint8)
         for shard in np.unique(shard_of):
             where = np.flatnonzero(shard_of == shard)
-            rows = indices[where] - self.starts[shard]
-            # h5py reads increasing, unique rows; a batch may pick one clip twice
-            unique, inverse = np.unique(rows, return_inverse=True)
-            clips = torch.from_numpy(self.files[shard]["clips"][unique])
-            out[torch.from_numpy(where)] = downsample(clips, self.fmt)[inverse]
+            clips = torch.from_numpy(self.shards[shard].clips(indices[where] - self.starts[shard]))
+            out[torch.from_numpy(where)] = downsample(clips, self.fmt)
         return out
 
 
@@ -137,7 +128,7 @@ class ClipBank:
         None (auto) streams when the split would take more than a quarter of this machine's
         memory per process, or this rank's share more than a quarter of the GPU's free
         memory."""
-        index = dataset if isinstance(dataset, DatasetIndex) else read_index(dataset)
+        index = as_index(dataset)
         root = index.root
         fmt = index.fmt.stage(stage)
         device = torch.device(device)
@@ -151,10 +142,10 @@ class ClipBank:
                 stream = n_clips / world_size * fmt.n_bytes > free / 4
         shares = {"dataset_fmt": index.fmt, "rank": rank, "world_size": world_size}
         if with_motion:
-            shares["motion"] = motion_targets(read_motion(root, "train"), index.fmt, fmt)
+            shares["motion"] = motion_targets(read_motion(index, "train"), index.fmt, fmt)
         if stream:
-            return cls(StreamedClips(index.files("train"), fmt), fmt, device=device, **shares)
-        clips, _ = read_split(root, "train")
+            return cls(StreamedClips(index.split("train"), fmt), fmt, device=device, **shares)
+        clips, _ = read_split(index, "train")
         return cls(torch.from_numpy(clips), fmt, device=device, **shares)
 
     def __len__(self) -> int:
