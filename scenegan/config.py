@@ -223,6 +223,15 @@ class TrainConfig:
             raise UserError(f"--augment: {error}") from None
         if self.batch_size < 2:
             raise UserError("--batch-size must be at least 2")
+        if self.warm_start and self.init not in ("", "none"):
+            raise UserError(
+                "--warm-start and --init both say where the weights start from; give one"
+            )
+        if self.warm_start and self.resume not in ("auto", "none"):
+            raise UserError(
+                "--warm-start starts a new run and --resume PATH goes on with an old one; "
+                "give one (--resume auto goes on with a warm-started run in --out)"
+            )
         if not self.out:
             object.__setattr__(self, "out", str(Path("checkpoints") / self.stage))
 

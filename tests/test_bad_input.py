@@ -475,7 +475,7 @@ TRAIN_CASES: dict[str, Case] = {
         lambda c: ["--resume", c.dataset / "index.json"],
         "not a readable torch checkpoint",
     ),
-    "out-is-a-file": (lambda c: ["--out", c.file()], "a file is where a folder is needed"),
+    "out-is-a-file": (lambda c: ["--out", c.file()], "is a file; give a folder"),
 }
 
 

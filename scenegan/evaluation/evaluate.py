@@ -21,7 +21,7 @@ from scenegan.config import EvaluateConfig
 from scenegan.errors import UserError
 from scenegan.evaluation import metrics
 from scenegan.evaluation.groups import group_reports
-from scenegan.files import atomic_write, cache_dir
+from scenegan.files import atomic_folder, atomic_write, cache_dir
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import check_format, find_checkpoint, load_any_generator
 from scenegan.model.downsample import downsample
@@ -282,5 +282,8 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     }
     from scenegan.evaluation.report import write_report
 
-    write_report(report, clips, config.out, n_strip_clips=config.strip_clips)
+    # Written whole into a new folder that then replaces --out: never half a report, nor a new
+    # report.json beside an earlier report.html.
+    with atomic_folder(config.out) as folder:
+        write_report(report, clips, folder, n_strip_clips=config.strip_clips)
     return report

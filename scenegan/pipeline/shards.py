@@ -6,18 +6,21 @@ through it, and training and evaluation read through it.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import h5py
 import numpy as np
 
-from scenegan.clip_format import CLIP, ClipFormat
+from scenegan.clip_format import CLIP, ClipFormat, format_problem, fps_problem
 from scenegan.config import SPLITS
 from scenegan.errors import UserError
-from scenegan.files import atomic_path, atomic_write_text
+from scenegan.files import atomic_write, atomic_write_text
 
 FORMAT_VERSION = 1
 INDEX_NAME = "index.json"
@@ -48,9 +51,33 @@ def write_shard(
     )
     assert len(source_ids) == len(start_times) == len(clips)
     # track_times=False keeps the file bytes a function of the data alone (reproducible builds).
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with new_h5_file(path) as f:
         f.create_dataset("clips", data=clips, **_clip_storage(fmt))
         _write_clip_details(f, source_ids, start_times, provenance, fmt)
+
+
+_IMAGES = itertools.count()
+
+
+@contextlib.contextmanager
+def new_h5_file(path: Path) -> Iterator[h5py.File]:
+    """An HDF5 file made in memory, then written to a temporary name and renamed into place.
+
+    HDF5 never writes to the disk itself: after one failed write (a full disk) the library
+    crashes the process when it exits. Its in-memory image (the same bytes it would have written
+    to a file) goes through atomic_write, so a full disk is a plain OSError naming `path`. The
+    cost is one shard's compressed bytes in memory, twice for a moment.
+    """
+    name = f"{path}.{os.getpid()}.{next(_IMAGES)}"  # only names the image; nothing is opened
+    f = h5py.File(name, "w", track_order=True, driver="core", backing_store=False)
+    try:
+        yield f
+        f.flush()
+        image = f.id.get_file_image()
+    finally:
+        f.close()
+    with atomic_write(path) as handle:
+        handle.write(image)
 
 
 def _clip_storage(fmt: ClipFormat) -> dict:
@@ -95,7 +122,7 @@ def copy_shard(
     been written by `write_shard` (the same chunking and filters).
     """
     assert len(source_ids) == len(start_times) == len(clips)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with new_h5_file(path) as f:
         target = f.create_dataset(
             "clips", shape=(len(clips), *fmt.shape), dtype=np.uint8, **_clip_storage(fmt)
         )
@@ -173,30 +200,105 @@ def read_index(root: Path | str) -> DatasetIndex:
         )
     try:
         fmt = ClipFormat.from_dict(index["clip_format"])
-        fps = float(index["fps"])
+        fps = index["fps"]
         shards = [
-            {"file": str(s["file"]), "split": str(s["split"]), "n_clips": int(s["n_clips"])}
+            {"file": s["file"], "split": s["split"], "n_clips": s["n_clips"]}
             for s in index["shards"]
         ]
     except (KeyError, TypeError, ValueError) as error:
         reason = f"no {error}" if isinstance(error, KeyError) else str(error)
         raise UserError(f"{path} is damaged ({reason}); {rebuild_hint(root)}") from None
+    problem = format_problem(fmt) or fps_problem(fps) or check_entries(root, shards)
+    if problem:
+        raise UserError(f"{path} is damaged ({problem}); {rebuild_hint(root)}")
+    splits_of: dict[str, set[str]] = {}
     for shard in shards:
-        _check_shard(root, shard, fmt)
-    return DatasetIndex(root=root, fps=fps, fmt=fmt, shards=shards)
+        for source in _check_shard(root, shard, fmt):
+            splits_of.setdefault(source, set()).add(shard["split"])
+    leaks = sorted(source for source, splits in splits_of.items() if len(splits) > 1)
+    if leaks:
+        raise UserError(
+            f"{path} is damaged (source video {leaks[0]!r} has clips in "
+            f"{' and '.join(sorted(splits_of[leaks[0]]))}: held-out clips would be trained on); "
+            f"{rebuild_hint(root)}"
+        )
+    return DatasetIndex(root=root, fps=float(fps), fmt=fmt, shards=shards)
 
 
-def _check_shard(root: Path, shard: dict, fmt: ClipFormat) -> None:
-    """A shard `index.json` lists must open and hold its n_clips clips of the dataset's format."""
+def check_entries(root: Path, shards: list[dict]) -> str | None:
+    """What is wrong with the shard list of an index.json, or None. Each entry names a file of
+    its own (no shard read twice), inside the dataset folder (no absolute path, no `..`, no
+    link out), of a known split, with a whole number of clips."""
+    seen: set[str] = set()
+    inside = root.resolve()
+    for shard in shards:
+        name, split, n_clips = shard["file"], shard["split"], shard["n_clips"]
+        if not isinstance(name, str) or not name:
+            return f"a shard named {name!r}"
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts or "\\" in name:
+            return f"shard {name!r} is not a file inside the dataset folder"
+        try:
+            resolved = (root / relative).resolve()
+        except (OSError, RuntimeError):
+            return f"shard {name!r} cannot be resolved"
+        if inside not in resolved.parents:
+            return f"shard {name!r} leads out of the dataset folder"
+        if str(resolved) in seen:
+            return f"shard {name!r} is listed twice"
+        seen.add(str(resolved))
+        if split not in SPLITS:
+            return f"shard {name!r} has the unknown split {split!r} (splits: {', '.join(SPLITS)})"
+        if type(n_clips) is not int or n_clips < 0:
+            return f"shard {name!r} claims {n_clips!r} clips"
+    return None
+
+
+def _check_shard(root: Path, shard: dict, fmt: ClipFormat) -> list[str]:
+    """A shard `index.json` lists must open and hold, as its own attributes also say, its
+    n_clips uint8 clips of the dataset's format, and a source id and start time for each.
+    Returns its source ids."""
     path = root / shard["file"]
+
+    def damaged(found: str) -> UserError:
+        return UserError(
+            f"{path} is damaged or from another build ({found}; {INDEX_NAME} says "
+            f"{shard['n_clips']} uint8 clips of {fmt.shape}); {rebuild_hint(root)}"
+        )
+
     with open_shard(path) as f:
         clips = f.get("clips")
-        if clips is None or clips.shape != (shard["n_clips"], *fmt.shape):
-            found = "no clips" if clips is None else f"clips of shape {clips.shape}"
-            raise UserError(
-                f"{path} is damaged or from another build ({found}, {INDEX_NAME} says "
-                f"{shard['n_clips']} of {fmt.shape}); {rebuild_hint(root)}"
-            )
+        if clips is None:
+            raise damaged("no clips")
+        if not isinstance(clips, h5py.Dataset):
+            raise damaged("its clips are a group, not an array")
+        if clips.dtype != np.uint8:
+            raise damaged(f"clips of type {clips.dtype}")
+        if clips.shape != (shard["n_clips"], *fmt.shape):
+            raise damaged(f"clips of shape {clips.shape}")
+        recorded = f.attrs.get("clip_format")
+        try:
+            same_format = recorded is None or ClipFormat.from_dict(json.loads(recorded)) == fmt
+        except (TypeError, ValueError, KeyError):
+            same_format = False
+        if not same_format:
+            raise damaged(f"its own clip_format says {recorded!r}")
+        if f.attrs.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+            raise damaged(f"format version {f.attrs['format_version']!r}")
+        for name in ("source_id", "start_time"):
+            details = f.get(name)
+            if not isinstance(details, h5py.Dataset) or details.shape != (shard["n_clips"],):
+                found = "none" if details is None else getattr(details, "shape", "a group")
+                raise damaged(f"{name} for {found} clips, not one per clip")
+        ids = f["source_id"]
+        if h5py.check_string_dtype(ids.dtype) is None and ids.dtype.kind != "S":
+            raise damaged(f"source ids of type {ids.dtype}, not text")
+        if f["start_time"].dtype.kind not in "fiu":
+            raise damaged(f"start times of type {f['start_time'].dtype}")
+        try:
+            return [s.decode() if isinstance(s, bytes) else str(s) for s in ids[...]]
+        except (OSError, UnicodeDecodeError) as error:
+            raise damaged(f"unreadable source ids ({error})") from None
 
 
 def open_shard(path: Path) -> h5py.File:
