@@ -373,7 +373,7 @@ def _training_folder(cfg: TrainConfig):
     import contextlib
     import os
 
-    from scenegan.files import folder_lock, is_within, writable_folder
+    from scenegan.files import is_within, output_folder
 
     if is_within(cfg.data, cfg.out) or is_within(cfg.out, cfg.data):
         raise UserError(
@@ -382,7 +382,7 @@ def _training_folder(cfg: TrainConfig):
         )
     if os.environ.get("RANK", "0") != "0":
         return contextlib.nullcontext()
-    return folder_lock(writable_folder(cfg.out, "--out"), "train")
+    return output_folder(cfg.out, "--out", "train")
 
 
 @cli.command()
@@ -439,13 +439,13 @@ _SPEED = Number(0, 8)
 def sample(dry_run: bool, images, **options) -> None:
     """Animate photos: each becomes a clip (GIF, MP4 or npy) in --out, grey or colour and of
     the size and length the checkpoint was trained at (32 frames of 80 x 45 grey, shipped)."""
-    from scenegan.files import directory_lock, writable_folder
+    from scenegan.files import output_folder
     from scenegan.model.sample import sample as run_sample
 
     config = SampleConfig(images=tuple(images), **options)
     if _dry_run(config, dry_run):
         return
-    with directory_lock(writable_folder(config.out, "--out"), "sample"):
+    with output_folder(config.out, "--out", "sample", lock_file=False):
         run_sample(config)
 
 
@@ -502,6 +502,19 @@ def evaluate(dry_run: bool, **options) -> None:
 @option(ServeConfig, "port", click.IntRange(0, 65535), "Port (0: any free one).")
 @option(ServeConfig, "checkpoint", help="Generator .pt or baseline:copy|drift [the shipped one].")
 @option(ServeConfig, "max_upload_mb", Number(0, 1024, min_open=True), "Largest photo accepted.")
+@option(
+    ServeConfig,
+    "max_megapixels",
+    Number(0, 1000, min_open=True),
+    "Largest photo accepted, read from its header before decoding.",
+)
+@option(ServeConfig, "decoders", click.IntRange(1, 64), "Photos decoded at once (memory).")
+@option(
+    ServeConfig,
+    "timeout",
+    Number(0, 3600, min_open=True),
+    "Seconds a client may be silent (request head, upload).",
+)
 @option(ServeConfig, "device")
 @DRY_RUN
 def serve(dry_run: bool, **options) -> None:

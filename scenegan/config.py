@@ -320,6 +320,11 @@ class ServeConfig:
     port: int = 7860  # 0: any free port (printed)
     checkpoint: str | None = None  # a .pt path or baseline:copy / baseline:drift; None: default
     max_upload_mb: float = 20.0  # larger uploads are refused (413) before they are read whole
+    # larger photos are refused (413) from their header, before decoding: a 6000 x 4000 photo
+    # fits; decoding one takes up to 25 bytes a pixel (16-bit PNG), 600 MB at the limit
+    max_megapixels: float = 24.0
+    decoders: int = 2  # photos decoded (and answers encoded) at once; more wait their turn
+    timeout: float = 30.0  # seconds a client may be silent (request head, upload); 4x in all
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -327,3 +332,5 @@ class ServeConfig:
             raise UserError(f"--port must be in 0..65535, not {self.port}")
         if not self.max_upload_mb > 0:
             raise UserError("--max-upload-mb must be positive")
+        if not (self.max_megapixels > 0 and self.decoders >= 1 and self.timeout > 0):
+            raise UserError("--max-megapixels, --decoders and --timeout must be positive")

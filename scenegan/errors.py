@@ -43,15 +43,15 @@ _QUOTED_FILE = re.compile(r"filename = '([^']+)'")
 # torch's CPU allocator: "you tried to allocate 7823458304 bytes"; CUDA: "Tried to allocate
 # 2.00 GiB"; numpy: "Unable to allocate 4.29 GiB for an array with shape ...".
 _ALLOCATION = re.compile(
-    r"(?:tried to allocate|Unable to allocate)\s+([\d.]+)\s*(bytes|[KMGT]i?B)", re.IGNORECASE
+    r"(?:tried to allocate|Unable to allocate)\s+([\d.]+)\s*(bytes|[KMGTPE]i?B)", re.IGNORECASE
 )
 _OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "unable to allocate")
 
 
 def size_text(n_bytes: float) -> str:
     """7823458304 -> `7.3 GB` (binary units, as `free -h` and torch print them)."""
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if n_bytes < 1024 or unit == "TB":
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB", "EB"):
+        if n_bytes < 1024 or unit == "EB":
             return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
         n_bytes /= 1024
     raise AssertionError("unreachable")
@@ -62,7 +62,7 @@ def _allocation(text: str) -> str | None:
     if match is None:
         return None
     number, unit = float(match.group(1)), match.group(2).upper().replace("I", "")
-    scale = {"BYTES": 1, "KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}[unit]
+    scale = 1024 ** ("BKMGTPE".index(unit[0]) if unit != "BYTES" else 0)
     return size_text(number * scale)
 
 

@@ -239,6 +239,25 @@ def output_lock(path: Path | str, command: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def output_folder(path: Path | str, option: str, command: str, *, lock_file: bool = True):
+    """The output folder of `command`: made if needed (`writable_folder`), locked while the
+    command writes into it (`folder_lock`, or `directory_lock` with lock_file False), and, if
+    this call made it and the command fails before writing anything, removed again."""
+    path = Path(path)
+    made = not path.exists()
+    folder = writable_folder(path, option)
+    try:
+        with (folder_lock if lock_file else directory_lock)(folder, command):
+            yield folder
+    except BaseException:
+        if made:
+            (folder / LOCK_NAME).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty
+        raise
+
+
+@contextlib.contextmanager
 def directory_lock(folder: Path | str, command: str) -> Iterator[None]:
     """`folder_lock` without a lock file: an flock on the folder itself, for folders people
     browse (sample's GIFs), where a `.scenegan.lock` would be one more file among theirs. It
