@@ -313,6 +313,7 @@ _WEIGHT = Number(0, 1000)
     "arch",
     click.Choice([*ARCHS, *ARCH_ALIASES]),
     "euler: a static motion field integrated over time; flow: a displacement per frame; "
+    "motion: streamlines and oscillation learned from measured flow, its amount an input; "
     "keras2019 (alias seed): the 2019 baseline",
 )
 @option(TrainConfig, "loss", click.Choice(LOSSES))
@@ -325,6 +326,16 @@ _WEIGHT = Number(0, 1000)
     "motion_weight",
     _WEIGHT,
     "weight of the term tying how much each region moves to the real clip of the photo",
+)
+@option(TrainConfig, "flow_weight", _WEIGHT, "motion arch: end-point error to the mean flow")
+@option(TrainConfig, "magnitude_weight", _WEIGHT, "motion arch: L1 to the per-pixel flow speed")
+@option(TrainConfig, "amount_weight", _WEIGHT, "motion arch: the amount head's log L1")
+@option(TrainConfig, "adversarial_weight", _WEIGHT, "D's verdict in G's loss (0: regression only)")
+@option(
+    TrainConfig,
+    "baseline_fake_weight",
+    _WEIGHT,
+    "motion arch: the copied and the drifting photo shown to D as fakes",
 )
 @option(
     TrainConfig,
@@ -388,7 +399,15 @@ def _training_folder(cfg: TrainConfig):
 @cli.command()
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
-def export(checkpoint: str, out: str) -> None:
+@click.option(
+    "--calibrate",
+    type=click.Path(file_okay=False, exists=True),
+    help="motion model: a dataset whose --split clips set its gain, so that its animations "
+    "of their photos move as much as they do",
+)
+@click.option("--split", type=click.Choice(SPLITS), default="select", show_default=True)
+@click.option("--n-clips", type=click.IntRange(1, 10**6), default=64, show_default=True)
+def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips: int) -> None:
     """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint."""
     from scenegan.files import output_lock
     from scenegan.model.checkpoint import check_export_target, export_generator
@@ -397,6 +416,11 @@ def export(checkpoint: str, out: str) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     with output_lock(out, "export"):
         path = export_generator(checkpoint, out)
+        if calibrate:
+            from scenegan.model.calibrate import calibrate_file
+
+            gain = calibrate_file(path, calibrate, split, n_clips)
+            click.echo(f"calibrated on the {split} clips of {calibrate}: motion gain {gain:.3f}")
     click.echo(f"wrote {path}")
 
 
@@ -434,6 +458,19 @@ _SPEED = Number(0, 8)
 @option(SampleConfig, "grid", help="One file per photo: the photo and its animations.")
 @option(SampleConfig, "loop", help="Seamless loop: frame 31 joins frame 0 like neighbours do.")
 @option(SampleConfig, "speed", _SPEED, "Motion speed: 2 moves about twice as far, 0.5 half.")
+@option(
+    SampleConfig,
+    "motion",
+    Number(0, 20),
+    "Motion model: how much the scene moves, in pixels per frame at the dataset's size "
+    "(default: predicted from the photo).",
+)
+@option(
+    SampleConfig,
+    "fps",
+    Number(1, 240),
+    "Motion model: the frame rate to animate at (default: the dataset's); also the file's.",
+)
 @option(SampleConfig, "device")
 @DRY_RUN
 def sample(dry_run: bool, images, **options) -> None:

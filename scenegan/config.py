@@ -15,7 +15,7 @@ from scenegan.clip_format import DEFAULT_FPS, STAGES
 from scenegan.errors import UserError
 
 # The generator architectures; `seed` is the 2019 project's old name (it was this project's seed).
-ARCHS = ("euler", "flow", "keras2019")
+ARCHS = ("euler", "flow", "keras2019", "motion")
 ARCH_ALIASES = {"seed": "keras2019"}
 LOSSES = ("lsgan", "wgan-gp")
 # A dataset's splits, by source video: train, val (reported numbers), select (choosing weights).
@@ -187,6 +187,16 @@ class TrainConfig:
     # flow arch: weight of the term that ties the coarse motion maps (speed, flicker) of each
     # generated clip to those of the real clip of the same photo (losses.motion_match)
     motion_weight: float = 3.0
+    # motion arch: the regression of its motion fields to each real clip's measured optical
+    # flow (end-point error to `mean_flow`, L1 to the per-pixel speed `motion_map`, both per
+    # unit of the clip's own speed) and of its amount head to the clip's `motion` (log L1)
+    flow_weight: float = 1.0
+    magnitude_weight: float = 1.0
+    amount_weight: float = 1.0
+    # weight of D's verdict in G's loss; 0 trains the motion arch by regression alone
+    adversarial_weight: float = 1.0
+    # motion arch: the copied photo and a drifting photo shown to D as fakes, at this weight
+    baseline_fake_weight: float = 0.5
     # DiffAugment policy for the clips D sees; auto: all of them for flow, none for the seed
     # (the 2019 model trained without)
     augment: str = "auto"
@@ -256,6 +266,10 @@ class SampleConfig:
     grid: bool = False  # one file per photo: the photo, then its n animations, side by side
     loop: bool = False  # frame 31 joins frame 0 as smoothly as neighbouring frames join
     speed: float = 1.0  # motion speed: 2 moves about twice as far
+    # motion arch: how much the scene moves, in pixels per frame at the dataset's size (None:
+    # predicted from the photo), and the frame rate to animate at (None: the dataset's)
+    motion: float | None = None
+    fps: float | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:

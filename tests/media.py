@@ -149,3 +149,32 @@ def write_splits(root: Path, splits: dict, fps: float = 12.0) -> Path:
         shards.append({"file": name, "split": split, "n_clips": len(clips)})
     write_index(root, CLIP, fps, shards, {})
     return root
+
+
+def smooth_texture(height: int, width: int, seed: int = 0, scale: int = 6) -> np.ndarray:
+    """(H, W) float32 in 28..228: random values on a coarse grid, bicubically enlarged."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    coarse = rng.random((height // scale + 2, width // scale + 2)).astype(np.float32)
+    texture = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+    return 28 + 200 * texture.clip(0, 1)
+
+
+def moving_window(
+    positions: list[tuple[float, float]], height: int = 45, width: int = 80, seed: int = 0
+) -> np.ndarray:
+    """(T, H, W) uint8: a window onto a larger smooth texture, its content displaced by
+    (dx, dy) pixels in frame t (sub-pixel, bilinear): the flow from frame t to t+1 is known."""
+    import cv2
+
+    margin = 40
+    texture = smooth_texture(height + 2 * margin, width + 2 * margin + 200, seed)
+    frames = []
+    for dx, dy in positions:
+        # output pixel (x, y) shows texture (x + margin - dx, y + margin - dy): content moves +dx
+        warp = np.float32([[1, 0, margin - dx], [0, 1, margin - dy]])
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        frame = cv2.warpAffine(texture, warp, (width, height), flags=flags)
+        frames.append(np.clip(np.rint(frame), 0, 255))
+    return np.stack(frames).astype(np.uint8)

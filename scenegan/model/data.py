@@ -8,11 +8,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from scenegan.clip_format import ClipFormat, channels_first
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
-from scenegan.pipeline.shards import open_shard, read_index, read_split
+from scenegan.pipeline.shards import open_shard, read_index, read_motion, read_split
+
+
+def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> dict:
+    """A split's measured motion (shards.read_motion) as tensors at the stage's format `fmt`,
+    in its pixels: `mean_flow` (N, 2, H, W) and `motion_map` (N, H, W) float16 area-resampled
+    and scaled by fmt.width / dataset_fmt.width; `motion` (N,) stays at the dataset's size
+    (the generators' input is in its pixels); `fps` (N,)."""
+    scale = fmt.width / dataset_fmt.width
+    mean_flow = torch.from_numpy(motion["mean_flow"]).permute(0, 3, 1, 2).float()
+    motion_map = torch.from_numpy(motion["motion_map"]).float()[:, None]
+    if fmt.frame_shape != dataset_fmt.frame_shape:
+        mean_flow = F.interpolate(mean_flow, size=fmt.frame_shape, mode="area")
+        motion_map = F.interpolate(motion_map, size=fmt.frame_shape, mode="area")
+    return {
+        "mean_flow": (mean_flow * scale).half(),
+        "motion_map": (motion_map[:, 0] * scale).half(),
+        "motion": torch.from_numpy(np.asarray(motion["motion"], np.float32)),
+        "fps": torch.from_numpy(np.asarray(motion["fps"], np.float32)),
+    }
 
 
 class StreamedClips:
@@ -64,8 +84,10 @@ class ClipBank:
         dataset_fmt: ClipFormat | None = None,
         rank: int = 0,
         world_size: int = 1,
+        motion: dict[str, torch.Tensor] | None = None,
     ):
         self.clips, self.fmt = clips, fmt
+        self.motion = motion  # per-clip measured motion at `fmt` (motion_targets), or None
         self.dataset_fmt = dataset_fmt or fmt
         self.streamed = isinstance(clips, StreamedClips)
         self.indices = np.arange(rank, clips.shape[0], world_size)
@@ -84,6 +106,7 @@ class ClipBank:
         rank: int = 0,
         world_size: int = 1,
         stream: bool | None = None,
+        with_motion: bool = False,
     ) -> ClipBank:
         """The training split of the dataset at `root`, at `stage`'s format of the dataset's
         own. `stream`: read clips from the shards as batches need them; None (auto) streams
@@ -96,6 +119,8 @@ class ClipBank:
             needed = index.n_clips("train") * index.fmt.n_bytes * world_size
             stream = needed > physical_memory() / 4
         shares = {"dataset_fmt": index.fmt, "rank": rank, "world_size": world_size}
+        if with_motion:
+            shares["motion"] = motion_targets(read_motion(root, "train"), index.fmt, fmt)
         if stream:
             return cls(StreamedClips(index.files("train"), fmt), fmt, **shares)
         clips, _ = read_split(root, "train")
@@ -106,11 +131,25 @@ class ClipBank:
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> torch.Tensor:
         """A random batch as float (B, C, T, H, W) in [-1, 1]."""
+        return self.sample_with_targets(rng, batch_size)[0]
+
+    def sample_with_targets(
+        self, rng: np.random.Generator, batch_size: int
+    ) -> tuple[torch.Tensor, dict | None]:
+        """A random batch as `sample` draws it (the same draws), and the measured motion of its
+        clips, flipped with them (None for a bank without motion)."""
         picks = self.indices[rng.integers(0, len(self.indices), batch_size)]
         flips = torch.from_numpy(rng.random(batch_size) < 0.5)
         batch = self.as_unit(picks)
         batch[flips] = batch[flips].flip(-1)
-        return batch
+        if self.motion is None:
+            return batch, None
+        rows = torch.from_numpy(picks)
+        targets = {key: value[rows] for key, value in self.motion.items()}
+        targets["motion_map"][flips] = targets["motion_map"][flips].flip(-1)
+        flow = targets["mean_flow"]
+        flow[flips] = flow[flips].flip(-1) * flow.new_tensor([-1.0, 1.0]).view(1, 2, 1, 1)
+        return batch, targets
 
     def fixed(self, count: int) -> torch.Tensor:
         """`count` clips spread evenly over the bank (for sample grids), float (B, C, T, H, W)."""

@@ -12,9 +12,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from scenegan.clip_format import stage_formats
+from scenegan.model.fade import FadeIn
 
 G_CHANNELS = (256, 128, 64, 32, 16, 8)
 D_CHANNELS = (64, 32, 8, 1)
+# G's convolutions pad time by hand (F.pad, then padding 0 in time): the same zero padding, but
+# oneDNN's bf16 Conv3d on the CPU (torch 2.13) returns NaN weight gradients for the first
+# layers' 2-frame inputs when the convolution pads time itself.
+TIME_PADDING = (0, 0, 0, 0, 1, 1)
 
 
 class Keras2019Net(nn.Module):
@@ -29,26 +34,29 @@ class Keras2019Net(nn.Module):
         for c_out in channels:
             layers.append(
                 nn.Sequential(
-                    nn.Conv3d(c_in, c_out, 3, padding=1),
+                    nn.Conv3d(c_in, c_out, 3, padding=(0, 1, 1)),
                     nn.BatchNorm3d(c_out, momentum=0.5),  # Keras momentum 0.5
                     nn.ReLU(),
                 )
             )
             c_in = c_out
         self.layers = nn.ModuleList(layers)
-        self.to_gray = nn.Conv3d(c_in, n_channels, 3, padding=1)  # named when it was gray only
+        # named when it was gray only
+        self.to_gray = nn.Conv3d(c_in, n_channels, 3, padding=(0, 1, 1))
 
     def forward(self, photo: torch.Tensor) -> torch.Tensor:
         x = photo[:, :, None].repeat(1, 1, 2, 1, 1)  # (B, C, 2, H, W)
         for i, layer in enumerate(self.layers):
             if i >= 2:  # the 2019 model doubles time before every layer after the second: 2 -> 32
                 x = x.repeat_interleave(2, dim=2)
-            x = layer(x)
-        return torch.tanh(self.to_gray(x))
+            x = layer(F.pad(x, TIME_PADDING))
+        return torch.tanh(self.to_gray(F.pad(x, TIME_PADDING)).float())  # float32 under any autocast
 
 
-class Keras2019Generator(nn.Module):
+class Keras2019Generator(FadeIn):
     """The 2019 generator: `G(photo, z)` ignores z (noise_dim 0); it had no noise."""
+
+    # `alpha` (FadeIn) is saved but unused: the 2019 blend is constant.
 
     def __init__(
         self,
@@ -66,7 +74,6 @@ class Keras2019Generator(nn.Module):
         if stage == "large":
             self.full = Keras2019Net(channels, self.fmt.channels)
             self.small.requires_grad_(False)  # the 2019 model froze its small model
-        self.register_buffer("alpha", torch.tensor(1.0))  # unused: the 2019 blend is constant
 
     def train(self, mode: bool = True) -> Keras2019Generator:
         super().train(mode)
@@ -106,11 +113,12 @@ class Keras2019Critic(nn.Module):
         self.head = nn.Linear(flat, 1)
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(clip).flatten(1)).squeeze(1)
+        return self.head(self.body(clip).flatten(1)).squeeze(1).float()
 
 
-class Keras2019Discriminator(nn.Module):
-    """Unconditional: clip (B, C, T, H, W) -> score (B,); large blends in the frozen small D."""
+class Keras2019Discriminator(FadeIn):
+    """Unconditional: clip (B, C, T, H, W) -> float32 score (B,); large blends in the frozen
+    small D."""
 
     def __init__(
         self,
@@ -129,7 +137,6 @@ class Keras2019Discriminator(nn.Module):
         if stage == "large":
             self.full = Keras2019Critic(self.fmt.volume, channels, n_channels)
             self.small.requires_grad_(False)
-        self.register_buffer("alpha", torch.tensor(1.0))
 
     def train(self, mode: bool = True) -> Keras2019Discriminator:
         super().train(mode)

@@ -15,6 +15,7 @@ from torch import nn
 from scenegan.clip_format import CLIP, ClipFormat, stage_formats
 from scenegan.config import ARCH_ALIASES, ARCHS
 from scenegan.model import keras2019
+from scenegan.model.fade import FadeIn
 
 NOISE_BASIS_SEED = 20190601  # noise maps: the basis is also saved with the weights
 
@@ -49,7 +50,7 @@ class TemporalBlock(nn.Module):
         return x + h.transpose(1, 2).reshape(bt, c, height, width)
 
 
-class FlowGenerator(nn.Module):
+class FlowGenerator(FadeIn):
     """photo (B, C, H, W) + z (B, noise_dim) -> clip (B, C, T, H, W), frame 0 == photo.
 
     C is 1 (gray) or 3 (rgb). At the default 80 x 45, stage small outputs 23 x 40 from fields
@@ -58,6 +59,10 @@ class FlowGenerator(nn.Module):
     size (23 x 40), faded in by the buffer `alpha` (0 -> 1) as in Progressive GAN. The fields
     are two flow components and one residual per channel. Layer names say `gray` from when
     photos were gray only; they stay so every shipped gray checkpoint loads unchanged.
+
+    Precision: the convolutions run in whatever autocast gives (bf16 on a GPU); the fields, the
+    warp and the clip are float32 from the heads on, so the output is float32 under any
+    autocast and frame 0 is the photo exactly.
     """
 
     def __init__(
@@ -73,6 +78,7 @@ class FlowGenerator(nn.Module):
         padding_mode: str = "reflection",
         noise_maps: bool = False,
         clip_format: dict | None = None,
+        condition_dim: int = 0,
     ):
         super().__init__()
         assert noise_dim > 0, "the flow generator needs noise (noise_dim > 0)"
@@ -93,6 +99,8 @@ class FlowGenerator(nn.Module):
         self.time_embedding = nn.Parameter(torch.randn(n_frames, code_dim) * 0.5)
         self.noise_in = nn.Linear(noise_dim, code_dim)
         self.gru = nn.GRU(2 * code_dim, code_dim, batch_first=True)
+        if condition_dim:  # inputs besides z that drive every frame (the motion arch's amount)
+            self.condition_in = nn.Linear(condition_dim, code_dim)
         self.blocks = nn.ModuleList(TemporalBlock(c2, code_dim) for _ in range(n_blocks))
         # Per-frame decoder to half the output resolution: the fields are smooth, and the photo's
         # detail comes through the warp, so full-resolution decoding is not worth its cost here.
@@ -117,7 +125,6 @@ class FlowGenerator(nn.Module):
             self.down_large = nn.Conv2d(large_channels, c0, 3, stride=2, padding=1)
             self.dec_large = nn.Conv2d(c1, c0, 3, padding=1)
             self.to_fields_large = nn.Conv2d(c0, 2 + n_channels, 3, padding=1)
-        self.register_buffer("alpha", torch.tensor(1.0))
         with torch.no_grad():  # start with small motion, not a still picture
             for head in [self.to_fields] + ([self.to_fields_large] if stage == "large" else []):
                 head.weight.mul_(0.3)
@@ -134,10 +141,13 @@ class FlowGenerator(nn.Module):
         maps = torch.einsum("bk,kthw->bthw", z, self.noise_basis) / self.noise_dim**0.5
         return maps.reshape(-1, 1, *maps.shape[-2:])
 
-    def frame_codes(self, z: torch.Tensor) -> torch.Tensor:
-        """z (B, noise_dim) -> per-frame codes (B, T, code_dim)."""
+    def frame_codes(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, noise_dim) [+ condition (B, condition_dim)] -> per-frame codes (B, T, code_dim)."""
         batch, n_frames = z.shape[0], self.fmt.n_frames
-        noise = self.noise_in(z)[:, None].expand(batch, n_frames, -1)
+        noise = self.noise_in(z)
+        if condition is not None:
+            noise = noise + self.condition_in(condition.to(noise.dtype))
+        noise = noise[:, None].expand(batch, n_frames, -1)
         time = self.time_embedding[None].expand(batch, -1, -1)
         codes, _ = self.gru(torch.cat([noise, time], dim=2))
         return codes
@@ -147,9 +157,9 @@ class FlowGenerator(nn.Module):
         the default size: e0 at stage small's size, then halved twice."""
         if self.stage == "large":
             e0 = lrelu(self.down_large(lrelu(self.from_gray_large(photo))))
-            if float(self.alpha) < 1:
+            if self.fading:
                 small = lrelu(self.from_gray(area_resize(photo, self.small_fmt.frame_shape)))
-                e0 = torch.lerp(small, e0, float(self.alpha))
+                e0 = self.blend(small, e0)
         else:
             e0 = lrelu(self.from_gray(photo))
         e1 = lrelu(self.enc1(e0))
@@ -162,13 +172,15 @@ class FlowGenerator(nn.Module):
         # channels_last: the faster layout of CPU convolutions and nearest upsampling
         return e.contiguous(memory_format=torch.channels_last)
 
-    def frame_fields(self, encoded, z: torch.Tensor) -> torch.Tensor:
+    def frame_fields(
+        self, encoded, z: torch.Tensor, condition: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Per-frame fields (B, T, 2 + C, H, W) in the head's units, zero at frame 0: flow x, y
         and a residual per channel, from the temporal blocks driven by per-frame noise codes
         and maps."""
         e0, e1, e2 = encoded
         batch, n_frames = z.shape[0], self.fmt.n_frames
-        codes = self.frame_codes(z).reshape(batch * n_frames, -1)  # (B*T, code_dim)
+        codes = self.frame_codes(z, condition).reshape(batch * n_frames, -1)  # (B*T, code_dim)
         x = self.per_frame(e2)
         for block in self.blocks:
             x = block(x, codes, n_frames)
@@ -179,12 +191,12 @@ class FlowGenerator(nn.Module):
         if self.stage == "large":
             small_size = self.small_fmt.frame_shape
             y = F.interpolate(x, size=small_size, mode="nearest")
-            fields = self.to_fields_large(lrelu(self.dec_large(y) + self.per_frame(e0)))
-            if float(self.alpha) < 1:
-                coarse = F.interpolate(self.to_fields(x), size=small_size, mode="bilinear")
-                fields = torch.lerp(coarse, fields, float(self.alpha))
+            fields = self.to_fields_large(lrelu(self.dec_large(y) + self.per_frame(e0))).float()
+            if self.fading:
+                coarse = F.interpolate(self.to_fields(x).float(), size=small_size, mode="bilinear")
+                fields = self.blend(coarse, fields)
         else:
-            fields = self.to_fields(x)
+            fields = self.to_fields(x).float()  # float32 from here: the warp needs the precision
         height, width = self.fmt.frame_shape
         fields = F.interpolate(fields, size=(height, width), mode="bilinear", align_corners=False)
         fields = fields.view(batch, n_frames, fields.shape[1], height, width)
@@ -225,6 +237,7 @@ class FlowGenerator(nn.Module):
     ):
         """The clip (B, C, T, H, W); with `with_penalties`, also a dict of the regularisers
         (`roughness`, `residual`) that the training step weighs."""
+        photo = photo.float()
         fields = self.frame_fields(self.encode(photo), z)
         fields = motion_controls(fields, loop=loop, speed=speed)
         height, width = self.fmt.frame_shape
@@ -280,13 +293,13 @@ class EulerGenerator(FlowGenerator):
         scale, shift = self.velocity_film(z)[..., None, None].chunk(2, dim=1)
         h = lrelu((e1 + context) * (1 + scale) + shift)
         h = lrelu(self.velocity_hidden(h))
-        raw = self.to_velocity(h)  # (B, 2, 12, 20)
+        raw = self.to_velocity(h).float()  # (B, 2, 12, 20), float32 like every field
         if self.stage == "large":
-            coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear")
+            coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
             fine = coarse + self.to_velocity_large(
                 lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
-            )
-            raw = torch.lerp(coarse, fine, float(self.alpha))
+            ).float()
+            raw = self.blend(coarse, fine)
         height, width = self.fmt.frame_shape
         raw = F.interpolate(raw, size=(height, width), mode="bilinear", align_corners=False)
         return self.velocity_scale * torch.tanh(raw)
@@ -300,6 +313,7 @@ class EulerGenerator(FlowGenerator):
         speed: float = 1.0,
         with_penalties: bool = False,
     ):
+        photo = photo.float()
         encoded = self.encode(photo)
         velocity = speed * self.velocity(encoded, z)  # (B, 2, H, W)
         fields = motion_controls(self.frame_fields(encoded, z), loop=loop, speed=speed)
@@ -373,11 +387,12 @@ def clip_features(clip: torch.Tensor) -> torch.Tensor:
     return torch.cat([clip, drift, motion], dim=1)
 
 
-class Discriminator(nn.Module):
+class Discriminator(FadeIn):
     """Conditional spatio-temporal critic: clip (B, C, T, H, W) -> score (B,).
 
     Strided 3-D convolutions at half the small resolution and below; stage large adds a
-    full-resolution input block faded in by `alpha`, like the generator's.
+    full-resolution input block faded in by `alpha`, like the generator's. Scores are float32
+    under any autocast.
     """
 
     def __init__(
@@ -413,20 +428,18 @@ class Discriminator(nn.Module):
         n_frames, height, width = self.small_fmt.volume
         flat = c2 * halved(n_frames, 3) * halved(height, 3) * halved(width, 3)
         self.head = nn.Linear(flat, 1)
-        self.register_buffer("alpha", torch.tensor(1.0))
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         x = clip_features(clip)
         if self.stage == "large":
             h = self.from_input_large(x)
-            alpha = float(self.alpha)
-            if alpha < 1:
+            if self.fading:
                 small = area_resize(x, self.small_fmt.frame_shape)
-                h = torch.lerp(self.from_input(small), h, alpha)
+                h = self.blend(self.from_input(small), h)
         else:
             h = self.from_input(x)
         h = self.body(lrelu(h))
-        return self.head(h.flatten(1)).squeeze(1)
+        return self.head(h.flatten(1)).squeeze(1).float()
 
 
 def canonical_arch(arch: str) -> str:
@@ -441,6 +454,10 @@ def build_generator(arch: str, args: dict) -> nn.Module:
         return EulerGenerator(**args)
     if arch == "flow":
         return FlowGenerator(**args)
+    if arch == "motion":
+        from scenegan.model.motion import MotionGenerator
+
+        return MotionGenerator(**args)
     if arch == "keras2019":
         return keras2019.Keras2019Generator(**args)
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
@@ -448,7 +465,7 @@ def build_generator(arch: str, args: dict) -> nn.Module:
 
 def build_discriminator(arch: str, args: dict) -> nn.Module:
     arch = canonical_arch(arch)
-    if arch in ("euler", "flow"):
+    if arch in ("euler", "flow", "motion"):
         return Discriminator(**args)
     if arch == "keras2019":
         return keras2019.Keras2019Discriminator(**args)
@@ -467,7 +484,7 @@ def default_args(arch: str, stage: str, clip: ClipFormat = CLIP) -> tuple[dict, 
     `clip`, as plain dicts."""
     arch = canonical_arch(arch)
     fmt = {"clip_format": clip.to_dict()}
-    if arch in ("euler", "flow"):
+    if arch in ("euler", "flow", "motion"):
         G_args = {"stage": stage, "channels": [16, 32, 64], "noise_dim": 32, "noise_maps": True}
         return {**G_args, **fmt}, {"stage": stage, "channels": [16, 32, 64], **fmt}
     if arch == "keras2019":

@@ -42,6 +42,21 @@ def dataset_fps(info: dict) -> float:
     return DEFAULT_FPS
 
 
+def model_fps(G: torch.nn.Module, info: dict) -> float:
+    """The frame rate a model animates at: the motion arch's own buffer, else dataset_fps."""
+    fps = getattr(G, "fps", None)
+    return float(fps) if isinstance(fps, torch.Tensor) else dataset_fps(info)
+
+
+def amount_controls(config: SampleConfig) -> dict:
+    """The motion arch's inputs that `config` sets (none: the model's own choice)."""
+    return {
+        key: value
+        for key, value in (("motion", config.motion), ("fps", config.fps))
+        if value is not None
+    }
+
+
 def list_images(paths: Iterable[Path]) -> list[Path]:
     """Files as given, folders expanded to the image files in them (sorted)."""
     images: list[Path] = []
@@ -163,7 +178,7 @@ def sample(
         G, info = load_any_generator(checkpoint, config.device)
     else:
         (G, info), checkpoint = generator, "the given generator"
-    fps = dataset_fps(info)
+    fps = config.fps or model_fps(G, info)
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     images = list_images(config.images) if config.images else sorted(EXAMPLES.glob("*.jpg"))
     if not images:
@@ -183,7 +198,9 @@ def sample(
             failed.append(path)
             continue
         noise = draw_noise(G, config.n, seed)
-        animations = animate(G, photo, noise, loop=config.loop, speed=config.speed)
+        animations = animate(
+            G, photo, noise, loop=config.loop, speed=config.speed, **amount_controls(config)
+        )
         panels = [grid_frames(photo, animations)] if config.grid else list(animations)
         for name, frames in zip(output_names(stem, config.n, config.grid), panels, strict=True):
             out_path = config.out / f"{name}.{config.format}"

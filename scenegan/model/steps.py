@@ -11,10 +11,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from scenegan.model.augment import augment
-from scenegan.model.losses import d_loss, g_loss, gradient_penalty, motion_match
+from scenegan.model.losses import d_fake_term, d_loss, g_loss, gradient_penalty, motion_match
+from scenegan.model.motion import flow_losses
+from scenegan.model.networks import identity_grid
 from scenegan.model.runtime import unwrap
 
 
@@ -30,6 +33,11 @@ class StepWeights:
     roughness_weight: float
     residual_weight: float
     motion_weight: float
+    flow_weight: float
+    magnitude_weight: float
+    amount_weight: float
+    adversarial_weight: float
+    baseline_fake_weight: float
 
     @classmethod
     def of(cls, cfg) -> StepWeights:
@@ -45,25 +53,37 @@ class GANStep:
     def __init__(self, weights: StepWeights):
         self.w = weights
 
-    def __call__(self, G_train, D_train, opt_G, opt_D, real, z, autocast=None, timer=None):
+    def __call__(
+        self, G_train, D_train, opt_G, opt_D, real, z, autocast=None, timer=None, targets=None
+    ):
+        """`targets`: the real clips' measured motion (data.ClipBank.sample_with_targets),
+        for the architectures that learn from it."""
         autocast = autocast or nullcontext()
         mark = timer or (lambda phase: None)
         D = unwrap(D_train)
         mark("forward_backward")
-        D.requires_grad_(True)
+        adversarial = self.w.adversarial_weight > 0
         with autocast:
-            fake, penalties = self.generate(G_train, real[:, :, 0], z)
-            loss_D = self.d_loss(D_train, real, fake.detach())
-        opt_D.zero_grad(set_to_none=True)
-        loss_D.backward()
-        mark("optimizer")
-        opt_D.step()
+            fake, penalties = self.generate(G_train, real[:, :, 0], z, targets)
+        if adversarial:
+            D.requires_grad_(True)
+            with autocast:
+                loss_D = self.d_loss(D_train, real, fake.detach())
+            opt_D.zero_grad(set_to_none=True)
+            loss_D.backward()
+            mark("optimizer")
+            opt_D.step()
+        else:  # regression only: D is neither trained nor asked
+            loss_D = fake.new_zeros((), dtype=torch.float32)
         mark("forward_backward")
         # G's pass through D runs outside DDP with D frozen: no gradient reduction for D.
         D.requires_grad_(False)
         with autocast:
-            loss_G = g_loss(self.w.loss, D(augment(fake, self.w.augment)).float())
-            loss_G = loss_G + self.g_extra(fake, real, penalties)
+            loss_G = fake.new_zeros((), dtype=torch.float32)
+            if adversarial:
+                scores = D(augment(fake, self.w.augment)).float()
+                loss_G = self.w.adversarial_weight * g_loss(self.w.loss, scores)
+            loss_G = loss_G + self.g_extra(fake, real, penalties, targets)
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         mark("optimizer")
@@ -71,13 +91,13 @@ class GANStep:
         mark(None)
         return loss_D.detach(), loss_G.detach(), fake.detach()
 
-    def generate(self, G_train: nn.Module, photo: torch.Tensor, z: torch.Tensor):
+    def generate(self, G_train: nn.Module, photo: torch.Tensor, z: torch.Tensor, targets=None):
         return G_train(photo, z), {}
 
     def d_loss(self, D_train, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def g_extra(self, fake: torch.Tensor, real: torch.Tensor, penalties: dict) -> torch.Tensor:
+    def g_extra(self, fake, real, penalties: dict, targets=None) -> torch.Tensor:
         return fake.new_zeros(())
 
     def gradient_penalty(self, D_train, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -89,7 +109,7 @@ class GANStep:
 class PhotoWarpStep(GANStep):
     """euler and flow: the photo-conditioned D, regularisers and the motion-map match."""
 
-    def generate(self, G_train, photo, z):
+    def generate(self, G_train, photo, z, targets=None):
         if self.w.roughness_weight > 0 or self.w.residual_weight > 0:
             return G_train(photo, z, with_penalties=True)
         return G_train(photo, z), {}
@@ -107,7 +127,7 @@ class PhotoWarpStep(GANStep):
             fakes.append((scores[2], self.w.mismatch_weight))
         return d_loss(self.w.loss, scores[0], fakes) + self.gradient_penalty(D_train, real, fake)
 
-    def g_extra(self, fake, real, penalties):
+    def g_extra(self, fake, real, penalties, targets=None):
         extra = fake.new_zeros((), dtype=torch.float32)
         if penalties:
             extra = extra + self.w.roughness_weight * penalties["roughness"].float()
@@ -126,6 +146,65 @@ class Keras2019Step(GANStep):
         return loss + self.gradient_penalty(D_train, real, fake)
 
 
+class MotionStep(PhotoWarpStep):
+    """The motion arch: G is told how much each real clip moved and regressed to its measured
+    flow; D also learns that the copied photo and the drifting photo are fake, so standing
+    still or sliding the whole picture is no way to fool it."""
+
+    def generate(self, G_train, photo, z, targets=None):
+        if targets is None:
+            raise ValueError("the motion arch trains on measured flow: pass targets")
+        return G_train(
+            photo, z, motion=targets["motion"], fps=targets["fps"], with_penalties=True
+        )
+
+    def d_loss(self, D_train, real, fake):
+        loss = super().d_loss(D_train, real, fake)
+        if self.w.baseline_fake_weight <= 0:
+            return loss
+        half = max(1, len(real) // 2)
+        baselines = torch.cat([copied_photo(real[:half]), drifting_photo(real[half:])])
+        scores = D_train(augment(baselines, self.w.augment)).float()
+        return loss + self.w.baseline_fake_weight * d_fake_term(self.w.loss, scores)
+
+    def g_extra(self, fake, real, penalties, targets=None):
+        extra = super().g_extra(fake, real, penalties)
+        losses = flow_losses(penalties, targets)
+        return (
+            extra
+            + self.w.flow_weight * losses["epe"]
+            + self.w.magnitude_weight * losses["magnitude"]
+            + self.w.amount_weight * losses["amount"]
+        )
+
+
+def copied_photo(clips: torch.Tensor) -> torch.Tensor:
+    """Frame 0 of each clip (B, C, T, H, W) held for every frame."""
+    return clips[:, :, :1].expand_as(clips).contiguous()
+
+
+def drifting_photo(clips: torch.Tensor) -> torch.Tensor:
+    """Frame 0 of each clip slid by a random whole-picture velocity (N(0, 0.5) px/frame)."""
+    batch, channels, n_frames, height, width = clips.shape
+    photo = clips[:, :, 0]
+    velocity = torch.randn(batch, 2, device=clips.device) * 0.5  # pixels per frame (x, y)
+    units = velocity * velocity.new_tensor([2 / width, 2 / height])
+    time = torch.arange(n_frames, device=clips.device, dtype=units.dtype)
+    base = identity_grid(height, width, units)  # (1, H, W, 2)
+    grid = base[:, None] - (units[:, None] * time[None, :, None])[:, :, None, None]  # (B,T,H,W,2)
+    frames = F.grid_sample(
+        photo.repeat_interleave(n_frames, dim=0).float(),
+        grid.reshape(-1, height, width, 2),
+        mode="bilinear",
+        padding_mode="reflection",
+        align_corners=False,
+    )
+    frames = frames.view(batch, n_frames, channels, height, width).transpose(1, 2)
+    return frames.to(clips.dtype)
+
+
 def gan_step_for(arch: str, weights: StepWeights) -> GANStep:
     """The step object of an architecture."""
+    if arch == "motion":
+        return MotionStep(weights)
     return Keras2019Step(weights) if arch == "keras2019" else PhotoWarpStep(weights)

@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from scenegan.animation_files import tile, upscale, write_gif
-from scenegan.clip_format import CLIP, ClipFormat, channels_last, from_unit
+from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat, channels_last, from_unit
 from scenegan.config import TrainConfig
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
@@ -74,10 +74,12 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def build_models(
-    cfg: TrainConfig, clip: ClipFormat = CLIP
+    cfg: TrainConfig, clip: ClipFormat = CLIP, fps: float = DEFAULT_FPS
 ) -> tuple[nn.Module, nn.Module, dict, dict]:
-    """G and D of `cfg`'s architecture and stage for a dataset of format `clip`."""
+    """G and D of `cfg`'s architecture and stage for a dataset of format `clip` and `fps`."""
     G_args, D_args = default_args(cfg.arch, cfg.stage, clip)
+    if cfg.arch == "motion":  # its default frame rate is the dataset's
+        G_args["fps"] = float(fps)
     return build_generator(cfg.arch, G_args), build_discriminator(cfg.arch, D_args), G_args, D_args
 
 
@@ -140,10 +142,10 @@ class Models:
     D_args: dict
 
     @classmethod
-    def build(cls, cfg: TrainConfig, clip: ClipFormat) -> Models:
-        """The networks and optimisers for a dataset of format `clip`."""
+    def build(cls, cfg: TrainConfig, clip: ClipFormat, fps: float = DEFAULT_FPS) -> Models:
+        """The networks and optimisers for a dataset of format `clip` and frame rate `fps`."""
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-        G, D, G_args, D_args = build_models(cfg, clip)
+        G, D, G_args, D_args = build_models(cfg, clip, fps)
         G_ema = build_generator(cfg.arch, G_args).requires_grad_(False).eval()
         G_ema.load_state_dict(G.state_dict())
         opt_G = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], cfg.lr, cfg.betas)
@@ -352,10 +354,15 @@ def train(cfg: TrainConfig) -> dict:
     rt = setup_runtime(cfg.device, cfg.threads)
     stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
     bank = ClipBank.from_dataset(
-        cfg.data, cfg.stage, rank=rt.rank, world_size=rt.world_size, stream=stream
+        cfg.data,
+        cfg.stage,
+        rank=rt.rank,
+        world_size=rt.world_size,
+        stream=stream,
+        with_motion=cfg.arch == "motion",
     )
     check_arch_format(cfg.arch, bank.dataset_fmt)
-    models = Models.build(cfg, bank.dataset_fmt)
+    models = Models.build(cfg, bank.dataset_fmt, read_index(cfg.data).fps)
     step, np_rng, message = start(cfg, models, rt, bank.dataset_fmt)
     G, G_ema = models.G, models.G_ema
     models.to(rt.device)
@@ -372,10 +379,13 @@ def train(cfg: TrainConfig) -> dict:
     while step < cfg.steps:
         alpha = fade_alpha(cfg, step)
         models.set_alpha(alpha)
-        real = bank.sample(np_rng, cfg.batch_size).to(rt.device)  # (B, C, T, H, W)
+        real, targets = bank.sample_with_targets(np_rng, cfg.batch_size)
+        real = real.to(rt.device)  # (B, C, T, H, W)
+        if targets is not None:
+            targets = {key: value.to(rt.device) for key, value in targets.items()}
         z = torch.randn(cfg.batch_size, G.noise_dim, device=rt.device)
         loss_D, loss_G, fake = gan_step(
-            G_train, D_train, models.opt_G, models.opt_D, real, z, autocast
+            G_train, D_train, models.opt_G, models.opt_D, real, z, autocast, targets=targets
         )
         update_ema(G_ema, G, step, cfg.ema_beta)
         step += 1

@@ -22,6 +22,7 @@ from scenegan.pipeline.engines import run_tasks
 from scenegan.pipeline.extract import ExtractConfig, SourceResult, extract_source, source_rng
 from scenegan.pipeline.shards import (
     INDEX_NAME,
+    MOTION_CACHE_DIR,
     STATS_NAME,
     copy_shard,
     open_shard,
@@ -277,6 +278,7 @@ def _replace_dataset(out: Path, staging: Path) -> None:
     index.json goes first and comes back last, so a reader sees a whole dataset or none."""
     remove_index(out)
     shutil.rmtree(out / "preview", ignore_errors=True)  # it showed the clips being replaced
+    shutil.rmtree(out / MOTION_CACHE_DIR, ignore_errors=True)  # annotations of the old shards
     for old in sorted(out.glob("*.h5")):
         if old.name.split("-")[0] in SPLITS:
             old.unlink()

@@ -1,0 +1,229 @@
+"""The `motion` generator: motion learned from measured optical flow, its amount an input.
+
+After Holynski et al. (2021) and Li et al. (Generative Image Dynamics, 2024): from the photo,
+the noise, how much the scene moves (`motion`, mean flow speed in pixels per frame at the
+dataset's size) and the frame rate, the network predicts per pixel a steady velocity `v`
+(integrated along its streamlines: water keeps flowing, clouds keep drifting) and an
+oscillation, an amplitude vector `a`, a frequency and a phase (waves, leaves and flames go
+back and forth, so their average flow cancels and one velocity field cannot carry them).
+Frame t warps the photo, never the previous frame, by
+
+    streamline of v over t frames  +  a * (sin(w t + phase) - sin(phase))
+
+plus the flow generator's small per-frame jitter and its residual, the texture change no warp
+explains (foam, flicker), trained adversarially. The fields are scaled so that their analytic
+mean speed is exactly `motion`: the network chooses where and how things move, the input says
+how much. In training `motion` is the real clip's measured value and the fields are regressed
+to its measured `mean_flow` (end-point error) and `motion_map` (the magnitude term that keeps
+averaging from shrinking oscillation); at sample time a small head predicts it from the photo,
+times a gain calibrated on the select split, times `--speed`, or `--motion` sets it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scenegan.model.networks import (
+    FlowGenerator,
+    identity_grid,
+    integrate,
+    lrelu,
+    motion_controls,
+)
+
+REFERENCE_FPS = 12.0  # the frame rate whose log is 0 in the conditioning
+AMOUNT_EPS = 0.01  # px/frame: the amount head predicts log(motion + AMOUNT_EPS)
+N_MOTION_FIELDS = 6  # velocity x, y; amplitude x, y; frequency; phase
+
+
+class MotionGenerator(FlowGenerator):
+    """photo (B, C, H, W) + z (B, noise_dim) [+ motion (B,), fps (B,)] -> clip (B, C, T, H, W).
+
+    Frame 0 is the photo by construction. Without `motion` the amount head predicts it (times
+    the calibrated buffer `motion_gain`); without `fps` the dataset's rate `fps` is assumed.
+    """
+
+    def __init__(
+        self,
+        *,
+        jitter_scale: float = 0.02,
+        max_cycles: float = 6.0,
+        fps: float = REFERENCE_FPS,
+        **kwargs,
+    ):
+        super().__init__(flow_scale=jitter_scale, condition_dim=2, **kwargs)
+        c0, c1, c2 = kwargs.get("channels", (16, 32, 64))
+        self.max_cycles = max_cycles  # the fastest oscillation, in cycles per clip
+        self.register_buffer("fps", torch.tensor(float(fps)))
+        self.register_buffer("motion_gain", torch.tensor(1.0))
+        self.motion_context = nn.Conv2d(c2, c1, 3, padding=1)  # 6 x 10: what kind of place
+        self.motion_film = nn.Linear(self.noise_dim + 2, 2 * c1)  # z, how much, how fast
+        self.motion_hidden = nn.Conv2d(c1, c1, 3, padding=1)
+        self.to_motion = nn.Conv2d(c1, N_MOTION_FIELDS, 3, padding=1)
+        self.amount_head = nn.Sequential(nn.Linear(2 * c2 + 1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
+        if self.stage == "large":
+            self.motion_large = nn.Conv2d(c0 + N_MOTION_FIELDS, c0, 3, padding=1)
+            self.to_motion_large = nn.Conv2d(c0, N_MOTION_FIELDS, 3, padding=1)
+            with torch.no_grad():
+                self.to_motion_large.weight.mul_(0.1)
+                self.to_motion_large.bias.zero_()
+
+    # -- how much -------------------------------------------------------------------------
+
+    def predict_amount(self, encoded, fps: torch.Tensor) -> torch.Tensor:
+        """log(motion + AMOUNT_EPS) (B,) predicted from the photo's features and the rate."""
+        e2 = encoded[2].float()
+        pooled = torch.cat([e2.mean(dim=(2, 3)), e2.amax(dim=(2, 3))], dim=1)
+        log_fps = (fps.float() / REFERENCE_FPS).log()[:, None]
+        return self.amount_head(torch.cat([pooled, log_fps], dim=1)).squeeze(1)
+
+    def amount(self, encoded, fps: torch.Tensor) -> torch.Tensor:
+        """The motion (B,) to animate with when none is given: predicted, times the gain."""
+        predicted = self.predict_amount(encoded, fps).exp() - AMOUNT_EPS
+        return predicted.clamp(min=0) * self.motion_gain
+
+    # -- where and how --------------------------------------------------------------------
+
+    def raw_fields(self, encoded, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """The motion fields (B, 6, H, W) before scaling: velocity, amplitude (unscaled),
+        frequency and phase logits."""
+        e0, e1, e2 = encoded
+        context = F.interpolate(self.motion_context(e2), size=e1.shape[-2:], mode="bilinear")
+        film = self.motion_film(torch.cat([z, condition], dim=1).to(e1.dtype))
+        scale, shift = film[..., None, None].chunk(2, dim=1)
+        h = lrelu((e1 + context) * (1 + scale) + shift)
+        raw = self.to_motion(lrelu(self.motion_hidden(h)))  # (B, 6, 12, 20)
+        if self.stage == "large":
+            coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
+            fine = coarse + self.to_motion_large(
+                lrelu(self.motion_large(torch.cat([e0, coarse.to(e0.dtype)], dim=1)))
+            ).float()
+            raw = self.blend(coarse, fine)
+        height, width = self.fmt.frame_shape
+        return F.interpolate(raw.float(), size=(height, width), mode="bilinear")
+
+    def trajectories(self, raw: torch.Tensor, motion_px: torch.Tensor) -> dict:
+        """From raw fields and the wanted mean speed (B,) in pixels per frame at this stage's
+        size: velocity and amplitude in pixels, angular frequency, phase, and the analytic
+        per-pixel mean speed (`motion_map`) and mean flow (`mean_flow`) of the motion they
+        make, as the training targets measure them."""
+        n_frames = self.fmt.n_frames
+        velocity, amplitude = raw[:, 0:2], raw[:, 2:4]
+        cycles = 0.5 + (self.max_cycles - 0.5) * torch.sigmoid(raw[:, 4:5])
+        omega = 2 * math.pi * cycles / n_frames  # radians per frame
+        phase = math.pi * torch.tanh(raw[:, 5:6])
+        steps = self.oscillation(amplitude, omega, phase, n_frames).diff(dim=1)  # (B, T-1, 2, H, W)
+        speed = (velocity[:, None] + steps).square().sum(dim=2).add(1e-8).sqrt().mean(dim=1)
+        # One scale for velocity and amplitude: the analytic mean speed becomes `motion_px`.
+        gain = motion_px.float() / (speed.mean(dim=(1, 2)) + 1e-4)  # (B,)
+        gain = gain[:, None, None, None]
+        velocity, amplitude = velocity * gain, amplitude * gain
+        total = self.oscillation(amplitude, omega, phase, n_frames)[:, -1]  # (B, 2, H, W)
+        return {
+            "velocity": velocity,
+            "amplitude": amplitude,
+            "omega": omega,
+            "phase": phase,
+            "motion_map": speed * gain[:, 0],  # (B, H, W)
+            "mean_flow": velocity + total / (n_frames - 1),  # (B, 2, H, W)
+        }
+
+    @staticmethod
+    def oscillation(amplitude, omega, phase, n_frames: int) -> torch.Tensor:
+        """Displacement (B, T, 2, H, W) in pixels of the oscillation, zero at frame 0."""
+        time = torch.arange(n_frames, device=amplitude.device, dtype=amplitude.dtype)
+        angle = omega[:, None] * time.view(1, -1, 1, 1, 1) + phase[:, None]  # (B, T, 1, H, W)
+        return amplitude[:, None] * (angle.sin() - phase.sin()[:, None])
+
+    def to_grid_units(self, pixels: torch.Tensor, dim: int) -> torch.Tensor:
+        """Pixels (x, y along `dim`) -> grid_sample's normalised units (align_corners=False)."""
+        height, width = self.fmt.frame_shape
+        shape = [1] * pixels.dim()
+        shape[dim] = 2
+        return pixels * pixels.new_tensor([2 / width, 2 / height]).view(shape)
+
+    def stage_scale(self) -> float:
+        """Pixels at this stage's size per pixel at the dataset's size."""
+        return self.fmt.width / self.dataset_fmt.width
+
+    def forward(
+        self,
+        photo: torch.Tensor,
+        z: torch.Tensor,
+        *,
+        motion: torch.Tensor | float | None = None,
+        fps: torch.Tensor | float | None = None,
+        loop: bool = False,
+        speed: float = 1.0,
+        with_penalties: bool = False,
+    ):
+        """The clip (B, C, T, H, W); with `with_penalties`, also a dict of the regularisers and
+        the motion the training step compares with the measured flow."""
+        batch = photo.shape[0]
+        fps = self.fps.expand(batch) if fps is None else torch.as_tensor(fps).to(photo.device)
+        fps = fps.float().expand(batch)
+        encoded = self.encode(photo)
+        log_amount = self.predict_amount(encoded, fps)
+        if motion is None:
+            motion = (log_amount.exp() - AMOUNT_EPS).clamp(min=0) * self.motion_gain
+        motion = torch.as_tensor(motion, device=photo.device).float().expand(batch) * speed
+        condition = torch.stack(
+            [(motion + AMOUNT_EPS).log(), (fps / REFERENCE_FPS).log()], dim=1
+        )  # (B, 2)
+        raw = self.raw_fields(encoded, z, condition)
+        paths = self.trajectories(raw, motion * self.stage_scale())
+        n_frames = self.fmt.n_frames
+        omega = paths["omega"]
+        if loop:  # whole cycles per clip, so the oscillation returns to frame 0
+            omega = (omega * n_frames / (2 * math.pi)).round().clamp(min=1) * 2 * math.pi / n_frames
+        fields = motion_controls(
+            self.frame_fields(encoded, z, condition), loop=loop, speed=speed
+        ).float()
+        height, width = self.fmt.frame_shape
+        base = identity_grid(height, width, raw)  # (1, H, W, 2)
+        velocity = self.to_grid_units(paths["velocity"], dim=1)
+        sway = self.oscillation(paths["amplitude"], omega, paths["phase"], n_frames)
+        sway = self.to_grid_units(sway, dim=2).permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
+        jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
+        offsets = jitter - sway  # backward warping: sample where the content came from
+        photo32 = photo.float()
+        frames = self.render(photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:])
+        if loop:  # the streamline part as euler's: blend backward and forward integration
+            ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
+            fore = self.render(photo32, ahead + offsets, fields[:, :, 2:])
+            weight = torch.arange(n_frames, device=photo.device, dtype=frames.dtype) / n_frames
+            frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
+        frames = frames.transpose(1, 2).to(photo.dtype)  # (B, C, T, H, W)
+        if not with_penalties:
+            return frames
+        penalties = self.penalties(fields)
+        penalties.update(
+            log_amount=log_amount,
+            motion_map=paths["motion_map"],
+            mean_flow=paths["mean_flow"],
+            stage_scale=self.stage_scale(),
+        )
+        return frames, penalties
+
+
+def flow_losses(penalties: dict, targets: dict) -> dict:
+    """The regression of the motion fields to the measured flow of the real clips.
+
+    `targets` at the stage's size in its pixels: `mean_flow` (B, 2, H, W), `motion_map`
+    (B, H, W), and `motion` (B,) at the dataset's size. Each clip weighs the same whatever its
+    speed: its errors are divided by its own mean speed (plus 0.05 px/frame).
+    """
+    scale = penalties["stage_scale"]
+    norm = (targets["motion"].float() * scale + 0.05)[:, None, None]  # (B, 1, 1)
+    epe = (penalties["mean_flow"] - targets["mean_flow"].float()).square().sum(1).add(1e-8).sqrt()
+    magnitude = (penalties["motion_map"] - targets["motion_map"].float()).abs()
+    log_motion = (targets["motion"].float() + AMOUNT_EPS).log()
+    return {
+        "epe": (epe / norm).mean(),
+        "magnitude": (magnitude / norm).mean(),
+        "amount": (penalties["log_amount"].float() - log_motion).abs().mean(),
+    }
