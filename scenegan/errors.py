@@ -81,9 +81,9 @@ def _free_space(path: str | None) -> str:
 
 
 def _user_path(path: str) -> str:
-    """The name a user gave, not the temporary `.<name>.<pid>.tmp` it was written under."""
-    temporary = re.fullmatch(r"(.*/)?\.(.+)\.\d+\.tmp", path)
-    return f"{temporary.group(1) or ''}{temporary.group(2)}" if temporary else path
+    """The name a user gave, not the temporary `.<name>.<pid>.tmp` (a file, or a folder such as
+    a report being made) it was written under."""
+    return re.sub(r"(^|/)\.([^/]+)\.\d+\.tmp(?=/|$)", r"\1\2", path)
 
 
 def resource_error(error: BaseException) -> UserError | None:

@@ -568,6 +568,82 @@ def test_truncated_mp4s_give_the_clips_before_the_damage(videos, tmp_path, capsy
     assert "before the damage" in output
 
 
+# ---------------------------------------------------------------- a full disk
+
+
+def small_disk_prefix(disk: Path, readonly: Path) -> list | None:
+    """A command prefix that runs the rest with a 48 MB tmpfs at `disk` and a read-only one at
+    `readonly`, in a mount namespace of its own (`unshare`: as root, or as a user where user
+    namespaces are allowed); None where that cannot be had."""
+    unshare = shutil.which("unshare")
+    if unshare is None or not sys.platform.startswith("linux"):
+        return None
+    script = (
+        'mount -t tmpfs -o size=48m tmpfs "$1" && mount -t tmpfs -o ro,size=64k tmpfs "$2" '
+        '&& shift 2 && exec "$@"'
+    )
+    prefix = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
+    prefix += [disk, readonly]
+    probe = subprocess.run([*map(str, prefix), "true"], capture_output=True)
+    return prefix if probe.returncode == 0 else None
+
+
+# The file each command's one error line must name, by case of tests/full_disk.py.
+FULL_DISK_NAMES = {
+    "export": "export/generator.pt",
+    "train": "train/training-state-0000002.pt",
+    "evaluate": "report/",
+    "sample": "samples/sea-1.gif",
+    "build-dataset-parts": "clips/.parts/",
+    "build-dataset-shards": "-00000.h5",
+    "export-read-only": "readonly/",
+}
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(dataset, state, videos, tmp_path):
+    """export, train, evaluate, sample and build-dataset on a real full disk (a small tmpfs):
+    one `error:` line naming the file, the earlier output there byte for byte as it was, no
+    temporary file left. Where no tmpfs can be mounted, RLIMIT_FSIZE makes the same writes fail
+    with EFBIG (file too large) instead."""
+    disk, readonly = tmp_path / "disk", tmp_path / "readonly"
+    disk.mkdir()
+    readonly.mkdir()
+    prefix = small_disk_prefix(disk, readonly)
+    photo = tmp_path / "sea.jpg"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (90, 160, 3), np.uint8)).save(photo)
+    spec = {"disk": disk, "mode": "tmpfs" if prefix else "fsize", "dataset": dataset}
+    spec |= {"state": state, "video": videos.front, "photo": photo}
+    if prefix:
+        spec["readonly"] = readonly
+    (tmp_path / "spec.json").write_text(json.dumps({k: str(v) for k, v in spec.items()}))
+    command = [*(prefix or []), sys.executable, REPO / "tests" / "full_disk.py"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [*map(str, command), str(tmp_path / "spec.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    cases = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = set(FULL_DISK_NAMES) if prefix else {"export", "train", "evaluate", "sample"}
+    assert {c["case"] for c in cases} >= expected - {"build-dataset-parts"} | {"export"}
+    for c in cases:
+        if c["case"] == "export-read-only":
+            reason = "read-only file system"
+        else:
+            reason = "no space left on the device" if prefix else "file too large"
+        assert_one_error(c["code"], c["output"], reason)
+        line = next(line for line in c["output"].splitlines() if line.startswith("error:"))
+        assert FULL_DISK_NAMES[c["case"]] in line, (c["case"], line)
+        assert ".tmp" not in line, line  # the name the user asked for, not ours
+        assert c["kept_after"] == c["kept_before"], c["case"]
+        assert c["leftovers"] == [], c["case"]
+
+
 # ---------------------------------------------------------------- inspect
 
 INSPECT_CASES: dict[str, Case] = {
