@@ -644,6 +644,79 @@ def test_a_full_disk_is_one_line_and_loses_nothing(dataset, state, videos, tmp_p
         assert c["leftovers"] == [], c["case"]
 
 
+# ---------------------------------------------------------------- two writers, real processes
+
+
+def cli_process(*args, **popen) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "scenegan.cli", *map(str, args)]
+    return subprocess.Popen(command, env=env, text=True, **popen)
+
+
+def test_two_trains_into_one_out_the_second_is_refused(dataset, tmp_path, capsys):
+    """Two real `scenegan train` processes into one --out: the second ends in one line naming
+    the first, the first trains on; once the first is killed its lock is gone with it."""
+    out = tmp_path / "run"
+    args = ["train", "--data", dataset, "--out", out, "--batch-size", "2", "--threads", "1"]
+    args += ["--no-tensorboard", "--snapshot-every", "1", "--tick-every", "1"]
+    first = cli_process(*args, "--steps", "100000", stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "latest").is_file():  # it holds the lock and has written a state
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert f"pid {first.pid}" in (out / ".scenegan.lock").read_text()
+        second = cli_process(*args, "--steps", "2", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        output = "".join(second.communicate(timeout=300))
+        assert_one_error(second.returncode, output, f"in use by scenegan train (pid {first.pid})")
+        assert first.poll() is None  # the first goes on training
+    finally:
+        first.kill()
+        first.wait()
+    states = sorted(out.glob("training-state-*.pt"))
+    assert states and (out / (out / "latest").read_text().strip()) in states
+    # The kernel dropped the killed process's lock: the next run resumes its newest state.
+    code, output = scenegan(capsys, [*args, "--steps", str(int(states[-1].stem[-7:]) + 1)])
+    assert code == 0 and "done at step" in output, output
+
+
+# ---------------------------------------------------------------- errors by kind
+
+
+def _raised(function) -> BaseException:
+    try:
+        function()
+    except BaseException as error:  # noqa: BLE001 - the error is what is tested
+        return error
+    raise AssertionError("nothing was raised")
+
+
+def test_what_the_machine_refuses_is_one_line_whoever_raised_it():
+    """The real exceptions of torch's allocator, numpy's and the OS, and h5py's way of quoting
+    errno, each become one line that names the size or the file."""
+    from scenegan.errors import resource_error
+
+    torch_oom = _raised(lambda: torch.empty(2**62, dtype=torch.uint8))
+    assert isinstance(torch_oom, RuntimeError)  # not a MemoryError: told by kind, not class
+    assert "out of memory: could not allocate 4.0 EB" in str(resource_error(torch_oom))
+    numpy_oom = _raised(lambda: np.empty(2**62, np.uint8))
+    assert "could not allocate 4.0 EB" in str(resource_error(numpy_oom))
+    full = OSError(28, "No space left on device", "/data/.train-00000.h5.77.tmp")
+    assert str(resource_error(full)).startswith("/data/train-00000.h5: no space left")
+    hdf5 = RuntimeError(
+        "Can't decrement id ref count (file write failed: time = Sat Dec  5 2026\n, filename = "
+        "'/data/.parts/.ab12.h5.5900.tmp', file descriptor = 4, errno = 28, error message = "
+        "'No space left on device', total write size = 4096)"
+    )
+    assert str(resource_error(hdf5)).startswith("/data/.parts/ab12.h5: no space left")
+    assert "read-only" in str(resource_error(OSError(30, "Read-only file system", "/x")))
+    assert "quota" in str(resource_error(OSError(122, "Disk quota exceeded", "/x")))
+    assert "file too large" in str(resource_error(OSError(27, "File too large", "/x")))
+    assert resource_error(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) is None
+    assert resource_error(OSError(2, "No such file or directory", "/x")) is None
+
+
 # ---------------------------------------------------------------- inspect
 
 INSPECT_CASES: dict[str, Case] = {

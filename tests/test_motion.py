@@ -127,8 +127,16 @@ def test_regression_learns_the_measured_flow(panning, tmp_path):
     """Trained by regression alone, the model learns where the scene goes and how fast: the
     amount head reads about 1 px/frame and the mean flow points right."""
     cfg = config(
-        panning, tmp_path / "run", arch="motion", steps=60, batch_size=4, lr=2e-3,
-        adversarial_weight=0.0, snapshot_every=60, tick_every=60, motion_weight=0.0,
+        panning,
+        tmp_path / "run",
+        arch="motion",
+        steps=60,
+        batch_size=4,
+        lr=2e-3,
+        adversarial_weight=0.0,
+        snapshot_every=60,
+        tick_every=60,
+        motion_weight=0.0,
     )
     train(cfg)
     G, _ = load_generator(tmp_path / "run" / "training-state-0000060.pt")
@@ -143,8 +151,21 @@ def test_regression_learns_the_measured_flow(panning, tmp_path):
 
 def test_cli_trains_both_stages_exports_calibrated_and_samples(panning, tmp_path):
     runner = CliRunner()
-    common = ["--data", str(panning), "--arch", "motion", "--steps", "2", "--batch-size", "4",
-              "--snapshot-every", "2", "--no-tensorboard", "--threads", "1"]
+    common = [
+        "--data",
+        str(panning),
+        "--arch",
+        "motion",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--snapshot-every",
+        "2",
+        "--no-tensorboard",
+        "--threads",
+        "1",
+    ]
     for stage in ("small", "large"):
         result = runner.invoke(
             cli, ["train", "--stage", stage, "--out", str(tmp_path / stage), *common]
@@ -159,8 +180,21 @@ def test_cli_trains_both_stages_exports_calibrated_and_samples(panning, tmp_path
     assert float(G.motion_gain) != 1.0 and float(G.fps) == 12.0
     out = tmp_path / "samples"
     result = runner.invoke(
-        cli, ["sample", "--checkpoint", str(exported), "--out", str(out), "--seed", "3",
-              "--motion", "1.5", "--fps", "20", "--loop"],
+        cli,
+        [
+            "sample",
+            "--checkpoint",
+            str(exported),
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--motion",
+            "1.5",
+            "--fps",
+            "20",
+            "--loop",
+        ],
     )
     assert result.exit_code == 0, result.output
     gifs = sorted(out.glob("*.gif"))

@@ -105,13 +105,16 @@ def png_claiming(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
 
 
-def near_bomb(max_pixels: int, sixteen_bit: bool) -> bytes:
+NEAR_BOMB_MODES = {"L": 90, "I;16": 30000, "RGB": (40, 90, 160)}  # 8-bit, 16-bit grey, colour
+
+
+def near_bomb(max_pixels: int, mode: str) -> bytes:
     """A real, flat PNG of 98 % of `max_pixels` (16:9): small on the wire, big to decode."""
     from PIL import Image
 
     height = int(math.sqrt(0.98 * max_pixels * 9 / 16))
     width = int(0.98 * max_pixels / height)
-    image = Image.new("I;16" if sixteen_bit else "L", (width, height), 3000 if sixteen_bit else 90)
+    image = Image.new(mode, (width, height), NEAR_BOMB_MODES[mode])
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
@@ -209,10 +212,10 @@ def run_load(
 
     photos = sorted(EXAMPLES.glob("*.jpg"))
     max_pixels = int(max_megapixels * 1e6)
-    bombs = [near_bomb(max_pixels, sixteen_bit=i % 2 == 1) for i in range(2)]
+    bombs = [near_bomb(max_pixels, mode) for mode in NEAR_BOMB_MODES]
     uploads = [("good", p.name, p.read_bytes()) for p in photos] * math.ceil(n_good / len(photos))
     uploads = uploads[:n_good]
-    uploads += [("near", f"near-{i}.png", bombs[i % 2]) for i in range(n_near_bombs)]
+    uploads += [("near", f"near-{i}.png", bombs[i % len(bombs)]) for i in range(n_near_bombs)]
     uploads += [("over", "bomb.png", png_claiming(13000, 13000)) for _ in range(n_over_limit)]
 
     log = workdir / "serve.log"
