@@ -1150,6 +1150,23 @@ def test_every_command_is_tried():
     from scenegan.cli import cli
 
     assert set(cli.commands) <= set(CASES)
+    few = {name: len(cases) for name, cases in CASES.items() if len(cases) < 12}
+    assert set(few) <= {"(group)"}, few  # at least 12 kinds of bad input per command
+
+
+def test_a_new_report_replaces_the_earlier_one_whole(dataset, tmp_path, capsys):
+    """A report is made in a folder of its own and swapped in: nothing of an earlier report
+    (a GIF of a row it had, say) is left beside the new one, and no temporary folder."""
+    report = tmp_path / "report"
+    args = ["evaluate", "--data", dataset, "--out", report, "--no-fvd", "--n-clips", "4"]
+    args += ["--checkpoint", "baseline:copy"]
+    assert scenegan(capsys, [*args, "--seed", "1"])[0] == 0
+    first = tree_digest(report)
+    (report / "clips" / "clip-0-an-old-row.gif").write_bytes(b"GIF89a")
+    assert scenegan(capsys, [*args, "--seed", "2"])[0] == 0
+    second = tree_digest(report)
+    assert set(second) == set(first) and second["report.json"] != first["report.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".report.lock", "report"]
 
 
 # ---------------------------------------------------------------- installed, not editable
