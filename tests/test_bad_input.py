@@ -188,7 +188,7 @@ def crafted(state, tmp_path_factory) -> dict[str, Path]:
     10**6 frames, 1e-9 frames per second."""
     obj = torch.load(state, weights_only=True)
     keys = ("version", "G_ema", "stage", "step", "config", "clip_format", "G_args", "arch")
-    base = {k: obj[k] for k in keys} | {"kind": "scenegan-generator"}
+    base = {k: obj[k] for k in (*keys, "dataset") if k in obj} | {"kind": "scenegan-generator"}
     first = next(k for k, v in base["G_ema"].items() if v.is_floating_point())
     nan_weights = {**base["G_ema"], first: torch.full_like(base["G_ema"][first], math.nan)}
 
@@ -200,7 +200,7 @@ def crafted(state, tmp_path_factory) -> dict[str, Path]:
         "nan": {**base, "G_ema": nan_weights},
         "0x0": with_format(height=0, width=0),
         "frames": with_format(n_frames=10**6),
-        "fps": {**base, "config": {**base["config"], "fps": 1e-9}},
+        "fps": {**base, "dataset": {**base.get("dataset", {}), "fps": 1e-9}},
     }
     folder = tmp_path_factory.mktemp("crafted")
     for name, variant in variants.items():

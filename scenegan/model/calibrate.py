@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from scenegan.errors import UserError
+from scenegan.model.animator import animate_photos, draw_noise
 from scenegan.model.checkpoint import atomic_save, load_generator, read_checkpoint
 from scenegan.model.downsample import downsample
-from scenegan.model.generate import animate_photos, draw_noise, supports_amount_controls
 from scenegan.pipeline.shards import read_split
 
 
@@ -38,11 +38,13 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
     """Fit the gain of the exported motion generator at `path` on up to `n_clips` clips of
     `split` in `data` and write it into the file; returns the gain."""
     G, _ = load_generator(path)
-    if not supports_amount_controls(G):
+    if not isinstance(getattr(G, "motion_gain", None), torch.Tensor):  # what calibration sets
         raise UserError(f"{path}: only a motion model (--arch motion) has a gain to calibrate")
     clips, _ = read_split(data, split)
     if len(clips) == 0:
-        raise UserError(f"{data} has no {split} clips to calibrate on; build with --select-fraction")
+        raise UserError(
+            f"{data} has no {split} clips to calibrate on; build with --select-fraction"
+        )
     picks = np.linspace(0, len(clips) - 1, min(n_clips, len(clips))).round().astype(int)
     real = downsample(torch.from_numpy(clips[picks]), G.fmt).numpy()
     G.motion_gain.fill_(1.0)

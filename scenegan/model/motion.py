@@ -27,13 +27,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenegan.model.archs import Networks
+from scenegan.model.augment import augment
+from scenegan.model.losses import d_fake_term
 from scenegan.model.networks import (
+    PHOTO_WARP_D_ARGS,
+    PHOTO_WARP_G_ARGS,
+    Discriminator,
     FlowGenerator,
     identity_grid,
     integrate,
     lrelu,
     motion_controls,
+    widen_photo_warp,
 )
+from scenegan.model.steps import PhotoWarpStep
 
 REFERENCE_FPS = 12.0  # the frame rate whose log is 0 in the conditioning
 AMOUNT_EPS = 0.01  # px/frame: the amount head predicts log(motion + AMOUNT_EPS)
@@ -64,7 +72,9 @@ class MotionGenerator(FlowGenerator):
         self.motion_film = nn.Linear(self.noise_dim + 2, 2 * c1)  # z, how much, how fast
         self.motion_hidden = nn.Conv2d(c1, c1, 3, padding=1)
         self.to_motion = nn.Conv2d(c1, N_MOTION_FIELDS, 3, padding=1)
-        self.amount_head = nn.Sequential(nn.Linear(2 * c2 + 1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
+        self.amount_head = nn.Sequential(
+            nn.Linear(2 * c2 + 1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1)
+        )
         if self.stage == "large":
             self.motion_large = nn.Conv2d(c0 + N_MOTION_FIELDS, c0, 3, padding=1)
             self.to_motion_large = nn.Conv2d(c0, N_MOTION_FIELDS, 3, padding=1)
@@ -99,9 +109,12 @@ class MotionGenerator(FlowGenerator):
         raw = self.to_motion(lrelu(self.motion_hidden(h)))  # (B, 6, 12, 20)
         if self.stage == "large":
             coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
-            fine = coarse + self.to_motion_large(
-                lrelu(self.motion_large(torch.cat([e0, coarse.to(e0.dtype)], dim=1)))
-            ).float()
+            fine = (
+                coarse
+                + self.to_motion_large(
+                    lrelu(self.motion_large(torch.cat([e0, coarse.to(e0.dtype)], dim=1)))
+                ).float()
+            )
             raw = self.blend(coarse, fine)
         height, width = self.fmt.frame_shape
         return F.interpolate(raw.float(), size=(height, width), mode="bilinear")
@@ -191,7 +204,9 @@ class MotionGenerator(FlowGenerator):
         jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
         offsets = jitter - sway  # backward warping: sample where the content came from
         photo32 = photo.float()
-        frames = self.render(photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:])
+        frames = self.render(
+            photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:]
+        )
         if loop:  # the streamline part as euler's: blend backward and forward integration
             ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
             fore = self.render(photo32, ahead + offsets, fields[:, :, 2:])
@@ -227,3 +242,71 @@ def flow_losses(penalties: dict, targets: dict) -> dict:
         "magnitude": (magnitude / norm).mean(),
         "amount": (penalties["log_amount"].float() - log_motion).abs().mean(),
     }
+
+
+class MotionStep(PhotoWarpStep):
+    """The motion arch: G is told how much each real clip moved and regressed to its measured
+    flow; D also learns that the copied photo and the drifting photo are fake, so standing
+    still or sliding the whole picture is no way to fool it."""
+
+    def generate(self, G_train, photo, z, targets=None):
+        if targets is None:
+            raise ValueError("the motion arch trains on measured flow: pass targets")
+        return G_train(photo, z, motion=targets["motion"], fps=targets["fps"], with_penalties=True)
+
+    def d_loss(self, D_train, real, fake):
+        loss = super().d_loss(D_train, real, fake)
+        if self.w.baseline_fake_weight <= 0:
+            return loss
+        half = max(1, len(real) // 2)
+        baselines = torch.cat([copied_photo(real[:half]), drifting_photo(real[half:])])
+        scores = D_train(augment(baselines, self.w.augment)).float()
+        return loss + self.w.baseline_fake_weight * d_fake_term(self.w.loss, scores)
+
+    def g_extra(self, fake, real, penalties, targets=None):
+        extra = super().g_extra(fake, real, penalties)
+        losses = flow_losses(penalties, targets)
+        return (
+            extra
+            + self.w.flow_weight * losses["epe"]
+            + self.w.magnitude_weight * losses["magnitude"]
+            + self.w.amount_weight * losses["amount"]
+        )
+
+
+def copied_photo(clips: torch.Tensor) -> torch.Tensor:
+    """Frame 0 of each clip (B, C, T, H, W) held for every frame."""
+    return clips[:, :, :1].expand_as(clips).contiguous()
+
+
+def drifting_photo(clips: torch.Tensor) -> torch.Tensor:
+    """Frame 0 of each clip slid by a random whole-picture velocity (N(0, 0.5) px/frame)."""
+    batch, channels, n_frames, height, width = clips.shape
+    photo = clips[:, :, 0]
+    velocity = torch.randn(batch, 2, device=clips.device) * 0.5  # pixels per frame (x, y)
+    units = velocity * velocity.new_tensor([2 / width, 2 / height])
+    time = torch.arange(n_frames, device=clips.device, dtype=units.dtype)
+    base = identity_grid(height, width, units)  # (1, H, W, 2)
+    grid = base[:, None] - (units[:, None] * time[None, :, None])[:, :, None, None]  # (B,T,H,W,2)
+    frames = F.grid_sample(
+        photo.repeat_interleave(n_frames, dim=0).float(),
+        grid.reshape(-1, height, width, 2),
+        mode="bilinear",
+        padding_mode="reflection",
+        align_corners=False,
+    )
+    frames = frames.view(batch, n_frames, channels, height, width).transpose(1, 2)
+    return frames.to(clips.dtype)
+
+
+# The registry entry `motion` (scenegan/archs.py) names this. G also takes the dataset's frame
+# rate (`fps`), its default input.
+MOTION = Networks(
+    MotionGenerator,
+    Discriminator,
+    MotionStep,
+    PHOTO_WARP_G_ARGS,
+    PHOTO_WARP_D_ARGS,
+    G_takes_fps=True,
+    widen=widen_photo_warp,
+)

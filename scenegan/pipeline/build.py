@@ -154,7 +154,7 @@ def extract_all(sources: list[Source], config: BuildConfig, parts: Path) -> int:
         return 0
     # Longest files first, so one big video does not run alone at the end.
     todo.sort(key=lambda s: (-_size(s.path), s.source_id))
-    tasks = [(s, config.extract_config(), parts) for s in todo]
+    tasks = [(s, ExtractConfig.of(config), parts) for s in todo]
     function = _extract_to_part if config.engine == "local" else _extract_to_part_alone
     with tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video") as bar:
         run_tasks(
@@ -216,20 +216,23 @@ def _write_split(
     entries = [(source, int(i)) for source, indices in chosen for i in indices]
     order = np.random.default_rng([config.seed, SPLITS.index(split)]).permutation(len(entries))
     entries = [entries[i] for i in order]
-    files: dict = {}  # part file of each source, open read-only
+    fmt = config.clip_format()
+    files: dict = {}  # part shard of each source, open read-only
+    start_times: dict = {}  # and its clips' start times
     shards = []
     try:
         for number, first in enumerate(range(0, len(entries), config.shard_size)):
             batch = entries[first : first + config.shard_size]
             for source, _ in batch:
                 if source.key not in files:
-                    files[source.key] = open_shard(_part_paths(parts, source)[0])
-            clips = [(files[source.key]["clips"], i) for source, i in batch]
-            starts = [float(files[source.key]["start_time"][i]) for source, i in batch]
+                    files[source.key] = open_shard(_part_paths(parts, source)[0], fmt)
+                    start_times[source.key] = files[source.key].read("start_time")
+            clips = [(files[source.key], i) for source, i in batch]
+            starts = [float(start_times[source.key][i]) for source, i in batch]
             ids = [source.source_id for source, _ in batch]
             provenance = {source.source_id: source.provenance for source, _ in batch}
             name = shard_name(split, number)
-            copy_shard(out / name, clips, ids, starts, provenance, config.clip_format())
+            copy_shard(out / name, clips, ids, starts, provenance, fmt)
             shards.append({"file": name, "split": split, "n_clips": len(batch)})
     finally:
         for handle in files.values():
@@ -339,7 +342,7 @@ def build_dataset(config: BuildConfig) -> dict:
     check_out(config.out)
     writable_folder(config.out, "--out")
     with folder_lock(config.out, "build-dataset"):
-        parts = prepare_out(config.out, config.extract_config().fingerprint())
+        parts = prepare_out(config.out, ExtractConfig.of(config).fingerprint())
         extract_all(sources, config, parts)
         _check_some_clips(sources, config, parts)
         stats = assemble(sources, config, parts)

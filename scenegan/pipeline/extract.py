@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from scenegan.clip_format import CLIP, FILTER_FORMAT, ClipFormat
-from scenegan.config import FilterConfig
+from scenegan.config import BuildConfig, FilterConfig
 from scenegan.pipeline.decode import VideoError, iter_frames
 from scenegan.pipeline.filters import MotionMeter, reject_reason
 from scenegan.pipeline.frames import prepare_image
@@ -33,6 +33,20 @@ class ExtractConfig:
     filters: FilterConfig
     fmt: ClipFormat = CLIP
     decoder_threads: int = 1  # 0: FFmpeg chooses; does not change the clips
+
+    @classmethod
+    def of(cls, config: BuildConfig) -> ExtractConfig:
+        """The part of a build's options that decides each source's clips."""
+        return cls(
+            fps=config.fps,
+            stride=config.stride,
+            max_per_source=config.max_per_source,
+            min_source_fps=config.min_source_fps,
+            seed=config.seed,
+            filters=config.filters,
+            fmt=config.clip_format(),
+            decoder_threads=config.decoder_threads,
+        )
 
     def fingerprint(self) -> dict:
         settings = asdict(self)

@@ -1,6 +1,6 @@
 """Clip filters: measure a stream of frames once per frame and per frame pair, then say for each
-32-frame window why it is rejected (scene cut, no motion, dark, blown out, camera pan or shake),
-or None when it is kept. Overlapping clips share the per-frame work."""
+window of a clip's length why it is rejected (scene cut, no motion, dark, blown out, camera pan
+or shake), or None when it is kept. Overlapping clips share the per-frame work."""
 
 from __future__ import annotations
 

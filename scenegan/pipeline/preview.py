@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 from scenegan.animation_files import tile, upscale, write_gif
 from scenegan.errors import UserError
 from scenegan.files import atomic_path, writable_folder
-from scenegan.pipeline.shards import open_shard, read_index, rebuild_hint
+from scenegan.pipeline.shards import DatasetIndex, read_fields, read_index
 
 SHEET_FRAMES = 8  # frames shown per clip on the contact sheet, evenly spaced
 GAP = 2  # pixels between tiles
@@ -21,33 +21,16 @@ GIF_SCALE = 2  # the GIF grid is shown at twice the clip size
 
 
 def sample_clips(
-    dataset: Path, count: int, split: str, seed: int
+    index: DatasetIndex, count: int, split: str, seed: int
 ) -> tuple[np.ndarray, list[str], list[float]]:
     """`count` random clips of a split (fewer if it has fewer): clips, source ids, start times."""
-    index = read_index(dataset)
-    sizes = [(dataset / s["file"], s["n_clips"]) for s in index.shards if s["split"] == split]
-    total = sum(n for _, n in sizes)
+    total = index.n_clips(split)
     if total == 0:
-        raise UserError(f"the {split} split of {dataset} has no clips to preview")
+        raise UserError(f"the {split} split of {index.root} has no clips to preview")
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(total, size=min(count, total), replace=False))
-    clips, sources, starts = [], [], []
-    offset = 0
-    for path, n in sizes:
-        local = picks[(picks >= offset) & (picks < offset + n)] - offset
-        if len(local):
-            with open_shard(path) as f:
-                try:
-                    for i in local:
-                        clips.append(f["clips"][i])
-                        source = f["source_id"][i]
-                        sources.append(source.decode() if isinstance(source, bytes) else source)
-                        starts.append(float(f["start_time"][i]))
-                except (OSError, KeyError) as error:
-                    hint = rebuild_hint(dataset)
-                    raise UserError(f"{path} is damaged ({error}); {hint}") from None
-        offset += n
-    return np.stack(clips), sources, starts
+    fields = read_fields(index, split, ("clips", "source_id", "start_time"), rows=picks)
+    return fields["clips"], fields["source_id"], [float(t) for t in fields["start_time"]]
 
 
 def contact_sheet(clips: np.ndarray, labels: list[str]) -> Image.Image:
@@ -81,8 +64,9 @@ def write_preview(
     """Write `preview.png` and `preview.gif` of `count` random clips; return their paths."""
     dataset = Path(dataset)
     out = Path(out) if out is not None else dataset / "preview"
-    clips, sources, starts = sample_clips(dataset, count, split, seed)
-    fps = read_index(dataset).fps
+    index = read_index(dataset)
+    clips, sources, starts = sample_clips(index, count, split, seed)
+    fps = index.fps
     writable_folder(out, "--out")
     labels = [f"{source} @ {start:.1f}s" for source, start in zip(sources, starts, strict=True)]
     png, gif = out / "preview.png", out / "preview.gif"
