@@ -420,7 +420,11 @@ def _check_training_memory(cfg: TrainConfig) -> None:
     from scenegan.limits import check_training_batch
     from scenegan.pipeline.shards import read_index
 
-    check_training_batch(cfg.batch_size, read_index(cfg.data).fmt.stage(cfg.stage), cfg.device)
+    index = read_index(cfg.data)
+    index.close()
+    # activations grow with the channels: --width 2 is about twice the memory a clip
+    clip = index.fmt.stage(cfg.stage)
+    check_training_batch(cfg.batch_size, clip, cfg.device, scale=max(1.0, cfg.width))
 
 
 def _training_folder(cfg: TrainConfig):

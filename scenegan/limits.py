@@ -38,17 +38,20 @@ def available_memory() -> int | None:
     return min(found) if found else None
 
 
-def check_training_batch(batch_size: int, clip: ClipFormat, device: str) -> None:
+def check_training_batch(
+    batch_size: int, clip: ClipFormat, device: str, scale: float = 1.0
+) -> None:
     """A CPU training step of `batch_size` clips of `clip` (the stage's format) that would need
     more than STEP_SHARE of the available memory is a UserError naming the largest batch that
-    fits. On a GPU, where running out raises an error the CLI maps to one line instead of
-    waking the OOM killer, nothing is checked here."""
+    fits (`scale`: how many times the default network's activations a clip takes). On a GPU,
+    where running out raises an error the CLI maps to one line instead of waking the OOM
+    killer, nothing is checked here."""
     if device not in ("cpu", "auto") or (device == "auto" and _has_cuda()):
         return
     available = available_memory()
     if available is None:
         return
-    per_clip = clip.n_bytes * STEP_BYTES_PER_ELEMENT
+    per_clip = int(clip.n_bytes * STEP_BYTES_PER_ELEMENT * scale)
     if batch_size * per_clip <= STEP_SHARE * available:
         return
     fits = int(STEP_SHARE * available // per_clip)

@@ -296,7 +296,7 @@ SHARD_EDITS = {
     "shard-clips-int8": lambda f: _replace(f, "clips", data=f["clips"][...].astype("i1")),
     "shard-clips-bool": lambda f: _replace(f, "clips", data=f["clips"][...] > 127),
     "shard-clips-byte-strings": lambda f: _replace(
-        f, "clips", data=np.full(f["clips"].shape[:1], b"clip", dtype="S4")
+        f, "clips", data=np.full(f["clips"].shape, b"c", dtype="S1")
     ),
     "shard-source-id-short": lambda f: _replace(f, "source_id", data=f["source_id"][:-1]),
     "shard-source-id-numbers": lambda f: _replace(
@@ -331,10 +331,10 @@ DAMAGE = {
     "shard-clips-uint16": "clips of type uint16",
     "shard-clips-int8": "clips of type int8",
     "shard-clips-bool": "clips of type bool",
-    "shard-clips-byte-strings": "clips of type |S4",
+    "shard-clips-byte-strings": "clips of type |S1",
     "shard-source-id-short": "source_id for (5,) clips",
     "shard-source-id-numbers": "source ids of type float64",
-    "shard-attribute-other-format": "its own clip_format says",
+    "shard-attribute-other-format": "gray 160x90, 32 frames, expected gray 80x45",
 }
 
 
