@@ -321,7 +321,7 @@ DAMAGE = {
     "index-size-0x0": "0 x 0 pixels",
     "index-shard-twice": "listed twice",
     "index-val-shard-again-as-train": "listed twice",
-    "index-val-copied-as-train": "held-out clips would be trained on",
+    "index-val-copied-as-train": "train-00001.h5 holds the same clips as val-00000.h5",
     "index-absolute-file": "not a file inside the dataset folder",
     "index-file-outside": "not a file inside the dataset folder",
     "index-unknown-split": "unknown split 'holdout'",

@@ -45,7 +45,7 @@ def write_dataset(root: Path, n_train: int = 8, n_val: int = 2) -> Path:
     splits = {}
     for split, n, seed in (("train", n_train, 0), ("val", n_val, 1)):
         if n:
-            splits[split] = (moving_clips(n, seed), [f"{split}-video{i % 3}" for i in range(n)])
+            splits[split] = (moving_clips(n, seed), [f"video{i % 3}" for i in range(n)])
     return write_splits(root, splits)
 
 
