@@ -64,7 +64,9 @@ class MotionGenerator(FlowGenerator):
         self.motion_film = nn.Linear(self.noise_dim + 2, 2 * c1)  # z, how much, how fast
         self.motion_hidden = nn.Conv2d(c1, c1, 3, padding=1)
         self.to_motion = nn.Conv2d(c1, N_MOTION_FIELDS, 3, padding=1)
-        self.amount_head = nn.Sequential(nn.Linear(2 * c2 + 1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
+        self.amount_head = nn.Sequential(
+            nn.Linear(2 * c2 + 1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1)
+        )
         if self.stage == "large":
             self.motion_large = nn.Conv2d(c0 + N_MOTION_FIELDS, c0, 3, padding=1)
             self.to_motion_large = nn.Conv2d(c0, N_MOTION_FIELDS, 3, padding=1)
@@ -99,9 +101,12 @@ class MotionGenerator(FlowGenerator):
         raw = self.to_motion(lrelu(self.motion_hidden(h)))  # (B, 6, 12, 20)
         if self.stage == "large":
             coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
-            fine = coarse + self.to_motion_large(
-                lrelu(self.motion_large(torch.cat([e0, coarse.to(e0.dtype)], dim=1)))
-            ).float()
+            fine = (
+                coarse
+                + self.to_motion_large(
+                    lrelu(self.motion_large(torch.cat([e0, coarse.to(e0.dtype)], dim=1)))
+                ).float()
+            )
             raw = torch.lerp(coarse, fine, float(self.alpha))
         height, width = self.fmt.frame_shape
         return F.interpolate(raw.float(), size=(height, width), mode="bilinear")
@@ -191,7 +196,9 @@ class MotionGenerator(FlowGenerator):
         jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
         offsets = jitter - sway  # backward warping: sample where the content came from
         photo32 = photo.float()
-        frames = self.render(photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:])
+        frames = self.render(
+            photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:]
+        )
         if loop:  # the streamline part as euler's: blend backward and forward integration
             ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
             fore = self.render(photo32, ahead + offsets, fields[:, :, 2:])

@@ -154,9 +154,7 @@ class MotionStep(PhotoWarpStep):
     def generate(self, G_train, photo, z, targets=None):
         if targets is None:
             raise ValueError("the motion arch trains on measured flow: pass targets")
-        return G_train(
-            photo, z, motion=targets["motion"], fps=targets["fps"], with_penalties=True
-        )
+        return G_train(photo, z, motion=targets["motion"], fps=targets["fps"], with_penalties=True)
 
     def d_loss(self, D_train, real, fake):
         loss = super().d_loss(D_train, real, fake)

@@ -23,7 +23,10 @@ from scenegan.config import SPLITS
 from scenegan.errors import UserError
 from scenegan.files import atomic_path, atomic_write_text, cache_dir
 
-FORMAT_VERSION = 1
+# 2: per-clip `fps`, `crop_box` and motion annotations in every shard; 1 (without them) is read
+# too, its annotations computed once by read_motion.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 INDEX_NAME = "index.json"
 STATS_NAME = "stats.json"
 # Motion annotations computed for shards that do not hold them, kept beside the dataset.
@@ -203,7 +206,7 @@ def read_index(root: Path | str) -> DatasetIndex:
         raise UserError(f"{path} is damaged (not JSON: {error}); {rebuild_hint(root)}") from None
     if not isinstance(index, dict):
         raise UserError(f"{path} is damaged (not a JSON object); {rebuild_hint(root)}")
-    if index.get("format_version") != FORMAT_VERSION:
+    if index.get("format_version") not in READABLE_VERSIONS:
         raise UserError(
             f"{path} has format version {index.get('format_version')}, "
             f"expected {FORMAT_VERSION}; {rebuild_hint(root)}"
