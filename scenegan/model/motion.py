@@ -27,13 +27,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenegan.model.archs import Networks
+from scenegan.model.augment import augment
+from scenegan.model.losses import d_fake_term
 from scenegan.model.networks import (
+    PHOTO_WARP_D_ARGS,
+    PHOTO_WARP_G_ARGS,
+    Discriminator,
     FlowGenerator,
     identity_grid,
     integrate,
     lrelu,
     motion_controls,
+    widen_photo_warp,
 )
+from scenegan.model.steps import PhotoWarpStep
 
 REFERENCE_FPS = 12.0  # the frame rate whose log is 0 in the conditioning
 AMOUNT_EPS = 0.01  # px/frame: the amount head predicts log(motion + AMOUNT_EPS)
@@ -107,7 +115,7 @@ class MotionGenerator(FlowGenerator):
                     lrelu(self.motion_large(torch.cat([e0, coarse.to(e0.dtype)], dim=1)))
                 ).float()
             )
-            raw = torch.lerp(coarse, fine, float(self.alpha))
+            raw = self.blend(coarse, fine)
         height, width = self.fmt.frame_shape
         return F.interpolate(raw.float(), size=(height, width), mode="bilinear")
 
@@ -234,3 +242,71 @@ def flow_losses(penalties: dict, targets: dict) -> dict:
         "magnitude": (magnitude / norm).mean(),
         "amount": (penalties["log_amount"].float() - log_motion).abs().mean(),
     }
+
+
+class MotionStep(PhotoWarpStep):
+    """The motion arch: G is told how much each real clip moved and regressed to its measured
+    flow; D also learns that the copied photo and the drifting photo are fake, so standing
+    still or sliding the whole picture is no way to fool it."""
+
+    def generate(self, G_train, photo, z, targets=None):
+        if targets is None:
+            raise ValueError("the motion arch trains on measured flow: pass targets")
+        return G_train(photo, z, motion=targets["motion"], fps=targets["fps"], with_penalties=True)
+
+    def d_loss(self, D_train, real, fake):
+        loss = super().d_loss(D_train, real, fake)
+        if self.w.baseline_fake_weight <= 0:
+            return loss
+        half = max(1, len(real) // 2)
+        baselines = torch.cat([copied_photo(real[:half]), drifting_photo(real[half:])])
+        scores = D_train(augment(baselines, self.w.augment)).float()
+        return loss + self.w.baseline_fake_weight * d_fake_term(self.w.loss, scores)
+
+    def g_extra(self, fake, real, penalties, targets=None):
+        extra = super().g_extra(fake, real, penalties)
+        losses = flow_losses(penalties, targets)
+        return (
+            extra
+            + self.w.flow_weight * losses["epe"]
+            + self.w.magnitude_weight * losses["magnitude"]
+            + self.w.amount_weight * losses["amount"]
+        )
+
+
+def copied_photo(clips: torch.Tensor) -> torch.Tensor:
+    """Frame 0 of each clip (B, C, T, H, W) held for every frame."""
+    return clips[:, :, :1].expand_as(clips).contiguous()
+
+
+def drifting_photo(clips: torch.Tensor) -> torch.Tensor:
+    """Frame 0 of each clip slid by a random whole-picture velocity (N(0, 0.5) px/frame)."""
+    batch, channels, n_frames, height, width = clips.shape
+    photo = clips[:, :, 0]
+    velocity = torch.randn(batch, 2, device=clips.device) * 0.5  # pixels per frame (x, y)
+    units = velocity * velocity.new_tensor([2 / width, 2 / height])
+    time = torch.arange(n_frames, device=clips.device, dtype=units.dtype)
+    base = identity_grid(height, width, units)  # (1, H, W, 2)
+    grid = base[:, None] - (units[:, None] * time[None, :, None])[:, :, None, None]  # (B,T,H,W,2)
+    frames = F.grid_sample(
+        photo.repeat_interleave(n_frames, dim=0).float(),
+        grid.reshape(-1, height, width, 2),
+        mode="bilinear",
+        padding_mode="reflection",
+        align_corners=False,
+    )
+    frames = frames.view(batch, n_frames, channels, height, width).transpose(1, 2)
+    return frames.to(clips.dtype)
+
+
+# The registry entry `motion` (scenegan/archs.py) names this. G also takes the dataset's frame
+# rate (`fps`), its default input.
+MOTION = Networks(
+    MotionGenerator,
+    Discriminator,
+    MotionStep,
+    PHOTO_WARP_G_ARGS,
+    PHOTO_WARP_D_ARGS,
+    G_takes_fps=True,
+    widen=widen_photo_warp,
+)

@@ -1,8 +1,10 @@
-"""One GAN step (a D update, then a G update) per family of architectures.
+"""One GAN step (a D update, then a G update) per family of architectures; an architecture's
+`Networks` (scenegan.model.archs) names its step.
 
 `PhotoWarpStep` (euler, flow): a conditional D that also sees mismatched (clip, photo) pairs,
 DiffAugment, the generator's own regularisers and the motion-map match. `Keras2019Step`: the
-2019 project's way, its batch-norm D shown real and generated batches apart.
+2019 project's way, its batch-norm D shown real and generated batches apart. An architecture's
+own step may live in its own file (motion.py's MotionStep).
 """
 
 from __future__ import annotations
@@ -11,13 +13,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from scenegan.model.augment import augment
-from scenegan.model.losses import d_fake_term, d_loss, g_loss, gradient_penalty, motion_match
-from scenegan.model.motion import flow_losses
-from scenegan.model.networks import identity_grid
+from scenegan.model.losses import d_loss, g_loss, gradient_penalty, motion_match
 from scenegan.model.runtime import unwrap
 
 
@@ -144,65 +143,3 @@ class Keras2019Step(GANStep):
         scores = [D_train(augment(x, self.w.augment)).float() for x in (real, fake)]
         loss = d_loss(self.w.loss, scores[0], [(scores[1], 1.0)])
         return loss + self.gradient_penalty(D_train, real, fake)
-
-
-class MotionStep(PhotoWarpStep):
-    """The motion arch: G is told how much each real clip moved and regressed to its measured
-    flow; D also learns that the copied photo and the drifting photo are fake, so standing
-    still or sliding the whole picture is no way to fool it."""
-
-    def generate(self, G_train, photo, z, targets=None):
-        if targets is None:
-            raise ValueError("the motion arch trains on measured flow: pass targets")
-        return G_train(photo, z, motion=targets["motion"], fps=targets["fps"], with_penalties=True)
-
-    def d_loss(self, D_train, real, fake):
-        loss = super().d_loss(D_train, real, fake)
-        if self.w.baseline_fake_weight <= 0:
-            return loss
-        half = max(1, len(real) // 2)
-        baselines = torch.cat([copied_photo(real[:half]), drifting_photo(real[half:])])
-        scores = D_train(augment(baselines, self.w.augment)).float()
-        return loss + self.w.baseline_fake_weight * d_fake_term(self.w.loss, scores)
-
-    def g_extra(self, fake, real, penalties, targets=None):
-        extra = super().g_extra(fake, real, penalties)
-        losses = flow_losses(penalties, targets)
-        return (
-            extra
-            + self.w.flow_weight * losses["epe"]
-            + self.w.magnitude_weight * losses["magnitude"]
-            + self.w.amount_weight * losses["amount"]
-        )
-
-
-def copied_photo(clips: torch.Tensor) -> torch.Tensor:
-    """Frame 0 of each clip (B, C, T, H, W) held for every frame."""
-    return clips[:, :, :1].expand_as(clips).contiguous()
-
-
-def drifting_photo(clips: torch.Tensor) -> torch.Tensor:
-    """Frame 0 of each clip slid by a random whole-picture velocity (N(0, 0.5) px/frame)."""
-    batch, channels, n_frames, height, width = clips.shape
-    photo = clips[:, :, 0]
-    velocity = torch.randn(batch, 2, device=clips.device) * 0.5  # pixels per frame (x, y)
-    units = velocity * velocity.new_tensor([2 / width, 2 / height])
-    time = torch.arange(n_frames, device=clips.device, dtype=units.dtype)
-    base = identity_grid(height, width, units)  # (1, H, W, 2)
-    grid = base[:, None] - (units[:, None] * time[None, :, None])[:, :, None, None]  # (B,T,H,W,2)
-    frames = F.grid_sample(
-        photo.repeat_interleave(n_frames, dim=0).float(),
-        grid.reshape(-1, height, width, 2),
-        mode="bilinear",
-        padding_mode="reflection",
-        align_corners=False,
-    )
-    frames = frames.view(batch, n_frames, channels, height, width).transpose(1, 2)
-    return frames.to(clips.dtype)
-
-
-def gan_step_for(arch: str, weights: StepWeights) -> GANStep:
-    """The step object of an architecture."""
-    if arch == "motion":
-        return MotionStep(weights)
-    return Keras2019Step(weights) if arch == "keras2019" else PhotoWarpStep(weights)
