@@ -16,9 +16,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from scenegan.animation_files import write_animation  # noqa: E402
-from scenegan.model.checkpoint import load_any_generator  # noqa: E402
-from scenegan.model.generate import animate, draw_noise  # noqa: E402
-from scenegan.model.sample import load_photo  # noqa: E402
+from scenegan.model.animator import Animator  # noqa: E402
 
 imported = time.perf_counter()
 
@@ -35,20 +33,20 @@ def main() -> None:
             photo_path = folder / "photo.jpg"
             rng = np.random.default_rng(0)
             Image.fromarray(rng.integers(0, 255, (480, 640, 3), np.uint8)).save(photo_path)
-        rows = [("import torch + scenegan.model.sample", imported - started)]
+        rows = [("import torch + scenegan.model.animator", imported - started)]
         t = time.perf_counter()
-        G, _ = load_any_generator(checkpoint)
+        animator = Animator.load(checkpoint)
         rows.append(("load generator", time.perf_counter() - t))
         t = time.perf_counter()
-        photo = load_photo(photo_path, G.fmt, G.dataset_fmt)
+        photo = animator.photo(photo_path)
         rows.append(("read + prepare photo", time.perf_counter() - t))
         for attempt in (1, 2, 3):
             t = time.perf_counter()
-            frames = animate(G, photo, draw_noise(G, 1, attempt))[0]
+            frames = animator.animations(photo, 1, attempt)[0]
             rows.append((f"animate (call {attempt})", time.perf_counter() - t))
         for suffix in ("gif", "mp4", "npy"):
             t = time.perf_counter()
-            write_animation(folder / f"out.{suffix}", frames, fps=12.0, scale=4)
+            write_animation(folder / f"out.{suffix}", frames, fps=animator.fps, scale=4)
             rows.append((f"write {suffix} (scale 4)", time.perf_counter() - t))
     print(f"checkpoint {checkpoint}, torch threads {torch.get_num_threads()}")
     print(f"{'step':40s} {'seconds':>8s}")

@@ -1,8 +1,10 @@
-"""euler vs flow vs the 2019 architecture after the same wall-clock budget of stage small,
-scored by `scenegan evaluate`.
+"""The architectures after the same wall-clock budget of stage small, scored by `scenegan
+evaluate`: the 2019 baseline, flow, euler, the motion model trained by regression on measured
+flow alone, and the full motion model (regression + adversary).
 
     python benchmarks/train_quality.py --data DIR --minutes 30 [--out runs/quality] [--no-fvd]
-        [--split select] [--variant "euler-no-motion=--arch euler --motion-weight 0" ...]
+        [--split select] [--archs keras2019,flow,euler,motion]
+        [--variant "euler-no-motion=--arch euler --motion-weight 0" ...]
 
 Trains every architecture at once, one process each with `--threads` threads (so all get the
 same share of the machine for the same minutes), plus any `--variant NAME=OPTIONS` (extra
@@ -24,14 +26,17 @@ from pathlib import Path
 from scenegan.evaluation.evaluate import EvaluateConfig, evaluate
 from scenegan.model.checkpoint import find_latest, read_checkpoint
 
-ARCHS = ("keras2019", "flow", "euler")
+ARCHS = "keras2019,flow,euler,motion"
 BASELINE = "keras2019"
+# Always run beside the architectures: the motion model without its adversary.
+VARIANTS = ("motion-regression=--arch motion --adversarial-weight 0",)
 
 
 def runs_of(args: argparse.Namespace) -> dict[str, tuple[str, list[str]]]:
     """name -> (arch, extra train options): one per architecture, then the variants."""
-    runs = {arch: (arch, []) for arch in ARCHS}
-    for variant in args.variant:
+    runs = {arch: (arch, []) for arch in args.archs.split(",")}
+    variants = [*VARIANTS, *args.variant] if "motion" in runs else args.variant
+    for variant in variants:
         name, _, options = variant.partition("=")
         if not name or name in runs:
             sys.exit(f"--variant {variant!r}: give NAME=OPTIONS with a new NAME")
@@ -67,6 +72,9 @@ def train_all(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
+    parser.add_argument(
+        "--archs", default=ARCHS, help="comma-separated; keras2019 is the baseline row"
+    )
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--out", default="runs/quality")
     parser.add_argument("--threads", type=int, default=1, help="per architecture")
@@ -99,7 +107,7 @@ def main() -> None:
             data=Path(args.data),
             out=Path(args.out) / "report" / name,
             checkpoint=str(latest[name]),
-            baseline=str(latest[BASELINE]),
+            baseline=str(latest[BASELINE]) if BASELINE in latest else None,
             split=args.split,
             n_clips=args.n_clips,
             fvd=args.fvd,

@@ -12,11 +12,13 @@ from pathlib import Path
 import click
 
 from scenegan import __version__
+from scenegan.animation_files import FORMATS, RESAMPLING
+from scenegan.archs import ARCHS, arch_choices
 from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
-    ARCH_ALIASES,
-    ARCHS,
+    COMPILE_MODES,
     LOSSES,
+    PRECISIONS,
     SPLITS,
     BuildConfig,
     DemoConfig,
@@ -51,6 +53,30 @@ class Number(click.FloatRange):
         return super().convert(number, param, ctx)
 
 
+class ArchChoice(click.Choice):
+    """`--arch`: the registry's names and aliases (scenegan/archs.py), read when the option is
+    parsed, so an architecture registered after this module was imported is a choice too."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return arch_choices()
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ sets it; the registry holds them
+        pass
+
+
+def arch_help() -> str:
+    """What `--arch` says of each architecture, from the registry."""
+    return "; ".join(
+        f"{name}" + (f" (alias {', '.join(a.aliases)})" if a.aliases else "") + f": {a.help}"
+        for name, a in ARCHS.items()
+    )
+
+
 def _check_device(device: str) -> None:
     """A device that is not there, or not a device, is the user's choice, not a bad checkpoint."""
     import torch
@@ -78,7 +104,7 @@ def _check_device(device: str) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scenegan")
 def cli() -> None:
-    """scenegan: animate a still landscape photo into a short grayscale clip."""
+    """scenegan: animate a still landscape photo into a short clip, grey or colour."""
 
 
 # ---------------------------------------------------------------- fetch (pipeline/flickr)
@@ -300,7 +326,8 @@ def inspect_command(
 ) -> None:
     """Write a contact sheet PNG and a GIF grid of random clips of a dataset (and, with
     --rejected, a contact sheet of the clips its filters dropped, by reason)."""
-    from scenegan.pipeline.preview import write_preview, write_rejected
+    from scenegan.pipeline.preview import write_preview
+    from scenegan.pipeline.rejected import write_rejected
 
     paths = write_preview(dataset, out=out, count=count, split=split, seed=seed)
     if rejected:
@@ -337,17 +364,16 @@ _WEIGHT = Number(0, 1000)
     help="a generator of this arch and stage trained at another colour or size (an exported "
     "file or a state): G starts from its weights, gray layers inflated to rgb; D starts new",
 )
-@option(
-    TrainConfig,
-    "arch",
-    click.Choice([*ARCHS, *ARCH_ALIASES]),
-    "euler: a static motion field integrated over time; flow: a displacement per frame; "
-    "motion: streamlines and oscillation learned from measured flow, its amount an input; "
-    "keras2019 (alias seed): the 2019 baseline",
-)
+@option(TrainConfig, "arch", ArchChoice(), arch_help())
 @option(TrainConfig, "loss", click.Choice(LOSSES))
 @option(TrainConfig, "seed", SEED)
 @option(TrainConfig, "fade_steps", click.IntRange(0, 10**9), "stage large: steps of fade-in")
+@option(
+    TrainConfig,
+    "ema_beta",
+    Number(0, 1),
+    "G_ema's decay per step (larger batches: fewer steps, so a smaller beta)",
+)
 @option(TrainConfig, "roughness_weight", _WEIGHT, "penalty on the motion field's gradient")
 @option(TrainConfig, "residual_weight", _WEIGHT, "penalty on the mean |residual|")
 @option(
@@ -370,7 +396,7 @@ _WEIGHT = Number(0, 1000)
     TrainConfig,
     "augment",
     help="DiffAugment policy of the clips D sees: any of "
-    "color,translation,cutout, or none (auto: all three, none for keras2019)",
+    "color,translation,cutout, or none (auto: the arch's own: all three, none for keras2019)",
 )
 @option(TrainConfig, "snapshot_every", _STEPS)
 @option(TrainConfig, "tick_every", _STEPS)
@@ -379,7 +405,27 @@ _WEIGHT = Number(0, 1000)
 )
 @option(TrainConfig, "keep", click.IntRange(1, 10**6), "training states to keep")
 @option(TrainConfig, "threads", click.IntRange(0, 4096), "CPU threads (0: default)")
-@option(TrainConfig, "compile", help="torch.compile the networks")
+@option(
+    TrainConfig,
+    "precision",
+    click.Choice(PRECISIONS),
+    "autocast dtype of the networks (auto: bf16 on CUDA, fp32 on the CPU)",
+)
+@option(
+    TrainConfig,
+    "compile",
+    click.Choice(COMPILE_MODES),
+    "torch.compile the networks in this mode (--compile alone: default)",
+    is_flag=False,
+    flag_value="default",
+)
+@option(TrainConfig, "channels_last", help="convolution weights and activations channels-last")
+@option(
+    TrainConfig,
+    "width",
+    Number(0, 64, min_open=True),
+    "multiplier of G's and D's channels (euler, flow; 2: about 4x the weights)",
+)
 @option(TrainConfig, "tensorboard", help="write TensorBoard scalars")
 @DRY_RUN
 def train(dry_run: bool, **options) -> None:
@@ -400,11 +446,24 @@ def train(dry_run: bool, **options) -> None:
 @cli.command()
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.argument("out", type=click.Path(dir_okay=False))
-def export(checkpoint: str, out: str) -> None:
+@click.option(
+    "--calibrate",
+    type=click.Path(file_okay=False, exists=True),
+    help="motion model: a dataset whose --split clips set its gain, so that its animations "
+    "of their photos move as much as they do",
+)
+@click.option("--split", type=click.Choice(SPLITS), default="select", show_default=True)
+@click.option("--n-clips", type=click.IntRange(1, 10**6), default=64, show_default=True)
+def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips: int) -> None:
     """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint."""
     from scenegan.model.checkpoint import export_generator
 
     path = export_generator(checkpoint, out)
+    if calibrate:
+        from scenegan.model.calibrate import calibrate_file
+
+        gain = calibrate_file(path, calibrate, split, n_clips)
+        click.echo(f"calibrated on the {split} clips of {calibrate}: motion gain {gain:.3f}")
     click.echo(f"wrote {path}")
 
 
@@ -432,16 +491,31 @@ _SPEED = Number(0, 8)
 @option(
     SampleConfig,
     "format",
-    click.Choice(["gif", "mp4", "npy"]),
+    click.Choice(FORMATS),
     "npy: the raw uint8 frames (T, H, W), or (T, H, W, 3) for colour, never scaled.",
 )
 @option(SampleConfig, "n", click.IntRange(1, 64), "Animations per photo (different noise).")
 @option(SampleConfig, "seed", SEED, "Noise seed; same seed, same frames.")
 @option(SampleConfig, "scale", click.IntRange(1, 16), "Enlarge GIF/MP4 frames K times.")
-@option(SampleConfig, "resample", click.Choice(["nearest", "area", "bicubic"]), "How --scale does.")
+@option(SampleConfig, "resample", click.Choice(list(RESAMPLING)), "How --scale does.")
 @option(SampleConfig, "grid", help="One file per photo: the photo and its animations.")
-@option(SampleConfig, "loop", help="Seamless loop: frame 31 joins frame 0 like neighbours do.")
+@option(
+    SampleConfig, "loop", help="Seamless loop: the last frame joins frame 0 like neighbours do."
+)
 @option(SampleConfig, "speed", _SPEED, "Motion speed: 2 moves about twice as far, 0.5 half.")
+@option(
+    SampleConfig,
+    "motion",
+    Number(0, 20),
+    "Motion model: how much the scene moves, in pixels per frame at the dataset's size "
+    "(default: predicted from the photo).",
+)
+@option(
+    SampleConfig,
+    "fps",
+    Number(1, 240),
+    "Motion model: the frame rate to animate at (default: the dataset's); also the file's.",
+)
 @option(SampleConfig, "device")
 @DRY_RUN
 def sample(dry_run: bool, images, **options) -> None:
@@ -462,7 +536,11 @@ def sample(dry_run: bool, images, **options) -> None:
 @option(EvaluateConfig, "checkpoint", help="Generator to evaluate [default: the shipped one].")
 @option(EvaluateConfig, "data", folder(), "Dataset folder; --split chooses its clips.")
 @option(EvaluateConfig, "out", folder())
-@option(EvaluateConfig, "baseline", help="Checkpoint of the keras2019 architecture: one more row.")
+@option(
+    EvaluateConfig,
+    "baseline",
+    help="Another generator (e.g. a keras2019 checkpoint): one more row, named by its arch.",
+)
 @option(EvaluateConfig, "n_clips", click.IntRange(1, 10**6), "Held-out clips used.")
 @option(EvaluateConfig, "halvings", click.IntRange(1, 10_000), "Random halvings FVD averages.")
 @option(EvaluateConfig, "seed", SEED)

@@ -2,22 +2,27 @@
 
 Each command parses its options into one of these frozen dataclasses and hands it to one library
 function. The click options are generated from the fields (cli.py), so every default is written
-here and only here; the modules that run a command import what their check needs lazily.
+here and only here. This module imports nothing above it (tests/test_layers.py): it checks
+values against the plain names of clip_format.py and the arch registry, archs.py.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scenegan.clip_format import DEFAULT_FPS, STAGES
+from scenegan.archs import AUGMENTATIONS, arch_names, canonical_arch, get_arch
+from scenegan.clip_format import DEFAULT_FPS, STAGES, ClipFormat
+from scenegan.clip_format import clip_format as format_of_options
 from scenegan.errors import UserError
 
-# The generator architectures; `seed` is the 2019 project's old name (it was this project's seed).
-ARCHS = ("euler", "flow", "keras2019", "motion")
-ARCH_ALIASES = {"seed": "keras2019"}
 LOSSES = ("lsgan", "wgan-gp")
+# Training precision: auto is bf16 autocast on CUDA and float32 on the CPU.
+PRECISIONS = ("auto", "fp32", "bf16")
+# torch.compile modes of `train --compile MODE` ("none": eager; `--compile` alone: "default").
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # A dataset's splits, by source video: train, val (reported numbers), select (choosing weights).
 SPLITS = ("train", "val", "select")
 # Flickr's REST endpoint (tests and the demo point --api-url at a local stand-in).
@@ -103,7 +108,9 @@ def parse_rates(text: str) -> tuple[float | str, ...]:
                     f"--fps {text}: {part!r} is not a frame rate; give numbers above 0 or "
                     "`native`, comma-separated (e.g. 12,native)"
                 ) from None
-            if not (0 < rate <= 1000):  # also refuses nan and inf
+            if not math.isfinite(rate):
+                raise ValueError(f"--fps {text}: {part} is not a finite frame rate")
+            if not (0 < rate <= 1000):
                 raise ValueError(
                     f"--fps {text}: {part} is not a frame rate; give rates above 0 (frames a "
                     "second, at most 1000) or `native`"
@@ -142,21 +149,6 @@ class BuildConfig:
     filters: FilterConfig = FilterConfig()
     preview: bool = False
 
-    def extract_config(self):
-        from scenegan.pipeline.extract import ExtractConfig
-
-        return ExtractConfig(
-            rates=self.rates(),
-            crops=self.crops,
-            stride=self.stride,
-            max_per_source=self.max_per_source,
-            min_source_fps=self.min_source_fps,
-            seed=self.seed,
-            filters=self.filters,
-            fmt=self.clip_format(),
-            decoder_threads=self.decoder_threads,
-        )
-
     def rates(self) -> tuple[float | str, ...]:
         """The rates of --fps: numbers (frames a second) and `native`."""
         try:
@@ -170,12 +162,10 @@ class BuildConfig:
         numbers = [rate for rate in self.rates() if rate != "native"]
         return float(numbers[0]) if numbers else None
 
-    def clip_format(self):
+    def clip_format(self) -> ClipFormat:
         """The ClipFormat of --color, --size and --frames."""
-        from scenegan.clip_format import clip_format
-
         try:
-            return clip_format(self.color, self.size, self.frames)
+            return format_of_options(self.color, self.size, self.frames)
         except ValueError as error:
             raise UserError(str(error)) from None
 
@@ -248,42 +238,59 @@ class TrainConfig:
     adversarial_weight: float = 1.0
     # motion arch: the copied photo and a drifting photo shown to D as fakes, at this weight
     baseline_fake_weight: float = 0.5
-    # DiffAugment policy for the clips D sees; auto: all of them for flow, none for the seed
-    # (the 2019 model trained without)
+    # DiffAugment policy for the clips D sees; auto: the arch's own (archs.py: all of them for
+    # euler, flow and motion, none for keras2019, which trained without)
     augment: str = "auto"
     snapshot_every: int = 500
     tick_every: int = 50
     keep: int = 3
     minutes: float = 0.0  # > 0: stop (with a snapshot) after this much wall-clock time
     threads: int = 0  # 0: torch's default
-    compile: bool = False
+    precision: str = "auto"  # auto (bf16 on CUDA, fp32 on the CPU) | fp32 | bf16
+    compile: str = "none"  # a torch.compile mode (COMPILE_MODES); True/False mean default/none
+    channels_last: bool = False  # convolution weights (and so activations) channels-last
+    # multiplier of G's and D's channels (euler, flow, motion): 2 is about 4x weights and compute
+    width: float = 1.0
     tensorboard: bool = True
     grid_photos: int = 6
     grid_noises: int = 3
 
     def __post_init__(self) -> None:
-        from scenegan.model.augment import POLICIES, check_policy
-        from scenegan.model.networks import canonical_arch
-
         if self.stage not in STAGES:
             raise UserError(f"--stage must be one of {sorted(STAGES)}, not {self.stage!r}")
         object.__setattr__(self, "arch", canonical_arch(self.arch))
-        if self.arch not in ARCHS:
-            raise UserError(f"--arch must be one of {list(ARCHS)}, not {self.arch!r}")
+        if self.arch not in arch_names():
+            raise UserError(f"--arch must be one of {list(arch_names())}, not {self.arch!r}")
         if self.loss not in LOSSES:
             raise UserError(f"--loss must be one of {list(LOSSES)}, not {self.loss!r}")
         if self.stream not in ("auto", "yes", "no"):
             raise UserError(f"--stream must be auto, yes or no, not {self.stream!r}")
         if self.augment == "auto":
-            object.__setattr__(
-                self, "augment", "" if self.arch == "keras2019" else ",".join(POLICIES)
+            object.__setattr__(self, "augment", get_arch(self.arch).augment)
+        unknown = [n for n in self.augment.split(",") if n and n not in (*AUGMENTATIONS, "none")]
+        if unknown:
+            raise UserError(
+                f"--augment: unknown augmentation {unknown[0]!r}; use any of "
+                f"{', '.join(AUGMENTATIONS)}"
             )
-        try:
-            check_policy(self.augment)
-        except ValueError as error:
-            raise UserError(f"--augment: {error}") from None
         if self.batch_size < 2:
             raise UserError("--batch-size must be at least 2")
+        if self.precision not in PRECISIONS:
+            raise UserError(
+                f"--precision must be one of {list(PRECISIONS)}, not {self.precision!r}"
+            )
+        if isinstance(self.compile, bool):  # configs saved when --compile was a flag
+            object.__setattr__(self, "compile", "default" if self.compile else "none")
+        if self.compile not in COMPILE_MODES:
+            raise UserError(f"--compile must be one of {list(COMPILE_MODES)}, not {self.compile!r}")
+        if not self.width > 0:
+            raise UserError(f"--width must be above 0, not {self.width}")
+        if self.width != 1 and not get_arch(self.arch).widens:
+            widening = ", ".join(a for a in arch_names() if get_arch(a).widens)
+            raise UserError(
+                f"--width scales the channels of {widening}; {self.arch} has one width, its "
+                "own: leave --width at 1"
+            )
         if not self.out:
             object.__setattr__(self, "out", str(Path("checkpoints") / self.stage))
 
@@ -306,8 +313,12 @@ class SampleConfig:
     scale: int = 1  # enlargement of GIF / MP4 frames for viewing (never of npy)
     resample: str = "nearest"
     grid: bool = False  # one file per photo: the photo, then its n animations, side by side
-    loop: bool = False  # frame 31 joins frame 0 as smoothly as neighbouring frames join
+    loop: bool = False  # the last frame joins frame 0 as smoothly as neighbouring frames join
     speed: float = 1.0  # motion speed: 2 moves about twice as far
+    # motion arch: how much the scene moves, in pixels per frame at the dataset's size (None:
+    # predicted from the photo), and the frame rate to animate at (None: the dataset's)
+    motion: float | None = None
+    fps: float | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -328,7 +339,7 @@ class EvaluateConfig:
     data: Path = Path("datasets/clips")
     out: Path = Path("runs/evaluate")
     checkpoint: str | None = None  # None: the shipped checkpoint or the newest in checkpoints/
-    baseline: str | None = None  # a checkpoint of the seed architecture, for its own row
+    baseline: str | None = None  # another generator (the 2019 model's): a row named by its arch
     n_clips: int = 256  # held-out clips used (all if fewer); each row animates their frame 0
     halvings: int = 5  # random halvings FVD is averaged over
     seed: int = 0

@@ -34,9 +34,7 @@ from starlette.routing import Route
 from scenegan.animation_files import RESAMPLING, animation_bytes
 from scenegan.config import ServeConfig
 from scenegan.errors import UserError
-from scenegan.model.checkpoint import find_checkpoint, load_any_generator
-from scenegan.model.generate import animate, draw_noise, supports_motion_controls
-from scenegan.model.sample import EXAMPLES, dataset_fps, decode_photo, grid_frames, output_names
+from scenegan.model.animator import EXAMPLES, Animator, grid_frames, output_names
 
 PAGE = Path(__file__).with_name("serve.html")
 MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4"}
@@ -109,12 +107,11 @@ def parse_options(query: dict[str, str]) -> AnimateOptions:
     return AnimateOptions(**options)
 
 
-class Animator:
-    """The generator, loaded once, and the lock its calls take turns on."""
+class Service:
+    """The model, loaded once, and the lock its calls take turns on."""
 
-    def __init__(self, G: torch.nn.Module, info: dict, checkpoint: str) -> None:
-        self.G, self.info, self.checkpoint = G, info, checkpoint
-        self.fps = dataset_fps(info)
+    def __init__(self, animator: Animator) -> None:
+        self.animator = animator
         # torch promises nothing about one module run from several threads, and parallel passes
         # would only share the same cores: one at a time, each with its own seeded noise.
         self.lock = threading.Lock()
@@ -122,21 +119,23 @@ class Animator:
     def clip(self, photo: np.ndarray, options: AnimateOptions, seed: int) -> np.ndarray:
         """uint8 (T, H, W): animation `index` of n; else with n > 1 the photo and its n
         animations side by side (as `sample --grid`); else the one animation."""
-        noise = draw_noise(self.G, options.n, seed)  # (n, noise_dim), its own torch.Generator
         with self.lock:
-            animations = animate(self.G, photo, noise, loop=options.loop, speed=options.speed)
+            animations = self.animator.animations(
+                photo, options.n, seed, loop=options.loop, speed=options.speed
+            )
         if options.index is not None:
             return animations[options.index]
         return grid_frames(photo, animations) if options.n > 1 else animations[0]
 
     def describe(self) -> dict:
         """What the page shows and offers: the model, the example photos, the limits."""
+        animator = self.animator
         return {
-            "checkpoint": Path(self.checkpoint).name,
-            "arch": self.info.get("arch", "generator"),
-            "clip_format": self.G.fmt.to_dict(),
-            "fps": self.fps,
-            "motion_controls": supports_motion_controls(self.G),
+            "checkpoint": Path(animator.source).name,
+            "arch": animator.arch,
+            "clip_format": animator.fmt.to_dict(),
+            "fps": animator.fps,
+            "controls": list(animator.controls),
             "examples": [p.name for p in sorted(EXAMPLES.glob("*.jpg"))],
             "max_n": MAX_N,
         }
@@ -202,12 +201,7 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
 
     `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
     """
-    if generator is None:
-        checkpoint = find_checkpoint(config.checkpoint)
-        G, info = load_any_generator(checkpoint, config.device)
-    else:
-        (G, info), checkpoint = generator, "the given generator"
-    animator = Animator(G, info, checkpoint)
+    service = Service(Animator.load(config.checkpoint, device=config.device, given=generator))
     limit = int(config.max_upload_mb * 2**20)
 
     page_html = PAGE.read_text()
@@ -216,11 +210,11 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
         return HTMLResponse(page_html)
 
     async def describe(request: Request) -> Response:
-        return JSONResponse(animator.describe())
+        return JSONResponse(service.describe())
 
     async def example(request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in animator.describe()["examples"]:  # names only: no path reaches out
+        if name not in service.describe()["examples"]:  # names only: no path reaches out
             raise BadRequest(404, f"no example photo {name!r}")
         return FileResponse(EXAMPLES / name, media_type="image/jpeg")
 
@@ -239,16 +233,14 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
 
         def work() -> bytes:
             try:
-                photo = decode_photo(
-                    io.BytesIO(data), G.fmt, G.dataset_fmt, name=file_name or "the upload"
-                )
-                frames = animator.clip(photo, options, seed)
+                photo = service.animator.photo(io.BytesIO(data), name=file_name or "the upload")
+                frames = service.clip(photo, options, seed)
             except UserError as error:
                 raise BadRequest(400, str(error)) from None
             return animation_bytes(
                 options.format,
                 frames,
-                fps=animator.fps,
+                fps=service.animator.fps,
                 scale=options.scale,
                 resample=options.resample,
             )
@@ -273,7 +265,7 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
         Route("/animate", animate_upload, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={BadRequest: refuse})
-    app.state.animator = animator
+    app.state.service = service
     return app
 
 
@@ -311,10 +303,10 @@ def serve(config: ServeConfig) -> None:
 
     app = create_app(config)
     sock = listening_socket(config.host, config.port)
-    animator: Animator = app.state.animator
+    service: Service = app.state.service
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     click.echo(
-        f"serving {animator.checkpoint} at {url_of(sock)} "
+        f"serving {service.animator.source} at {url_of(sock)} "
         f"(uploads up to {config.max_upload_mb:g} MB; Ctrl+C stops)"
     )
     try:

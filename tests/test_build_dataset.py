@@ -24,12 +24,14 @@ from media import (
     write_truncated,
     write_video,
 )
+from PIL import Image
 from test_bad_input import assert_one_error, scenegan
 
 from scenegan.cli import cli, main
 from scenegan.clip_format import CLIP
 from scenegan.config import parse_rates
 from scenegan.errors import UserError
+from scenegan.pipeline import build as build_module
 from scenegan.pipeline.build import BuildConfig, build_dataset, extract_all, spread_quotas
 from scenegan.pipeline.decode import (
     decode_video,
@@ -324,37 +326,80 @@ def test_out_folder_with_other_files_is_refused(video_folder, tmp_path):
     )
 
 
-def test_build_killed_mid_way_finishes_on_rerun(built, tmp_path):
+def test_build_killed_mid_way_finishes_on_rerun(built, tmp_path, monkeypatch):
+    """SIGKILL a build after its first video is done; the rerun decodes only the others and
+    writes the same bytes. The build holds still right after saving that video's part (its
+    save is wrapped to sleep then), so it is killed mid-way whatever the machine's speed."""
     config, _ = built
     out = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-c",
-        "from scenegan.cli import main; main()",
-        "build-dataset",
-        "--videos",
-        str(config.videos),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--val-fraction",
-        str(config.val_fraction),
-    ]
+    saved = tmp_path / "saved"
+    script = f"""
+import sys, time
+from pathlib import Path
+from scenegan.cli import main
+from scenegan.pipeline import build
+
+save = build.save_part
+
+def save_then_wait(parts, result, extract_config):
+    save(parts, result, extract_config)
+    Path({str(saved)!r}).write_text(result.source.source_id)
+    time.sleep(600)  # killed here
+
+build.save_part = save_then_wait
+main(sys.argv[1:])
+"""
+    args = ["build-dataset", "--videos", str(config.videos), "--out", str(out)]
+    args += ["--workers", "1", "--val-fraction", str(config.val_fraction)]
+    args += ["--crops", str(config.crops)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-c", script, *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        # Kill it as soon as the first video is done (if it has not finished by then).
-        for _ in range(600):
-            if process.poll() is not None or len(list(out.glob(".parts/*.json"))) > 1:
+        for _ in range(60000):  # a guard against a hung child, not a timing
+            if saved.is_file() or process.poll() is not None:
                 break
             time.sleep(0.01)
-        process.kill()
+        assert saved.is_file(), process.stderr.read().decode()[-2000:]
+        assert process.poll() is None  # still running: the kill ends it, not the build
     finally:
+        process.kill()
         process.wait()
+        process.stderr.close()
+    assert not (out / "index.json").exists()  # the build was cut off before its end
+    extracted = []
+    real_extract = build_module.extract_source
+    monkeypatch.setattr(
+        build_module,
+        "extract_source",
+        lambda source, *a: extracted.append(source.source_id) or real_extract(source, *a),
+    )
     build_dataset(replace(config, out=out))
+    n_sources = len(folder_sources(config.videos))
+    assert saved.read_text() not in extracted and len(extracted) == n_sources - 1
     for shard in sorted(config.out.glob("*.h5")):
         assert shard.read_bytes() == (out / shard.name).read_bytes(), shard.name
+
+
+@pytest.mark.parametrize(
+    "attribute, value, words",
+    [
+        ("format_version", 3, "format version 3, expected 2"),
+        ("clip_format", '{"n_frames": 32, "height": 90, "width": 160}', "gray 160x90"),
+        ("clip_format", "not json", "no readable clip_format"),
+    ],
+)
+def test_shard_attributes_are_checked_on_open(tmp_path, attribute, value, words):
+    """A shard whose own format attributes disagree with index.json is from another build."""
+    from media import write_splits
+
+    clips = np.zeros((2, *CLIP.shape), np.uint8)
+    root = write_splits(tmp_path / "ds", {"train": (clips, ["a", "b"])})
+    with h5py.File(root / "train-00000.h5", "r+") as f:
+        f.attrs[attribute] = value
+    with pytest.raises(UserError, match="train-00000.h5 is damaged or from another build") as e:
+        read_split(root, "train")
+    assert words in str(e.value) and "rebuild the dataset" in str(e.value)
 
 
 # ---------------------------------------------------------------- frame rates, crops, motion
@@ -363,7 +408,12 @@ def test_build_killed_mid_way_finishes_on_rerun(built, tmp_path):
 def test_rates_are_parsed_and_never_faked():
     assert parse_rates("12,24") == (12.0, 24.0)
     assert parse_rates(" 12 , Native ") == (12.0, "native")
-    for bad, words in [("0,12", "0 is not"), ("12,abc", "'abc'"), ("12,12", "twice"), ("", "not a frame rate")]:
+    for bad, words in [
+        ("0,12", "0 is not"),
+        ("12,abc", "'abc'"),
+        ("12,12", "twice"),
+        ("", "not a frame rate"),
+    ]:
         with pytest.raises(ValueError, match=words):
             parse_rates(bad)
     # a 25 fps source gives 12 and its own 25 but not 30; 24 from 23.976 is within 1%
@@ -465,3 +515,14 @@ def test_bad_rates_and_crops_are_one_line(video_folder, tmp_path, capsys, option
     args = ["build-dataset", "--videos", video_folder, "--out", tmp_path / "x", option, value]
     assert_one_error(*scenegan(capsys, args), expected)
     assert not (tmp_path / "x").exists()
+
+
+def test_inspect_shows_the_rejected_clips_by_reason(built, tmp_path):
+    config, stats = built
+    args = ["inspect", str(config.out), "--out", str(tmp_path / "p"), "--rejected"]
+    result = CliRunner().invoke(cli, [*args, "--per-reason", "2"])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "p" / "rejected.png") as sheet:
+        # two clips per reason the build counted (a row is a label and a strip of frames)
+        rows = 2 * len(stats["clips_rejected"])
+        assert sheet.height == rows * (12 + CLIP.height + 2)

@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,7 +165,7 @@ def test_seed_baseline_row_and_small_stage(tmp_path):
         data=tmp_path / "data", out=tmp_path / "out", baseline="baseline:copy", fvd=False
     )
     report = evaluate(config, generator=(TinyGenerator(CLIP), {"arch": "tiny"}))
-    assert "keras2019" in report["rows"] and "model (tiny)" in report["rows"]
+    assert "baseline:copy" in report["rows"] and "model (tiny)" in report["rows"]
     # A named baseline is made at the model's format; a trained one keeps its own.
     shipped = replace(config, baseline=str(SHIPPED_CHECKPOINT))
     with pytest.raises(UserError, match="same stage"):
@@ -215,3 +216,30 @@ def test_groups_score_the_rows_again_on_each_group_of_videos(tmp_path, tiny_fvd)
     assert "**odd**: the 8 clips of video1,video3" in text
     with pytest.raises(UserError, match="a group needs 4"):
         evaluate(replace(config, groups="none=nothing-*"), generator=(CopiedPhoto(), {}))
+
+
+def test_evaluate_opens_each_shard_once(tmp_path, monkeypatch):
+    """The index is read once and every reader takes it: each shard (train and val alike,
+    each checked as it opens) is opened once in a whole evaluation."""
+    import h5py
+
+    clips = np.random.default_rng(0).integers(0, 256, (14, *CLIP.shape), dtype=np.uint8)
+    ids = [f"video{i % 4}" for i in range(14)]
+    root = write_splits(
+        tmp_path / "data", {"train": (clips[:6], ids[:6]), "val": (clips[6:], ids[6:])}
+    )
+    opened = []
+    real_file = h5py.File
+
+    def counting_file(name, mode="r", *args, **kwargs):
+        if mode == "r":
+            opened.append(Path(name).name)
+        return real_file(name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", counting_file)
+    config = EvaluateConfig(
+        data=root, out=tmp_path / "out", checkpoint="baseline:drift", fvd=False, n_clips=8
+    )
+    report = evaluate(config)
+    assert report["n_clips"] == 8
+    assert sorted(opened) == ["train-00000.h5", "val-00000.h5"]

@@ -24,7 +24,7 @@ from test_bad_input import assert_one_error, scenegan
 from scenegan.animation_files import read_animation
 from scenegan.clip_format import CLIP, ClipFormat, channels_first, channels_last, clip_format
 from scenegan.model import checkpoint as ckpt
-from scenegan.model.networks import build_discriminator, build_generator, default_args
+from scenegan.model.archs import build_discriminator, build_generator, default_args
 from scenegan.pipeline.frames import luma, prepare_image
 from scenegan.pipeline.shards import read_index, read_split
 
@@ -115,7 +115,7 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
 
 
 def test_shipped_model_animates_as_before():
-    from scenegan.model.generate import animate, draw_noise
+    from scenegan.model.animator import animate, draw_noise
 
     golden = np.load(GOLDEN / "shipped-sample.npz")
     G, info = ckpt.load_generator(ckpt.SHIPPED_CHECKPOINT)

@@ -74,7 +74,7 @@ def test_report_html_shows_the_table_plots_and_clips(report_dir):
         assert plot in page.images
     # The side-by-side table: per shown clip the photo, the real clip, every row's animation.
     labels = [label for label in report["rows"] if label != CONSTANT_SPEED]  # it has no clips
-    assert labels[0] == REAL and "keras2019" in labels and "model (tiny)" in labels
+    assert labels[0] == REAL and "baseline:copy" in labels and "model (tiny)" in labels
     samples = [src for src in page.images if src.startswith("clips/")]
     assert len(samples) == 6 * (1 + len(labels))  # 6 clips spread over the 8
     with Image.open(out / samples[0]) as photo:

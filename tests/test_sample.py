@@ -1,5 +1,7 @@
 """`scenegan sample`: formats round-trip, seeds repeat, bad inputs give one clear line each."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,8 +13,9 @@ from scenegan.animation_files import read_animation
 from scenegan.cli import cli, main
 from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
+from scenegan.model.animator import load_photo
 from scenegan.model.checkpoint import SHIPPED_CHECKPOINT, find_checkpoint
-from scenegan.model.sample import SampleConfig, dataset_fps, load_photo, sample
+from scenegan.model.sample import SampleConfig, sample
 
 
 @pytest.fixture
@@ -154,11 +157,50 @@ def test_not_a_generator_checkpoint(tmp_path, photos):
 
 def test_any_generator_object_and_small_stage(photos, tmp_path):
     config = SampleConfig(images=(photos / "sea.jpg",), out=tmp_path, format="npy", n=2, seed=3)
-    written = sample(config, generator=(TinyGenerator(SMALL), {"config": {"data": {"fps": 8}}}))
+    written = sample(config, generator=(TinyGenerator(SMALL), {}))
     assert [p.name for p in written] == ["sea-1.npy", "sea-2.npy"]
     assert np.load(written[0]).shape == SMALL.shape
-    assert dataset_fps({"config": {"data": {"fps": 8}}}) == 8.0
-    assert dataset_fps({"config": {}}) == 12.0
+
+
+def test_a_model_trained_at_8_fps_plays_at_8_fps(photos, tmp_path):
+    """The checkpoint records its dataset's frame rate (no guess): `sample` writes and `serve`
+    answers animations at it, from a training state and from the exported file alike."""
+    import av
+    import httpx
+    from media import write_splits
+    from tiny_train import config as tiny_config
+    from web import served
+
+    from scenegan.config import ServeConfig
+    from scenegan.model.train import train
+    from scenegan.serve import create_app
+
+    clips = np.random.default_rng(0).integers(0, 256, (4, *CLIP.shape), dtype=np.uint8)
+    data = write_splits(tmp_path / "data", {"train": (clips, ["a", "b", "a", "b"])}, fps=8.0)
+    state = train(tiny_config(data, tmp_path / "run", arch="flow"))["checkpoint"]
+    record = torch.load(state, weights_only=True)["dataset"]
+    assert record == {"fps": 8.0, "clip_format": CLIP.to_dict(), "format_version": 1}
+    exported = tmp_path / "flow-8fps.pt"
+    assert CliRunner().invoke(cli, ["export", state, str(exported)]).exit_code == 0
+    photo = photos / "sea.jpg"
+    for checkpoint in (state, str(exported)):
+        out = tmp_path / Path(checkpoint).stem
+        args = ["sample", "--checkpoint", checkpoint, "--image", str(photo), "--seed", "5"]
+        for format_ in ("gif", "mp4"):
+            result = CliRunner().invoke(cli, [*args, "--out", str(out), "--format", format_])
+            assert result.exit_code == 0, result.output
+            assert ", 8 fps)" in result.output
+        with Image.open(out / "sea.gif") as gif:
+            assert gif.info["duration"] >= 120  # 1/8 s in GIF's 1/100 s; 12 fps gives 80
+        with av.open(str(out / "sea.mp4")) as video:
+            assert video.streams.video[0].average_rate == 8
+        with served(create_app(ServeConfig(checkpoint=checkpoint))) as url:
+            with httpx.Client(base_url=url, timeout=60) as client:
+                assert client.get("/info").json()["fps"] == 8.0
+                for format_ in ("gif", "mp4"):
+                    files = {"image": ("sea.jpg", photo.read_bytes())}
+                    answer = client.post(f"/animate?seed=5&format={format_}", files=files)
+                    assert answer.content == (out / f"sea.{format_}").read_bytes()
 
 
 def test_dry_run(tmp_path):
@@ -169,8 +211,8 @@ def test_dry_run(tmp_path):
 def test_the_shipped_generator_animates_an_example_photo():
     from pathlib import Path
 
+    from scenegan.model.animator import animate, draw_noise
     from scenegan.model.checkpoint import load_generator
-    from scenegan.model.generate import animate, draw_noise
 
     repo = Path(__file__).resolve().parents[1]
     G, info = load_generator(SHIPPED_CHECKPOINT)

@@ -23,7 +23,8 @@ from web import chromium, fetch_bytes, screenshot, served
 
 from scenegan.cli import cli
 from scenegan.config import SampleConfig, ServeConfig
-from scenegan.model.sample import EXAMPLES, sample
+from scenegan.model.animator import EXAMPLES
+from scenegan.model.sample import sample
 from scenegan.serve import create_app
 
 PHOTO = EXAMPLES / "lake-dusk.jpg"

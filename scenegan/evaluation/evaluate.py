@@ -21,15 +21,16 @@ from scenegan.config import EvaluateConfig
 from scenegan.errors import UserError
 from scenegan.evaluation import metrics
 from scenegan.evaluation.groups import group_reports
+from scenegan.evaluation.html import write_html
+from scenegan.evaluation.report import REAL, write_report
 from scenegan.files import atomic_write, cache_dir
+from scenegan.model.animator import Animator, animate
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
-from scenegan.model.checkpoint import check_format, find_checkpoint, load_any_generator
+from scenegan.model.checkpoint import check_format
 from scenegan.model.downsample import downsample
-from scenegan.model.generate import animate, animate_photos
 from scenegan.pipeline.frames import luma
-from scenegan.pipeline.shards import read_index, read_split
+from scenegan.pipeline.shards import DatasetIndex, read_index, read_split
 
-REAL = "real vs real"
 # A row with the flow-speed columns only: every photo given the real clips' median speed.
 CONSTANT_SPEED = "one speed (real median)"
 
@@ -75,11 +76,13 @@ def cached_features(
     return features
 
 
-def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray, int, list]:
+def load_real_clips(
+    config: EvaluateConfig, fmt: ClipFormat, index: DatasetIndex | None = None
+) -> tuple[np.ndarray, int, list]:
     """(uint8 (n, *fmt.shape) held-out clips at `fmt`, the split's clip count, their source
-    ids)."""
-    index = read_index(config.data)
-    clips, source_ids = read_split(config.data, config.split)
+    ids), from the dataset's `index` (read now if not given)."""
+    index = index if index is not None else read_index(config.data)
+    clips, source_ids = read_split(index, config.split)
     what = f"{config.split} clips"
     if config.sources:
         patterns = [p.strip() for p in config.sources.split(",") if p.strip()]
@@ -102,19 +105,20 @@ def load_real_clips(config: EvaluateConfig, fmt: ClipFormat) -> tuple[np.ndarray
 
 
 def generate(
-    G: torch.nn.Module,
+    animator: Animator,
     photos: np.ndarray,
     seed: int,
     batch_size: int,
     label: str,
     controls: dict | None = None,
 ) -> np.ndarray:
-    """uint8 (N, *G.fmt.shape): one animation per photo, noise from a generator seeded by `seed`;
+    """uint8 (N, *fmt.shape): one animation per photo, noise from a generator seeded by `seed`;
     `controls` (loop, speed) go to the generator."""
+    G = animator.G
     noise = torch.randn(len(photos), G.noise_dim, generator=torch.Generator().manual_seed(seed))
     batches = range(0, len(photos), batch_size)
     clips = [
-        animate_photos(G, photos[i : i + batch_size], noise[i : i + batch_size], **(controls or {}))
+        animator.batch(photos[i : i + batch_size], noise[i : i + batch_size], **(controls or {}))
         for i in tqdm(batches, desc=f"generate {label}")
     ]
     return np.concatenate(clips)
@@ -152,23 +156,24 @@ def halving_fvd(
     return float(np.mean(values)), float(np.std(values)), values
 
 
-def row_generators(config: EvaluateConfig, G: torch.nn.Module, info: dict) -> dict:
-    """Label -> generator of every generated row: the baselines, keras2019's, then the model."""
-    fmt = G.fmt
-    generators: dict[str, torch.nn.Module] = {
-        "copied photo": CopiedPhoto(fmt=fmt),
-        "drifting photo": DriftingPhoto(fmt=fmt),
+def row_generators(config: EvaluateConfig, model: Animator) -> dict[str, Animator]:
+    """Label -> model of every generated row: the hand-made baselines, --baseline's (labelled
+    by its architecture, keras2019 for the 2019 model's), then the model."""
+    fmt = model.fmt
+    rows = {
+        "copied photo": Animator(CopiedPhoto(fmt=fmt), {}, "copied photo"),
+        "drifting photo": Animator(DriftingPhoto(fmt=fmt), {}, "drifting photo"),
     }
     if config.baseline is not None:
-        baseline_G, _ = load_any_generator(config.baseline, config.device, fmt)
-        if baseline_G.fmt != fmt:
+        baseline = Animator.load(config.baseline, device=config.device, fmt=fmt)
+        if baseline.fmt != fmt:
             raise UserError(
-                f"--baseline makes {baseline_G.fmt.describe()} clips, the model "
+                f"--baseline makes {baseline.fmt.describe()} clips, the model "
                 f"{fmt.describe()}; give checkpoints of the same stage and dataset format"
             )
-        generators["keras2019"] = baseline_G
-    generators[f"model ({info.get('arch', 'generator')})"] = G
-    return generators
+        rows[baseline.arch] = baseline
+    rows[f"model ({model.arch})"] = model
+    return rows
 
 
 def random_halvings(n: int, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -241,26 +246,24 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
     """
     started = time.time()
-    dataset_fmt = read_index(config.data).fmt
-    if generator is None:
-        checkpoint = find_checkpoint(config.checkpoint)
-        G, info = load_any_generator(checkpoint, config.device, dataset_fmt)
-    else:
-        (G, info), checkpoint = generator, "the given generator"
+    index = read_index(config.data)  # every shard opened (and checked) once, here
+    dataset_fmt = index.fmt
+    model = Animator.load(config.checkpoint, device=config.device, fmt=dataset_fmt, given=generator)
+    G, info, checkpoint = model.G, model.info, model.source
     if "G_args" in info:  # a trained model (a baseline is made at the dataset's format)
         check_format(info, checkpoint, dataset_fmt, config.data)
     fmt: ClipFormat = G.fmt
-    real, n_val, source_ids = load_real_clips(config, fmt)
+    real, n_val, source_ids = load_real_clips(config, fmt, index)
     photos = real[:, 0]
     n = len(real)
 
     clips = {REAL: real}
     diversity_sets: dict[str, np.ndarray | None] = {REAL: None}
-    for label, row_G in row_generators(config, G, info).items():
-        controls = {"loop": config.loop, "speed": config.speed} if row_G is G else None
-        clips[label] = generate(row_G, photos, config.seed, config.batch_size, label, controls)
+    for label, row in row_generators(config, model).items():
+        controls = {"loop": config.loop, "speed": config.speed} if row is model else None
+        clips[label] = generate(row, photos, config.seed, config.batch_size, label, controls)
         diversity_sets[label] = generate_diversity(
-            row_G, photos[: config.diversity_photos], config.diversity_seeds, config.seed
+            row.G, photos[: config.diversity_photos], config.diversity_seeds, config.seed
         )
 
     diversity = {
@@ -293,7 +296,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "fvd_sample_size": [n // 2, n // 2],
         "halvings": config.halvings if config.fvd else 0,
         "clip_format": fmt.to_dict(),
-        "fps": read_index(config.data).fps,  # of the real clips: report.html's GIFs play at it
+        "fps": index.fps,  # of the real clips: report.html's GIFs play at it
         "fvd_preprocessing": preprocessing,
         "diversity_samples": [min(config.diversity_photos, n), config.diversity_seeds],
         "definitions": {m.name: m.definition for m in metrics.METRICS},
@@ -309,7 +312,6 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "seconds": round(time.time() - started, 1),
     }
-    from scenegan.evaluation.report import write_report
-
     write_report(report, clips, config.out, n_strip_clips=config.strip_clips)
+    write_html(report, clips, config.out)
     return report

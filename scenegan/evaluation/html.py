@@ -11,8 +11,7 @@ import numpy as np
 
 from scenegan.animation_files import write_animation
 from scenegan.clip_format import DEFAULT_FPS, ClipFormat
-from scenegan.evaluation.evaluate import REAL
-from scenegan.evaluation.report import spread, table_columns
+from scenegan.evaluation.report import REAL, spread, table_columns
 from scenegan.files import atomic_path, atomic_write_text
 
 CLIPS_FOLDER = "clips"
@@ -118,7 +117,7 @@ def fvd_note(report: dict) -> str:
 
 def html_page(report: dict, samples: list[dict[str, str]], labels: list[str]) -> str:
     fmt = report["clip_format"]
-    baseline = f", keras2019 baseline <code>{escape(str(report['baseline']))}</code>"
+    baseline = f", baseline <code>{escape(str(report['baseline']))}</code>"
     summary = (
         f"Checkpoint <code>{escape(str(report['checkpoint']))}</code>"
         + (baseline if report.get("baseline") else "")

@@ -326,7 +326,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "scene_corr",
         "scene corr",
-        "mean Pearson correlation of frames 1..31 with the photo (frame 0 of the held-out "
+        "mean Pearson correlation of frames 1..T-1 with the photo (frame 0 of the held-out "
         "clip); 1 = the scene is kept.",
         scene_correlation,
         _cell("scene_corr", 3),
@@ -334,7 +334,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "contrast",
         "contrast",
-        "mean over clips of (mean spatial std of frames 1..31) / (spatial std of the photo); "
+        "mean over clips of (mean spatial std of frames 1..T-1) / (spatial std of the photo); "
         "1 = the photo's contrast is kept.",
         contrast_ratio,
         _cell("contrast"),
@@ -385,7 +385,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "loop_seam",
         "loop seam",
-        "mean |frame 31 - frame 0| over the mean frame-to-frame change: about 1 when the clip "
+        "mean |frame T-1 - frame 0| over the mean frame-to-frame change: about 1 when the clip "
         "played on repeat joins as smoothly as its frames (see --loop).",
         _photo_free(loop_seam),
         _cell("loop_seam"),

@@ -1,5 +1,5 @@
-"""The files `scenegan evaluate` leaves behind: report.json, report.md, matplotlib PNG plots and
-report.html (html.py)."""
+"""The files `scenegan evaluate` leaves behind: report.json, report.md and matplotlib PNG plots
+(report.html is html.py's, which reads the same report)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from scenegan.evaluation.metrics import METRICS
 from scenegan.files import atomic_path, atomic_write_text
 
 STRIP_FRAMES = 8  # frames shown per clip in the sample strips
+REAL = "real vs real"  # the row of the real clips: its FVD is one half against the other
 
 
 def _plain(value):
@@ -63,7 +64,7 @@ def markdown(report: dict) -> str:
         "# scenegan evaluation",
         "",
         f"Checkpoint `{report['checkpoint']}`"
-        + (f", keras2019 baseline `{report['baseline']}`" if report["baseline"] else "")
+        + (f", baseline `{report['baseline']}`" if report["baseline"] else "")
         + f"; dataset `{report['dataset']}`, split `{report['split']}`"
         + (f", sources `{report['sources']}`" if report.get("sources", "all") != "all" else "")
         + f": {report['n_clips']} of "
@@ -145,7 +146,7 @@ def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
             axis.imshow(strip, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
-            name = "real" if label == "real vs real" else label
+            name = "real" if label == REAL else label
             axis.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=7)
             if c == 0 and r == 0:
                 axis.set_title(f"frames {', '.join(map(str, shown))}", fontsize=8)
@@ -154,10 +155,7 @@ def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
 
 
 def write_report(report: dict, clips: dict[str, np.ndarray], out: Path, n_strip_clips: int = 3):
-    """report.json, report.md, correlation.png, motion_energy.png, strips.png and report.html
-    (with its GIFs in clips/) in `out`."""
-    from scenegan.evaluation.html import write_html
-
+    """report.json, report.md, correlation.png, motion_energy.png and strips.png in `out`."""
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(
         out / "report.json", json.dumps(_plain(report), indent=2, allow_nan=False) + "\n"
@@ -176,4 +174,3 @@ def write_report(report: dict, clips: dict[str, np.ndarray], out: Path, n_strip_
         first=1,
     )
     plot_strips(clips, out / "strips.png", n_strip_clips)
-    write_html(report, clips, out)

@@ -12,11 +12,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from scenegan.clip_format import CLIP, ClipFormat
+from scenegan.archs import canonical_arch
+from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat
 from scenegan.errors import UserError
 from scenegan.files import atomic_write, atomic_write_text
+from scenegan.model.archs import build_generator
 from scenegan.model.baselines import BASELINES
-from scenegan.model.networks import build_generator, canonical_arch
+from scenegan.pipeline.shards import FORMAT_VERSION, DatasetIndex
 
 TRAINING_KIND = "scenegan-training-state"
 GENERATOR_KIND = "scenegan-generator"
@@ -106,6 +108,22 @@ def check_matches(obj: dict, path: Path | str, *, arch: str, stage: str) -> None
         )
 
 
+def dataset_record(index: DatasetIndex) -> dict:
+    """What a checkpoint records of the dataset it was trained on (`dataset`): its frame rate,
+    clip format and format version, so `sample` and `serve` play its animations at that rate
+    from the file alone."""
+    return {"fps": index.fps, "clip_format": index.fmt.to_dict(), "format_version": FORMAT_VERSION}
+
+
+def trained_fps(obj: dict) -> float:
+    """The frame rate of the dataset a checkpoint (or its info dict) was trained on: what its
+    `dataset` records (or, in files written before that, a generator that takes the rate as an
+    argument, its `G_args["fps"]`). Other older files, and the hand-made baselines, play at
+    DEFAULT_FPS, the rate `build-dataset` makes by default."""
+    recorded = (obj.get("dataset") or {}).get("fps", (obj.get("G_args") or {}).get("fps"))
+    return DEFAULT_FPS if recorded is None else float(recorded)
+
+
 def trained_format(obj: dict) -> ClipFormat:
     """The dataset format a checkpoint was trained on (stage large's): what its generator's
     arguments record; files written before colour and size existed hold gray 80 x 45."""
@@ -147,7 +165,8 @@ def find_latest(out_dir: Path | str) -> Path | None:
 
 
 # What a training state holds, besides kind and version. `rng_ranks` is each rank's numpy
-# generator state; files written before it existed hold one `rng` instead.
+# generator state; files written before it existed hold one `rng` instead. `dataset` is
+# dataset_record()'s; files written before it existed have none.
 TRAINING_KEYS = (
     "arch",
     "stage",
@@ -163,6 +182,7 @@ TRAINING_KEYS = (
     "rng_ranks",
     "config",
     "clip_format",
+    "dataset",
 )
 
 
@@ -194,7 +214,8 @@ def save_training_state(state: dict, out_dir: Path, *, keep: int = 3) -> Path:
 
 
 def generator_info(obj: dict) -> dict:
-    return {
+    """What an exported generator keeps of a training state besides G_ema (and `kind`)."""
+    info = {
         "arch": obj["arch"],
         "stage": obj["stage"],
         "step": obj["step"],
@@ -204,6 +225,9 @@ def generator_info(obj: dict) -> dict:
         "G_args": obj["G_args"],
         "kind": obj["kind"],
     }
+    if "dataset" in obj:  # files written before it existed have none
+        info["dataset"] = obj["dataset"]
+    return info
 
 
 def export_generator(training_checkpoint: Path | str, out_path: Path | str) -> Path:

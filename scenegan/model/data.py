@@ -1,5 +1,5 @@
-"""Training clips, held in memory as one uint8 tensor or streamed from the HDF5 shards, sampled
-at random, one share per rank."""
+"""Training clips, held as one uint8 tensor on the training device or streamed from the HDF5
+shards, sampled at random, one share per rank."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from scenegan.clip_format import ClipFormat, channels_first
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
-from scenegan.pipeline.shards import open_shard, read_index, read_motion, read_split
+from scenegan.pipeline.shards import DatasetIndex, Shard, as_index, read_motion, read_split
 
 
 def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> dict:
@@ -38,15 +38,15 @@ def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> di
 class StreamedClips:
     """The training split's clips read from the shards on demand, area-downsampled to `fmt`.
 
-    Indexable like the in-memory uint8 tensor: `clips[indices]` -> uint8 (n, *fmt.shape). Each
-    process opens its own read-only handles (h5py handles must not cross a fork).
+    Indexable like the in-memory uint8 tensor: `clips[indices]` -> uint8 (n, *fmt.shape). The
+    shards are the open ones of this process's index (each process reads its own: open files
+    must not cross a fork).
     """
 
-    def __init__(self, paths: list[Path], fmt: ClipFormat):
+    def __init__(self, shards: list[Shard], fmt: ClipFormat):
         self.fmt = fmt
-        self.files = [open_shard(path) for path in paths]
-        sizes = [f["clips"].shape[0] for f in self.files]
-        self.starts = np.cumsum([0, *sizes])
+        self.shards = shards
+        self.starts = np.cumsum([0, *(len(shard) for shard in shards)])
         self.shape = (int(self.starts[-1]), *fmt.shape)
 
     def __getitem__(self, indices: torch.Tensor) -> torch.Tensor:
@@ -55,11 +55,8 @@ class StreamedClips:
         out = torch.empty((len(indices), *self.shape[1:]), dtype=torch.uint8)
         for shard in np.unique(shard_of):
             where = np.flatnonzero(shard_of == shard)
-            rows = indices[where] - self.starts[shard]
-            # h5py reads increasing, unique rows; a batch may pick one clip twice
-            unique, inverse = np.unique(rows, return_inverse=True)
-            clips = torch.from_numpy(self.files[shard]["clips"][unique])
-            out[torch.from_numpy(where)] = downsample(clips, self.fmt)[inverse]
+            clips = torch.from_numpy(self.shards[shard].clips(indices[where] - self.starts[shard]))
+            out[torch.from_numpy(where)] = downsample(clips, self.fmt)
         return out
 
 
@@ -69,11 +66,14 @@ def physical_memory() -> int:
 
 
 class ClipBank:
-    """All training clips of a dataset at one stage's format `fmt`, as uint8 (N, *fmt.shape).
+    """This rank's training clips at one stage's format `fmt`, as uint8 (N, *fmt.shape).
 
-    `sample` draws a batch from this rank's share (clips rank, rank + world, ...), like
-    DistributedSampler, with random horizontal flips. `dataset_fmt` is the format the dataset
-    stores (stage large's).
+    In memory they live on `device` (the GPU's memory holds thousands of clips as uint8), and a
+    batch is drawn, flipped and scaled to [-1, 1] there: the host only picks the indices and
+    flips (numpy, so the batches follow the seed on every device and resume exactly) and
+    copies them over without waiting. Streamed clips are read from the shards per batch.
+    `sample` draws from this rank's share (clips rank, rank + world, ...), like
+    DistributedSampler. `dataset_fmt` is the format the dataset stores (stage large's).
     """
 
     def __init__(
@@ -84,71 +84,98 @@ class ClipBank:
         dataset_fmt: ClipFormat | None = None,
         rank: int = 0,
         world_size: int = 1,
+        device: torch.device | str = "cpu",
         motion: dict[str, torch.Tensor] | None = None,
     ):
-        self.clips, self.fmt = clips, fmt
-        self.motion = motion  # per-clip measured motion at `fmt` (motion_targets), or None
+        """`clips`: uint8 at `fmt` or at `dataset_fmt` (area-downsampled here, on `device`),
+        or StreamedClips; `motion`: per-clip measured motion at `fmt` (motion_targets) of
+        all the clips, or None."""
+        self.fmt = fmt
         self.dataset_fmt = dataset_fmt or fmt
+        self.device = torch.device(device)
         self.streamed = isinstance(clips, StreamedClips)
-        self.indices = np.arange(rank, clips.shape[0], world_size)
-        if len(self.indices) == 0:
+        indices = np.arange(rank, clips.shape[0], world_size)
+        if len(indices) == 0:
             raise UserError(
                 f"rank {rank} has no clips: the dataset has {clips.shape[0]} training clips for "
                 f"{world_size} processes; build a larger dataset"
             )
+        if self.streamed:
+            self.clips, self.indices = clips, indices
+        else:  # only this rank's share is kept
+            share = clips if world_size == 1 else clips[rank::world_size].contiguous()
+            self.clips = downsample(share.to(self.device), fmt)
+            self.indices = np.arange(len(share))
+            if motion is not None and world_size > 1:
+                motion = {key: value[rank::world_size] for key, value in motion.items()}
+        # the motion of the clips (streamed: of all of them), indexed like `clips`
+        self.motion = None if motion is None else {k: v.to(self.device) for k, v in motion.items()}
 
     @classmethod
     def from_dataset(
         cls,
-        root: Path | str,
+        dataset: Path | str | DatasetIndex,
         stage: str,
         *,
         rank: int = 0,
         world_size: int = 1,
         stream: bool | None = None,
+        device: torch.device | str = "cpu",
         with_motion: bool = False,
     ) -> ClipBank:
-        """The training split of the dataset at `root`, at `stage`'s format of the dataset's
-        own. `stream`: read clips from the shards as batches need them; None (auto) streams
-        when the split would take more than a quarter of this machine's memory per process."""
-        index = read_index(root)
+        """The training split of a dataset (its folder or its index, read once), at `stage`'s
+        format of the dataset's own. `stream`: read clips from the shards as batches need them;
+        None (auto) streams when the split would take more than a quarter of this machine's
+        memory per process, or this rank's share more than a quarter of the GPU's free
+        memory."""
+        index = as_index(dataset)
+        root = index.root
         fmt = index.fmt.stage(stage)
-        if index.n_clips("train") == 0:
+        device = torch.device(device)
+        n_clips = index.n_clips("train")
+        if n_clips == 0:
             raise UserError(f"the dataset at {root} has no training clips; build a larger one")
         if stream is None:
-            needed = index.n_clips("train") * index.fmt.n_bytes * world_size
-            stream = needed > physical_memory() / 4
+            stream = n_clips * index.fmt.n_bytes * world_size > physical_memory() / 4
+            if device.type == "cuda" and not stream:
+                free, _ = torch.cuda.mem_get_info(device)
+                stream = n_clips / world_size * fmt.n_bytes > free / 4
         shares = {"dataset_fmt": index.fmt, "rank": rank, "world_size": world_size}
         if with_motion:
-            shares["motion"] = motion_targets(read_motion(root, "train"), index.fmt, fmt)
+            shares["motion"] = motion_targets(read_motion(index, "train"), index.fmt, fmt)
         if stream:
-            return cls(StreamedClips(index.files("train"), fmt), fmt, **shares)
-        clips, _ = read_split(root, "train")
-        return cls(downsample(torch.from_numpy(clips), fmt), fmt, **shares)
+            return cls(StreamedClips(index.split("train"), fmt), fmt, device=device, **shares)
+        clips, _ = read_split(index, "train")
+        return cls(torch.from_numpy(clips), fmt, device=device, **shares)
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def sample(self, rng: np.random.Generator, batch_size: int) -> torch.Tensor:
-        """A random batch as float (B, C, T, H, W) in [-1, 1]."""
+        """A random batch as float (B, C, T, H, W) in [-1, 1] on the bank's device, each clip
+        flipped left-right with probability 1/2."""
         return self.sample_with_targets(rng, batch_size)[0]
 
     def sample_with_targets(
         self, rng: np.random.Generator, batch_size: int
     ) -> tuple[torch.Tensor, dict | None]:
         """A random batch as `sample` draws it (the same draws), and the measured motion of its
-        clips, flipped with them (None for a bank without motion)."""
+        clips, flipped with them (None for a bank without motion); all on the bank's device."""
         picks = self.indices[rng.integers(0, len(self.indices), batch_size)]
-        flips = torch.from_numpy(rng.random(batch_size) < 0.5)
-        batch = self.as_unit(picks)
-        batch[flips] = batch[flips].flip(-1)
+        flips = self.to_device(torch.from_numpy(rng.random(batch_size) < 0.5))
+        clips = channels_first(self.take(picks), self.fmt)  # uint8 (B, C, T, H, W)
+        clips = torch.where(flips[:, None, None, None, None], clips.flip(-1), clips)
+        batch = to_unit_float(clips)
         if self.motion is None:
             return batch, None
-        rows = torch.from_numpy(picks)
+        rows = self.to_device(torch.from_numpy(picks))
         targets = {key: value[rows] for key, value in self.motion.items()}
-        targets["motion_map"][flips] = targets["motion_map"][flips].flip(-1)
-        flow = targets["mean_flow"]
-        flow[flips] = flow[flips].flip(-1) * flow.new_tensor([-1.0, 1.0]).view(1, 2, 1, 1)
+        speed = targets["motion_map"]  # (B, H, W)
+        targets["motion_map"] = torch.where(flips[:, None, None], speed.flip(-1), speed)
+        flow = targets["mean_flow"]  # (B, 2, H, W): a mirrored clip flows the other way in x
+        mirrored = flow.flip(-1)
+        mirrored = torch.stack([-mirrored[:, 0], mirrored[:, 1]], dim=1)
+        targets["mean_flow"] = torch.where(flips[:, None, None, None], mirrored, flow)
         return batch, targets
 
     def fixed(self, count: int) -> torch.Tensor:
@@ -158,5 +185,22 @@ class ClipBank:
 
     def as_unit(self, picks: np.ndarray) -> torch.Tensor:
         """The clips at `picks` as float (B, C, T, H, W) in [-1, 1]."""
-        clips = self.clips[torch.from_numpy(picks)]
-        return channels_first(clips, self.fmt).float().div_(127.5).sub_(1.0).contiguous()
+        return to_unit_float(channels_first(self.take(picks), self.fmt))
+
+    def take(self, picks: np.ndarray) -> torch.Tensor:
+        """uint8 clips (B, *fmt.shape) at `picks`, on the bank's device."""
+        if self.streamed:
+            return self.to_device(self.clips[picks])
+        return self.clips[self.to_device(torch.from_numpy(picks))]
+
+    def to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        """A host tensor on the bank's device; to a GPU through pinned memory, without making
+        the host wait for the GPU's queue."""
+        if self.device.type == "cuda":
+            return tensor.pin_memory().to(self.device, non_blocking=True)
+        return tensor.to(self.device)
+
+
+def to_unit_float(clips: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, C, T, H, W) -> float32 in [-1, 1], contiguous."""
+    return clips.float().div_(127.5).sub_(1.0).contiguous()

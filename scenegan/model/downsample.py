@@ -31,7 +31,7 @@ def downsample(frames, fmt: ClipFormat, chunk: int = 256):
         tensor = tensor.movedim(-1, -3)
     lead = tensor.shape[:-2]
     flat = tensor.reshape(-1, 1, *tensor.shape[-2:])
-    out = torch.empty((flat.shape[0], 1, *fmt.frame_shape), dtype=torch.uint8)
+    out = torch.empty((flat.shape[0], 1, *fmt.frame_shape), dtype=torch.uint8, device=flat.device)
     for start in range(0, flat.shape[0], chunk):
         small = F.interpolate(
             flat[start : start + chunk].float(), size=fmt.frame_shape, mode="area"

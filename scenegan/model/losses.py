@@ -44,11 +44,15 @@ def g_loss(kind: str, fake: torch.Tensor) -> torch.Tensor:
 def gradient_penalty(
     D: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
 ) -> torch.Tensor:
-    """(|grad D(x)| - 1)^2 at random points between real and fake clips (Gulrajani et al.)."""
+    """(|grad D(x)| - 1)^2 at random points between real and fake clips (Gulrajani et al.).
+
+    The points and the gradient's norm are float32, whatever dtypes autocast gave the clips
+    (a bf16 generated clip and a float32 real one cannot be lerped).
+    """
     mix = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
-    x = torch.lerp(real.detach(), fake.detach(), mix).requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
-    return (grad.flatten(1).norm(dim=1) - 1).square().mean()
+    x = torch.lerp(real.detach().float(), fake.detach().float(), mix).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
+    return (grad.float().flatten(1).norm(dim=1) - 1).square().mean()
 
 
 # Motion is compared on a coarse grid: where and how much the scene moves, not which pixel.

@@ -1,5 +1,4 @@
-"""The photo-warping generators ("euler", "flow"), their discriminator, and the factory for
-every architecture.
+"""The photo-warping generators ("euler", "flow") and their discriminator.
 
 flow warps the photo with a per-frame displacement field and adds a residual, both predicted at
 low resolution by (2+1)-D blocks driven by per-frame noise codes and noise maps. euler adds one
@@ -12,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenegan.clip_format import CLIP, ClipFormat, stage_formats
-from scenegan.config import ARCH_ALIASES, ARCHS
-from scenegan.model import keras2019
+from scenegan.clip_format import stage_formats
+from scenegan.model.archs import Networks
+from scenegan.model.fade import FadeIn
+from scenegan.model.steps import PhotoWarpStep
 
 NOISE_BASIS_SEED = 20190601  # noise maps: the basis is also saved with the weights
 
@@ -49,7 +49,7 @@ class TemporalBlock(nn.Module):
         return x + h.transpose(1, 2).reshape(bt, c, height, width)
 
 
-class FlowGenerator(nn.Module):
+class FlowGenerator(FadeIn):
     """photo (B, C, H, W) + z (B, noise_dim) -> clip (B, C, T, H, W), frame 0 == photo.
 
     C is 1 (gray) or 3 (rgb). At the default 80 x 45, stage small outputs 23 x 40 from fields
@@ -58,6 +58,10 @@ class FlowGenerator(nn.Module):
     size (23 x 40), faded in by the buffer `alpha` (0 -> 1) as in Progressive GAN. The fields
     are two flow components and one residual per channel. Layer names say `gray` from when
     photos were gray only; they stay so every shipped gray checkpoint loads unchanged.
+
+    Precision: the convolutions run in whatever autocast gives (bf16 on a GPU); the fields, the
+    warp and the clip are float32 from the heads on, so the output is float32 under any
+    autocast and frame 0 is the photo exactly.
     """
 
     def __init__(
@@ -81,6 +85,11 @@ class FlowGenerator(nn.Module):
         self.fmt, self.small_fmt, self.dataset_fmt = stage_formats(stage, clip_format)
         n_channels = self.fmt.channels
         self.noise_dim, self.flow_scale = noise_dim, flow_scale
+        # The head's units -> pixels (flow x, y) and grey levels (residuals); a buffer, so a
+        # step on a GPU never copies it over from the host. Not saved: it follows the format.
+        height, width = self.fmt.frame_shape
+        units = [flow_scale * width / 2, flow_scale * height / 2] + [1.0] * n_channels
+        self.register_buffer("field_units", torch.tensor(units)[:, None, None], persistent=False)
         # Where the flow reaches past the edge: "reflection" mirrors the photo, "border" (the
         # first shipped model's) smeared the edge pixels into stripes.
         self.padding_mode = padding_mode
@@ -120,7 +129,6 @@ class FlowGenerator(nn.Module):
             self.down_large = nn.Conv2d(large_channels, c0, 3, stride=2, padding=1)
             self.dec_large = nn.Conv2d(c1, c0, 3, padding=1)
             self.to_fields_large = nn.Conv2d(c0, 2 + n_channels, 3, padding=1)
-        self.register_buffer("alpha", torch.tensor(1.0))
         with torch.no_grad():  # start with small motion, not a still picture
             for head in [self.to_fields] + ([self.to_fields_large] if stage == "large" else []):
                 head.weight.mul_(0.3)
@@ -153,9 +161,9 @@ class FlowGenerator(nn.Module):
         the default size: e0 at stage small's size, then halved twice."""
         if self.stage == "large":
             e0 = lrelu(self.down_large(lrelu(self.from_gray_large(photo))))
-            if float(self.alpha) < 1:
+            if self.fading:
                 small = lrelu(self.from_gray(area_resize(photo, self.small_fmt.frame_shape)))
-                e0 = torch.lerp(small, e0, float(self.alpha))
+                e0 = self.blend(small, e0)
         else:
             e0 = lrelu(self.from_gray(photo))
         e1 = lrelu(self.enc1(e0))
@@ -187,12 +195,12 @@ class FlowGenerator(nn.Module):
         if self.stage == "large":
             small_size = self.small_fmt.frame_shape
             y = F.interpolate(x, size=small_size, mode="nearest")
-            fields = self.to_fields_large(lrelu(self.dec_large(y) + self.per_frame(e0)))
-            if float(self.alpha) < 1:
-                coarse = F.interpolate(self.to_fields(x), size=small_size, mode="bilinear")
-                fields = torch.lerp(coarse, fields, float(self.alpha))
+            fields = self.to_fields_large(lrelu(self.dec_large(y) + self.per_frame(e0))).float()
+            if self.fading:
+                coarse = F.interpolate(self.to_fields(x).float(), size=small_size, mode="bilinear")
+                fields = self.blend(coarse, fields)
         else:
-            fields = self.to_fields(x)
+            fields = self.to_fields(x).float()  # float32 from here: the warp needs the precision
         height, width = self.fmt.frame_shape
         fields = F.interpolate(fields, size=(height, width), mode="bilinear", align_corners=False)
         fields = fields.view(batch, n_frames, fields.shape[1], height, width)
@@ -201,10 +209,7 @@ class FlowGenerator(nn.Module):
     def pixels(self, like: torch.Tensor) -> torch.Tensor:
         """Multiplier (2 + C, 1, 1) from the head's units to pixels (flow x, y) and grey levels
         (the residuals)."""
-        height, width = self.fmt.frame_shape
-        scale = self.flow_scale
-        units = [scale * width / 2, scale * height / 2] + [1.0] * self.fmt.channels
-        return like.new_tensor(units)[:, None, None]
+        return self.field_units.to(like.dtype)
 
     def render(
         self, photo: torch.Tensor, grid: torch.Tensor, residual: torch.Tensor
@@ -233,13 +238,23 @@ class FlowGenerator(nn.Module):
     ):
         """The clip (B, C, T, H, W); with `with_penalties`, also a dict of the regularisers
         (`roughness`, `residual`) that the training step weighs."""
-        fields = self.frame_fields(self.encode(photo), z)
-        fields = motion_controls(fields, loop=loop, speed=speed)
+        photo = photo.float()
+        encoded = self.encode(photo)
+        fields = motion_controls(self.frame_fields(encoded, z), loop=loop, speed=speed)
         height, width = self.fmt.frame_shape
-        flow = fields[:, :, :2].permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
-        grid = identity_grid(height, width, photo)[:, None] + self.flow_scale * flow
-        frames = self.render(photo, grid, fields[:, :, 2:]).transpose(1, 2)  # (B, C, T, H, W)
-        return (frames, self.penalties(fields)) if with_penalties else frames
+        base = identity_grid(height, width, photo)  # (1, H, W, 2)
+        jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
+        frames, velocity = self.warp(
+            photo, encoded, z, base, jitter, fields[:, :, 2:], loop=loop, speed=speed
+        )
+        frames = frames.transpose(1, 2)  # (B, C, T, H, W)
+        return (frames, self.penalties(fields, velocity)) if with_penalties else frames
+
+    def warp(self, photo, encoded, z, base, jitter, residual, *, loop: bool, speed: float):
+        """Frames (B, T, C, H, W): the photo moved by the per-frame displacement `jitter`
+        (B, T, H, W, 2) from the identity grid `base`, plus `residual`; and the static
+        velocity field the penalties also see (None here: flow has only per-frame fields)."""
+        return self.render(photo, base[:, None] + jitter, residual), None
 
     def penalties(self, fields: torch.Tensor, velocity: torch.Tensor | None = None) -> dict:
         """The regularisers the training step weighs: roughness of the per-frame displacement
@@ -288,42 +303,33 @@ class EulerGenerator(FlowGenerator):
         scale, shift = self.velocity_film(z)[..., None, None].chunk(2, dim=1)
         h = lrelu((e1 + context) * (1 + scale) + shift)
         h = lrelu(self.velocity_hidden(h))
-        raw = self.to_velocity(h)  # (B, 2, 12, 20)
+        raw = self.to_velocity(h).float()  # (B, 2, 12, 20), float32 like every field
         if self.stage == "large":
-            coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear")
-            fine = coarse + self.to_velocity_large(
-                lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
+            coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
+            fine = (
+                coarse
+                + self.to_velocity_large(
+                    lrelu(self.velocity_large(torch.cat([e0, coarse], dim=1)))
+                ).float()
             )
-            raw = torch.lerp(coarse, fine, float(self.alpha))
+            raw = self.blend(coarse, fine)
         height, width = self.fmt.frame_shape
         raw = F.interpolate(raw, size=(height, width), mode="bilinear", align_corners=False)
         return self.velocity_scale * torch.tanh(raw)
 
-    def forward(
-        self,
-        photo: torch.Tensor,
-        z: torch.Tensor,
-        *,
-        loop: bool = False,
-        speed: float = 1.0,
-        with_penalties: bool = False,
-    ):
-        encoded = self.encode(photo)
+    def warp(self, photo, encoded, z, base, jitter, residual, *, loop: bool, speed: float):
+        """The photo carried along the static velocity field for t frames, the per-frame
+        `jitter` on top; with `loop`, blended with the photo carried back from frame T."""
         velocity = speed * self.velocity(encoded, z)  # (B, 2, H, W)
-        fields = motion_controls(self.frame_fields(encoded, z), loop=loop, speed=speed)
-        height, width = self.fmt.frame_shape
-        base = identity_grid(height, width, photo)  # (1, H, W, 2)
         n_frames = self.fmt.n_frames
         positions = integrate(velocity, base, n_frames)  # where frame t samples the photo
-        jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
-        frames = self.render(photo, positions + jitter, fields[:, :, 2:])
+        frames = self.render(photo, positions + jitter, residual)
         if loop:  # frame t also seen as the photo T - t frames on: blend by t / T
             ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
-            fore = self.render(photo, ahead + jitter, fields[:, :, 2:])
+            fore = self.render(photo, ahead + jitter, residual)
             weight = torch.arange(n_frames, device=photo.device, dtype=photo.dtype) / n_frames
             frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
-        frames = frames.transpose(1, 2)  # (B, C, T, H, W)
-        return (frames, self.penalties(fields, velocity)) if with_penalties else frames
+        return frames, velocity
 
 
 def integrate(velocity: torch.Tensor, base: torch.Tensor, n_frames: int) -> torch.Tensor:
@@ -381,11 +387,12 @@ def clip_features(clip: torch.Tensor) -> torch.Tensor:
     return torch.cat([clip, drift, motion], dim=1)
 
 
-class Discriminator(nn.Module):
+class Discriminator(FadeIn):
     """Conditional spatio-temporal critic: clip (B, C, T, H, W) -> score (B,).
 
     Strided 3-D convolutions at half the small resolution and below; stage large adds a
-    full-resolution input block faded in by `alpha`, like the generator's.
+    full-resolution input block faded in by `alpha`, like the generator's. Scores are float32
+    under any autocast.
     """
 
     def __init__(
@@ -421,50 +428,18 @@ class Discriminator(nn.Module):
         n_frames, height, width = self.small_fmt.volume
         flat = c2 * halved(n_frames, 3) * halved(height, 3) * halved(width, 3)
         self.head = nn.Linear(flat, 1)
-        self.register_buffer("alpha", torch.tensor(1.0))
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         x = clip_features(clip)
         if self.stage == "large":
             h = self.from_input_large(x)
-            alpha = float(self.alpha)
-            if alpha < 1:
+            if self.fading:
                 small = area_resize(x, self.small_fmt.frame_shape)
-                h = torch.lerp(self.from_input(small), h, alpha)
+                h = self.blend(self.from_input(small), h)
         else:
             h = self.from_input(x)
         h = self.body(lrelu(h))
-        return self.head(h.flatten(1)).squeeze(1)
-
-
-def canonical_arch(arch: str) -> str:
-    """`seed` (the name older checkpoints and options use) -> `keras2019`."""
-    return ARCH_ALIASES.get(arch, arch)
-
-
-def build_generator(arch: str, args: dict) -> nn.Module:
-    """The generator of `arch` from its constructor arguments (as stored in checkpoints)."""
-    arch = canonical_arch(arch)
-    if arch == "euler":
-        return EulerGenerator(**args)
-    if arch == "flow":
-        return FlowGenerator(**args)
-    if arch == "motion":
-        from scenegan.model.motion import MotionGenerator
-
-        return MotionGenerator(**args)
-    if arch == "keras2019":
-        return keras2019.Keras2019Generator(**args)
-    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
-
-
-def build_discriminator(arch: str, args: dict) -> nn.Module:
-    arch = canonical_arch(arch)
-    if arch in ("euler", "flow", "motion"):
-        return Discriminator(**args)
-    if arch == "keras2019":
-        return keras2019.Keras2019Discriminator(**args)
-    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+        return self.head(h.flatten(1)).squeeze(1).float()
 
 
 def halved(n: int, times: int) -> int:
@@ -474,14 +449,36 @@ def halved(n: int, times: int) -> int:
     return n
 
 
-def default_args(arch: str, stage: str, clip: ClipFormat = CLIP) -> tuple[dict, dict]:
-    """Constructor arguments (G, D) of an architecture at a stage for a dataset of format
-    `clip`, as plain dicts."""
-    arch = canonical_arch(arch)
-    fmt = {"clip_format": clip.to_dict()}
-    if arch in ("euler", "flow", "motion"):
-        G_args = {"stage": stage, "channels": [16, 32, 64], "noise_dim": 32, "noise_maps": True}
-        return {**G_args, **fmt}, {"stage": stage, "channels": [16, 32, 64], **fmt}
-    if arch == "keras2019":
-        return {"stage": stage, **fmt}, {"stage": stage, **fmt}
-    raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
+def widened(channels: int, width: float) -> int:
+    """A channel count times the --width multiplier (at least 1)."""
+    return max(1, round(channels * width))
+
+
+def widen_photo_warp(G_args: dict, D_args: dict, width: float) -> tuple[dict, dict]:
+    """The photo-warping networks' arguments at --width `width`: the channels of G's encoder,
+    blocks, codes and stage large's layers, and of D's convolutions, times `width`; at 1 the
+    arguments of every model trained before --width existed."""
+    channels = [widened(c, width) for c in (16, 32, 64)]
+    wider = {"channels": channels, "large_channels": widened(8, width)}
+    return G_args | wider | {"code_dim": widened(64, width)}, D_args | wider
+
+
+# The registry entries (scenegan/archs.py) name these.
+PHOTO_WARP_G_ARGS = {"channels": [16, 32, 64], "noise_dim": 32, "noise_maps": True}
+PHOTO_WARP_D_ARGS = {"channels": [16, 32, 64]}
+EULER = Networks(
+    EulerGenerator,
+    Discriminator,
+    PhotoWarpStep,
+    PHOTO_WARP_G_ARGS,
+    PHOTO_WARP_D_ARGS,
+    widen=widen_photo_warp,
+)
+FLOW = Networks(
+    FlowGenerator,
+    Discriminator,
+    PhotoWarpStep,
+    PHOTO_WARP_G_ARGS,
+    PHOTO_WARP_D_ARGS,
+    widen=widen_photo_warp,
+)

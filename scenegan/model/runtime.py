@@ -1,4 +1,4 @@
-"""Where a training process runs: device, DDP rank, RNG state, phase timing.
+"""Where a training process runs: device, precision, DDP rank, RNG state, phase timing.
 
 nanoGPT's env check: the same code runs under `python` (one process) or `torchrun` (RANK set,
 one process per device, DistributedDataParallel over NCCL on CUDA or gloo on CPU).
@@ -22,29 +22,45 @@ from scenegan.errors import UserError
 
 @dataclass
 class Runtime:
-    """Where this process runs: device, DDP rank and world size."""
+    """Where this process runs: device, precision ("fp32" or "bf16"), DDP rank and world
+    size; `owns_group`: this process started the process group, and destroys it in `close`."""
 
     device: torch.device
     rank: int = 0
     world_size: int = 1
     ddp: bool = False
+    precision: str = "fp32"
+    owns_group: bool = False
 
     @property
     def main(self) -> bool:
         return self.rank == 0
 
+    @property
+    def cuda(self) -> bool:
+        return self.device.type == "cuda"
+
     def autocast(self):
-        """bf16 autocast on CUDA, nothing on the CPU."""
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        """bf16 autocast on this device when the precision is bf16, else nothing."""
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
-    def wrap(self, module: nn.Module, compile_: bool = False) -> nn.Module:
-        """The module as training calls it: under DDP when distributed, compiled if asked."""
+    def wrap(self, module: nn.Module, compile_mode: str = "none") -> nn.Module:
+        """The module as training calls it: under DDP when distributed, compiled in
+        `compile_mode` unless it is "none"."""
         if self.ddp:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            module = nn.parallel.DistributedDataParallel(module, device_ids=ids)
-        return torch.compile(module) if compile_ else module
+            ids = [self.device.index] if self.cuda else None
+            # Buffers are broadcast from rank 0 at every forward only where they change in
+            # training (batch-norm statistics); alpha and the noise basis are the same on
+            # every rank, and a broadcast per forward is a collective per forward.
+            batch_norm = any(
+                isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules()
+            )
+            module = nn.parallel.DistributedDataParallel(
+                module, device_ids=ids, broadcast_buffers=batch_norm
+            )
+        return module if compile_mode == "none" else torch.compile(module, mode=compile_mode)
 
     def any_rank(self, flag: bool) -> bool:
         """True on every rank when it is true on one (so all ranks stop at the same step)."""
@@ -64,11 +80,25 @@ class Runtime:
 
     def barrier(self) -> None:
         if self.ddp:
-            dist.barrier()
+            dist.barrier(device_ids=[self.device.index] if self.cuda else None)
+
+    def close(self) -> None:
+        """Destroy the process group this process started (torchrun warns otherwise)."""
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+            self.owns_group = False
 
 
-def setup_runtime(device: str = "auto", threads: int = 0) -> Runtime:
-    """Pick the device; under torchrun (RANK set) start DDP, one process per device."""
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """auto -> bf16 on CUDA, fp32 elsewhere; fp32 and bf16 as they are."""
+    if precision == "auto":
+        return "bf16" if device.type == "cuda" else "fp32"
+    return precision
+
+
+def setup_runtime(device: str = "auto", threads: int = 0, precision: str = "auto") -> Runtime:
+    """Pick the device and precision; under torchrun (RANK set) start DDP, one process per
+    device (NCCL bound to this process's GPU, or gloo on the CPU)."""
     ddp = int(os.environ.get("RANK", -1)) != -1
     want_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if device == "cuda" and not torch.cuda.is_available():
@@ -76,15 +106,21 @@ def setup_runtime(device: str = "auto", threads: int = 0) -> Runtime:
     if threads > 0:
         torch.set_num_threads(threads)
     if not ddp:
-        return Runtime(torch.device("cuda" if want_cuda else "cpu"))
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if want_cuda else "gloo")
-    rank, world_size = dist.get_rank(), dist.get_world_size()
+        where = torch.device("cuda" if want_cuda else "cpu")
+        return Runtime(where, precision=resolve_precision(precision, where))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     where = torch.device(f"cuda:{local_rank}" if want_cuda else "cpu")
     if want_cuda:
         torch.cuda.set_device(where)
-    return Runtime(where, rank, world_size, ddp=True)
+    owns_group = not dist.is_initialized()
+    if owns_group:
+        if want_cuda:  # device_id binds NCCL to this GPU: no guessing in barrier()
+            dist.init_process_group(backend="nccl", device_id=where)
+        else:
+            dist.init_process_group(backend="gloo")
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    precision = resolve_precision(precision, where)
+    return Runtime(where, rank, world_size, ddp=True, precision=precision, owns_group=owns_group)
 
 
 def rng_state(np_rng: np.random.Generator) -> dict:
@@ -123,16 +159,9 @@ def unwrap(module: nn.Module) -> nn.Module:
     return getattr(module, "module", module)
 
 
-def move_optimizer_state(opt: torch.optim.Optimizer, device: torch.device) -> None:
-    """Optimizer state follows its parameters' device (after loading a CPU checkpoint)."""
-    for state in opt.state.values():
-        for key, value in state.items():
-            if torch.is_tensor(value) and key != "step":
-                state[key] = value.to(device)
-
-
 class Timer:
-    """Accumulates seconds per phase (data, forward/backward, optimizer) for the benchmarks."""
+    """Accumulates seconds per phase (data, forward/backward, optimizer, ...) for the
+    benchmarks; on CUDA each mark synchronises, so the phases are the GPU's time too."""
 
     def __init__(self, device: torch.device):
         self.device, self.seconds = device, {}

@@ -9,37 +9,17 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from pathlib import Path
-from typing import BinaryIO
 
 import click
-import numpy as np
 import torch
 
-from scenegan.animation_files import tile, write_animation
-from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat
+from scenegan.animation_files import write_animation
 from scenegan.config import SampleConfig
 from scenegan.errors import UserError
 from scenegan.files import writable_folder
-from scenegan.model.checkpoint import find_checkpoint, load_any_generator
-from scenegan.model.downsample import downsample
-from scenegan.model.generate import animate, draw_noise
-from scenegan.pipeline.frames import prepare_image
+from scenegan.model.animator import EXAMPLES, Animator, grid_frames, output_names
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
-
-def dataset_fps(info: dict) -> float:
-    """The frame rate the model was trained at, if its config records one, else DEFAULT_FPS."""
-    stack: list = [info.get("config") or {}]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key in ("fps", "dataset_fps"):
-                if isinstance(item.get(key), int | float) and item[key] > 0:
-                    return float(item[key])
-            stack.extend(item.values())
-    return DEFAULT_FPS
 
 
 def list_images(paths: Iterable[Path]) -> list[Path]:
@@ -53,64 +33,6 @@ def list_images(paths: Iterable[Path]) -> list[Path]:
     return images
 
 
-def load_photo(path: Path, fmt: ClipFormat, dataset_fmt: ClipFormat = CLIP) -> np.ndarray:
-    """Any image file Pillow reads -> uint8 fmt.image_shape ((H, W) grey or (H, W, 3) RGB), as
-    clips of `dataset_fmt` are made and then (stage small) downsampled to `fmt` as training
-    does: pass a generator's `G.fmt, G.dataset_fmt`."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    return decode_photo(path, fmt, dataset_fmt, name=str(path))
-
-
-def decode_photo(
-    source: Path | BinaryIO, fmt: ClipFormat, dataset_fmt: ClipFormat = CLIP, *, name: str
-) -> np.ndarray:
-    """`load_photo` of a file or of bytes in memory (an upload); errors begin with `name`."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with Image.open(source) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                # 16-bit and float grey: scale to 8 bits by the range the mode can hold.
-                array = np.asarray(image, dtype=np.float64)
-                top = 65535.0 if image.mode != "F" else max(float(array.max()), 1.0)
-                gray = np.clip(np.rint(array * 255.0 / top), 0, 255).astype(np.uint8)
-            else:
-                gray = None
-                rgb = np.asarray(image.convert("RGB"))
-    except Image.DecompressionBombError:
-        # Pillow refuses images (or headers claiming them) far above Image.MAX_IMAGE_PIXELS,
-        # which would take gigabytes to decode; a photo is scaled down to a clip's size anyway.
-        raise UserError(
-            f"{name}: too large to open safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels); "
-            "scale it down first"
-        ) from None
-    except MemoryError:
-        raise UserError(f"{name}: too large to decode in this machine's memory") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        if not isinstance(source, Path):  # Pillow names an in-memory file by its repr
-            reason = reason.replace(f" {source!r}", "")
-        raise UserError(f"{name}: not an image Pillow can read ({reason})") from None
-    # As the clips were made at full size, then (stage small) downsampled as training does.
-    return downsample(prepare_image(gray if gray is not None else rgb, dataset_fmt), fmt)
-
-
-def grid_frames(photo: np.ndarray, animations: np.ndarray) -> np.ndarray:
-    """(T, H, (K + 1) W + gaps[, 3]): the still photo, then each animation, left to right."""
-    still = np.broadcast_to(photo, animations.shape[1:])[None]  # (1, T, H, W[, 3])
-    return tile(np.concatenate([still, animations]), columns=len(animations) + 1)
-
-
-def output_names(stem: str, n: int, grid: bool) -> list[str]:
-    """`sea` -> [`sea`], or [`sea-1`, `sea-2`, ...] with n > 1, or [`sea-grid`] with --grid."""
-    if grid:
-        return [f"{stem}-grid"]
-    return [stem] if n == 1 else [f"{stem}-{i + 1}" for i in range(n)]
-
-
 def sample(
     config: SampleConfig, generator: tuple[torch.nn.Module, dict] | None = None
 ) -> list[Path]:
@@ -120,12 +42,8 @@ def sample(
     Photos that cannot be read are reported on stderr one `skipped` line each; if any were,
     a UserError is raised after the others are written.
     """
-    if generator is None:
-        checkpoint = find_checkpoint(config.checkpoint)
-        G, info = load_any_generator(checkpoint, config.device)
-    else:
-        (G, info), checkpoint = generator, "the given generator"
-    fps = dataset_fps(info)
+    animator = Animator.load(config.checkpoint, device=config.device, given=generator)
+    fps = animator.plays_at(config.fps)
     seed = config.seed if config.seed is not None else random.randrange(2**31)
     images = list_images(config.images) if config.images else sorted(EXAMPLES.glob("*.jpg"))
     if not images:
@@ -137,7 +55,7 @@ def sample(
     used_stems: set[str] = set()
     for path in images:
         try:
-            photo = load_photo(path, G.fmt, G.dataset_fmt)
+            photo = animator.photo(path)
         except UserError as error:
             click.echo(f"skipped {error}", err=True)
             failed.append(path)
@@ -146,8 +64,15 @@ def sample(
         while stem in used_stems:  # two photos called sea.jpg in different folders
             stem += "_"
         used_stems.add(stem)
-        noise = draw_noise(G, config.n, seed)
-        animations = animate(G, photo, noise, loop=config.loop, speed=config.speed)
+        animations = animator.animations(
+            photo,
+            config.n,
+            seed,
+            loop=config.loop,
+            speed=config.speed,
+            motion=config.motion,
+            fps=config.fps,
+        )
         panels = [grid_frames(photo, animations)] if config.grid else list(animations)
         for name, frames in zip(output_names(stem, config.n, config.grid), panels, strict=True):
             out_path = config.out / f"{name}.{config.format}"
@@ -159,7 +84,7 @@ def sample(
     if written:
         click.echo(
             f"wrote {len(written)} file(s) to {config.out}/ "
-            f"({checkpoint}, seed {seed}, {fps:g} fps)"
+            f"({animator.source}, seed {seed}, {fps:g} fps)"
         )
     if failed:
         raise UserError(

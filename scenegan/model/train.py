@@ -1,8 +1,10 @@
 """The training loop of `scenegan train`: one stage, one architecture, resumable, CPU/CUDA/DDP.
 
-Runs under `python` or `torchrun` alike (DDP when RANK is set, see runtime.py). The GAN step of
-each architecture is in steps.py. Rank 0 logs a status line per tick, `stats.jsonl`, TensorBoard
-scalars, a GIF grid and a training state per snapshot.
+Runs under `python` or `torchrun` alike (DDP when RANK is set, see runtime.py). `Trainer` holds
+what a step needs and takes one step (the benchmarks time that same step); the GAN step of each
+architecture is in steps.py. A step never waits for the GPU: the clips are on the device, the
+losses and motion are summed there and read once per tick. Rank 0 logs a status line per tick,
+`stats.jsonl`, TensorBoard scalars, a GIF grid and a training state per snapshot.
 """
 
 from __future__ import annotations
@@ -18,27 +20,28 @@ from torch import nn
 from tqdm import tqdm
 
 from scenegan.animation_files import tile, upscale, write_gif
+from scenegan.archs import get_arch
 from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat, channels_last, from_unit
 from scenegan.config import TrainConfig
 from scenegan.errors import UserError
 from scenegan.model import checkpoint as ckpt
-from scenegan.model.data import ClipBank
-from scenegan.model.ema import update_ema
-from scenegan.model.inflate import inflate_into, load_matching
-from scenegan.model.networks import (
+from scenegan.model.archs import (
     build_discriminator,
     build_generator,
     default_args,
+    gan_step_for,
 )
+from scenegan.model.data import ClipBank
+from scenegan.model.ema import update_ema
+from scenegan.model.inflate import inflate_into, load_matching
 from scenegan.model.runtime import (
     Runtime,
-    move_optimizer_state,
     rng_state,
     seed_rngs,
     set_rng_state,
     setup_runtime,
 )
-from scenegan.model.steps import StepWeights, gan_step_for
+from scenegan.model.steps import StepWeights
 from scenegan.pipeline.shards import INDEX_NAME, read_index
 
 # What a format mismatch's error line offers besides a dataset of the checkpoint's format.
@@ -76,10 +79,9 @@ def count_parameters(module: nn.Module) -> int:
 def build_models(
     cfg: TrainConfig, clip: ClipFormat = CLIP, fps: float = DEFAULT_FPS
 ) -> tuple[nn.Module, nn.Module, dict, dict]:
-    """G and D of `cfg`'s architecture and stage for a dataset of format `clip` and `fps`."""
-    G_args, D_args = default_args(cfg.arch, cfg.stage, clip)
-    if cfg.arch == "motion":  # its default frame rate is the dataset's
-        G_args["fps"] = float(fps)
+    """G and D of `cfg`'s architecture and stage (at its --width) for a dataset of format
+    `clip` and `fps`."""
+    G_args, D_args = default_args(cfg.arch, cfg.stage, clip, fps, cfg.width)
     return build_generator(cfg.arch, G_args), build_discriminator(cfg.arch, D_args), G_args, D_args
 
 
@@ -96,14 +98,15 @@ def parameter_counts(cfg: TrainConfig) -> list[str]:
     ]
 
 
-def motion_energy(clips: torch.Tensor) -> float:
-    """Mean |x_t - x_{t-1}| over a batch (B, C, T, H, W)."""
-    return float((clips[:, :, 1:] - clips[:, :, :-1]).abs().mean())
+def motion_energy(clips: torch.Tensor) -> torch.Tensor:
+    """Mean |x_t - x_{t-1}| over a batch (B, C, T, H, W), a float32 scalar on its device."""
+    return (clips[:, :, 1:] - clips[:, :, :-1]).float().abs().mean()
 
 
 def fade_alpha(cfg: TrainConfig, step: int) -> float:
-    """Progressive GAN fade-in of stage large's new layers: 0 -> 1 over `fade_steps`."""
-    if cfg.stage != "large" or cfg.arch == "keras2019" or cfg.fade_steps <= 0:
+    """Progressive GAN fade-in of stage large's new layers: 0 -> 1 over `fade_steps` (for the
+    architectures that fade in)."""
+    if cfg.stage != "large" or not get_arch(cfg.arch).fade_in or cfg.fade_steps <= 0:
         return 1.0
     if cfg.warm_start:  # a warm start of stage large has no new layers to fade in
         return 1.0
@@ -141,27 +144,52 @@ class Models:
     G_args: dict
     D_args: dict
 
+    alpha: float | None = None
+
     @classmethod
-    def build(cls, cfg: TrainConfig, clip: ClipFormat, fps: float = DEFAULT_FPS) -> Models:
-        """The networks and optimisers for a dataset of format `clip` and frame rate `fps`."""
+    def build(
+        cls,
+        cfg: TrainConfig,
+        clip: ClipFormat,
+        fps: float = DEFAULT_FPS,
+        device: torch.device | str = "cpu",
+    ) -> Models:
+        """The networks on `device` and their optimisers, for a dataset of format `clip` and
+        frame rate `fps`: Adam fused into one kernel per step on CUDA (the same update as the
+        CPU's loop)."""
+        device = torch.device(device)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         G, D, G_args, D_args = build_models(cfg, clip, fps)
         G_ema = build_generator(cfg.arch, G_args).requires_grad_(False).eval()
         G_ema.load_state_dict(G.state_dict())
-        opt_G = torch.optim.Adam([p for p in G.parameters() if p.requires_grad], cfg.lr, cfg.betas)
-        opt_D = torch.optim.Adam([p for p in D.parameters() if p.requires_grad], cfg.lr, cfg.betas)
+        for module in (G, D, G_ema):
+            module.to(device)
+            if cfg.channels_last:
+                to_channels_last(module)
+        fused = {"fused": True} if device.type == "cuda" else {}
+        opt_G, opt_D = (
+            torch.optim.Adam(
+                [p for p in net.parameters() if p.requires_grad], cfg.lr, cfg.betas, **fused
+            )
+            for net in (G, D)
+        )
         return cls(G, D, G_ema, opt_G, opt_D, G_args, D_args)
 
-    def to(self, device: torch.device) -> Models:
-        for module in (self.G, self.D, self.G_ema):
-            module.to(device)
-        for opt in (self.opt_G, self.opt_D):
-            move_optimizer_state(opt, device)
-        return self
-
     def set_alpha(self, alpha: float) -> None:
-        for module in (self.G, self.D):
-            module.alpha.fill_(alpha)
+        """The fade-in weight of G, D and G_ema (written to the device only when it changes)."""
+        if alpha != self.alpha:
+            for module in (self.G, self.D, self.G_ema):
+                module.set_alpha(alpha)
+            self.alpha = alpha
+
+
+def to_channels_last(module: nn.Module) -> None:
+    """Convolution weights channels-last (2-D and 3-D), so cuDNN and oneDNN pick their
+    channels-last kernels and keep activations in that layout."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d | nn.Conv3d):
+            layout = torch.channels_last if layer.weight.dim() == 4 else torch.channels_last_3d
+            layer.weight.data = layer.weight.data.contiguous(memory_format=layout)
 
 
 def start(
@@ -179,6 +207,7 @@ def start(
             raise UserError(f"{path} is an exported generator; resume needs a training state")
         ckpt.check_matches(state, path, arch=cfg.arch, stage=cfg.stage)
         ckpt.check_format(state, path, clip, cfg.data, NEW_MODEL)
+        check_width(state, path, models.G_args)
         for name in ("G", "D", "G_ema", "opt_G", "opt_D"):
             getattr(models, name).load_state_dict(state[name])
         step = int(state["step"])
@@ -196,6 +225,7 @@ def start(
             raise UserError(f"{path} is an exported generator; --init needs a training state")
         ckpt.check_matches(state, path, arch=cfg.arch, stage="small")
         ckpt.check_format(state, path, clip, cfg.data, NEW_MODEL)
+        check_width(state, path, models.G_args)
         new_G = load_matching(models.G, state["G"])
         load_matching(models.D, state["D"])
         load_matching(models.G_ema, state["G_ema"])
@@ -209,6 +239,7 @@ def warm_start(cfg: TrainConfig, models: Models, clip: ClipFormat) -> str:
     path = cfg.warm_start
     obj = ckpt.read_checkpoint(path)
     ckpt.check_matches(obj, path, arch=cfg.arch, stage=cfg.stage)
+    check_width(obj, path, models.G_args)
     new_G = inflate_into(models.G, obj["G_ema"])
     inflate_into(models.G_ema, obj["G_ema"])
     if "noise_gain.weight" in new_G:  # a source without noise maps: they start silent, so G
@@ -223,9 +254,11 @@ def warm_start(cfg: TrainConfig, models: Models, clip: ClipFormat) -> str:
 
 
 class Log:
-    """Rank 0's per-tick status line, stats.jsonl and TensorBoard scalars."""
+    """Per-step numbers summed on the device and read on the host once per tick (or before a
+    snapshot): rank 0's status line, stats.jsonl and TensorBoard scalars."""
 
     SCALARS = ("loss_D", "loss_G", "clips_per_s", "motion_ratio", "alpha")
+    SUMS = ("loss_D", "loss_G", "motion_fake", "motion_real")
 
     def __init__(self, cfg: TrainConfig, rt: Runtime):
         self.cfg, self.rt = cfg, rt
@@ -235,31 +268,41 @@ class Log:
 
             self.writer = SummaryWriter(str(Path(cfg.out) / "tensorboard"))
         self.rate = 0.0
+        self.sums = torch.zeros(len(self.SUMS), dtype=torch.float64, device=rt.device)
         self.reset()
 
     def reset(self) -> None:
-        self.sums = {"loss_D": 0.0, "loss_G": 0.0, "motion_fake": 0.0, "motion_real": 0.0}
+        self.sums.zero_()
         self.n, self.since = 0, time.perf_counter()
 
-    def add(self, loss_D: float, loss_G: float, fake: torch.Tensor, real: torch.Tensor) -> None:
-        self.sums["loss_D"] += loss_D
-        self.sums["loss_G"] += loss_G
-        self.sums["motion_fake"] += motion_energy(fake)
-        self.sums["motion_real"] += motion_energy(real)
+    def add(
+        self, loss_D: torch.Tensor, loss_G: torch.Tensor, fake: torch.Tensor, real: torch.Tensor
+    ) -> None:
+        """Add one step's losses and motion energies, on the device (no host sync)."""
+        step = torch.stack(
+            [loss_D.float(), loss_G.float(), motion_energy(fake), motion_energy(real)]
+        )
+        self.sums += step.double()
         self.n += 1
 
-    def tick(self, step: int, alpha: float) -> None:
+    def read(self, step: int, last_good: Path | None) -> dict:
+        """The means since the last tick (one host sync); NaN or inf in them stops training."""
+        sums = dict(zip(self.SUMS, self.sums.tolist(), strict=True))
+        check_finite(step, sums["loss_D"], sums["loss_G"], last_good)
+        return sums
+
+    def tick(self, step: int, alpha: float, sums: dict) -> None:
         """One status line and stats row from the steps since the last tick."""
         cfg, n = self.cfg, max(self.n, 1)
         elapsed = max(time.perf_counter() - self.since, 1e-9)
         self.rate = self.n * cfg.batch_size * self.rt.world_size / elapsed
         stats = {
             "step": step,
-            "loss_D": self.sums["loss_D"] / n,
-            "loss_G": self.sums["loss_G"] / n,
+            "loss_D": sums["loss_D"] / n,
+            "loss_G": sums["loss_G"] / n,
             "clips_per_s": self.rate,
-            "motion_ratio": self.sums["motion_fake"] / max(self.sums["motion_real"], 1e-9),
-            "motion_fake": self.sums["motion_fake"] / n,
+            "motion_ratio": sums["motion_fake"] / max(sums["motion_real"], 1e-9),
+            "motion_fake": sums["motion_fake"] / n,
             "alpha": alpha,
             "time": time.time(),
         }
@@ -273,7 +316,6 @@ class Log:
         if self.writer is not None:
             for key in self.SCALARS:
                 self.writer.add_scalar(key, stats[key], step)
-        self.reset()
 
     def close(self) -> None:
         if self.writer is not None:
@@ -283,8 +325,11 @@ class Log:
 class Snapshots:
     """Training states and sample grids (fixed photos, fixed noise) written by rank 0."""
 
-    def __init__(self, cfg: TrainConfig, rt: Runtime, bank: ClipBank, noise_dim: int):
+    def __init__(
+        self, cfg: TrainConfig, rt: Runtime, bank: ClipBank, noise_dim: int, dataset: dict
+    ):
         self.cfg, self.rt = cfg, rt
+        self.dataset = dataset  # what every state records of the dataset (ckpt.dataset_record)
         self.out = Path(cfg.out)
         self.last_good = ckpt.find_latest(self.out) if rt.main else None
         if rt.main:
@@ -312,6 +357,7 @@ class Snapshots:
             rng_ranks=rngs,
             config=cfg.to_dict(),
             clip_format=models.G.fmt.to_dict(),
+            dataset=self.dataset,
         )
         self.last_good = ckpt.save_training_state(state, self.out, keep=cfg.keep)
         grid = make_grid(models.G_ema, self.grid_clips, self.grid_z, cfg.grid_noises)
@@ -319,72 +365,148 @@ class Snapshots:
 
 
 def check_arch_format(arch: str, clip: ClipFormat) -> None:
-    """The 2019 architecture doubles time five times from 2 frames: it makes 32, no other."""
-    if arch in ("keras2019", "seed") and clip.n_frames != 32:
+    """An architecture that makes clips of one length only (keras2019 doubles time five times
+    from 2 frames: 32) needs a dataset of that length."""
+    n_frames = get_arch(arch).n_frames
+    if n_frames is not None and clip.n_frames != n_frames:
         raise UserError(
-            f"--arch {arch} makes clips of 32 frames (2 doubled five times); the dataset has "
-            f"{clip.n_frames}-frame clips: use --arch flow, or a dataset built with --frames 32"
+            f"--arch {arch} makes clips of {n_frames} frames only; the dataset has "
+            f"{clip.n_frames}-frame clips: use another --arch, or a dataset built with "
+            f"--frames {n_frames}"
         )
 
 
 def check_finite(step: int, loss_D: float, loss_G: float, last_good: Path | None) -> None:
     if not (np.isfinite(loss_D) and np.isfinite(loss_G)):
         raise UserError(
-            f"the losses became NaN or infinite at step {step} (D {loss_D}, G {loss_G}); "
+            f"the losses became NaN or infinite by step {step} (D {loss_D}, G {loss_G}); "
             f"training stopped, the last good checkpoint is {last_good or 'none'}; "
             "try a lower --lr"
         )
 
 
+def check_width(state: dict, path: Path | str, G_args: dict) -> None:
+    """A checkpoint whose networks have other channel counts (another --width) is a UserError
+    that says which width it has."""
+    theirs, ours = state.get("G_args", {}).get("channels"), G_args.get("channels")
+    if theirs is not None and ours is not None and list(theirs) != list(ours):
+        width = f"{theirs[0] / 16:g}"
+        raise UserError(
+            f"{path} holds networks of {theirs} channels (--width {width}), not {ours}; "
+            f"pass --width {width} or another checkpoint"
+        )
+
+
+class Trainer:
+    """One stage's training as `cfg` says: the runtime, this rank's clips, the networks and
+    their step. `train_step` is the whole of one step; `train()` loops over it, and
+    benchmarks/train_speed.py times it."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.rt = rt = setup_runtime(cfg.device, cfg.threads, cfg.precision)
+        stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
+        self.index = read_index(cfg.data)  # read once: every shard is opened and checked
+        self.bank = ClipBank.from_dataset(
+            self.index,
+            cfg.stage,
+            rank=rt.rank,
+            world_size=rt.world_size,
+            stream=stream,
+            device=rt.device,
+            with_motion=get_arch(cfg.arch).learns_motion,
+        )
+        check_arch_format(cfg.arch, self.bank.dataset_fmt)
+        self.models = Models.build(cfg, self.bank.dataset_fmt, self.index.fps, rt.device)
+        self.step, self.np_rng, self.message = start(cfg, self.models, rt, self.bank.dataset_fmt)
+        self.G_train = rt.wrap(self.models.G, cfg.compile)
+        self.D_train = rt.wrap(self.models.D, cfg.compile)
+        self.gan_step = gan_step_for(cfg.arch, StepWeights.of(cfg))
+        self.autocast = rt.autocast()
+
+    def train_step(self, log: Log | None = None, timer=None) -> None:
+        """One step: the fade-in weight, a batch drawn on the device, D's and G's updates, the
+        EMA; the losses and motion go to `log` on the device. `timer` (runtime.Timer) marks
+        the phases for the benchmarks."""
+        cfg, models = self.cfg, self.models
+        mark = timer or (lambda phase: None)
+        models.set_alpha(fade_alpha(cfg, self.step))
+        mark("data")
+        # (B, C, T, H, W), and the measured motion of those clips for the motion arch
+        real, targets = self.bank.sample_with_targets(self.np_rng, cfg.batch_size)
+        z = torch.randn(cfg.batch_size, models.G.noise_dim, device=self.rt.device)
+        loss_D, loss_G, fake = self.gan_step(
+            self.G_train,
+            self.D_train,
+            models.opt_G,
+            models.opt_D,
+            real,
+            z,
+            self.autocast,
+            mark,
+            targets=targets,
+        )
+        mark("ema_stats")
+        update_ema(models.G_ema, models.G, self.step, cfg.ema_beta)
+        if log is not None:
+            log.add(loss_D, loss_G, fake, real)
+        mark(None)
+        self.step += 1
+
+    def out_of_time(self, deadline: float) -> bool:
+        """Past the deadline (every rank agrees; under DDP asked only on tick steps, as the
+        agreement is a collective that makes the host wait)."""
+        if self.cfg.minutes <= 0:
+            return False
+        if self.rt.ddp and self.step % self.cfg.tick_every != 0:
+            return False
+        return self.rt.any_rank(time.perf_counter() > deadline)
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train one stage as `cfg` says; returns a summary (final step, last checkpoint, rates)."""
-    rt = setup_runtime(cfg.device, cfg.threads)
-    stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
-    bank = ClipBank.from_dataset(
-        cfg.data,
-        cfg.stage,
-        rank=rt.rank,
-        world_size=rt.world_size,
-        stream=stream,
-        with_motion=cfg.arch == "motion",
-    )
-    check_arch_format(cfg.arch, bank.dataset_fmt)
-    models = Models.build(cfg, bank.dataset_fmt, read_index(cfg.data).fps)
-    step, np_rng, message = start(cfg, models, rt, bank.dataset_fmt)
-    G, G_ema = models.G, models.G_ema
-    models.to(rt.device)
-    G_train, D_train = rt.wrap(G, cfg.compile), rt.wrap(models.D, cfg.compile)
-    gan_step = gan_step_for(cfg.arch, StepWeights.of(cfg))
-    autocast = rt.autocast()
+    trainer = Trainer(cfg)
+    try:
+        return run(trainer)
+    finally:
+        trainer.rt.close()
+
+
+def run(trainer: Trainer) -> dict:
+    """The loop: steps until --steps or --minutes, a tick every --tick-every steps, a
+    training state and grid every --snapshot-every and at the end."""
+    cfg, rt, models = trainer.cfg, trainer.rt, trainer.models
     if rt.main:
         Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        held = "streamed from the shards" if bank.streamed else "held in memory"
-        tqdm.write(f"{message}; {len(bank)} training clips {held}")
-    log, snapshots = Log(cfg, rt), Snapshots(cfg, rt, bank, G.noise_dim)
-    deadline = time.perf_counter() + 60 * cfg.minutes if cfg.minutes > 0 else float("inf")
-    bar = tqdm(total=cfg.steps, initial=step, disable=not rt.main, desc=f"train {cfg.stage}")
-    while step < cfg.steps:
-        alpha = fade_alpha(cfg, step)
-        models.set_alpha(alpha)
-        real, targets = bank.sample_with_targets(np_rng, cfg.batch_size)
-        real = real.to(rt.device)  # (B, C, T, H, W)
-        if targets is not None:
-            targets = {key: value.to(rt.device) for key, value in targets.items()}
-        z = torch.randn(cfg.batch_size, G.noise_dim, device=rt.device)
-        loss_D, loss_G, fake = gan_step(
-            G_train, D_train, models.opt_G, models.opt_D, real, z, autocast, targets=targets
+        held = "streamed from the shards" if trainer.bank.streamed else f"held on {rt.device}"
+        tqdm.write(
+            f"{trainer.message}; {len(trainer.bank)} training clips {held}; "
+            f"precision {rt.precision}"
         )
-        update_ema(G_ema, G, step, cfg.ema_beta)
-        step += 1
-        check_finite(step, loss_D.item(), loss_G.item(), snapshots.last_good)
-        log.add(loss_D.item(), loss_G.item(), fake, real)
+    log = Log(cfg, rt)
+    snapshots = Snapshots(
+        cfg, rt, trainer.bank, models.G.noise_dim, ckpt.dataset_record(trainer.index)
+    )
+    deadline = time.perf_counter() + 60 * cfg.minutes if cfg.minutes > 0 else float("inf")
+    bar = tqdm(
+        total=cfg.steps, initial=trainer.step, disable=not rt.main, desc=f"train {cfg.stage}"
+    )
+    while trainer.step < cfg.steps:
+        trainer.train_step(log)
+        step = trainer.step
         bar.update(1)
-        out_of_time = rt.any_rank(time.perf_counter() > deadline) if cfg.minutes > 0 else False
+        out_of_time = trainer.out_of_time(deadline)
         last = step == cfg.steps or out_of_time
-        if rt.main and (step % cfg.tick_every == 0 or last):
-            log.tick(step, alpha)
-        if step % cfg.snapshot_every == 0 or last:
-            snapshots.save(models, step, np_rng)
+        tick = step % cfg.tick_every == 0 or last
+        snapshot = step % cfg.snapshot_every == 0 or last
+        if tick or snapshot:  # the host reads the device's sums here, and only here
+            sums = log.read(step, snapshots.last_good)
+        if tick:
+            if rt.main:
+                log.tick(step, models.alpha, sums)
+            log.reset()
+        if snapshot:
+            snapshots.save(models, step, trainer.np_rng)
         if out_of_time:
             break
     bar.close()
@@ -392,7 +514,7 @@ def train(cfg: TrainConfig) -> dict:
     rt.barrier()
     last_good = snapshots.last_good
     return {
-        "step": step,
+        "step": trainer.step,
         "checkpoint": str(last_good) if last_good else None,
         "clips_per_s": log.rate,
     }

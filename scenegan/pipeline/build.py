@@ -57,6 +57,7 @@ def dataset_build_config(root: Path) -> BuildConfig:
     from scenegan.pipeline.shards import read_index
 
     index = read_index(root)
+    index.close()
     settings = dict(json.loads((root / INDEX_NAME).read_text()).get("config") or {})
     if "filters" not in settings or "videos" not in settings:
         raise UserError(f"{root}/{INDEX_NAME} does not record how it was built; rebuild it")
@@ -189,7 +190,7 @@ def extract_all(sources: list[Source], config: BuildConfig, parts: Path) -> int:
         return 0
     # Longest files first, so one big video does not run alone at the end.
     todo.sort(key=lambda s: (-_size(s.path), s.source_id))
-    tasks = [(s, config.extract_config(), parts) for s in todo]
+    tasks = [(s, ExtractConfig.of(config), parts) for s in todo]
     function = _extract_to_part if config.engine == "local" else _extract_to_part_alone
     with tqdm(total=len(sources), initial=len(sources) - len(todo), unit="video") as bar:
         run_tasks(
@@ -251,24 +252,27 @@ def _write_split(
     entries = [(source, int(i)) for source, indices in chosen for i in indices]
     order = np.random.default_rng([config.seed, SPLITS.index(split)]).permutation(len(entries))
     entries = [entries[i] for i in order]
-    files: dict = {}  # part file of each source, open read-only
-    details: dict = {}  # its per-clip details (frame rate, crop box, motion), read once
-    kinds = list(clip_details_dtypes(config.clip_format()))
+    fmt = config.clip_format()
+    files: dict = {}  # part shard of each source, open read-only
+    start_times: dict = {}  # and its clips' start times
+    details: dict = {}  # and its per-clip details (frame rate, crop box, motion)
+    kinds = list(clip_details_dtypes(fmt))
     shards = []
     try:
         for number, first in enumerate(range(0, len(entries), config.shard_size)):
             batch = entries[first : first + config.shard_size]
             for source, _ in batch:
                 if source.key not in files:
-                    files[source.key] = open_shard(_part_paths(parts, source)[0])
-                    details[source.key] = {k: files[source.key][k][...] for k in kinds}
-            clips = [(files[source.key]["clips"], i) for source, i in batch]
-            starts = [float(files[source.key]["start_time"][i]) for source, i in batch]
+                    files[source.key] = open_shard(_part_paths(parts, source)[0], fmt)
+                    start_times[source.key] = files[source.key].read("start_time")
+                    details[source.key] = {k: files[source.key].read(k) for k in kinds}
+            clips = [(files[source.key], i) for source, i in batch]
+            starts = [float(start_times[source.key][i]) for source, i in batch]
             ids = [source.source_id for source, _ in batch]
             provenance = {source.source_id: source.provenance for source, _ in batch}
             rows = {k: np.stack([details[s.key][k][i] for s, i in batch]) for k in kinds}
             name = shard_name(split, number)
-            copy_shard(out / name, clips, ids, starts, provenance, config.clip_format(), rows)
+            copy_shard(out / name, clips, ids, starts, provenance, fmt, rows)
             shards.append({"file": name, "split": split, "n_clips": len(batch)})
     finally:
         for handle in files.values():
@@ -375,7 +379,7 @@ def build_dataset(config: BuildConfig) -> dict:
     check_out(config.out)
     writable_folder(config.out, "--out")
     with folder_lock(config.out, "build-dataset"):
-        parts = prepare_out(config.out, config.extract_config().fingerprint())
+        parts = prepare_out(config.out, ExtractConfig.of(config).fingerprint())
         extract_all(sources, config, parts)
         _check_some_clips(sources, config, parts)
         stats = assemble(sources, config, parts)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from scenegan.clip_format import CLIP, FILTER_FORMAT, ClipFormat
-from scenegan.config import FilterConfig
+from scenegan.config import BuildConfig, FilterConfig
 from scenegan.pipeline.decode import (
     RateFrame,
     VideoError,
@@ -51,6 +51,21 @@ class ExtractConfig:
     fmt: ClipFormat = CLIP
     crops: int = 1  # framings per kept clip: the whole frame and crops - 1 windows
     decoder_threads: int = 1  # 0: FFmpeg chooses; does not change the clips
+
+    @classmethod
+    def of(cls, config: BuildConfig) -> ExtractConfig:
+        """The part of a build's options that decides each source's clips."""
+        return cls(
+            rates=config.rates(),
+            crops=config.crops,
+            stride=config.stride,
+            max_per_source=config.max_per_source,
+            min_source_fps=config.min_source_fps,
+            seed=config.seed,
+            filters=config.filters,
+            fmt=config.clip_format(),
+            decoder_threads=config.decoder_threads,
+        )
 
     def fingerprint(self) -> dict:
         settings = asdict(self)

@@ -2,7 +2,11 @@
 rate, crop box, motion annotations), `index.json` and `stats.json`.
 
 This module is the one place that knows the layout (see README, "Dataset"): the builder writes
-through it, and training and evaluation read through it.
+through it, and training, evaluation, the preview and the build's own assembly read through it.
+`read_index` reads index.json and opens and checks each shard once (its format version and
+clip format attributes, its clip count); the readers (`read_split`, `read_fields`,
+`read_motion`, `DatasetIndex.split` for streaming) take that index, so a command opens each
+shard once.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -121,14 +125,14 @@ def _write_clip_details(
 
 def copy_shard(
     path: Path,
-    clips: Sequence[tuple[h5py.Dataset, int]],
+    clips: Sequence[tuple[Shard, int]],
     source_ids: Sequence[str],
     start_times: Sequence[float],
     provenance: dict[str, dict],
     fmt: ClipFormat = CLIP,
     details: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write one shard atomically from clips of other shards: (their `clips` dataset, row).
+    """Write one shard atomically from clips of other shards: (that open shard, row).
 
     Each clip's compressed chunk is copied as it is, never decompressed and compressed again,
     so gathering a dataset from per-source shards costs file I/O only. The sources must have
@@ -139,10 +143,11 @@ def copy_shard(
         target = f.create_dataset(
             "clips", shape=(len(clips), *fmt.shape), dtype=np.uint8, **_clip_storage(fmt)
         )
+        origin = (0,) * len(fmt.shape)
         for row, (source, index) in enumerate(clips):
-            assert source.chunks == target.chunks and source.compression == target.compression
-            origin = (0,) * len(fmt.shape)
-            filter_mask, chunk = source.id.read_direct_chunk((index, *origin))
+            stored = source.file["clips"]
+            assert stored.chunks == target.chunks and stored.compression == target.compression
+            filter_mask, chunk = source.raw_clip(index)
             target.id.write_direct_chunk((row, *origin), chunk, filter_mask)
         _write_clip_details(f, source_ids, start_times, provenance, fmt, details)
 
@@ -170,14 +175,134 @@ def write_index(
     atomic_write_text(root / INDEX_NAME, json.dumps(index, indent=1) + "\n")
 
 
+def rebuild_hint(root: Path) -> str:
+    return f"rebuild the dataset with `scenegan build-dataset --out {root}`"
+
+
+class Shard:
+    """One shard open read-only, checked as it opens: its `format_version` and `clip_format`
+    attributes are this module's and the expected format's, and it holds `clips` of that
+    format (and, where the index says how many, that many). Clips and per-clip fields are read
+    by row; nothing outside this module touches the HDF5 file."""
+
+    def __init__(
+        self, path: Path, fmt: ClipFormat, n_clips: int | None = None, root: Path | None = None
+    ):
+        self.path, self.fmt = Path(path), fmt
+        self.root = Path(root) if root is not None else self.path.parent
+        if not self.path.is_file():
+            raise UserError(
+                f"{self.path} is missing ({INDEX_NAME} lists it); {rebuild_hint(self.root)}"
+            )
+        try:
+            self.file = h5py.File(self.path, "r")
+        except OSError as error:
+            reason = str(error).split("(")[-1].rstrip(")") if "(" in str(error) else str(error)
+            raise UserError(f"{self.path} is damaged ({reason}); {self.hint}") from None
+        try:
+            self._check(n_clips)
+        except BaseException:
+            self.file.close()
+            raise
+
+    @property
+    def hint(self) -> str:
+        return rebuild_hint(self.root)
+
+    def _check(self, n_clips: int | None) -> None:
+        attrs = self.file.attrs
+        version = attrs.get("format_version")
+        if version is None or int(version) not in READABLE_VERSIONS:
+            raise UserError(
+                f"{self.path} is damaged or from another build (format version {version}, "
+                f"expected {FORMAT_VERSION}); {self.hint}"
+            )
+        try:
+            recorded = ClipFormat.from_dict(json.loads(attrs["clip_format"]))
+        except (KeyError, TypeError, ValueError):
+            recorded = None
+        if recorded != self.fmt:
+            found = "no readable clip_format" if recorded is None else recorded.describe()
+            raise UserError(
+                f"{self.path} is damaged or from another build ({found}, expected "
+                f"{self.fmt.describe()}); {self.hint}"
+            )
+        clips = self.file.get("clips")
+        expected = (n_clips, *self.fmt.shape) if n_clips is not None else None
+        if (
+            clips is None
+            or clips.shape[1:] != self.fmt.shape
+            or (expected is not None and clips.shape != expected)
+        ):
+            found = "no clips" if clips is None else f"clips of shape {clips.shape}"
+            says = f"{INDEX_NAME} says {n_clips} of" if n_clips is not None else "expected"
+            raise UserError(
+                f"{self.path} is damaged or from another build ({found}, {says} "
+                f"{self.fmt.shape}); {self.hint}"
+            )
+
+    def __len__(self) -> int:
+        return self.file["clips"].shape[0]
+
+    def __enter__(self) -> Shard:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def has(self, name: str) -> bool:
+        """Whether the shard holds the per-clip field `name` (older shards lack some)."""
+        return name in self.file
+
+    def read(self, name: str, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """A per-clip field (`clips`, `start_time`, `fps`, `mean_flow`, ...): all rows, or
+        `rows` in the order given (repeats allowed). A read that fails is a UserError."""
+        try:
+            dataset = self.file[name]
+            if rows is None:
+                return dataset[...]
+            # h5py reads increasing, unique rows; a batch may pick one clip twice
+            unique, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+            if len(unique) == 0:
+                return np.zeros((0, *dataset.shape[1:]), dataset.dtype)
+            return dataset[unique][inverse]
+        except (OSError, KeyError) as error:
+            raise UserError(f"{self.path} is damaged ({error}); {self.hint}") from None
+
+    def clips(self, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """uint8 clips (n, *fmt.shape)."""
+        return self.read("clips", rows)
+
+    def source_ids(self, rows: Sequence[int] | np.ndarray | None = None) -> list[str]:
+        return [
+            s.decode() if isinstance(s, bytes) else str(s) for s in self.read("source_id", rows)
+        ]
+
+    def raw_clip(self, row: int) -> tuple[int, bytes]:
+        """(filter mask, bytes) of one clip's compressed chunk, for copying it unchanged."""
+        origin = (0,) * len(self.fmt.shape)
+        return self.file["clips"].id.read_direct_chunk((row, *origin))
+
+
+def open_shard(path: Path, fmt: ClipFormat, n_clips: int | None = None) -> Shard:
+    """Open and check one shard (a dataset's or a build's part); see `Shard`."""
+    return Shard(path, fmt, n_clips)
+
+
 @dataclass(frozen=True)
 class DatasetIndex:
-    """What `index.json` says: the clip format, frame rate and shards by split."""
+    """What `index.json` says (the clip format, frame rate and shards by split), and the shards
+    it lists, each opened and checked once: the readers below take an index, so a command that
+    reads its index once opens each shard once."""
 
     root: Path
     fps: float
     fmt: ClipFormat
     shards: list[dict]
+    opened: dict[str, Shard] = field(default_factory=dict, compare=False, repr=False)
 
     def files(self, split: str) -> list[Path]:
         return [self.root / s["file"] for s in self.shards if s["split"] == split]
@@ -185,15 +310,28 @@ class DatasetIndex:
     def n_clips(self, split: str) -> int:
         return sum(s["n_clips"] for s in self.shards if s["split"] == split)
 
+    def shard(self, entry: dict) -> Shard:
+        """The open shard of one of `shards`' entries (opened and checked the first time)."""
+        if entry["file"] not in self.opened:
+            path = self.root / entry["file"]
+            self.opened[entry["file"]] = Shard(path, self.fmt, entry["n_clips"], self.root)
+        return self.opened[entry["file"]]
 
-def rebuild_hint(root: Path) -> str:
-    return f"rebuild the dataset with `scenegan build-dataset --out {root}`"
+    def split(self, split: str) -> list[Shard]:
+        """The open shards of one split, in index order (the order of every reader's rows)."""
+        return [self.shard(s) for s in self.shards if s["split"] == split]
+
+    def close(self) -> None:
+        for shard in self.opened.values():
+            shard.close()
+        self.opened.clear()
 
 
 def read_index(root: Path | str) -> DatasetIndex:
-    """Read `index.json` of a dataset folder and check every shard it lists opens and holds the
-    clips it says. A missing folder, a damaged index or a missing, truncated or foreign shard is
-    a UserError naming the file and saying that a rebuild fixes it."""
+    """Read `index.json` of a dataset folder and open and check every shard it lists (the
+    index keeps them open for the readers). A missing folder, a damaged index or a missing,
+    truncated or foreign shard is a UserError naming the file and saying that a rebuild fixes
+    it."""
     root = Path(root)
     path = root / INDEX_NAME
     if not path.is_file():
@@ -221,59 +359,69 @@ def read_index(root: Path | str) -> DatasetIndex:
     except (KeyError, TypeError, ValueError) as error:
         reason = f"no {error}" if isinstance(error, KeyError) else str(error)
         raise UserError(f"{path} is damaged ({reason}); {rebuild_hint(root)}") from None
-    for shard in shards:
-        _check_shard(root, shard, fmt)
-    return DatasetIndex(root=root, fps=fps, fmt=fmt, shards=shards)
-
-
-def _check_shard(root: Path, shard: dict, fmt: ClipFormat) -> None:
-    """A shard `index.json` lists must open and hold its n_clips clips of the dataset's format."""
-    path = root / shard["file"]
-    with open_shard(path) as f:
-        clips = f.get("clips")
-        if clips is None or clips.shape != (shard["n_clips"], *fmt.shape):
-            found = "no clips" if clips is None else f"clips of shape {clips.shape}"
-            raise UserError(
-                f"{path} is damaged or from another build ({found}, {INDEX_NAME} says "
-                f"{shard['n_clips']} of {fmt.shape}); {rebuild_hint(root)}"
-            )
-
-
-def open_shard(path: Path) -> h5py.File:
-    """Open a shard read-only; a missing or damaged file is a UserError naming it."""
-    root = path.parent
-    if not path.is_file():
-        raise UserError(f"{path} is missing ({INDEX_NAME} lists it); {rebuild_hint(root)}")
+    dataset = DatasetIndex(root=root, fps=fps, fmt=fmt, shards=shards)
     try:
-        return h5py.File(path, "r")
-    except OSError as error:
-        reason = str(error).split("(")[-1].rstrip(")") if "(" in str(error) else str(error)
-        raise UserError(f"{path} is damaged ({reason}); {rebuild_hint(root)}") from None
+        for entry in shards:
+            dataset.shard(entry)
+    except UserError:
+        dataset.close()
+        raise
+    return dataset
 
 
-def read_split(root: Path | str, split: str) -> tuple[np.ndarray, list[str]]:
+def as_index(dataset: Path | str | DatasetIndex) -> DatasetIndex:
+    """A reader's dataset argument: an index read already, or a folder (read now)."""
+    return dataset if isinstance(dataset, DatasetIndex) else read_index(dataset)
+
+
+def read_fields(
+    dataset: Path | str | DatasetIndex,
+    split: str,
+    names: Sequence[str],
+    rows: Sequence[int] | np.ndarray | None = None,
+) -> dict[str, np.ndarray | list[str]]:
+    """Per-clip fields of one split, in the order of its shards and their rows (every
+    reader's order): all clips, or those at `rows` (0-based over the split, sorted). `source_id`
+    comes as a list of str; other fields as arrays."""
+    index = as_index(dataset)
+    parts: dict[str, list] = {name: [] for name in names}
+    offset = 0
+    for shard in index.split(split):
+        n = len(shard)
+        local = None
+        if rows is not None:
+            wanted = np.asarray(rows, dtype=np.int64)
+            local = wanted[(wanted >= offset) & (wanted < offset + n)] - offset
+        if local is None or len(local):
+            for name in names:
+                if name == "source_id":
+                    parts[name].append(shard.source_ids(local))
+                else:
+                    parts[name].append(shard.read(name, local))
+        offset += n
+    out: dict[str, np.ndarray | list[str]] = {}
+    for name in names:
+        if name == "source_id":
+            out[name] = [sid for chunk in parts[name] for sid in chunk]
+        elif parts[name]:
+            out[name] = np.concatenate(parts[name])
+        elif name == "clips":
+            out[name] = np.zeros((0, *index.fmt.shape), np.uint8)
+        else:
+            out[name] = np.zeros(0)
+    return out
+
+
+def read_split(dataset: Path | str | DatasetIndex, split: str) -> tuple[np.ndarray, list[str]]:
     """All clips of one split in memory: (uint8 (N, *fmt.shape), source id per clip)."""
-    index = read_index(root)
-    clips, sources = [], []
-    for path in index.files(split):
-        with open_shard(path) as f:
-            try:
-                clips.append(f["clips"][...])
-                ids = f["source_id"][...]
-            except (OSError, KeyError) as error:
-                raise UserError(
-                    f"{path} is damaged ({error}); {rebuild_hint(index.root)}"
-                ) from None
-            sources.extend(s.decode() if isinstance(s, bytes) else s for s in ids)
-    if not clips:
-        return np.zeros((0, *index.fmt.shape), np.uint8), []
-    return np.concatenate(clips), sources
+    fields = read_fields(dataset, split, ("clips", "source_id"))
+    return fields["clips"], fields["source_id"]
 
 
 # ---------------------------------------------------------------- motion annotations
 
 
-def read_motion(root: Path | str, split: str) -> dict[str, np.ndarray]:
+def read_motion(dataset: Path | str | DatasetIndex, split: str) -> dict[str, np.ndarray]:
     """The motion annotations and frame rate of every clip of a split, in read_split's order:
     `mean_flow` (N, H, W, 2) float16 and `motion_map` (N, H, W) float16 (pixels per frame),
     `motion`, `flow_std` and `fps` (N,) float32.
@@ -282,8 +430,8 @@ def read_motion(root: Path | str, split: str) -> dict[str, np.ndarray]:
     build does) and cached in `motion-cache/` beside the dataset, or in the user's cache folder
     when the dataset's folder is not writable.
     """
-    index = read_index(root)
-    fields = [_shard_motion(index, path) for path in index.files(split)]
+    index = as_index(dataset)
+    fields = [_shard_motion(index, shard) for shard in index.split(split)]
     if not fields:
         height, width = index.fmt.frame_shape
         empty = {
@@ -294,27 +442,23 @@ def read_motion(root: Path | str, split: str) -> dict[str, np.ndarray]:
     return {key: np.concatenate([f[key] for f in fields]) for key in fields[0]}
 
 
-def _shard_motion(index: DatasetIndex, path: Path) -> dict[str, np.ndarray]:
+def _shard_motion(index: DatasetIndex, shard: Shard) -> dict[str, np.ndarray]:
     """One shard's annotations: stored in it, cached beside it, or computed now and cached."""
-    with open_shard(path) as f:
-        try:
-            n_clips = f["clips"].shape[0]
-            fps = (
-                f["fps"][...].astype(np.float32)
-                if "fps" in f
-                else np.full(n_clips, index.fps, np.float32)
-            )
-            if all(key in f for key in MOTION_KEYS):
-                stored = {key: f[key][...] for key in MOTION_KEYS}
-                return _motion_arrays(stored, fps)
-        except (OSError, KeyError) as error:
-            raise UserError(f"{path} is damaged ({error}); {rebuild_hint(index.root)}") from None
+    n_clips = len(shard)
+    fps = (
+        shard.read("fps").astype(np.float32)
+        if shard.has("fps")
+        else np.full(n_clips, index.fps, np.float32)
+    )
+    if all(shard.has(key) for key in MOTION_KEYS):
+        return _motion_arrays({key: shard.read(key) for key in MOTION_KEYS}, fps)
+    path = shard.path
     key = _motion_cache_key(path)
     for cached in _motion_cache_paths(index.root, path):
         values = _load_motion_cache(cached, key)
         if values is not None:
             return _motion_arrays(values, fps)
-    values = _compute_motion(path, index)
+    values = _compute_motion(shard, index)
     _save_motion_cache(index.root, path, key, values)
     return _motion_arrays(values, fps)
 
@@ -329,15 +473,13 @@ def _motion_arrays(values: dict[str, np.ndarray], fps: np.ndarray) -> dict[str, 
     }
 
 
-def _compute_motion(path: Path, index: DatasetIndex) -> dict[str, np.ndarray]:
+def _compute_motion(shard: Shard, index: DatasetIndex) -> dict[str, np.ndarray]:
     """Annotate every clip of one shard (about 15 ms a clip at 80 x 45 on one core)."""
     from scenegan.pipeline.motion_fields import annotate_clip
 
-    with open_shard(path) as f:
-        dataset = f["clips"]
-        n_clips = dataset.shape[0]
-        print(f"annotating the motion of {n_clips} clips of {path} (once)", file=sys.stderr)
-        annotations = [annotate_clip(dataset[i]) for i in range(n_clips)]
+    n_clips = len(shard)
+    print(f"annotating the motion of {n_clips} clips of {shard.path} (once)", file=sys.stderr)
+    annotations = [annotate_clip(shard.clips([i])[0]) for i in range(n_clips)]
     height, width = index.fmt.frame_shape
     if not annotations:
         return {

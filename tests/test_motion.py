@@ -1,0 +1,222 @@
+"""The motion arch: its amount is an input, it learns the measured flow, and the CLI drives it
+(train both stages, export with calibration, sample with --motion / --fps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from media import textured_photo, write_splits
+from PIL import Image
+from tiny_train import config
+
+from scenegan.cli import cli
+from scenegan.clip_format import CLIP
+from scenegan.model.archs import build_generator, default_args
+from scenegan.model.checkpoint import load_generator
+from scenegan.model.data import ClipBank
+from scenegan.model.motion import MotionGenerator, flow_losses
+from scenegan.model.train import train
+
+
+def panning_clips(n_clips: int, step: int = 1, seed: int = 0) -> np.ndarray:
+    """uint8 (N, T, H, W): textures moving right `step` pixels per frame."""
+    clips = []
+    for i in range(n_clips):
+        wide = textured_photo(CLIP.height, CLIP.width + step * CLIP.n_frames, seed=seed + i)
+        wide = wide.round().astype(np.uint8)
+        offsets = [step * (CLIP.n_frames - t) for t in range(CLIP.n_frames)]
+        clips.append(np.stack([wide[:, o : o + CLIP.width] for o in offsets]))
+    return np.stack(clips)
+
+
+@pytest.fixture(scope="module")
+def panning(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("pan") / "clips"
+    return write_splits(
+        root,
+        {
+            "train": (panning_clips(8), [f"v{i % 4}" for i in range(8)]),
+            "select": (panning_clips(4, seed=20), ["s0", "s1", "s0", "s1"]),
+        },
+    )
+
+
+def motion_model(stage: str = "small") -> MotionGenerator:
+    torch.manual_seed(0)
+    G = build_generator("motion", default_args("motion", stage)[0])
+    return G.eval()
+
+
+def photo_batch(G, n: int) -> torch.Tensor:
+    height, width = G.fmt.frame_shape
+    photos = [textured_photo(height, width, seed=i) / 127.5 - 1 for i in range(n)]
+    return torch.tensor(np.stack(photos), dtype=torch.float32)[:, None]
+
+
+@pytest.mark.parametrize("stage", ["small", "large"])
+def test_the_amount_is_an_input(stage):
+    """The analytic mean speed of the fields is exactly the motion asked for (in this stage's
+    pixels), frame 0 is the photo, and the frames change more the more motion is asked for."""
+    G = motion_model(stage)
+    photo, z = photo_batch(G, 3), torch.randn(3, G.noise_dim)
+    energies = []
+    for amount in (0.0, 0.5, 2.0):
+        motion = torch.full((3,), amount)
+        with torch.no_grad():
+            clip, extra = G(photo, z, motion=motion, with_penalties=True)
+        assert torch.equal(clip[:, :, 0], photo)
+        speed = extra["motion_map"].mean(dim=(1, 2))
+        assert torch.allclose(speed, motion * G.stage_scale(), rtol=0.01, atol=1e-3)
+        energies.append(float((clip[:, :, 1:] - clip[:, :, :-1]).abs().mean()))
+    assert energies[0] < energies[1] < energies[2]
+
+
+def test_speed_scales_the_amount_and_loop_joins_the_ends():
+    G = motion_model()
+    photo, z = photo_batch(G, 2), torch.randn(2, G.noise_dim)
+    motion = torch.full((2,), 1.0)
+    with torch.no_grad():
+        _, one = G(photo, z, motion=motion, with_penalties=True)
+        _, two = G(photo, z, motion=motion, speed=2.0, with_penalties=True)
+        plain = G(photo, z, motion=motion)
+        looped = G(photo, z, motion=motion, loop=True)
+    assert torch.allclose(two["motion_map"].mean(), 2 * one["motion_map"].mean(), rtol=1e-3)
+
+    def seam(clip):  # |last - first| over the mean frame-to-frame change
+        step = (clip[:, :, 1:] - clip[:, :, :-1]).abs().mean()
+        return float((clip[:, :, -1] - clip[:, :, 0]).abs().mean() / step)
+
+    assert seam(looped) < seam(plain)
+    assert torch.equal(looped[:, :, 0], photo)
+
+
+def test_flow_losses_are_zero_only_at_the_measured_flow():
+    G = motion_model()
+    photo, z = photo_batch(G, 2), torch.randn(2, G.noise_dim)
+    _, extra = G(photo, z, motion=torch.tensor([0.5, 1.0]), with_penalties=True)
+    exact = {
+        "mean_flow": extra["mean_flow"].detach(),
+        "motion_map": extra["motion_map"].detach(),
+        "motion": (extra["log_amount"].detach().exp() - 0.01),
+    }
+    losses = flow_losses(extra, exact)
+    assert all(float(value) < 1e-3 for value in losses.values()), losses
+    shifted = dict(exact, mean_flow=exact["mean_flow"] + 0.5)
+    assert float(flow_losses(extra, shifted)["epe"]) > 0.1
+
+
+def test_targets_flip_with_their_clips(panning):
+    bank = ClipBank.from_dataset(panning, "large", with_motion=True)
+    rng = np.random.default_rng(0)
+    clips, targets = bank.sample_with_targets(rng, 16)
+    # every clip pans right: a flipped one pans left, and its measured flow says so
+    for clip, flow in zip(clips, targets["mean_flow"], strict=True):
+        right = clip[0, 1, :, 1:].sub(clip[0, 0, :, :-1]).abs().mean()
+        left = clip[0, 1, :, :-1].sub(clip[0, 0, :, 1:]).abs().mean()
+        moving_right = bool(right < left)
+        assert (float(flow[0].float().mean()) > 0) == moving_right
+    assert torch.allclose(targets["motion"], torch.ones(16), atol=0.3)
+    assert torch.equal(torch.from_numpy(rng.random(1)), torch.from_numpy(rng.random(1))) is False
+
+
+def test_regression_learns_the_measured_flow(panning, tmp_path):
+    """Trained by regression alone, the model learns where the scene goes and how fast: the
+    amount head reads about 1 px/frame and the mean flow points right."""
+    cfg = config(
+        panning,
+        tmp_path / "run",
+        arch="motion",
+        steps=60,
+        batch_size=4,
+        lr=2e-3,
+        adversarial_weight=0.0,
+        snapshot_every=60,
+        tick_every=60,
+        motion_weight=0.0,
+    )
+    train(cfg)
+    G, _ = load_generator(tmp_path / "run" / "training-state-0000060.pt")
+    photo, z = photo_batch(G, 4), torch.randn(4, G.noise_dim)
+    with torch.no_grad():
+        _, extra = G.train()(photo, z, with_penalties=True)
+    amount = extra["log_amount"].exp() - 0.01
+    assert torch.all((amount > 0.5) & (amount < 2.0)), amount
+    # half the stage's pixels: stage small is half the width
+    assert float(extra["mean_flow"][:, 0].mean()) > 0.2
+
+
+def test_cli_trains_both_stages_exports_calibrated_and_samples(panning, tmp_path):
+    runner = CliRunner()
+    common = [
+        "--data",
+        str(panning),
+        "--arch",
+        "motion",
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--snapshot-every",
+        "2",
+        "--no-tensorboard",
+        "--threads",
+        "1",
+    ]
+    for stage in ("small", "large"):
+        result = runner.invoke(
+            cli, ["train", "--stage", stage, "--out", str(tmp_path / stage), *common]
+        )
+        assert result.exit_code == 0, result.output
+    state = tmp_path / "large" / "training-state-0000002.pt"
+    exported = tmp_path / "motion.pt"
+    result = runner.invoke(cli, ["export", str(state), str(exported), "--calibrate", str(panning)])
+    assert result.exit_code == 0, result.output
+    assert "motion gain" in result.output
+    G, _ = load_generator(exported)
+    assert float(G.motion_gain) != 1.0 and float(G.fps) == 12.0
+    out = tmp_path / "samples"
+    result = runner.invoke(
+        cli,
+        [
+            "sample",
+            "--checkpoint",
+            str(exported),
+            "--out",
+            str(out),
+            "--seed",
+            "3",
+            "--motion",
+            "1.5",
+            "--fps",
+            "20",
+            "--loop",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    gifs = sorted(out.glob("*.gif"))
+    assert gifs
+    with Image.open(gifs[0]) as gif:
+        assert gif.n_frames == CLIP.n_frames
+        assert gif.info["duration"] == 50  # 20 fps, not the dataset's 12
+
+
+def test_motion_controls_need_a_motion_model(tmp_path):
+    """The shipped flow model takes neither --motion nor --fps: one error line, exit 1."""
+    import subprocess
+    import sys
+
+    for option in (["--motion", "1.0"], ["--fps", "24"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "scenegan.cli", "sample", "--out", str(tmp_path), *option],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 1
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(
+            f"error: {option[0]} needs a model whose architecture offers it (motion); flow ("
+        )
