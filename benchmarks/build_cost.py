@@ -3,9 +3,9 @@
     python benchmarks/build_cost.py [--videos ../shared/scenery] [--workers 2]
 
 Table 1: CPU seconds per source video and per written clip for decode (PyAV, to 80 x 45 luma at
-12 fps), filters (motion meter + reject reasons for every candidate clip) and write (the part
-file, gzip HDF5), one process. Table 2: wall seconds of the whole build with --engine local and
---engine dask (a local cluster of --workers processes, its start-up included). docs/scaling.md
+12 fps), filters (flow meter: DIS optical flow of every frame pair, + reject reasons for every
+candidate clip) and write (the part file, gzip HDF5), one process. Table 2: wall seconds of the
+whole build with --engine local and --engine dask (a local cluster of --workers processes, its start-up included). docs/scaling.md
 projects these to 100k videos.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from scenegan.config import BuildConfig, FilterConfig
 from scenegan.pipeline.build import build_dataset
 from scenegan.pipeline.decode import VideoError, iter_frames
-from scenegan.pipeline.filters import MotionMeter, reject_reason
+from scenegan.pipeline.filters import FlowMeter, reject_reason
 from scenegan.pipeline.shards import write_shard
 from scenegan.pipeline.sources import folder_sources
 
@@ -41,12 +41,12 @@ def stage_costs(videos: Path) -> dict[str, float]:
             except VideoError:
                 pass
             decoded = time.process_time()
-            meter, kept = MotionMeter(filters), []
+            meter, kept = FlowMeter(filters, n_frames), []
             for count, frame in enumerate(frames, start=1):
                 meter.add(frame)
                 start = count - n_frames
                 if start >= 0 and start % stride == 0:
-                    if reject_reason(meter.measure(start), filters) is None:
+                    if reject_reason(meter.measure(start, n_frames), filters) is None:
                         kept.append(np.stack(frames[start : start + n_frames]))
             filtered = time.process_time()
             if kept:

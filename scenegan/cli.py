@@ -14,7 +14,7 @@ import click
 from scenegan import __version__
 from scenegan.animation_files import FORMATS, RESAMPLING
 from scenegan.archs import ARCHS, arch_choices
-from scenegan.clip_format import COLORS, FPS_RANGE, STAGES
+from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
     COMPILE_MODES,
     LOSSES,
@@ -227,12 +227,12 @@ def _filter_options(command):
         option(FilterConfig, "cut_min_diff", Number(0, 255), "Scene cut: a frame difference,"),
         option(FilterConfig, "cut_ratio", Number(1, 1000), "... this many times the median one."),
         option(
-            FilterConfig, "static_max_motion", Number(0, 255), "Static: median difference below."
+            FilterConfig, "static_max_flow", _PIXELS, "Static: 90th-percentile flow px/frame below."
         ),
         option(FilterConfig, "dark_level", _GRAY, "Grey level below which a pixel is dark."),
         option(FilterConfig, "bright_level", _GRAY, "Grey level above which it is blown out."),
         option(FilterConfig, "exposure_max_fraction", _SHARE, "Dark / blown out above this."),
-        option(FilterConfig, "camera_min_response", _SHARE, "Phase-correlation camera peak."),
+        option(FilterConfig, "camera_min_agreement", _SHARE, "Camera: share moving with it."),
         option(FilterConfig, "pan_max_pixels", _PIXELS, "Pan: total camera drift over a clip."),
         option(FilterConfig, "shake_max_pixels", _PIXELS, "Shake: std of the camera shift."),
     ]
@@ -256,7 +256,18 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
 @option(BuildConfig, "color", click.Choice(list(COLORS)), "Clip colour: gray or rgb.")
 @option(BuildConfig, "size", help="Clip width x height, 16:9: 80x45, 160x90, 320x180, ...")
 @option(BuildConfig, "frames", click.IntRange(8, 1024), "Frames per clip.")
-@option(BuildConfig, "fps", Number(FPS_RANGE[0], 120), "Frame rate clips are resampled to.")
+@option(
+    BuildConfig,
+    "fps",
+    help="Frame rates clips are made at, comma-separated: numbers or `native` (the source's own); "
+    "never above the source's own rate.",
+)
+@option(
+    BuildConfig,
+    "crops",
+    click.IntRange(1, 64),
+    "Framings per kept clip: the whole 16:9 frame and N-1 seeded random 16:9 windows.",
+)
 @option(BuildConfig, "stride", click.IntRange(1, 10_000), "Frames between clip starts.")
 @option(BuildConfig, "clips", click.IntRange(1, 10**8), "Target clips, spread over the sources.")
 @option(BuildConfig, "max_per_source", click.IntRange(1, 10**6), "At most this many per video.")
@@ -297,11 +308,30 @@ def build_dataset_command(dry_run: bool, **options) -> None:
 @click.option("--count", type=click.IntRange(1, 1024), default=16, show_default=True)
 @click.option("--split", type=click.Choice(SPLITS), default="train", show_default=True)
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Which random clips.")
-def inspect_command(dataset: Path, out: Path | None, count: int, split: str, seed: int) -> None:
-    """Write a contact sheet PNG and a GIF grid of random clips of a dataset."""
+@click.option(
+    "--rejected",
+    is_flag=True,
+    help="Also run the build's filters over its sources again and write rejected.png: "
+    "--per-reason random rejected candidates of each reason, with what the filters measured.",
+)
+@click.option("--per-reason", type=click.IntRange(1, 256), default=8, show_default=True)
+def inspect_command(
+    dataset: Path,
+    out: Path | None,
+    count: int,
+    split: str,
+    seed: int,
+    rejected: bool,
+    per_reason: int,
+) -> None:
+    """Write a contact sheet PNG and a GIF grid of random clips of a dataset (and, with
+    --rejected, a contact sheet of the clips its filters dropped, by reason)."""
     from scenegan.pipeline.preview import write_preview
+    from scenegan.pipeline.rejected import write_rejected
 
     paths = write_preview(dataset, out=out, count=count, split=split, seed=seed)
+    if rejected:
+        paths += write_rejected(dataset, out=out, per_reason=per_reason, seed=seed)
     click.echo("wrote " + ", ".join(str(p) for p in paths))
 
 

@@ -8,12 +8,13 @@ values against the plain names of clip_format.py and the arch registry, archs.py
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from scenegan.archs import AUGMENTATIONS, arch_names, canonical_arch, get_arch
-from scenegan.clip_format import DEFAULT_FPS, STAGES, ClipFormat
+from scenegan.clip_format import DEFAULT_FPS, FPS_RANGE, STAGES, ClipFormat
 from scenegan.clip_format import clip_format as format_of_options
 from scenegan.errors import UserError
 
@@ -57,33 +58,68 @@ class FetchConfig:
 
 @dataclass(frozen=True)
 class FilterConfig:
-    """Thresholds of the clip filters, on the 0..255 gray scale of a prepared 80 x 45 clip.
+    """Thresholds of the clip filters, measured on the gray 80 x 45 clip (FILTER_FORMAT).
 
-    Motion is the mean absolute difference of consecutive frames in gray levels; camera motion is
-    the global shift between consecutive frames found by phase correlation, in pixels of the
-    80-pixel-wide frame.
+    Cuts and exposure are judged on the 0..255 grey scale (frame-to-frame mean absolute
+    difference); motion and the camera by DIS optical flow between neighbouring frames, in
+    pixels per frame of the 80-pixel-wide frame.
     """
 
     # A cut: one frame-to-frame difference this large, and `cut_ratio` times the clip's median.
     cut_min_diff: float = 25.0
     cut_ratio: float = 4.0
-    # No motion: the median frame-to-frame difference is below this (compression noise is ~0.3).
-    static_max_motion: float = 0.6
+    # No motion: the fastest tenth of the frame moves slower than this on average, pixels per
+    # frame. Chosen from `inspect --rejected` on ../shared/scenery: still shots with codec noise
+    # read 0.01-0.03, slow cumulus at 24 fps 0.05, storm clouds and drizzle 0.08.
+    static_max_flow: float = 0.04
     # Mostly dark / blown out: this fraction of pixels is below `dark_level` / above `bright_level`.
     dark_level: int = 24
     bright_level: int = 240
     exposure_max_fraction: float = 0.7
-    # Camera motion: a frame-to-frame shift counts only where phase correlation finds the whole
-    # frame moving together (peak response at least this); flowing water or flames score lower.
-    camera_min_response: float = 0.6
-    # Pan: the camera drifts this many pixels in total over the clip (a fifth of the width).
-    # Lower values also reject drifting clouds and travelling waves, which move the same way.
-    pan_max_pixels: float = 16.0
+    # Camera motion: a frame's median flow counts as the camera's only where at least this share
+    # of the pixels moves with it; flowing water, flames and swaying trees agree less.
+    camera_min_agreement: float = 0.6
+    # Pan: the camera drifts this many pixels in total over the clip (30% of the width). What
+    # fills the frame and moves one way reads as a camera too: at 16, clouds drifting 0.6 px a
+    # frame, breaking waves and ripples (19-24 px) were dropped with the real pans (40-100 px).
+    pan_max_pixels: float = 24.0
     # Shake: the frame-to-frame camera shift jitters by this many pixels (standard deviation).
     shake_max_pixels: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def parse_rates(text: str) -> tuple[float | str, ...]:
+    """`--fps` text -> its rates: `12,24` -> (12.0, 24.0); `native` is the source's own rate.
+
+    Raises ValueError, with the message a user sees, for anything else or a rate not above 0.
+    """
+    rates: list[float | str] = []
+    for part in str(text).split(","):
+        part = part.strip().lower()
+        if part == "native":
+            rate: float | str = "native"
+        else:
+            try:
+                rate = float(part)
+            except ValueError:
+                raise ValueError(
+                    f"--fps {text}: {part!r} is not a frame rate; give numbers above 0 or "
+                    "`native`, comma-separated (e.g. 12,native)"
+                ) from None
+            if not math.isfinite(rate):
+                raise ValueError(f"--fps {text}: {part} is not a finite frame rate")
+            low, high = FPS_RANGE  # what a GIF's frame delay can hold
+            if not (low <= rate <= high):
+                raise ValueError(
+                    f"--fps {text}: {part} is not a frame rate; give rates from {low:g} to "
+                    f"{high:g} frames a second, or `native`"
+                )
+        if rate in rates:
+            raise ValueError(f"--fps {text}: {part} is listed twice")
+        rates.append(rate)
+    return tuple(rates)
 
 
 @dataclass(frozen=True)
@@ -96,7 +132,9 @@ class BuildConfig:
     color: str = "gray"  # gray or rgb
     size: str = "80x45"  # width x height of the stored clips, 16:9
     frames: int = 32  # frames per clip
-    fps: float = DEFAULT_FPS
+    # frame rates, comma-separated: frames a second, or `native` (each source's own rate)
+    fps: str = f"{DEFAULT_FPS:g},native"
+    crops: int = 2  # framings of each kept clip: the whole frame and crops - 1 random windows
     stride: int = 8
     clips: int = 7000
     max_per_source: int = 32
@@ -111,6 +149,19 @@ class BuildConfig:
     shard_size: int = 1000
     filters: FilterConfig = FilterConfig()
     preview: bool = False
+
+    def rates(self) -> tuple[float | str, ...]:
+        """The rates of --fps: numbers (frames a second) and `native`."""
+        try:
+            return parse_rates(self.fps)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
+    def main_fps(self) -> float | None:
+        """index.json's `fps`: the first numeric rate of --fps (each clip records its own);
+        None for `--fps native` alone."""
+        numbers = [rate for rate in self.rates() if rate != "native"]
+        return float(numbers[0]) if numbers else None
 
     def clip_format(self) -> ClipFormat:
         """The ClipFormat of --color, --size and --frames."""
@@ -132,8 +183,11 @@ class BuildConfig:
         return settings
 
     def validate(self) -> None:
-        if self.fps <= 0 or self.stride < 1 or self.clips < 1 or self.max_per_source < 1:
-            raise UserError("--fps, --stride, --clips and --max-per-source must be positive")
+        self.rates()
+        if self.crops < 1:
+            raise UserError(f"--crops {self.crops}: give at least 1 (the whole frame)")
+        if self.stride < 1 or self.clips < 1 or self.max_per_source < 1:
+            raise UserError("--stride, --clips and --max-per-source must be positive")
         if not (0 <= self.val_fraction < 1 and 0 <= self.select_fraction < 1):
             raise UserError("--val-fraction and --select-fraction must be in [0, 1)")
         if self.val_fraction + self.select_fraction >= 1:

@@ -18,20 +18,32 @@ import pytest
 from click.testing import CliRunner
 from media import (
     moving_texture,
+    moving_window,
     panning_texture,
     write_audio_only,
     write_truncated,
     write_video,
 )
+from PIL import Image
+from test_bad_input import assert_one_error, scenegan
 
 from scenegan.cli import cli, main
 from scenegan.clip_format import CLIP
+from scenegan.config import parse_rates
 from scenegan.errors import UserError
 from scenegan.pipeline import build as build_module
 from scenegan.pipeline.build import BuildConfig, build_dataset, extract_all, spread_quotas
-from scenegan.pipeline.decode import decode_video
+from scenegan.pipeline.decode import (
+    decode_video,
+    iter_rates,
+    prepare_window,
+    source_rates,
+    window_source,
+)
 from scenegan.pipeline.filters import FilterConfig, filter_clip
-from scenegan.pipeline.shards import read_index, read_split
+from scenegan.pipeline.frames import prepare_image
+from scenegan.pipeline.motion_fields import annotate_clip
+from scenegan.pipeline.shards import read_index, read_motion, read_split
 from scenegan.pipeline.sources import folder_sources, split_of
 
 SCENERY = Path(
@@ -71,7 +83,8 @@ def video_folder(tmp_path_factory) -> Path:
 
 
 def small_config(videos: Path, out: Path, **changes) -> BuildConfig:
-    return replace(BuildConfig(videos=videos, out=out, workers=1, stride=8), **changes)
+    """The default build, but one framing per clip (the `cropped` fixture has crop windows)."""
+    return replace(BuildConfig(videos=videos, out=out, workers=1, stride=8, crops=1), **changes)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +165,7 @@ def test_split_is_by_stable_hash():
 def test_build_writes_the_dataset_contract(built):
     config, stats = built
     index = read_index(config.out)
-    assert index.fmt == CLIP and index.fps == config.fps
+    assert index.fmt == CLIP and index.fps == 12.0  # the first rate of --fps
     names = sorted(p.name for p in config.out.glob("*.h5"))
     assert names and all(n.startswith(("train-", "val-")) for n in names)
     train, train_ids = read_split(config.out, "train")
@@ -191,8 +204,12 @@ def test_build_skips_bad_files_with_reasons(built):
     assert reasons["slideshow.mp4"] == "low_fps"
     assert reasons["truncated.mp4"] == "corrupt"  # cut before its index: cannot be opened
     assert "README.txt" not in reasons
-    assert reasons["truncated-faststart.mp4"] in ("corrupt", "truncated")  # index first
-    assert stats["videos_skipped"] == len(reasons) == 7
+    # Index first, cut at half: at 12 fps too short before the damage, at its own 30 fps not,
+    # so the clips before the damage are used.
+    assert "truncated-faststart.mp4" not in reasons
+    [damaged] = stats["videos_damaged_used"]
+    assert damaged["file"] == "truncated-faststart.mp4"
+    assert stats["videos_skipped"] == len(reasons) == 6
     assert stats["videos_found"] == 15
 
 
@@ -266,7 +283,7 @@ def test_cli_build_with_two_workers_and_preview(video_folder, tmp_path):
     args = ["build-dataset", "--videos", str(video_folder), "--out", str(out)]
     result = CliRunner().invoke(cli, [*args, "--workers", "2", "--preview", "--clips", "3"])
     assert result.exit_code == 0, result.output
-    assert "wrote 3 clips" in result.output and "skipped 7 videos" in result.output
+    assert "wrote 3 clips" in result.output and "skipped 6 videos" in result.output
     assert (out / "preview" / "preview.png").stat().st_size > 0
     assert (out / "preview" / "preview.gif").stat().st_size > 0
     result = CliRunner().invoke(cli, ["inspect", str(out), "--out", str(tmp_path / "p")])
@@ -334,6 +351,7 @@ main(sys.argv[1:])
 """
     args = ["build-dataset", "--videos", str(config.videos), "--out", str(out)]
     args += ["--workers", "1", "--val-fraction", str(config.val_fraction)]
+    args += ["--crops", str(config.crops)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     command = [sys.executable, "-c", script, *args]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -366,7 +384,7 @@ main(sys.argv[1:])
 @pytest.mark.parametrize(
     "attribute, value, words",
     [
-        ("format_version", 2, "format version 2, expected 1"),
+        ("format_version", 3, "format version 3, expected 2"),
         ("clip_format", '{"n_frames": 32, "height": 90, "width": 160}', "gray 160x90"),
         ("clip_format", "not json", "no readable clip_format"),
     ],
@@ -382,3 +400,129 @@ def test_shard_attributes_are_checked_on_open(tmp_path, attribute, value, words)
     with pytest.raises(UserError, match="train-00000.h5 is damaged or from another build") as e:
         read_split(root, "train")
     assert words in str(e.value) and "rebuild the dataset" in str(e.value)
+
+
+# ---------------------------------------------------------------- frame rates, crops, motion
+
+
+def test_rates_are_parsed_and_never_faked():
+    assert parse_rates("12,24") == (12.0, 24.0)
+    assert parse_rates(" 12 , Native ") == (12.0, "native")
+    for bad, words in [
+        ("0,12", "0 is not"),
+        ("12,abc", "'abc'"),
+        ("12,12", "twice"),
+        ("", "not a frame rate"),
+    ]:
+        with pytest.raises(ValueError, match=words):
+            parse_rates(bad)
+    # a 25 fps source gives 12 and its own 25 but not 30; 24 from 23.976 is within 1%
+    assert source_rates((12.0, 30.0, "native"), 25.0) == (12.0, 25.0)
+    assert source_rates((24.0, "native"), 23.976) == (24.0,)  # native: the same rate again
+    assert source_rates((12.0, 24.0), 10.0) == ()
+    assert source_rates(("native",), 2.0, min_source_fps=8.0) == ()
+
+
+def test_decoding_several_rates_at_once_gives_each_rate_alone(video_folder):
+    path = video_folder / "moving-30fps.mp4"
+    together: dict[int, list] = {0: [], 1: []}
+    for output in iter_rates(path, (12.0, 30.0)):
+        together[output.rate_index].append(output.frame)
+    assert np.array_equal(np.stack(together[0]), decode_video(path, 12.0))
+    assert np.array_equal(np.stack(together[1]), decode_video(path, 30.0))
+    assert len(together[1]) == 90  # every frame of the source, none repeated
+
+
+@pytest.fixture(scope="module")
+def cropped(video_folder, tmp_path_factory) -> tuple[BuildConfig, dict]:
+    """Three good videos at 12 fps and their own rate, two framings per clip."""
+    videos = tmp_path_factory.mktemp("three")
+    for name in ("moving-30fps.mp4", "portrait-24fps.mp4", "rotated.mp4"):
+        (videos / name).symlink_to(video_folder / name)
+    config = small_config(
+        videos, tmp_path_factory.mktemp("c") / "ds", fps="12,native", crops=2, val_fraction=0.5
+    )
+    return config, build_dataset(config)
+
+
+def test_clips_carry_rate_crop_box_and_motion(cropped):
+    config, stats = cropped
+    assert stats["clips_by_fps"].keys() == {"12", "24", "30"}
+    assert stats["clips_by_framing"]["window"] > 0
+    assert sum(stats["clips_by_fps"].values()) == stats["clips_written"]["total"]
+    for split in ("train", "val"):
+        clips, ids = read_split(config.out, split)
+        motion = read_motion(config.out, split)
+        own = [24.0 if i == "portrait-24fps.mp4" else 30.0 for i in ids]
+        assert all(f in (12.0, o) for f, o in zip(motion["fps"], own, strict=True))
+        if not len(clips):
+            continue
+        with h5py.File(config.out / f"{split}-00000.h5", "r") as shard:
+            whole = np.all(shard["crop_box"][()] == [0, 0, 1, 1], axis=1)
+        for i in np.flatnonzero(whole)[:4]:
+            expected = annotate_clip(clips[i])  # a whole frame's annotations are its own
+            assert np.array_equal(motion["mean_flow"][i], expected.mean_flow)
+            assert motion["motion"][i] == pytest.approx(expected.motion, rel=1e-6)
+        assert np.all(motion["motion"][~whole] > 0)
+    with h5py.File(config.out / "train-00000.h5", "r") as shard:
+        assert shard.attrs["format_version"] == 2
+        boxes = shard["crop_box"][()]
+        whole = np.all(boxes == [0, 0, 1, 1], axis=1)
+        assert whole.any() and not whole.all()
+        sides = boxes[~whole, 2]
+        assert np.all((sides >= 0.5) & (sides <= 0.75)) and np.all(boxes[~whole, 3] == sides)
+        assert np.all(boxes[:, :2] + boxes[:, 2:] <= 1 + 1e-6)
+
+
+def test_crops_are_reproducible_and_stay_in_their_split(cropped, tmp_path):
+    config, _ = cropped
+    again = replace(config, out=tmp_path / "again", workers=2)
+    build_dataset(again)
+    for shard in sorted(config.out.glob("*.h5")):
+        assert shard.read_bytes() == (again.out / shard.name).read_bytes(), shard.name
+    train_ids = set(read_split(config.out, "train")[1])
+    val_ids = set(read_split(config.out, "val")[1])
+    assert train_ids and not train_ids & val_ids
+
+
+def test_a_window_is_the_same_place_of_the_whole_frame():
+    # a 4:3 frame, 0..199 left to right; its 16:9 box is all columns, rows 75..524
+    full = np.tile((np.arange(800) // 4).astype(np.uint8)[None, :], (600, 1))
+    source = window_source(full, 0, CLIP)
+    assert source.shape == (180, 320)  # 4 x the clip's size
+    whole = prepare_window(source, False, (0.0, 0.0, 1.0, 1.0), CLIP)
+    assert np.abs(whole.astype(int) - prepare_image(full, CLIP)).max() <= 1
+    right = prepare_window(source, False, (0.25, 0.5, 0.5, 0.5), CLIP)
+    assert right.mean() == pytest.approx(150, abs=1) and right.shape == CLIP.frame_shape
+    turned = window_source(np.ascontiguousarray(np.rot90(full, k=-1)), 90, CLIP)
+    assert np.array_equal(turned, source)  # stored sideways, displayed upright
+
+
+def test_slow_clouds_are_kept_and_grain_is_static():
+    config = FilterConfig()
+    clouds = moving_window([(0.1 * t, 0.0) for t in range(32)])  # 0.1 px a frame
+    assert filter_clip(clouds, config) is None
+    still = moving_window([(0.0, 0.0)] * 32)
+    grain = np.random.default_rng(0).normal(0, 1.0, still.shape)
+    assert filter_clip(np.clip(still + grain, 0, 255).astype(np.uint8), config) == "static"
+
+
+@pytest.mark.parametrize(
+    "option, value, expected",
+    [("--fps", "0,12", "--fps"), ("--fps", "12,abc", "--fps"), ("--crops", "0", "--crops")],
+)
+def test_bad_rates_and_crops_are_one_line(video_folder, tmp_path, capsys, option, value, expected):
+    args = ["build-dataset", "--videos", video_folder, "--out", tmp_path / "x", option, value]
+    assert_one_error(*scenegan(capsys, args), expected)
+    assert not (tmp_path / "x").exists()
+
+
+def test_inspect_shows_the_rejected_clips_by_reason(built, tmp_path):
+    config, stats = built
+    args = ["inspect", str(config.out), "--out", str(tmp_path / "p"), "--rejected"]
+    result = CliRunner().invoke(cli, [*args, "--per-reason", "2"])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "p" / "rejected.png") as sheet:
+        # two clips per reason the build counted (a row is a label and a strip of frames)
+        rows = 2 * len(stats["clips_rejected"])
+        assert sheet.height == rows * (12 + CLIP.height + 2)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.linalg
+import torch
 from click.testing import CliRunner
 from media import TinyGenerator, textured_photo, write_splits
 
@@ -14,8 +15,14 @@ from scenegan.cli import cli
 from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
 from scenegan.evaluation import evaluate as evaluate_module
-from scenegan.evaluation.evaluate import REAL, EvaluateConfig, evaluate, load_real_clips
-from scenegan.model.baselines import CopiedPhoto
+from scenegan.evaluation.evaluate import (
+    CONSTANT_SPEED,
+    REAL,
+    EvaluateConfig,
+    evaluate,
+    load_real_clips,
+)
+from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import SHIPPED_CHECKPOINT
 
 
@@ -68,7 +75,13 @@ def test_evaluate_cli_writes_report_and_plots(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["n_clips"] == 12 and report["n_val_clips"] == 16
     rows = report["rows"]
-    assert list(rows) == [REAL, "copied photo", "drifting photo", "model (baseline:drift)"]
+    assert list(rows) == [
+        REAL,
+        CONSTANT_SPEED,
+        "copied photo",
+        "drifting photo",
+        "model (baseline:drift)",
+    ]
     assert rows["copied photo"]["motion_energy"] == 0
     assert rows["copied photo"]["scene_corr"] == pytest.approx(1.0)
     assert rows[REAL]["motion_ratio"] == pytest.approx(1.0)
@@ -87,7 +100,7 @@ def test_fvd_rows_share_halvings_and_features_are_cached(tmp_path, tiny_fvd):
     )
     report = evaluate(config, generator=(CopiedPhoto(), {"arch": "copy"}))
     rows = report["rows"]
-    assert len(rows) == 4
+    assert len(rows) == 5
     # Static real clips, the copied photo and the model (a copier too) are the same clips, so
     # the cache computes features twice: once for them, once for the drifting photo.
     assert tiny_fvd == [16, 16]
@@ -105,12 +118,45 @@ def test_fvd_rows_share_halvings_and_features_are_cached(tmp_path, tiny_fvd):
     for label, row in fresh["rows"].items():
         [line] = [line for line in table if line.startswith(f"| {label} |")]
         cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if label == CONSTANT_SPEED:  # a row of the flow-speed columns alone
+            assert cells[1] == cells[2] == cells[-2] == "-"
+            continue
         assert cells[1] == f"{row['fvd']:.1f} +- {row['fvd_std']:.1f}"
+        assert cells[2] == f"{row['kvd']:.1f} +- {row['kvd_std']:.1f}"
         assert cells[-2] == f"{row['frame0_err']:.2f}"
     # A second run on the same data finds every row's features in the cache.
     again = evaluate(config, generator=(CopiedPhoto(), {"arch": "copy"}))
     assert len(tiny_fvd) == 6  # nothing new computed
     assert again["rows"]["drifting photo"]["fvd"] == rows["drifting photo"]["fvd"]
+
+
+def test_flow_speed_rows_have_known_answers(tmp_path):
+    """Real clips pan 1 px a frame; the copied photo does not move; a drifting photo moves at
+    the velocity its noise gives each clip (the model row: one without grain)."""
+    make_dataset(tmp_path / "data", n_clips=8)
+    config = EvaluateConfig(data=tmp_path / "data", out=tmp_path / "out", fvd=False, seed=3)
+    report = evaluate(config, generator=(DriftingPhoto(noise=0.0), {"arch": "drift"}))
+    rows = report["rows"]
+    real_speeds = np.array(rows[REAL]["flow_speed_clips"])
+    assert np.all(np.abs(real_speeds - 1.0) < 0.1)
+    assert rows[REAL]["flow_speed_ratio"] == 1.0 and rows[REAL]["speed_factor"] == 1.0
+    assert rows[REAL]["speed_w1"] == 0.0
+    copied = rows["copied photo"]
+    assert copied["flow_speed"] == 0.0 and copied["flow_speed_ratio"] == 0.0
+    assert copied["speed_factor"] == pytest.approx(
+        np.exp(np.median(np.abs(np.log(0.01 / (real_speeds + 0.01))))), rel=1e-6
+    )
+    assert copied["speed_w1"] == pytest.approx(np.log10(real_speeds + 0.01).mean() + 2, abs=1e-6)
+    # the drifting photo's velocity: z[:, :2] x 0.15 px a frame, z drawn as evaluate draws it
+    z = torch.randn(8, 3, generator=torch.Generator().manual_seed(3))
+    given = (z[:, :2] * 0.15).norm(dim=1).numpy()
+    drifting = np.array(rows["model (drift)"]["flow_speed_clips"])
+    assert np.all(np.abs(drifting - given) < 0.05), (drifting, given)  # DIS at 0.05-0.35 px/f
+    # the baseline row's 1.5 grey levels of grain read as extra flow on these smooth photos
+    assert np.all(np.array(rows["drifting photo"]["flow_speed_clips"]) > drifting)
+    constant = rows[CONSTANT_SPEED]
+    assert constant["flow_speed"] == pytest.approx(np.median(real_speeds))
+    assert constant["speed_factor"] < 1.1  # every real clip moves at about the same speed
 
 
 def test_seed_baseline_row_and_small_stage(tmp_path):

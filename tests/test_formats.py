@@ -1,5 +1,6 @@
-"""Clip formats (issue 14): the defaults stay byte-identical to the gray 80 x 45 build and model
-of before; an rgb 160 x 90 dataset and model go through every command; and a checkpoint given
+"""Clip formats (issue 14): the old recipe (one rate, one framing) still builds the gray 80 x 45
+clips of before, byte for byte, and the model animates as before; an rgb 160 x 90 dataset and
+model go through every command; and a checkpoint given
 a dataset of another format ends in one clear line.
 
 The golden files in tests/data/golden/ were written by the code before colour and size existed:
@@ -79,19 +80,38 @@ def rgb_dataset(tmp_path_factory) -> Path:
 # ---------------------------------------------------------------- the defaults, byte for byte
 
 
-def test_default_build_is_byte_identical_to_before_colour(capsys, tmp_path):
+def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path):
+    """The golden files pin the build of before colour (and before frame rates, crop windows
+    and flow filters): at its one rate and framing (`--fps 12 --crops 1`) today's build keeps
+    the same clips, byte for byte, at the same times. What is new is listed here: format
+    version 2 (per-clip frame rate, crop box and motion in the shard), the options' new
+    fields and the flow filters' thresholds in index.json, counts by rate and framing in
+    stats.json."""
     videos, out = golden_videos(tmp_path), tmp_path / "ds"
-    build(capsys, videos, out)
-    index = (out / "index.json").read_text().replace(str(videos), "<videos>")
-    assert index.replace(str(out), "<out>") == (GOLDEN / "gray-80x45-index.json").read_text()
-    assert (out / "stats.json").read_text() == (GOLDEN / "gray-80x45-stats.json").read_text()
+    build(capsys, videos, out, "--fps", "12", "--crops", "1")
+    index = json.loads(
+        (out / "index.json").read_text().replace(str(videos), "<videos>").replace(str(out), "<out>")
+    )
+    expected = json.loads((GOLDEN / "gray-80x45-index.json").read_text())
+    expected["format_version"] = 2
+    config = expected["config"]
+    config.update(fps="12", crops=1)
+    filters = config["filters"]
+    del filters["static_max_motion"], filters["camera_min_response"]
+    filters.update(static_max_flow=0.04, camera_min_agreement=0.6, pan_max_pixels=24.0)
+    assert index == expected
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats.pop("clips_by_fps") == {"12": 10}
+    assert stats.pop("clips_by_framing") == {"whole": 10, "window": 0}
+    assert stats == json.loads((GOLDEN / "gray-80x45-stats.json").read_text())
     shard = json.loads((GOLDEN / "gray-80x45-shard.json").read_text())
     with h5py.File(out / "train-00000.h5", "r") as f:
         assert hashlib.sha256(f["clips"][()].tobytes()).hexdigest() == shard["clips"]
         assert [s.decode() for s in f["source_id"][()]] == shard["source_id"]
         assert f["start_time"][()].tolist() == shard["start_time"]
-        assert {k: f.attrs[k] for k in f.attrs} == shard["attrs"]
+        assert {k: f.attrs[k] for k in f.attrs} == {**shard["attrs"], "format_version": 2}
         assert f["clips"].shape[1:] == CLIP.shape and f["clips"].dtype == np.uint8
+        assert f["fps"][()].tolist() == [12.0] * 10 and f["motion"].shape == (10,)
 
 
 def test_shipped_model_animates_as_before():

@@ -5,7 +5,13 @@ import pytest
 from media import moving_window, write_video
 
 from scenegan.pipeline.decode import decode_video
-from scenegan.pipeline.motion_fields import ClipMotion, annotate_clip
+from scenegan.pipeline.motion_fields import (
+    ClipMotion,
+    annotate_clip,
+    clip_flows,
+    summarize_flows,
+    window_flows,
+)
 
 T = 32
 
@@ -76,3 +82,18 @@ def test_local_motion_stays_where_it_is():
     motion_map = annotate_clip(clip).motion_map.astype(np.float32)
     assert motion_map[:18].mean() < 0.15
     assert motion_map[30:].mean() == pytest.approx(2.0, abs=0.2)
+
+
+def test_a_window_of_the_flow_is_the_flow_of_the_window():
+    """A crop window's flow cut from the whole frame's: the same motion in the window's pixels
+    (a window of half the frame's side doubles every vector), read where it is."""
+    clip = _pan(0.0)
+    clip[:, 25:] = _pan(1.0)[:, 25:]  # the lower rows move 1 px a frame
+    flows = clip_flows(clip)
+    lower = summarize_flows(window_flows(flows, (0.5, 0.25, 0.5, 0.5)))  # rows 22..44
+    upper = summarize_flows(window_flows(flows, (0.0, 0.0, 0.25, 0.25)))
+    assert lower.motion_map[14:].astype(np.float32).mean() == pytest.approx(2.0, abs=0.2)
+    assert lower.mean_flow[14:, :, 0].astype(np.float32).mean() == pytest.approx(2.0, abs=0.2)
+    assert upper.motion < 0.05
+    whole = window_flows(flows, (0.0, 0.0, 1.0, 1.0))
+    assert np.allclose(whole, flows, atol=1e-4)

@@ -31,6 +31,9 @@ from scenegan.model.downsample import downsample
 from scenegan.pipeline.frames import luma
 from scenegan.pipeline.shards import DatasetIndex, read_index, read_split
 
+# A row with the flow-speed columns only: every photo given the real clips' median speed.
+CONSTANT_SPEED = "one speed (real median)"
+
 
 def _fvd_functions(color: str = "gray"):
     """(i3d_features, frechet_distance, preprocessing text for clips of `color`), imported only
@@ -195,23 +198,45 @@ def i3d_row_features(clips: dict, config: EvaluateConfig, color: str) -> tuple[d
     return features, preprocessing
 
 
-def score_rows(clips: dict, features: dict | None, diversity: dict, config: EvaluateConfig):
+def score_rows(
+    clips: dict,
+    features: dict | None,
+    diversity: dict,
+    config: EvaluateConfig,
+    speed_cache: dict | None = None,
+):
     """Every row's metrics on these clips (the real ones under REAL; grey levels, so rgb rows
-    come as their luma); FVD from `features`."""
+    come as their luma); FVD and KVD from `features`; the flow-speed columns against the real
+    clips of the same photos, and the CONSTANT_SPEED row."""
     real = clips[REAL]
     photos, real_motion = real[:, 0], metrics.motion_energy(real)
+    speed_cache = {} if speed_cache is None else speed_cache
+    real_speeds = metrics.clip_flow_speeds(real, speed_cache)
     rows: dict[str, dict] = {}
     for label in tqdm(clips, desc="clip statistics", leave=False):
         rows[label] = clip_metrics(clips[label], photos, real_motion)
         rows[label]["diversity"] = diversity.get(label, float("nan"))
+        speeds = metrics.clip_flow_speeds(clips[label], speed_cache)
+        rows[label].update(metrics.speed_columns(speeds, real_speeds))
+        rows[label]["flow_speed_clips"] = speeds.tolist()
+    constant = np.full(len(real_speeds), np.median(real_speeds))
+    rows = {  # the constant-speed row right under the real clips'
+        REAL: rows[REAL],
+        CONSTANT_SPEED: metrics.speed_columns(constant, real_speeds),
+        **{label: row for label, row in rows.items() if label != REAL},
+    }
     if features is not None:
         _, frechet_distance, _ = _fvd_functions()
         halves = random_halvings(len(real), config.halvings, config.seed)
-        for label in clips:
+        for label in clips:  # not CONSTANT_SPEED: it has no clips
             mean, spread, values = halving_fvd(
                 features[label], features[REAL], halves, frechet_distance
             )
             rows[label].update(fvd=mean, fvd_std=spread, fvd_halvings=values)
+            mean, spread, values = halving_fvd(
+                features[label], features[REAL], halves, metrics.kernel_distance
+            )
+            rows[label].update(kvd=mean, kvd_std=spread, kvd_halvings=values)
     return rows
 
 
@@ -248,9 +273,14 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     }
     features, preprocessing = i3d_row_features(clips, config, fmt.color)  # rgb: FVD sees the colour
     grey = {label: luma(c, fmt) for label, c in clips.items()}  # every other column: luma
-    rows = score_rows(grey, features, diversity, config)
+    speed_cache: dict = {}  # clip bytes -> flow speed: the groups' clips are measured once
+    rows = score_rows(grey, features, diversity, config, speed_cache)
     groups = group_reports(
-        config, grey, features, source_ids, lambda c, f: score_rows(c, f, diversity, config)
+        config,
+        grey,
+        features,
+        source_ids,
+        lambda c, f: score_rows(c, f, diversity, config, speed_cache),
     )
     grey_photos = grey[REAL][:, 0]
 

@@ -14,6 +14,9 @@ import cv2
 import numpy as np
 
 FLOW_PERCENTILES = (50, 90, 99)
+# Flow speeds (pixels per frame) are compared on a log scale with this floor, so a still clip
+# (speed 0) has a finite distance (issue 25's per-photo factor uses the same 0.01).
+SPEED_FLOOR = 0.01
 
 
 def _grey(array: np.ndarray) -> np.ndarray:
@@ -128,6 +131,89 @@ def flow_stats(clips: np.ndarray) -> dict[str, float]:
     return stats
 
 
+def clip_flow_speeds(clips: np.ndarray, cache: dict | None = None) -> np.ndarray:
+    """(N,) each clip's flow speed: its mean DIS optical-flow magnitude over pixels and frame
+    pairs, pixels per frame (pipeline/motion_fields.py, as the dataset's `motion`). `cache`
+    (clip bytes -> speed) saves measuring the same clip twice (evaluate's groups)."""
+    from scenegan.pipeline.motion_fields import annotate_clip
+
+    clips = np.asarray(clips)
+    if clips.dtype != np.uint8:
+        clips = np.clip(np.rint(clips), 0, 255).astype(np.uint8)
+    speeds = np.empty(len(clips))
+    for i, clip in enumerate(clips):
+        key = clip.tobytes() if cache is not None else None
+        if key is not None and key in cache:
+            speeds[i] = cache[key]
+            continue
+        speeds[i] = annotate_clip(clip).motion
+        if key is not None:
+            cache[key] = speeds[i]
+    return speeds
+
+
+def speed_ratio(speeds: np.ndarray, real_speeds: np.ndarray) -> float:
+    """Median flow speed of a row's clips over the real clips' median: 1 = as fast as real."""
+    real = float(np.median(real_speeds))
+    return float(np.median(speeds)) / real if real > 0 else float("nan")
+
+
+def wasserstein_1d(a: np.ndarray, b: np.ndarray) -> float:
+    """Wasserstein-1 distance between two 1-D samples: the area between their CDFs."""
+    a, b = np.sort(np.asarray(a, np.float64)), np.sort(np.asarray(b, np.float64))
+    points = np.concatenate([a, b])
+    points.sort()
+    widths = np.diff(points)
+    cdf_a = np.searchsorted(a, points[:-1], side="right") / len(a)
+    cdf_b = np.searchsorted(b, points[:-1], side="right") / len(b)
+    return float(np.sum(np.abs(cdf_a - cdf_b) * widths))
+
+
+def log_speed_distance(speeds: np.ndarray, real_speeds: np.ndarray) -> float:
+    """Wasserstein-1 distance between the log10(speed + SPEED_FLOOR) distributions of a row's
+    clips and the real clips: 0 = the same spread of slow and fast clips; 1 = a factor of ten."""
+    return wasserstein_1d(np.log10(speeds + SPEED_FLOOR), np.log10(real_speeds + SPEED_FLOOR))
+
+
+def per_photo_speed_factor(speeds: np.ndarray, real_speeds: np.ndarray) -> float:
+    """By what factor each animation's flow speed is typically off from its own photo's real
+    continuation: exp(median over clips of |ln((s_gen + 0.01) / (s_real + 0.01))|); 1 = exact."""
+    ratios = np.log((np.asarray(speeds) + SPEED_FLOOR) / (np.asarray(real_speeds) + SPEED_FLOOR))
+    return float(np.exp(np.median(np.abs(ratios))))
+
+
+def constant_speed_factor(real_speeds: np.ndarray) -> float:
+    """per_photo_speed_factor of one speed for every photo, the real median: what knowing only
+    the typical amount of motion scores."""
+    constant = np.full(len(real_speeds), np.median(real_speeds))
+    return per_photo_speed_factor(constant, real_speeds)
+
+
+def speed_columns(speeds: np.ndarray, real_speeds: np.ndarray) -> dict[str, float]:
+    """The flow-speed columns of one row against the real clips of the same photos."""
+    return {
+        "flow_speed": float(np.median(speeds)),
+        "flow_speed_ratio": speed_ratio(speeds, real_speeds),
+        "speed_w1": log_speed_distance(speeds, real_speeds),
+        "speed_factor": per_photo_speed_factor(speeds, real_speeds),
+    }
+
+
+def kernel_distance(x: np.ndarray, y: np.ndarray, degree: int = 3) -> float:
+    """Unbiased squared MMD between feature sets (N, d) and (M, d) with the polynomial kernel
+    k(a, b) = (a . b / d + 1) ** degree: KID on Inception features, KVD on I3D features."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    n, m, dim = len(x), len(y), x.shape[1]
+    if n < 2 or m < 2:
+        return float("nan")
+    k_xx = (x @ x.T / dim + 1) ** degree
+    k_yy = (y @ y.T / dim + 1) ** degree
+    k_xy = (x @ y.T / dim + 1) ** degree
+    within_x = (k_xx.sum() - np.trace(k_xx)) / (n * (n - 1))
+    within_y = (k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+    return float(within_x + within_y - 2 * k_xy.mean())
+
+
 # ------------------------------------------------------------------------- the metric registry
 
 
@@ -160,14 +246,34 @@ class Metric:
     cell: Callable[[dict], str]
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _cell(name: str, digits: int = 2) -> Callable[[dict], str]:
     def cell(row: dict) -> str:
         value = row.get(name)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return "-"
-        return f"{value:.{digits}f}"
+        return "-" if _missing(value) else f"{value:.{digits}f}"
 
     return cell
+
+
+def _spread_cell(name: str, digits: int = 1) -> Callable[[dict], str]:
+    """`mean +- std` of a halved metric (FVD, KVD); `-` for a row without it."""
+
+    def cell(row: dict) -> str:
+        if _missing(row.get(name)):
+            return "-"
+        return f"{row[name]:.{digits}f} +- {row.get(name + '_std', float('nan')):.{digits}f}"
+
+    return cell
+
+
+def _speed_cell(row: dict) -> str:
+    if _missing(row.get("flow_speed")):
+        return "-"
+    ratio = row.get("flow_speed_ratio")
+    return f"{row['flow_speed']:.2f}" + ("" if _missing(ratio) else f" ({ratio:.2f}x)")
 
 
 METRICS: tuple[Metric, ...] = (
@@ -179,7 +285,43 @@ METRICS: tuple[Metric, ...] = (
         "standard deviation over the random halvings. The real row compares the two real "
         "halves (the floor).",
         None,
-        lambda row: f"{row['fvd']:.1f} +- {row['fvd_std']:.1f}",
+        _spread_cell("fvd"),
+    ),
+    Metric(
+        "kvd",
+        "KVD",
+        "unbiased squared MMD between the same I3D logits as FVD with the cubic polynomial "
+        "kernel (a . b / 400 + 1)^3, as KID on Inception features; the same halvings as FVD "
+        "(mean +- standard deviation). Less biased than FVD at a few hundred clips; about 0 "
+        "for real vs real.",
+        None,
+        _spread_cell("kvd"),
+    ),
+    Metric(
+        "flow_speed",
+        "flow speed (x real)",
+        "median over clips of each clip's mean OpenCV DIS optical-flow magnitude (pixels per "
+        "frame, the dataset's `motion`), and that median over the real clips' median.",
+        None,
+        _speed_cell,
+    ),
+    Metric(
+        "speed_w1",
+        "speed W1",
+        "Wasserstein-1 distance between the log10(flow speed + 0.01) distributions of the "
+        "row's clips and the real clips (0 = the same mix of slow and fast clips).",
+        None,
+        _cell("speed_w1"),
+    ),
+    Metric(
+        "speed_factor",
+        "per-photo speed off by",
+        "exp(median over clips of |ln((s_gen + 0.01) / (s_real + 0.01))|), s the flow speed of "
+        "a photo's animation and of its own real continuation: 1 = every photo moves as fast "
+        "as its scene did. The row 'one speed (real median)' gives every photo the real "
+        "median speed: what knowing only the typical amount scores.",
+        None,
+        _cell("speed_factor"),
     ),
     Metric(
         "scene_corr",
@@ -211,7 +353,11 @@ METRICS: tuple[Metric, ...] = (
         "Farneback optical-flow magnitude in pixels per frame over all frame pairs: mean and "
         "90th percentile.",
         _flow_columns,
-        lambda row: f"{row['flow_mean']:.2f} / {row['flow_p90']:.2f}",
+        lambda row: (
+            "-"
+            if _missing(row.get("flow_mean"))
+            else f"{row['flow_mean']:.2f} / {row['flow_p90']:.2f}"
+        ),
     ),
     Metric(
         "flicker",

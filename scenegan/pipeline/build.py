@@ -4,6 +4,7 @@ parts) -> quotas spread the clip target over sources -> split by source hash -> 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -19,11 +20,18 @@ from scenegan.config import SPLITS, BuildConfig
 from scenegan.errors import UserError
 from scenegan.files import LOCK_NAME, atomic_write_text, folder_lock, writable_folder
 from scenegan.pipeline.engines import run_tasks
-from scenegan.pipeline.extract import ExtractConfig, SourceResult, extract_source, source_rng
+from scenegan.pipeline.extract import (
+    WHOLE_FRAME,
+    ExtractConfig,
+    SourceResult,
+    extract_source,
+    source_rng,
+)
 from scenegan.pipeline.shards import (
     INDEX_NAME,
     MOTION_CACHE_DIR,
     STATS_NAME,
+    clip_details_dtypes,
     copy_shard,
     open_shard,
     remove_index,
@@ -43,6 +51,33 @@ def list_sources(config: BuildConfig) -> list[Source]:
     if config.videos is not None:
         return folder_sources(config.videos)
     return manifest_sources(config.manifest)
+
+
+def dataset_build_config(root: Path) -> BuildConfig:
+    """The BuildConfig a dataset was built with, from its index.json (for `inspect --rejected`)."""
+    from scenegan.config import FilterConfig
+    from scenegan.pipeline.shards import read_index
+
+    index = read_index(root)
+    index.close()
+    settings = dict(json.loads((root / INDEX_NAME).read_text()).get("config") or {})
+    if "filters" not in settings or "videos" not in settings:
+        raise UserError(f"{root}/{INDEX_NAME} does not record how it was built; rebuild it")
+    known = {f.name for f in dataclasses.fields(FilterConfig)}
+    filters = FilterConfig(**{k: v for k, v in settings.pop("filters").items() if k in known})
+    fields = {f.name for f in dataclasses.fields(BuildConfig)}
+    settings = {k: v for k, v in settings.items() if k in fields}
+    for key in ("out", "videos", "manifest"):
+        if settings.get(key) is not None:
+            settings[key] = Path(settings[key])
+    fmt = index.fmt
+    return BuildConfig(
+        **settings,
+        filters=filters,
+        color=fmt.color,
+        size=fmt.size,
+        frames=fmt.n_frames,
+    )
 
 
 def check_out(out: Path) -> None:
@@ -90,12 +125,15 @@ def save_part(parts: Path, result: SourceResult, config: ExtractConfig) -> None:
             result.start_times,
             {result.source.source_id: result.source.provenance},
             config.fmt,
+            result.details,
         )
     meta = {
         "source_id": result.source.source_id,
         "file": _file_signature(result.source.path),
         "n_clips": len(result.clips),
         "start_times": result.start_times,
+        "clip_fps": [round(float(r), 6) for r in result.details.get("fps", [])],
+        "clip_window": [bool(tuple(b) != WHOLE_FRAME) for b in result.details.get("crop_box", [])],
         "n_frames": result.n_frames,
         "n_candidates": result.n_candidates,
         "rejected": dict(sorted(result.rejected.items())),
@@ -219,6 +257,8 @@ def _write_split(
     fmt = config.clip_format()
     files: dict = {}  # part shard of each source, open read-only
     start_times: dict = {}  # and its clips' start times
+    details: dict = {}  # and its per-clip details (frame rate, crop box, motion)
+    kinds = list(clip_details_dtypes(fmt))
     shards = []
     try:
         for number, first in enumerate(range(0, len(entries), config.shard_size)):
@@ -227,12 +267,14 @@ def _write_split(
                 if source.key not in files:
                     files[source.key] = open_shard(_part_paths(parts, source)[0], fmt)
                     start_times[source.key] = files[source.key].read("start_time")
+                    details[source.key] = {k: files[source.key].read(k) for k in kinds}
             clips = [(files[source.key], i) for source, i in batch]
             starts = [float(start_times[source.key][i]) for source, i in batch]
             ids = [source.source_id for source, _ in batch]
             provenance = {source.source_id: source.provenance for source, _ in batch}
+            rows = {k: np.stack([details[s.key][k][i] for s, i in batch]) for k in kinds}
             name = shard_name(split, number)
-            copy_shard(out / name, clips, ids, starts, provenance, fmt)
+            copy_shard(out / name, clips, ids, starts, provenance, fmt, rows)
             shards.append({"file": name, "split": split, "n_clips": len(batch)})
     finally:
         for handle in files.values():
@@ -269,7 +311,10 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
             shards += _write_split(staging, parts, split, chosen[split], config)
         stats = _stats(sources, metas, quotas, chosen, config)
         atomic_write_text(staging / STATS_NAME, json.dumps(stats, indent=1, sort_keys=True) + "\n")
-        write_index(staging, config.clip_format(), config.fps, shards, config.to_dict())
+        fps = config.main_fps()
+        if fps is None:  # `--fps native` alone: the rate most clips have
+            fps = float(max(stats["clips_by_fps"].items(), key=lambda item: item[1])[0])
+        write_index(staging, config.clip_format(), fps, shards, config.to_dict())
         _replace_dataset(out, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -311,6 +356,13 @@ def _stats(sources, metas, quotas, chosen, config: BuildConfig) -> dict:
     for meta in metas.values():
         rejected.update(meta["rejected"])
     written = {split: int(sum(len(i) for _, i in chosen[split])) for split in SPLITS}
+    by_fps: Counter = Counter()
+    framings: Counter = Counter()
+    for split in SPLITS:
+        for source, indices in chosen[split]:
+            meta = metas[source.source_id]
+            by_fps.update(f"{meta['clip_fps'][i]:g}" for i in indices)
+            framings.update("window" if meta["clip_window"][i] else "whole" for i in indices)
     kept = sum(m["n_clips"] for m in metas.values())
     return {
         "videos_found": len(sources),
@@ -326,6 +378,10 @@ def _stats(sources, metas, quotas, chosen, config: BuildConfig) -> dict:
         "clips_over_source_cap": sum(m["n_over_cap"] for m in metas.values()),
         "clips_over_target": kept - sum(quotas.values()),
         "clips_written": {**written, "total": sum(written.values())},
+        # fps: the clip's frame rate ("native" rates as the source states them); framing: the
+        # whole 16:9 frame or a crop window (--crops)
+        "clips_by_fps": dict(sorted(by_fps.items(), key=lambda item: float(item[0]))),
+        "clips_by_framing": {"whole": framings["whole"], "window": framings["window"]},
         "clips_target": config.clips,
         "target_reached": sum(written.values()) >= config.clips,
     }

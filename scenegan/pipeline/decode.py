@@ -147,17 +147,68 @@ def _transposed(fmt: ClipFormat) -> ClipFormat:
     return ClipFormat(n_frames=fmt.n_frames, height=fmt.width, width=fmt.height, color=fmt.color)
 
 
-def iter_frames(
+# A listed rate may exceed the source's own by this share (24 from 23.976) without faking frames:
+# at most one repeated frame in 100.
+RATE_TOLERANCE = 0.01
+
+
+def source_rates(
+    rates: tuple[float | str, ...], source_fps: float, min_source_fps: float = 0.0
+) -> tuple[float, ...]:
+    """The listed rates one source can honestly give, in the listed order: none above its own
+    rate (a frame would be shown twice), `native` as its own rate (unless it is below
+    `min_source_fps`: a slideshow), and a rate within RATE_TOLERANCE of one before it only once.
+    A source whose rate is unknown (0) gives the numeric rates."""
+    chosen: list[float] = []
+    for rate in rates:
+        if rate == "native":
+            if not source_fps or source_fps < min_source_fps:
+                continue
+            rate = source_fps
+        elif source_fps and rate > source_fps * (1 + RATE_TOLERANCE):
+            continue
+        if any(abs(rate - other) <= RATE_TOLERANCE * other for other in chosen):
+            continue
+        chosen.append(float(rate))
+    return tuple(chosen)
+
+
+def video_fps(path: Path) -> float:
+    """The frame rate the container states for `path` (0 when it states none)."""
+    container = open_video(path)
+    try:
+        return stream_info(container.streams.video[0]).fps
+    finally:
+        container.close()
+
+
+@dataclass(frozen=True)
+class RateFrame:
+    """One output frame of one rate: the prepared frame and, if asked, the whole displayed
+    source frame (for crop windows)."""
+
+    rate_index: int  # which of the rates asked for
+    index: int  # frame number at that rate
+    time: float  # seconds from the first frame
+    frame: np.ndarray  # uint8 fmt.image_shape
+    full: np.ndarray | None  # the whole 16:9 box, displayed (window_source), for crop windows
+    limited: bool = False  # `full` is video-range luma (prepare_window expands it)
+
+
+def iter_rates(
     path: Path,
-    fps: float,
+    rates: tuple[float, ...],
     fmt: ClipFormat = CLIP,
     threads: int = 0,
     min_source_fps: float = 0.0,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield (time in seconds from the first frame, uint8 fmt.image_shape frame) at `fps`.
+    full_frames: bool = False,
+) -> Iterator[RateFrame]:
+    """Decode `path` once and yield its frames at every rate of `rates` (frames a second).
 
-    Output frame k is the source frame whose timestamp is nearest to k / fps; source frames
-    between output times are decoded but never converted. `threads` = 0 lets FFmpeg choose.
+    Output frame k of a rate is the source frame whose timestamp is nearest to k / rate; frames
+    come in decode order, the rates of one source frame in the order given. Source frames that
+    no rate takes are decoded but never converted. `threads` = 0 lets FFmpeg choose.
+    `full_frames` also gives each output's whole source frame, displayed (for crop windows).
     Raises VideoError when the file cannot be opened, its stated frame rate is below
     `min_source_fps` (a slideshow, which resampling would only repeat) or decoding fails.
     """
@@ -172,14 +223,26 @@ def iter_frames(
         if threads != 1:  # frame and slice threads; with one worker per core, one is best
             stream.thread_type = "AUTO"
             stream.thread_count = threads
-        fallback_step = 1.0 / (source_fps or fps)
-        step = 1.0 / fps
+        fallback_step = 1.0 / (source_fps or max(rates))
+        steps = [1.0 / rate for rate in rates]
         start: float | None = None
         held: av.VideoFrame | None = None  # the latest decoded frame not yet passed
         held_time = 0.0
         n_decoded = 0
-        next_index = 0
+        next_index = [0] * len(rates)
         last_time = -fallback_step
+
+        def outputs(until: float) -> Iterator[RateFrame]:
+            converted = None  # the held frame, converted once for every rate that takes it
+            for number, step in enumerate(steps):
+                # Output times before `until` take the held frame.
+                while next_index[number] * step < until:
+                    if converted is None:
+                        converted = _convert(held, fmt, full_frames)
+                    index = next_index[number]
+                    yield RateFrame(number, index, index * step, *converted)
+                    next_index[number] += 1
+
         try:
             for frame in container.decode(stream):
                 n_decoded += 1
@@ -192,11 +255,7 @@ def iter_frames(
                 if time <= last_time:  # out-of-order or duplicate timestamp: keep the earlier
                     continue
                 if held is not None:
-                    # Output times before the midpoint of the held and this frame take the held.
-                    midpoint = (held_time + time) / 2
-                    while next_index * step < midpoint:
-                        yield next_index * step, _convert(held, fmt)
-                        next_index += 1
+                    yield from outputs((held_time + time) / 2)  # up to the midpoint
                 held, held_time, last_time = frame, time, time
         except av.error.FFmpegError as error:
             raise VideoError("corrupt", _short(error)) from error
@@ -204,18 +263,78 @@ def iter_frames(
             # The container's index promises more: the data ends early.
             raise VideoError("truncated", f"decoded {n_decoded} of {stream.frames} frames")
         if held is not None:  # the last frame lasts one source frame interval
-            while next_index * step < held_time + fallback_step / 2:
-                yield next_index * step, _convert(held, fmt)
-                next_index += 1
+            yield from outputs(held_time + fallback_step / 2)
     finally:
         container.close()
 
 
-def _convert(frame: av.VideoFrame, fmt: ClipFormat) -> np.ndarray:
+def iter_frames(
+    path: Path,
+    fps: float,
+    fmt: ClipFormat = CLIP,
+    threads: int = 0,
+    min_source_fps: float = 0.0,
+) -> Iterator[tuple[float, np.ndarray]]:
+    """Yield (time in seconds from the first frame, uint8 fmt.image_shape frame) at `fps`
+    (iter_rates with one rate)."""
+    for output in iter_rates(path, (fps,), fmt, threads, min_source_fps):
+        yield output.time, output.frame
+
+
+# Crop windows are cut from the whole 16:9 frame area-resampled to this many times the clip's
+# size (or the source's own, if smaller): a window of half the frame still comes from twice
+# the clip's resolution, and each window's resize costs a fraction of one from the source.
+WINDOW_SOURCE_SCALE = 4
+
+
+def _convert(
+    frame: av.VideoFrame, fmt: ClipFormat, full_frame: bool = False
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """The prepared frame and, when asked, the frame's whole 16:9 box (displayed, at most
+    WINDOW_SOURCE_SCALE times fmt's size) and whether it is video-range luma."""
+    rotation = frame.rotation or 0
     if fmt.color == "rgb":  # swscale converts to full-range RGB by the frame's colour matrix
-        return prepare_frame(frame.to_ndarray(format="rgb24"), frame.rotation or 0, False, fmt)
-    luma, limited = luma_plane(frame)
-    return prepare_frame(luma, frame.rotation or 0, limited, fmt)
+        image, limited = frame.to_ndarray(format="rgb24"), False
+    else:
+        image, limited = luma_plane(frame)
+    prepared = prepare_frame(image, rotation, limited, fmt)
+    if not full_frame:
+        return prepared, None, False
+    return prepared, window_source(image, rotation, fmt), limited
+
+
+def window_source(image: np.ndarray, rotation: int, fmt: ClipFormat) -> np.ndarray:
+    """The 16:9 box of a stored frame, displayed, area-resampled to at most WINDOW_SOURCE_SCALE
+    times fmt's size: what prepare_window cuts crop windows from."""
+    quarter_turns = (rotation // 90) % 4
+    height, width = image.shape[:2]
+    scale = WINDOW_SOURCE_SCALE
+    big = ClipFormat(fmt.n_frames, fmt.height * scale, fmt.width * scale, fmt.color)
+    if quarter_turns % 2:  # displayed sideways: the stored frame's 9:16 box
+        left, right, top, bottom = crop_box_16_9(width, height)
+        box = image[top:bottom, left:right]
+        if box.shape[0] > big.width:
+            box = resize_area(box, _transposed(big))
+    else:
+        top, bottom, left, right = crop_box_16_9(height, width)
+        box = image[top:bottom, left:right]
+        if box.shape[1] > big.width:
+            box = resize_area(box, big)
+    # A copy (the decoder reuses the frame's memory), rotated as displayed.
+    return np.ascontiguousarray(np.rot90(box, k=quarter_turns))
+
+
+def prepare_window(
+    whole: np.ndarray, limited: bool, box: tuple[float, float, float, float], fmt: ClipFormat
+) -> np.ndarray:
+    """A crop window of a frame's whole 16:9 box (window_source) -> fmt's frame, as
+    prepare_frame makes the whole one. `box` is (top, left, height, width) as fractions of the
+    16:9 box; (0, 0, 1, 1) is all of it."""
+    height, width = whole.shape[:2]
+    row, column = round(box[0] * height), round(box[1] * width)
+    rows, columns = max(1, round(box[2] * height)), max(1, round(box[3] * width))
+    small = resize_area(whole[row : row + rows, column : column + columns], fmt)
+    return expand_limited_range(small) if limited else small
 
 
 def decode_video(path: Path, fps: float, fmt: ClipFormat = CLIP, threads: int = 0) -> np.ndarray:

@@ -44,17 +44,23 @@ def run_tasks(
             done()
     else:
         # The pool is made before the caller's progress thread starts: forking copies no thread.
-        context = _pool_context()
+        context = pool_context()
         with context.Pool(min(workers, len(tasks)), initializer=initializer) as pool:
             for _ in pool.imap_unordered(function, tasks):
                 done()
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork starts a worker in milliseconds where spawn re-imports numpy, PyAV, OpenCV and h5py
-    # (about a second each); spawn where fork does not exist.
+def pool_context() -> multiprocessing.context.BaseContext:
+    """forkserver: workers fork from a clean server that has imported the build once (numpy,
+    PyAV, OpenCV, h5py: about a second), not from this process, which may have run OpenCV's
+    thread pool (optical flow) already: a child forked from it can hang in its first OpenCV
+    call. spawn where forkserver does not exist."""
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if "forkserver" not in methods:
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["scenegan.pipeline.build"])
+    return context
 
 
 def _run_dask(function, tasks, workers: int, address: str | None, done) -> None:

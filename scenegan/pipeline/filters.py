@@ -1,100 +1,134 @@
-"""Clip filters: measure a stream of frames once per frame and per frame pair, then say for each
-window of a clip's length why it is rejected (scene cut, no motion, dark, blown out, camera pan
-or shake), or None when it is kept. Overlapping clips share the per-frame work."""
+"""Clip filters: measure a stream of frames once per frame and per frame pair (grey levels and
+DIS optical flow), then say for each window of frames why it is rejected (scene cut, no motion,
+dark, blown out, camera pan or shake), or None when it is kept. Overlapping clips share the
+per-frame work, and a kept clip's motion annotations come from the same flow."""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from scenegan.clip_format import FILTER_FORMAT
 from scenegan.config import FilterConfig
+from scenegan.pipeline.motion_fields import ClipMotion, flow_estimator, summarize_flows
 
 REJECT_REASONS = ("scene_cut", "static", "dark", "blown_out", "camera_pan", "camera_shake")
+# Share of the pixels whose speed decides `static`: the fastest tenth of the frame must move.
+STATIC_QUANTILE = 0.9
 
 
 @dataclass(frozen=True)
 class ClipMeasures:
     """What the filters look at, for one (T, H, W) clip."""
 
-    max_diff: float  # largest frame-to-frame mean absolute difference
-    motion: float  # median frame-to-frame mean absolute difference
+    max_diff: float  # largest frame-to-frame mean absolute difference (grey levels)
+    median_diff: float  # median frame-to-frame mean absolute difference (grey levels)
     dark_fraction: float
     bright_fraction: float
-    pan_pixels: float  # length of the summed global shift over the clip
-    shake_pixels: float  # standard deviation of the frame-to-frame shift (both axes pooled)
+    moving_speed: float  # STATIC_QUANTILE of the per-pixel mean flow speed, pixels per frame
+    pan_pixels: float  # length of the summed camera shift over the clip
+    shake_pixels: float  # standard deviation of the frame-to-frame camera shift (axes pooled)
 
 
-class MotionMeter:
-    """Per-frame and per-pair measures of a stream of (H, W) uint8 frames, fed one at a time.
+class FlowMeter:
+    """Per-frame and per-pair measures of a stream of (H, W) uint8 gray frames, fed one at a time.
 
-    Frame t gets its dark and bright fractions; the pair (t-1, t) its mean absolute difference
-    and the global shift found by phase correlation (with the peak's response).
+    Frame t gets its dark and bright fractions; the pair (t-1, t) its mean absolute difference,
+    its DIS flow (the last `n_frames` - 1 are kept) and the camera's shift: the median flow,
+    counted only where at least `camera_min_agreement` of the pixels move with it.
     """
 
-    def __init__(
-        self, config: FilterConfig, frame_shape: tuple[int, int] = FILTER_FORMAT.frame_shape
-    ):
+    def __init__(self, config: FilterConfig, n_frames: int = FILTER_FORMAT.n_frames):
         self.config = config
-        # OpenCV pads to its optimal DFT size and then reports a spurious half-pixel shift along
-        # an axis padded to an odd size (45 rows, even 44 -> 45): use a centred even, optimal box.
-        height, width = _even_dft_size(frame_shape[0]), _even_dft_size(frame_shape[1])
-        top, left = (frame_shape[0] - height) // 2, (frame_shape[1] - width) // 2
-        self._box = (slice(top, top + height), slice(left, left + width))
-        self._window = cv2.createHanningWindow((width, height), cv2.CV_32F)
-        self._previous: np.ndarray | None = None  # previous frame as int16
-        self._previous_windowed: np.ndarray | None = None
+        self.dis = flow_estimator()
+        self.flows: deque[np.ndarray] = deque(maxlen=n_frames - 1)
+        self.speeds: deque[np.ndarray] = deque(maxlen=n_frames - 1)  # |flow| of each pair
+        self._previous: np.ndarray | None = None  # the previous frame as int16, and as it is
+        self._previous_frame: np.ndarray | None = None
+        self.count = 0
         self.dark: list[float] = []
         self.bright: list[float] = []
         self.diff: list[float] = []
-        self.shift: list[tuple[float, float]] = []
-        self.response: list[float] = []
+        self.camera: list[tuple[float, float]] = []  # (0, 0) where the frame does not agree
 
     def add(self, frame: np.ndarray) -> None:
         n_pixels = frame.size
         self.dark.append(np.count_nonzero(frame < self.config.dark_level) / n_pixels)
         self.bright.append(np.count_nonzero(frame > self.config.bright_level) / n_pixels)
         as_int = frame.astype(np.int16)
-        # Pre-windowed copy: cv2.phaseCorrelate given a window overwrites its inputs (OpenCV 5).
-        windowed = frame[self._box].astype(np.float32) * self._window
         if self._previous is not None:
             self.diff.append(float(np.abs(as_int - self._previous).mean()))
-            (dx, dy), response = cv2.phaseCorrelate(self._previous_windowed, windowed)
-            self.shift.append((dx, dy))
-            self.response.append(response)
-        self._previous, self._previous_windowed = as_int, windowed
+            flow = self.dis.calc(self._previous_frame, frame, None)  # (H, W, 2)
+            self.flows.append(flow)
+            self.speeds.append(np.hypot(flow[..., 0], flow[..., 1]))
+            self.camera.append(camera_shift(flow, self.config.camera_min_agreement))
+        self._previous, self._previous_frame = as_int, frame
+        self.count += 1
 
-    def measure(self, start: int, n_frames: int = FILTER_FORMAT.n_frames) -> ClipMeasures:
-        """Measures of the clip of frames start .. start + n_frames - 1 (all already added)."""
+    def measure(self, start: int, n_frames: int) -> ClipMeasures:
+        """Measures of the clip of the last `n_frames` frames added, which start at `start`."""
+        assert start == self.count - n_frames and len(self.flows) == n_frames - 1
         frames = slice(start, start + n_frames)
         pairs = slice(start, start + n_frames - 1)
         diffs = np.asarray(self.diff[pairs])
-        shifts = np.asarray(self.shift[pairs], np.float64)
-        coherent = np.asarray(self.response[pairs]) >= self.config.camera_min_response
-        camera = shifts * coherent[:, None]  # incoherent pairs count as no camera motion
+        camera = np.asarray(self.camera[pairs], np.float64)  # (T-1, 2)
         return ClipMeasures(
             max_diff=float(diffs.max()),
-            motion=float(np.median(diffs)),
+            median_diff=float(np.median(diffs)),
             dark_fraction=float(np.mean(self.dark[frames])),
             bright_fraction=float(np.mean(self.bright[frames])),
+            moving_speed=moving_speed(self.speeds),
             pan_pixels=float(np.hypot(*camera.sum(axis=0))),
             shake_pixels=float(np.sqrt(camera.var(axis=0).sum() / 2)),
         )
 
+    def motion(self) -> ClipMotion:
+        """The motion annotations of the clip of the last frames added (its T-1 flows)."""
+        return summarize_flows(np.stack(self.flows), np.stack(self.speeds))
 
-def _even_dft_size(size: int) -> int:
-    """Largest even n <= size that OpenCV's DFT uses unpadded."""
-    n = size // 2 * 2
-    while cv2.getOptimalDFTSize(n) != n:
-        n -= 2
-    return n
+
+def camera_shift(flow: np.ndarray, min_agreement: float) -> tuple[float, float]:
+    """The frame's global shift (median flow, pixels) when at least `min_agreement` of the
+    pixels move with it (within half a pixel and a quarter of its length), else (0, 0): flowing
+    water, flames and swaying trees are no camera. Every third row and column (a ninth of the
+    pixels) decide: the median is the costly part."""
+    vectors = flow[::3, ::3].reshape(-1, 2)
+    shift = np.median(vectors, axis=0)
+    tolerance = 0.5 + 0.25 * float(np.hypot(*shift))
+    agree = np.count_nonzero(np.hypot(*(vectors - shift).T) <= tolerance) / len(vectors)
+    return (float(shift[0]), float(shift[1])) if agree >= min_agreement else (0.0, 0.0)
+
+
+def moving_speed(speeds) -> float:
+    """STATIC_QUANTILE of the per-pixel mean flow speed, from (H, W) speed maps of the pairs."""
+    return float(np.quantile(np.mean(speeds, axis=0), STATIC_QUANTILE))
+
+
+def measure_window(frames: np.ndarray, flows: np.ndarray, config: FilterConfig) -> ClipMeasures:
+    """The measures of a (T, H, W) gray clip whose T-1 flows are already known (a crop window:
+    the whole frame's flow cut to it)."""
+    as_int = frames.astype(np.int16)
+    diffs = np.abs(np.diff(as_int, axis=0)).mean(axis=(1, 2))
+    n_pixels = frames[0].size
+    dark = [np.count_nonzero(f < config.dark_level) / n_pixels for f in frames]
+    bright = [np.count_nonzero(f > config.bright_level) / n_pixels for f in frames]
+    camera = np.asarray([camera_shift(f, config.camera_min_agreement) for f in flows])
+    return ClipMeasures(
+        max_diff=float(diffs.max()),
+        median_diff=float(np.median(diffs)),
+        dark_fraction=float(np.mean(dark)),
+        bright_fraction=float(np.mean(bright)),
+        moving_speed=moving_speed(np.hypot(flows[..., 0], flows[..., 1])),
+        pan_pixels=float(np.hypot(*camera.sum(axis=0))),
+        shake_pixels=float(np.sqrt(camera.var(axis=0).sum() / 2)),
+    )
 
 
 def measure_clip(clip: np.ndarray, config: FilterConfig) -> ClipMeasures:
-    """Every measure the filters need, from one (T, H, W) uint8 clip."""
-    meter = MotionMeter(config, clip.shape[1:])
+    """Every measure the filters need, from one (T, H, W) uint8 gray clip."""
+    meter = FlowMeter(config, len(clip))
     for frame in clip:
         meter.add(frame)
     return meter.measure(0, len(clip))
@@ -102,9 +136,9 @@ def measure_clip(clip: np.ndarray, config: FilterConfig) -> ClipMeasures:
 
 def reject_reason(measures: ClipMeasures, config: FilterConfig) -> str | None:
     """The first filter a clip fails, in the order of REJECT_REASONS, or None to keep it."""
-    if measures.max_diff >= max(config.cut_min_diff, config.cut_ratio * measures.motion):
+    if measures.max_diff >= max(config.cut_min_diff, config.cut_ratio * measures.median_diff):
         return "scene_cut"
-    if measures.motion < config.static_max_motion:
+    if measures.moving_speed < config.static_max_flow:
         return "static"
     if measures.dark_fraction > config.exposure_max_fraction:
         return "dark"
@@ -118,5 +152,5 @@ def reject_reason(measures: ClipMeasures, config: FilterConfig) -> str | None:
 
 
 def filter_clip(clip: np.ndarray, config: FilterConfig) -> str | None:
-    """Reject reason of one (T, H, W) uint8 clip, or None when it is kept."""
+    """Reject reason of one (T, H, W) uint8 gray clip, or None when it is kept."""
     return reject_reason(measure_clip(clip, config), config)

@@ -1,5 +1,6 @@
-"""Look at a dataset: a contact sheet PNG (one row of frames per clip, labelled with its source)
-and an animated GIF grid of the same random clips."""
+"""Look at a dataset: a contact sheet PNG (one row of frames per clip, labelled with its source,
+frame rate and measured motion) and an animated GIF grid of the same random clips (rejected.py
+makes the sheet of the clips the filters dropped)."""
 
 from __future__ import annotations
 
@@ -22,15 +23,36 @@ GIF_SCALE = 2  # the GIF grid is shown at twice the clip size
 
 def sample_clips(
     index: DatasetIndex, count: int, split: str, seed: int
-) -> tuple[np.ndarray, list[str], list[float]]:
-    """`count` random clips of a split (fewer if it has fewer): clips, source ids, start times."""
+) -> tuple[np.ndarray, list[str], list[float], list[str]]:
+    """`count` random clips of a split (fewer if it has fewer): clips, source ids, start times,
+    and what each clip's details say (frame rate, motion, crop window) where its shards hold
+    them."""
     total = index.n_clips(split)
     if total == 0:
         raise UserError(f"the {split} split of {index.root} has no clips to preview")
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(total, size=min(count, total), replace=False))
-    fields = read_fields(index, split, ("clips", "source_id", "start_time"), rows=picks)
-    return fields["clips"], fields["source_id"], [float(t) for t in fields["start_time"]]
+    details = [
+        name
+        for name in ("fps", "motion", "crop_box")
+        if all(shard.has(name) for shard in index.split(split))
+    ]
+    names = ("clips", "source_id", "start_time", *details)
+    fields = read_fields(index, split, names, rows=picks)
+    notes = [_clip_note(fields, row) for row in range(len(fields["clips"]))]
+    return fields["clips"], fields["source_id"], [float(t) for t in fields["start_time"]], notes
+
+
+def _clip_note(fields: dict, row: int) -> str:
+    """`25 fps, 0.31 px/f, window`: a clip's details, where its shards hold them."""
+    parts = []
+    if "fps" in fields:
+        parts.append(f"{float(fields['fps'][row]):g} fps")
+    if "motion" in fields:
+        parts.append(f"{float(fields['motion'][row]):.2f} px/f")
+    if "crop_box" in fields and tuple(fields["crop_box"][row]) != (0, 0, 1, 1):
+        parts.append("window")
+    return ", ".join(parts)
 
 
 def contact_sheet(clips: np.ndarray, labels: list[str]) -> Image.Image:
@@ -65,10 +87,13 @@ def write_preview(
     dataset = Path(dataset)
     out = Path(out) if out is not None else dataset / "preview"
     index = read_index(dataset)
-    clips, sources, starts = sample_clips(index, count, split, seed)
+    clips, sources, starts, notes = sample_clips(index, count, split, seed)
     fps = index.fps
     writable_folder(out, "--out")
-    labels = [f"{source} @ {start:.1f}s" for source, start in zip(sources, starts, strict=True)]
+    labels = [
+        f"{source} @ {start:.1f}s" + (f" ({note})" if note else "")
+        for source, start, note in zip(sources, starts, notes, strict=True)
+    ]
     png, gif = out / "preview.png", out / "preview.gif"
     with atomic_path(png) as tmp:
         contact_sheet(clips, labels).save(tmp, format="PNG")

@@ -29,7 +29,10 @@ from scenegan.config import SPLITS
 from scenegan.errors import UserError
 from scenegan.files import atomic_path, atomic_write, atomic_write_text, cache_dir
 
-FORMAT_VERSION = 1
+# 2: per-clip `fps`, `crop_box` and motion annotations in every shard; 1 (without them) is read
+# too, its annotations computed once by read_motion.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 INDEX_NAME = "index.json"
 STATS_NAME = "stats.json"
 # Motion annotations computed for shards that do not hold them, kept beside the dataset.
@@ -235,7 +238,7 @@ class Shard:
     def _check(self, n_clips: int | None) -> None:
         attrs = self.file.attrs
         version = attrs.get("format_version")
-        if version is None or int(version) != FORMAT_VERSION:
+        if version is None or int(version) not in READABLE_VERSIONS:
             raise UserError(
                 f"{self.path} is damaged or from another build (format version {version}, "
                 f"expected {FORMAT_VERSION}); {self.hint}"
@@ -407,7 +410,7 @@ def read_index(root: Path | str) -> DatasetIndex:
         raise UserError(f"{path} is damaged (not JSON: {error}); {rebuild_hint(root)}") from None
     if not isinstance(index, dict):
         raise UserError(f"{path} is damaged (not a JSON object); {rebuild_hint(root)}")
-    if index.get("format_version") != FORMAT_VERSION:
+    if index.get("format_version") not in READABLE_VERSIONS:
         raise UserError(
             f"{path} has format version {index.get('format_version')}, "
             f"expected {FORMAT_VERSION}; {rebuild_hint(root)}"
