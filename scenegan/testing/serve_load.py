@@ -208,7 +208,7 @@ def run_load(
     decoders: int = 2,
 ) -> LoadResult:
     """Start `scenegan serve`, send everything at once, measure, stop it."""
-    from scenegan.model.sample import EXAMPLES
+    from scenegan.model.animator import EXAMPLES
 
     photos = sorted(EXAMPLES.glob("*.jpg"))
     max_pixels = int(max_megapixels * 1e6)
