@@ -417,7 +417,16 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
-        self.rt = rt = setup_runtime(cfg.device, cfg.threads, cfg.precision)
+        self.rt = setup_runtime(cfg.device, cfg.threads, cfg.precision)
+        try:
+            self.build()
+        except BaseException:  # a bad dataset or checkpoint: no process group left behind
+            self.rt.close()
+            raise
+
+    def build(self) -> None:
+        """This rank's clips, the networks (resumed, grown or new) and their step."""
+        cfg, rt = self.cfg, self.rt
         stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
         self.index = read_index(cfg.data)  # read once: every shard is opened and checked
         self.bank = ClipBank.from_dataset(
