@@ -68,9 +68,10 @@ class KeepGoingFile(io.RawIOBase):
     (ENOSPC, EFBIG, EIO, ...) is kept, later writes are dropped, and `check()` raises it once
     the writer is done.
 
-    Some writers cannot survive a failed write: HDF5 crashes the process at exit after one, and
-    torch.save reports only "unexpected pos". Through this file they finish normally, and the
-    failure comes out as the OSError it was, with its errno.
+    Some writers do not survive a failed write well: torch.save reports only "unexpected pos"
+    (a RuntimeError with no errno and no file), and HDF5 writing to a Python file crashes the
+    process at exit after one. Through this file they finish normally, and the failure comes out
+    as the OSError it was, with its errno. Writes are unbuffered (one pwrite each).
     """
 
     def __init__(self, path: Path | str) -> None:
