@@ -69,6 +69,11 @@ def train_all(args: argparse.Namespace) -> None:
         log.close()
 
 
+def cell(value) -> str:
+    """A table cell: a number to 3 places, or - where the row has none."""
+    return "-" if not isinstance(value, int | float) else f"{value:.3f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)
@@ -122,12 +127,14 @@ def main() -> None:
         f"\nstage small, {args.minutes:g} min per run, all at once, {args.threads} thread(s) "
         f"each; steps: {steps}; {n_clips} clips of the {args.split} split"
     )
-    columns = ("fvd", "scene_corr", "contrast", "motion_ratio", "flow_p90", "flicker")
-    header = f"{'row':<16}" + "".join(f"{c:>13}" for c in columns)
+    columns = ("fvd", "flow_speed_ratio", "speed_w1", "speed_factor", "motion_ratio", "flicker")
+    header = f"{'row':<18}" + "".join(f"{c:>17}" for c in columns)
     print(header + f"{'diversity':>11}{'frame0_err':>12}")
     for label, row in rows.items():
-        cells = "".join(f"{row.get(c, float('nan')):>13.3f}" for c in columns)
-        print(f"{label:<16}{cells}{row['diversity']:>11.3f}{row['frame0_err']:>12.3f}")
+        cells = "".join(f"{cell(row.get(c)):>17}" for c in columns)
+        print(
+            f"{label:<18}{cells}{cell(row.get('diversity')):>11}{cell(row.get('frame0_err')):>12}"
+        )
     print(f"full reports: {Path(args.out) / 'report'}/<run>/report.md")
 
 
