@@ -5,8 +5,8 @@
 Table 1: CPU seconds per source video and per written clip for decode (PyAV, to 80 x 45 luma at
 12 fps), filters (flow meter: DIS optical flow of every frame pair, + reject reasons for every
 candidate clip) and write (the part file, gzip HDF5), one process. Table 2: wall seconds of the
-whole build with --engine local and --engine dask (a local cluster of --workers processes, its start-up included). docs/scaling.md
-projects these to 100k videos.
+whole build with --engine local and --engine dask (a local cluster of --workers processes, its
+start-up included). docs/scaling.md projects these to 100k videos.
 """
 
 from __future__ import annotations
