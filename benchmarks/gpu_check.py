@@ -57,6 +57,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--fade-steps", type=int, default=150, help="stage large's fade-in")
     parser.add_argument("--stage-minutes", type=float, default=1.5, help="cap per stage")
     parser.add_argument("--compile", default="none", help="torch.compile mode of training")
+    parser.add_argument(
+        "--compile-modes",
+        default="",
+        help="also time gray 80x45 flow at stage large in these torch.compile modes "
+        "(e.g. default,reduce-overhead; each compiles for a minute or more)",
+    )
     parser.add_argument("--tiny", action="store_true", help="a few steps of everything (CPU)")
     parser.add_argument("--no-fvd", action="store_true", help="evaluate without FVD")
     return parser.parse_args(argv)
@@ -134,6 +140,10 @@ def throughput(args, peak: float) -> list[dict]:
     rows = []
     for run in runs:
         rows += train_speed.run(train_speed.parse_args(common + run))
+    for mode in filter(None, args.compile_modes.split(",")):
+        run = ["--formats", "gray:80x45", "--archs", "flow", "--stages", "large"]
+        compiled = common[: common.index("--compile")] + common[common.index("--compile") + 2 :]
+        rows += train_speed.run(train_speed.parse_args([*compiled, *run, "--compile", mode]))
     for row in rows:
         flops = row.pop("flops_per_clip") or 0.0
         row["gflop_per_clip"] = flops / 1e9
@@ -335,16 +345,16 @@ def markdown(summary: dict) -> str:
         if name == "throughput" and part.get("rows"):
             lines += [
                 "",
-                "| trains at | arch | stage | prec | clips/s | data | fwd+bwd | optim | "
+                "| trains at | arch | stage | prec | compile | clips/s | data | fwd+bwd | optim | "
                 "GFLOP/clip | TFLOP/s | of bf16 peak |",
-                "|---|---|---|---|---|---|---|---|---|---|---|",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
             for r in part["rows"]:
                 lines.append(
                     f"| {r['format']} | {r['arch']} | {r['stage']} | {r['precision']} | "
-                    f"{r['clips_per_s']:.1f} | {r['data']:.1%} | {r['forward_backward']:.0%} | "
-                    f"{r['optimizer']:.0%} | {r['gflop_per_clip']:.2f} | {r['tflop_per_s']:.3f} | "
-                    f"{r['of_peak']:.2%} |"
+                    f"{r['compile']} | {r['clips_per_s']:.1f} | {r['data']:.1%} | "
+                    f"{r['forward_backward']:.0%} | {r['optimizer']:.0%} | "
+                    f"{r['gflop_per_clip']:.2f} | {r['tflop_per_s']:.3f} | {r['of_peak']:.2%} |"
                 )
         elif part.get("rows"):
             lines += [f"- {label}: {values}" for label, values in part["rows"].items()]

@@ -101,6 +101,7 @@ def measure(data: Path, arch: str, stage: str, args, precision: str = "auto") ->
         "arch": arch,
         "stage": stage,
         "precision": trainer.rt.precision,
+        "compile": args.compile,
         "clips_per_s": args.steps * args.batch_size / total,
         "flops_per_clip": flops,
         **{phase: trainer_share(timer, phase, total) for phase in PHASES},

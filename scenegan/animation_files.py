@@ -26,6 +26,37 @@ GAP = 2  # pixels of white between tiled clips
 RESAMPLING = {"nearest": cv2.INTER_NEAREST, "area": cv2.INTER_AREA, "bicubic": cv2.INTER_CUBIC}
 
 
+# What one animation file can hold: a GIF's sides are 16-bit numbers; libx264 refuses a side
+# over 16384; the scaled frames are held in memory (twice while a GIF is made), so 1 GiB of them.
+MAX_SIDE = {"gif": 65535, "mp4": 16384}
+MAX_FRAME_BYTES = 2**30
+
+
+def size_problem(kind: str, shape: tuple[int, ...], scale: int = 1) -> str | None:
+    """What stops frames of `shape` ((T, H, W) or (T, H, W, 3)) enlarged `scale` times from
+    becoming a `kind` file, or None. npy is never scaled."""
+    if kind == "npy":
+        scale = 1
+    n_frames, height, width = shape[0], shape[1] * scale, shape[2] * scale
+    n_bytes = n_frames * height * width * (shape[3] if len(shape) > 3 else 1)
+    if kind in MAX_SIDE and max(height, width) > MAX_SIDE[kind]:
+        return (
+            f"frames of {width} x {height} pixels; {kind.upper()} allows at most "
+            f"{MAX_SIDE[kind]} a side"
+        )
+    if n_bytes > MAX_FRAME_BYTES:
+        limit = MAX_FRAME_BYTES / 2**30
+        return f"{n_bytes / 2**30:.1f} GiB of frames; at most {limit:g} GiB are made at once"
+    return None
+
+
+def tiled_shape(clip_shape: tuple[int, ...], n_clips: int, columns: int, gap: int = GAP):
+    """The shape `tile` gives `n_clips` clips of `clip_shape` in `columns` columns."""
+    n_frames, height, width = clip_shape[:3]
+    rows = math.ceil(n_clips / columns)
+    return (n_frames, rows * (height + gap) - gap, columns * (width + gap) - gap, *clip_shape[3:])
+
+
 def upscale(frames: np.ndarray, scale: int, resample: str = "nearest") -> np.ndarray:
     """(T, H, W) or (T, H, W, 3) uint8 -> the same with H * scale rows and W * scale columns."""
     if scale == 1:

@@ -29,7 +29,7 @@ from scenegan.config import (
     ServeConfig,
     TrainConfig,
 )
-from scenegan.errors import UserError
+from scenegan.errors import UserError, resource_error
 
 # Every seed goes to numpy.random.default_rng and torch.manual_seed, which take non-negative
 # integers; 32 bits are plenty and print short.
@@ -439,8 +439,40 @@ def train(dry_run: bool, **options) -> None:
     if dry_run:
         _print_config(cfg, *parameter_counts(cfg))
         return
-    summary = run_training(cfg)
+    _check_training_memory(cfg)
+    with _training_folder(cfg):
+        summary = run_training(cfg)
     click.echo(f"done at step {summary['step']}: {summary['checkpoint']}")
+
+
+def _check_training_memory(cfg: TrainConfig) -> None:
+    """A batch whose training step cannot fit in memory ends here, in one line."""
+    from scenegan.limits import check_training_batch
+    from scenegan.pipeline.shards import read_index
+
+    index = read_index(cfg.data)
+    index.close()
+    # activations grow with the channels: --width 2 is about twice the memory a clip
+    clip = index.fmt.stage(cfg.stage)
+    check_training_batch(cfg.batch_size, clip, cfg.device, scale=max(1.0, cfg.width))
+
+
+def _training_folder(cfg: TrainConfig):
+    """--out made, checked to be no input, and locked while this run writes into it (by rank 0
+    only: under torchrun every rank runs this command, and only rank 0 writes)."""
+    import contextlib
+    import os
+
+    from scenegan.files import is_within, output_folder
+
+    if is_within(cfg.data, cfg.out) or is_within(cfg.out, cfg.data):
+        raise UserError(
+            f"--out {cfg.out} and --data {cfg.data} overlap; training writes its checkpoints "
+            "into a folder of their own"
+        )
+    if os.environ.get("RANK", "0") != "0":
+        return contextlib.nullcontext()
+    return output_folder(cfg.out, "--out", "train")
 
 
 @cli.command()
@@ -456,14 +488,18 @@ def train(dry_run: bool, **options) -> None:
 @click.option("--n-clips", type=click.IntRange(1, 10**6), default=64, show_default=True)
 def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips: int) -> None:
     """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint."""
-    from scenegan.model.checkpoint import export_generator
+    from scenegan.files import output_lock
+    from scenegan.model.checkpoint import check_export_target, export_generator
 
-    path = export_generator(checkpoint, out)
-    if calibrate:
-        from scenegan.model.calibrate import calibrate_file
+    check_export_target(Path(checkpoint), Path(out))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, "export"):
+        path = export_generator(checkpoint, out)
+        if calibrate:
+            from scenegan.model.calibrate import calibrate_file
 
-        gain = calibrate_file(path, calibrate, split, n_clips)
-        click.echo(f"calibrated on the {split} clips of {calibrate}: motion gain {gain:.3f}")
+            gain = calibrate_file(path, calibrate, split, n_clips)
+            click.echo(f"calibrated on the {split} clips of {calibrate}: motion gain {gain:.3f}")
     click.echo(f"wrote {path}")
 
 
@@ -521,12 +557,14 @@ _SPEED = Number(0, 8)
 def sample(dry_run: bool, images, **options) -> None:
     """Animate photos: each becomes a clip (GIF, MP4 or npy) in --out, grey or colour and of
     the size and length the checkpoint was trained at (32 frames of 80 x 45 grey, shipped)."""
+    from scenegan.files import output_folder
     from scenegan.model.sample import sample as run_sample
 
     config = SampleConfig(images=tuple(images), **options)
     if _dry_run(config, dry_run):
         return
-    run_sample(config)
+    with output_folder(config.out, "--out", "sample", lock_file=False):
+        run_sample(config)
 
 
 # ---------------------------------------------------------------- evaluate (evaluation/evaluate)
@@ -565,11 +603,16 @@ def sample(dry_run: bool, images, **options) -> None:
 def evaluate(dry_run: bool, **options) -> None:
     """Score generated clips against held-out real clips, with baselines, into --out."""
     from scenegan.evaluation.evaluate import evaluate as run_evaluate
+    from scenegan.evaluation.report import check_report_folder
+    from scenegan.files import output_lock
 
     config = EvaluateConfig(**options)
     if _dry_run(config, dry_run):
         return
-    run_evaluate(config)
+    check_report_folder(config.out, inputs=(config.data, config.checkpoint, config.baseline))
+    config.out.parent.mkdir(parents=True, exist_ok=True)
+    with output_lock(config.out, "evaluate"):
+        run_evaluate(config)
     click.echo(f"wrote {config.out}/report.html, report.md, report.json and plots")
 
 
@@ -581,6 +624,19 @@ def evaluate(dry_run: bool, **options) -> None:
 @option(ServeConfig, "port", click.IntRange(0, 65535), "Port (0: any free one).")
 @option(ServeConfig, "checkpoint", help="Generator .pt or baseline:copy|drift [the shipped one].")
 @option(ServeConfig, "max_upload_mb", Number(0, 1024, min_open=True), "Largest photo accepted.")
+@option(
+    ServeConfig,
+    "max_megapixels",
+    Number(0, 1000, min_open=True),
+    "Largest photo accepted, read from its header before decoding.",
+)
+@option(ServeConfig, "decoders", click.IntRange(1, 64), "Photos decoded at once (memory).")
+@option(
+    ServeConfig,
+    "timeout",
+    Number(0, 3600, min_open=True),
+    "Seconds a client may be silent (request head, upload).",
+)
 @option(ServeConfig, "device")
 @DRY_RUN
 def serve(dry_run: bool, **options) -> None:
@@ -648,9 +704,15 @@ def main(args: list[str] | None = None) -> None:
         _fail(f"{error.format_message()} (see `{command} --help`)", error.exit_code)
     except click.ClickException as error:
         _fail(error.format_message(), error.exit_code)
-    except OSError as error:
-        # A read-only folder or a full disk while writing: every file goes through a temporary
-        # name and a rename, so nothing half-written is left; say which file and why.
+    except (OSError, RuntimeError, MemoryError) as error:
+        # A full disk, a read-only folder, memory that ran out: by kind, whichever library
+        # raised it. Every file goes through a temporary name and a rename, so nothing
+        # half-written is left; say which file (or what size) and why.
+        refused = resource_error(error)
+        if refused is not None:
+            _fail(str(refused), 1)
+        if not isinstance(error, OSError):
+            raise
         where = f"{error.filename}: " if error.filename else ""
         reason = error.strerror or str(error)
         if isinstance(error, FileExistsError | NotADirectoryError):

@@ -182,3 +182,31 @@ def _moveaxis(x, source: int, destination: int):
     if isinstance(x, np.ndarray):
         return np.moveaxis(x, source, destination)
     return x.movedim(source, destination)
+
+
+# What a recorded format or frame rate may be: a file claiming 0 x 0 pixels, 10**6 frames or
+# 1e-9 frames per second is damaged or crafted, and would fail deep inside a network or a writer.
+FRAMES_RANGE = (8, 1024)
+SIDE_RANGE = (16, MAX_WIDTH)  # rows and columns, stage small's halves included
+FPS_RANGE = (0.01, 1000.0)  # GIF delays are 1/100 s .. 655 s
+
+
+def format_problem(fmt: ClipFormat) -> str | None:
+    """What is wrong with a format read from a file, or None if it is one scenegan can make."""
+    low, high = FRAMES_RANGE
+    if not low <= fmt.n_frames <= high:
+        return f"{fmt.n_frames} frames (a clip has {low} to {high})"
+    low, high = SIDE_RANGE
+    if not (low <= fmt.height <= high and low <= fmt.width <= high):
+        return f"{fmt.width} x {fmt.height} pixels (each side is {low} to {high})"
+    return None
+
+
+def fps_problem(fps: object) -> str | None:
+    """What is wrong with a recorded frame rate, or None."""
+    low, high = FPS_RANGE
+    if isinstance(fps, bool) or not isinstance(fps, int | float):
+        return f"a frame rate of {fps!r} (not a number)"
+    if not low <= fps <= high:  # nan fails too
+        return f"a frame rate of {fps:g} fps (frames per second are {low:g} to {high:g})"
+    return None

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from scenegan.archs import AUGMENTATIONS, arch_names, canonical_arch, get_arch
-from scenegan.clip_format import DEFAULT_FPS, STAGES, ClipFormat
+from scenegan.clip_format import DEFAULT_FPS, FPS_RANGE, STAGES, ClipFormat
 from scenegan.clip_format import clip_format as format_of_options
 from scenegan.errors import UserError
 
@@ -112,10 +112,11 @@ def parse_rates(text: str) -> tuple[float | str, ...]:
                 ) from None
             if not math.isfinite(rate):
                 raise ValueError(f"--fps {text}: {part} is not a finite frame rate")
-            if not (0 < rate <= 1000):
+            low, high = FPS_RANGE  # what a GIF's frame delay can hold
+            if not (low <= rate <= high):
                 raise ValueError(
-                    f"--fps {text}: {part} is not a frame rate; give rates above 0 (frames a "
-                    "second, at most 1000) or `native`"
+                    f"--fps {text}: {part} is not a frame rate; give rates from {low:g} to "
+                    f"{high:g} frames a second, or `native`"
                 )
         if rate in rates:
             raise ValueError(f"--fps {text}: {part} is listed twice")
@@ -277,6 +278,15 @@ class TrainConfig:
             )
         if self.batch_size < 2:
             raise UserError("--batch-size must be at least 2")
+        if self.warm_start and self.init not in ("", "none"):
+            raise UserError(
+                "--warm-start and --init both say where the weights start from; give one"
+            )
+        if self.warm_start and self.resume not in ("auto", "none"):
+            raise UserError(
+                "--warm-start starts a new run and --resume PATH goes on with an old one; "
+                "give one (--resume auto goes on with a warm-started run in --out)"
+            )
         if self.precision not in PRECISIONS:
             raise UserError(
                 f"--precision must be one of {list(PRECISIONS)}, not {self.precision!r}"
@@ -385,6 +395,11 @@ class ServeConfig:
     port: int = 7860  # 0: any free port (printed)
     checkpoint: str | None = None  # a .pt path or baseline:copy / baseline:drift; None: default
     max_upload_mb: float = 20.0  # larger uploads are refused (413) before they are read whole
+    # larger photos are refused (413) from their header, before decoding: a 6000 x 4000 photo
+    # fits; decoding one takes up to 25 bytes a pixel (16-bit PNG), 600 MB at the limit
+    max_megapixels: float = 24.0
+    decoders: int = 2  # photos decoded (and answers encoded) at once; more wait their turn
+    timeout: float = 30.0  # seconds a client may be silent (request head, upload); 4x in all
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -392,3 +407,5 @@ class ServeConfig:
             raise UserError(f"--port must be in 0..65535, not {self.port}")
         if not self.max_upload_mb > 0:
             raise UserError("--max-upload-mb must be positive")
+        if not (self.max_megapixels > 0 and self.decoders >= 1 and self.timeout > 0):
+            raise UserError("--max-megapixels, --decoders and --timeout must be positive")

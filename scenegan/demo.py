@@ -19,7 +19,14 @@ from scenegan.config import DemoConfig
 
 def run_demo(config: DemoConfig) -> list[Path]:
     """Run every stage once; returns the GIFs it wrote."""
-    from scenegan.files import writable_folder
+    from scenegan.files import folder_lock, writable_folder
+
+    root = writable_folder(config.workdir, "--workdir")
+    with folder_lock(root, "demo"):  # two demos in one folder would mix their files
+        return _run_stages(config, root)
+
+
+def _run_stages(config: DemoConfig, root: Path) -> list[Path]:
     from scenegan.model.checkpoint import export_generator, find_latest
     from scenegan.model.sample import SampleConfig, sample
     from scenegan.model.train import TrainConfig, train
@@ -28,7 +35,6 @@ def run_demo(config: DemoConfig) -> list[Path]:
     from scenegan.testing.flickr_standin import FlickrStandin
     from scenegan.testing.synthetic import write_scenery
 
-    root = writable_folder(config.workdir, "--workdir")
     click.echo(f"[1/6] writing {config.n_videos} procedural scenery videos into {root}/served")
     videos = write_scenery(root / "served", n_videos=config.n_videos)
     # Photo i of the stand-in shows video i; a third of them carry licenses (all rights

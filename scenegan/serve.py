@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 import click
 import numpy as np
 import torch
@@ -35,20 +36,20 @@ from scenegan.animation_files import RESAMPLING, animation_bytes
 from scenegan.config import ServeConfig
 from scenegan.errors import UserError
 from scenegan.model.animator import EXAMPLES, Animator, grid_frames, output_names
+from scenegan.serve_limits import (
+    BadRequest,
+    ClientGone,
+    UploadGate,
+    check_pixels,
+    short_text,
+    timed_protocol,
+    whole_number,
+)
 
 PAGE = Path(__file__).with_name("serve.html")
 MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4"}
 MAX_N = 8  # animations per request: each costs a generator pass under the one lock
 MAX_SCALE = 8
-MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the photo's bytes
-
-
-class BadRequest(Exception):
-    """A request the server refuses: an HTTP status and one line saying why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -65,27 +66,23 @@ class AnimateOptions:
     resample: str = "nearest"
 
 
-def _integer(name: str, text: str, low: int, high: int) -> int:
-    if not re.fullmatch(r"\d+", text) or not low <= int(text) <= high:
-        raise BadRequest(400, f"{name}={text!r}: not a whole number in {low}..{high}")
-    return int(text)
-
-
 def parse_options(query: dict[str, str]) -> AnimateOptions:
     """The options of a query string; a bad or unknown one is a BadRequest (400)."""
     names = AnimateOptions.__dataclass_fields__
     unknown = sorted(set(query) - set(names))
     if unknown:
         raise BadRequest(400, f"unknown option {unknown[0]!r}; options: {', '.join(names)}")
+    for name, value in query.items():
+        short_text(name, value)
     options: dict = {}
     if "seed" in query:
-        options["seed"] = _integer("seed", query["seed"], 0, 2**32 - 1)
+        options["seed"] = whole_number("seed", query["seed"], 0, 2**32 - 1)
     if "n" in query:
-        options["n"] = _integer("n", query["n"], 1, MAX_N)
+        options["n"] = whole_number("n", query["n"], 1, MAX_N)
     if "index" in query:
-        options["index"] = _integer("index", query["index"], 0, options.get("n", 1) - 1)
+        options["index"] = whole_number("index", query["index"], 0, options.get("n", 1) - 1)
     if "scale" in query:
-        options["scale"] = _integer("scale", query["scale"], 1, MAX_SCALE)
+        options["scale"] = whole_number("scale", query["scale"], 1, MAX_SCALE)
     if "loop" in query:
         value = query["loop"].lower()
         if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
@@ -141,21 +138,6 @@ class Service:
         }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 once it is longer than `limit` bytes."""
-    too_large = BadRequest(413, f"upload too large: the limit is {limit / 2**20:g} MB")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + MULTIPART_SLACK:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit + MULTIPART_SLACK:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def form_parts(content_type: str, body: bytes) -> dict[str, tuple[str, bytes]]:
     """field name -> (file name, bytes) of a multipart/form-data body, all kept in memory."""
     from python_multipart.exceptions import FormParserError
@@ -203,6 +185,10 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
     """
     service = Service(Animator.load(config.checkpoint, device=config.device, given=generator))
     limit = int(config.max_upload_mb * 2**20)
+    gate = UploadGate(limit, config.timeout)
+    max_pixels = int(config.max_megapixels * 1e6)
+    # Decoding a photo (up to max_pixels) and encoding an answer take memory: K at once.
+    heavy = anyio.CapacityLimiter(config.decoders)
 
     page_html = PAGE.read_text()
 
@@ -220,23 +206,24 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
 
     async def animate_upload(request: Request) -> Response:
         options = parse_options(dict(request.query_params))
-        body = await read_body(request, limit)
+        body = await gate.read_body(request)
         parts = form_parts(request.headers.get("content-type", ""), body)
         if "image" not in parts:
             fields = ", ".join(repr(name) for name in parts) or "none"
             raise BadRequest(400, f"no field 'image' in the form (fields: {fields})")
         file_name, data = parts["image"]
+        del body, parts
         if len(data) > limit:
             raise BadRequest(413, f"upload too large: the limit is {limit / 2**20:g} MB")
+        name = file_name or "the upload"
+        check_pixels(data, max_pixels, name)  # from the header, before any decoding
         seed = options.seed if options.seed is not None else random.randrange(2**31)
         stem = download_stem(file_name)
 
-        def work() -> bytes:
-            try:
-                photo = service.animator.photo(io.BytesIO(data), name=file_name or "the upload")
-                frames = service.clip(photo, options, seed)
-            except UserError as error:
-                raise BadRequest(400, str(error)) from None
+        def decode() -> np.ndarray:
+            return service.animator.photo(io.BytesIO(data), name=name)
+
+        def encode(frames: np.ndarray) -> bytes:
             return animation_bytes(
                 options.format,
                 frames,
@@ -245,7 +232,12 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
                 resample=options.resample,
             )
 
-        content = await run_in_threadpool(work)
+        try:
+            photo = await anyio.to_thread.run_sync(decode, limiter=heavy)
+            frames = await run_in_threadpool(service.clip, photo, options, seed)
+        except UserError as error:
+            raise BadRequest(400, str(error)) from None
+        content = await anyio.to_thread.run_sync(encode, frames, limiter=heavy)
         names = output_names(stem, options.n, grid=options.index is None and options.n > 1)
         name = names[options.index or 0] + "." + options.format
         headers = {
@@ -264,7 +256,12 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
         Route("/examples/{name}", example),
         Route("/animate", animate_upload, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={BadRequest: refuse})
+
+    async def gone(request: Request, error: ClientGone) -> Response:
+        return Response(status_code=499)  # logged in one line; nobody is there to read it
+
+    handlers = {BadRequest: refuse, ClientGone: gone}
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.service = service
     return app
 
@@ -304,7 +301,11 @@ def serve(config: ServeConfig) -> None:
     app = create_app(config)
     sock = listening_socket(config.host, config.port)
     service: Service = app.state.service
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, http=timed_protocol(config.timeout)
+        )
+    )
     click.echo(
         f"serving {service.animator.source} at {url_of(sock)} "
         f"(uploads up to {config.max_upload_mb:g} MB; Ctrl+C stops)"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import socket
@@ -25,6 +26,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 import torch
@@ -34,7 +36,7 @@ from tiny_train import config
 
 from scenegan.cli import main
 from scenegan.clip_format import CLIP
-from scenegan.files import folder_lock
+from scenegan.files import directory_lock, folder_lock, output_lock
 from scenegan.model.checkpoint import SHIPPED_CHECKPOINT
 from scenegan.pipeline import flickr_client
 from scenegan.pipeline.shards import shard_name
@@ -105,6 +107,17 @@ class Ctx(types.SimpleNamespace):
         self.stack.enter_context(folder_lock(folder, "a test standing in for a second writer"))
         return folder
 
+    def locked_output(self, path: Path) -> Path:
+        """`path` (a file or a report folder) being written by another command now."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.stack.enter_context(output_lock(path, "a test standing in for a second writer"))
+        return path
+
+    def locked_directory(self, folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.stack.enter_context(directory_lock(folder, "sample"))
+        return folder
+
     def file(self, name: str = "a-file.txt", data: bytes = b"not a folder\n") -> Path:
         path = self.tmp / name
         path.write_bytes(data)
@@ -169,6 +182,32 @@ def wrong_arch(state, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def crafted(state, tmp_path_factory) -> dict[str, Path]:
+    """Exported generators of `state` crafted in one way each: NaN weights, a 0 x 0 format,
+    10**6 frames, 1e-9 frames per second."""
+    obj = torch.load(state, weights_only=True)
+    keys = ("version", "G_ema", "stage", "step", "config", "clip_format", "G_args", "arch")
+    base = {k: obj[k] for k in (*keys, "dataset") if k in obj} | {"kind": "scenegan-generator"}
+    first = next(k for k, v in base["G_ema"].items() if v.is_floating_point())
+    nan_weights = {**base["G_ema"], first: torch.full_like(base["G_ema"][first], math.nan)}
+
+    def with_format(**changes) -> dict:
+        fmt = {**base["G_args"]["clip_format"], **changes}
+        return {**base, "G_args": {**base["G_args"], "clip_format": fmt}, "clip_format": fmt}
+
+    variants = {
+        "nan": {**base, "G_ema": nan_weights},
+        "0x0": with_format(height=0, width=0),
+        "frames": with_format(n_frames=10**6),
+        "fps": {**base, "dataset": {**base.get("dataset", {}), "fps": 1e-9}},
+    }
+    folder = tmp_path_factory.mktemp("crafted")
+    for name, variant in variants.items():
+        torch.save(variant, folder / f"{name}.pt")
+    return {name: folder / f"{name}.pt" for name in variants}
+
+
 def damaged_copy(dataset: Path, tmp: Path, how: str) -> Path:
     """A copy of the dataset damaged in one way."""
     copy = tmp / f"clips-{how}"
@@ -189,9 +228,84 @@ def damaged_copy(dataset: Path, tmp: Path, how: str) -> Path:
         shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
     elif how.startswith("shard-foreign"):
         shard.write_text("this is not an HDF5 file\n")
+    elif how.startswith("index-"):
+        index = json.loads((copy / "index.json").read_text())
+        index = INDEX_EDITS[how](index, copy)
+        (copy / "index.json").write_text(json.dumps(index))
+    elif how.startswith("shard-"):
+        with h5py.File(shard, "r+") as f:
+            SHARD_EDITS[how](f)
     else:
         raise ValueError(how)
     return copy
+
+
+def _entry(index: dict, split: str) -> dict:
+    return next(s for s in index["shards"] if s["split"] == split)
+
+
+def _with_shards(index: dict, *extra: dict) -> dict:
+    return {**index, "shards": [*index["shards"], *extra]}
+
+
+def _outside_shard(index: dict, copy: Path) -> dict:
+    outside = copy.parent / f"outside-{copy.name}.h5"
+    shutil.copy(copy / "train-00000.h5", outside)
+    return {**index, "shards": [{**_entry(index, "train"), "file": str(outside)}]}
+
+
+def _val_copied_as_train(index: dict, copy: Path) -> dict:
+    shutil.copy(copy / "val-00000.h5", copy / "train-00001.h5")
+    return _with_shards(index, {**_entry(index, "val"), "file": "train-00001.h5", "split": "train"})
+
+
+def _replace(f: h5py.File, name: str, **dataset) -> None:
+    del f[name]
+    f.create_dataset(name, **dataset)
+
+
+# index.json edited in one way: (index, dataset copy) -> the new index
+INDEX_EDITS = {
+    "index-fps-zero": lambda i, c: {**i, "fps": 0},
+    "index-fps-text": lambda i, c: {**i, "fps": "twelve"},
+    "index-size-0x0": lambda i, c: {**i, "clip_format": {"n_frames": 32, "height": 0, "width": 0}},
+    "index-shard-twice": lambda i, c: _with_shards(i, _entry(i, "train")),
+    "index-val-shard-again-as-train": lambda i, c: _with_shards(
+        i, {**_entry(i, "val"), "split": "train"}
+    ),
+    "index-val-copied-as-train": _val_copied_as_train,
+    "index-absolute-file": _outside_shard,
+    "index-file-outside": lambda i, c: {
+        **i,
+        "shards": [{**_entry(i, "train"), "file": f"../{c.name}/train-00000.h5"}],
+    },
+    "index-unknown-split": lambda i, c: {
+        **i,
+        "shards": [{**s, "split": "holdout"} if s["split"] == "val" else s for s in i["shards"]],
+    },
+    "index-n-clips-true": lambda i, c: {
+        **i,
+        "shards": [{**s, "n_clips": True} for s in i["shards"]],
+    },
+}
+# the train shard edited in one way
+SHARD_EDITS = {
+    "shard-clips-a-group": lambda f: (f.__delitem__("clips"), f.create_group("clips")),
+    "shard-clips-float32": lambda f: _replace(f, "clips", data=f["clips"][...].astype("f4")),
+    "shard-clips-uint16": lambda f: _replace(f, "clips", data=f["clips"][...].astype("u2")),
+    "shard-clips-int8": lambda f: _replace(f, "clips", data=f["clips"][...].astype("i1")),
+    "shard-clips-bool": lambda f: _replace(f, "clips", data=f["clips"][...] > 127),
+    "shard-clips-byte-strings": lambda f: _replace(
+        f, "clips", data=np.full(f["clips"].shape, b"c", dtype="S1")
+    ),
+    "shard-source-id-short": lambda f: _replace(f, "source_id", data=f["source_id"][:-1]),
+    "shard-source-id-numbers": lambda f: _replace(
+        f, "source_id", data=np.arange(len(f["clips"]), dtype="f8")
+    ),
+    "shard-attribute-other-format": lambda f: f.attrs.__setitem__(
+        "clip_format", json.dumps({"n_frames": 32, "height": 90, "width": 160})
+    ),
+}
 
 
 DAMAGE = {
@@ -202,6 +316,25 @@ DAMAGE = {
     "shard-missing": "train-00000.h5 is missing",
     "shard-truncated": "train-00000.h5 is damaged",
     "shard-foreign": "train-00000.h5 is damaged",
+    "index-fps-zero": "frame rate of 0 fps",
+    "index-fps-text": "not a number",
+    "index-size-0x0": "0 x 0 pixels",
+    "index-shard-twice": "listed twice",
+    "index-val-shard-again-as-train": "listed twice",
+    "index-val-copied-as-train": "train-00001.h5 holds the same clips as val-00000.h5",
+    "index-absolute-file": "not a file inside the dataset folder",
+    "index-file-outside": "not a file inside the dataset folder",
+    "index-unknown-split": "unknown split 'holdout'",
+    "index-n-clips-true": "claims True clips",
+    "shard-clips-a-group": "a group, not an array",
+    "shard-clips-float32": "clips of type float32",
+    "shard-clips-uint16": "clips of type uint16",
+    "shard-clips-int8": "clips of type int8",
+    "shard-clips-bool": "clips of type bool",
+    "shard-clips-byte-strings": "clips of type |S1",
+    "shard-source-id-short": "source_id for (5,) clips",
+    "shard-source-id-numbers": "source ids of type float64",
+    "shard-attribute-other-format": "gray 160x90, 32 frames, expected gray 80x45",
 }
 
 
@@ -378,7 +511,29 @@ BUILD_CASES: dict[str, Case] = {
         "no clips",
     ),
     "two-builds-at-once": (lambda c: ["--out", c.locked(c.out)], "in use by"),
+    "manifest-row-local-path-null": (
+        lambda c: ["--videos", None, "--manifest", manifest_with(c.tmp, None)],
+        "local_path is NULL",
+    ),
+    "manifest-row-local-path-outside": (
+        lambda c: ["--videos", None, "--manifest", manifest_with(c.tmp, "../../etc/hostname")],
+        "outside the manifest's folder",
+    ),
+    "manifest-row-local-path-absolute": (
+        lambda c: ["--videos", None, "--manifest", manifest_with(c.tmp, "/etc/hostname")],
+        "outside the manifest's folder",
+    ),
 }
+
+
+def manifest_with(tmp: Path, local_path: str | None) -> Path:
+    """A manifest with one downloaded video whose local_path is `local_path`."""
+    path = tmp / "manifest.sqlite"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE videos (photo_id TEXT, local_path TEXT, status TEXT)")
+        db.execute("INSERT INTO videos VALUES ('5551234', ?, 'downloaded')", (local_path,))
+        db.commit()
+    return path
 
 
 @pytest.mark.parametrize("case", BUILD_CASES)
@@ -411,6 +566,155 @@ def test_truncated_mp4s_give_the_clips_before_the_damage(videos, tmp_path, capsy
     # 6 s at 12 fps is 72 frames; 90 % of the file holds about 64 of them: 5 clips at stride 8.
     assert stats["clips_written"]["total"] >= 5
     assert "before the damage" in output
+
+
+# ---------------------------------------------------------------- a full disk
+
+
+def small_disk_prefix(disk: Path, readonly: Path) -> list | None:
+    """A command prefix that runs the rest with a 48 MB tmpfs at `disk` and a read-only one at
+    `readonly`, in a mount namespace of its own (`unshare`: as root, or as a user where user
+    namespaces are allowed); None where that cannot be had."""
+    unshare = shutil.which("unshare")
+    if unshare is None or not sys.platform.startswith("linux"):
+        return None
+    script = (
+        'mount -t tmpfs -o size=48m tmpfs "$1" && mount -t tmpfs -o ro,size=64k tmpfs "$2" '
+        '&& shift 2 && exec "$@"'
+    )
+    prefix = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c", script, "sh"]
+    prefix += [disk, readonly]
+    probe = subprocess.run([*map(str, prefix), "true"], capture_output=True)
+    return prefix if probe.returncode == 0 else None
+
+
+# The file each command's one error line must name, by case of tests/full_disk.py.
+FULL_DISK_NAMES = {
+    "export": "export/generator.pt",
+    "train": "train/training-state-0000002.pt",
+    "evaluate": "report/",
+    "sample": "samples/sea-1.gif",
+    "build-dataset-parts": "clips/.parts/",
+    "build-dataset-shards": "-00000.h5",
+    "export-read-only": "readonly/",
+}
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing(dataset, state, videos, tmp_path):
+    """export, train, evaluate, sample and build-dataset on a real full disk (a small tmpfs):
+    one `error:` line naming the file, the earlier output there byte for byte as it was, no
+    temporary file left. Where no tmpfs can be mounted, RLIMIT_FSIZE makes the same writes fail
+    with EFBIG (file too large) instead."""
+    disk, readonly = tmp_path / "disk", tmp_path / "readonly"
+    disk.mkdir()
+    readonly.mkdir()
+    prefix = small_disk_prefix(disk, readonly)
+    photo = tmp_path / "sea.jpg"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (90, 160, 3), np.uint8)).save(photo)
+    spec = {"disk": disk, "mode": "tmpfs" if prefix else "fsize", "dataset": dataset}
+    spec |= {"state": state, "video": videos.front, "photo": photo}
+    if prefix:
+        spec["readonly"] = readonly
+    (tmp_path / "spec.json").write_text(json.dumps({k: str(v) for k, v in spec.items()}))
+    command = [*(prefix or []), sys.executable, REPO / "tests" / "full_disk.py"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    result = subprocess.run(
+        [*map(str, command), str(tmp_path / "spec.json")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    cases = json.loads(result.stdout.strip().splitlines()[-1])
+    expected = set(FULL_DISK_NAMES) if prefix else {"export", "train", "evaluate", "sample"}
+    assert {c["case"] for c in cases} >= expected - {"build-dataset-parts"} | {"export"}
+    for c in cases:
+        if c["case"] == "export-read-only":
+            reason = "read-only file system"
+        else:
+            reason = "no space left on the device" if prefix else "file too large"
+        assert_one_error(c["code"], c["output"], reason)
+        line = next(line for line in c["output"].splitlines() if line.startswith("error:"))
+        assert FULL_DISK_NAMES[c["case"]] in line, (c["case"], line)
+        assert ".tmp" not in line, line  # the name the user asked for, not ours
+        assert c["kept_after"] == c["kept_before"], c["case"]
+        assert c["leftovers"] == [], c["case"]
+
+
+# ---------------------------------------------------------------- two writers, real processes
+
+
+def cli_process(*args, **popen) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "scenegan.cli", *map(str, args)]
+    return subprocess.Popen(command, env=env, text=True, **popen)
+
+
+def test_two_trains_into_one_out_the_second_is_refused(dataset, tmp_path, capsys):
+    """Two real `scenegan train` processes into one --out: the second ends in one line naming
+    the first, the first trains on; once the first is killed its lock is gone with it."""
+    out = tmp_path / "run"
+    args = ["train", "--data", dataset, "--out", out, "--batch-size", "2", "--threads", "1"]
+    args += ["--no-tensorboard", "--snapshot-every", "1", "--tick-every", "1"]
+    first = cli_process(*args, "--steps", "100000", stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not (out / "latest").is_file():  # it holds the lock and has written a state
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert f"pid {first.pid}" in (out / ".scenegan.lock").read_text()
+        second = cli_process(*args, "--steps", "2", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        output = "".join(second.communicate(timeout=300))
+        assert_one_error(second.returncode, output, f"in use by scenegan train (pid {first.pid})")
+        assert first.poll() is None  # the first goes on training
+    finally:
+        first.kill()
+        first.wait()
+    states = sorted(out.glob("training-state-*.pt"))
+    assert states and (out / (out / "latest").read_text().strip()) in states
+    # The kernel dropped the killed process's lock: the next run resumes its newest state.
+    code, output = scenegan(capsys, [*args, "--steps", str(int(states[-1].stem[-7:]) + 1)])
+    assert code == 0 and "done at step" in output, output
+
+
+# ---------------------------------------------------------------- errors by kind
+
+
+def _raised(function) -> BaseException:
+    try:
+        function()
+    except BaseException as error:  # noqa: BLE001 - the error is what is tested
+        return error
+    raise AssertionError("nothing was raised")
+
+
+def test_what_the_machine_refuses_is_one_line_whoever_raised_it():
+    """The real exceptions of torch's allocator, numpy's and the OS, and h5py's way of quoting
+    errno, each become one line that names the size or the file."""
+    from scenegan.errors import resource_error
+
+    torch_oom = _raised(lambda: torch.empty(2**62, dtype=torch.uint8))
+    assert isinstance(torch_oom, RuntimeError)  # not a MemoryError: told by kind, not class
+    assert "out of memory: could not allocate 4.0 EB" in str(resource_error(torch_oom))
+    numpy_oom = _raised(lambda: np.empty(2**62, np.uint8))
+    assert "could not allocate 4.0 EB" in str(resource_error(numpy_oom))
+    full = OSError(28, "No space left on device", "/data/.train-00000.h5.77.tmp")
+    assert str(resource_error(full)).startswith("/data/train-00000.h5: no space left")
+    hdf5 = RuntimeError(
+        "Can't decrement id ref count (file write failed: time = Sat Dec  5 2026\n, filename = "
+        "'/data/.parts/.ab12.h5.5900.tmp', file descriptor = 4, errno = 28, error message = "
+        "'No space left on device', total write size = 4096)"
+    )
+    assert str(resource_error(hdf5)).startswith("/data/.parts/ab12.h5: no space left")
+    assert "read-only" in str(resource_error(OSError(30, "Read-only file system", "/x")))
+    assert "quota" in str(resource_error(OSError(122, "Disk quota exceeded", "/x")))
+    assert "file too large" in str(resource_error(OSError(27, "File too large", "/x")))
+    assert resource_error(RuntimeError("mat1 and mat2 shapes cannot be multiplied")) is None
+    assert resource_error(OSError(2, "No such file or directory", "/x")) is None
 
 
 # ---------------------------------------------------------------- inspect
@@ -475,7 +779,23 @@ TRAIN_CASES: dict[str, Case] = {
         lambda c: ["--resume", c.dataset / "index.json"],
         "not a readable torch checkpoint",
     ),
-    "out-is-a-file": (lambda c: ["--out", c.file()], "a file is where a folder is needed"),
+    "out-is-a-file": (lambda c: ["--out", c.file()], "is a file; give a folder"),
+    "out-is-the-dataset": (lambda c: ["--out", c.dataset], "overlap"),
+    "out-inside-the-dataset": (lambda c: ["--out", c.dataset / "run"], "overlap"),
+    "two-trains-at-once": (lambda c: ["--out", c.locked(c.out)], "in use by"),
+    "warm-start-with-init": (
+        lambda c: ["--warm-start", c.state, "--init", c.state],
+        "--warm-start and --init",
+    ),
+    "warm-start-with-resume-path": (
+        lambda c: ["--warm-start", c.state, "--resume", c.state],
+        "--warm-start starts a new run",
+    ),
+    "resume-a-finished-state-into-a-new-folder": (
+        lambda c: ["--resume", c.state, "--steps", "1", "--out", c.tmp / "new"],
+        "leaves nothing to train",
+    ),
+    "batch-larger-than-memory": (lambda c: ["--batch-size", "65536"], "more than 70%"),
 }
 
 
@@ -487,12 +807,14 @@ def test_train(case, dataset, state, tmp_path, capsys):
     base = ["train", "--data", dataset, "--out", out, "--steps", "2", "--batch-size", "2"]
     base += ["--threads", "1", "--no-tensorboard"]
     args, expected = TRAIN_CASES[case]
-    ctx = Ctx(tmp=tmp_path, dataset=dataset, state=state, stack=None)
-    code, output = scenegan(capsys, [*base, *args(ctx)])
+    with contextlib.ExitStack() as stack:
+        ctx = Ctx(tmp=tmp_path, dataset=dataset, state=state, stack=stack, out=out)
+        code, output = scenegan(capsys, [*base, *args(ctx)])
     assert_one_error(code, output, expected)
     if case in DAMAGE:
         assert "rebuild the dataset" in output
     assert tree_digest(out) == before
+    assert not (tmp_path / "new").exists()
 
 
 # ---------------------------------------------------------------- export
@@ -508,23 +830,58 @@ EXPORT_CASES: dict[str, Case] = {
     "out-is-a-folder": (lambda c: [c.state, c.tmp], "is a directory"),
     "out-under-a-file": (lambda c: [c.state, c.file() / "g.pt"], "a folder is needed"),
     "out-unwritable": (lambda c: [c.state, unwritable_folder(c.tmp) / "g.pt"], "unwritable"),
+    "out-is-the-checkpoint": (lambda c: [c.state, c.state], "is the checkpoint export reads"),
+    "out-is-the-checkpoint-by-another-path": (
+        lambda c: [c.state, c.state.parent / ".." / c.state.parent.name / c.state.name],
+        "is the checkpoint export reads",
+    ),
+    "out-is-a-hard-link-to-the-checkpoint": (
+        lambda c: [c.state, c.hard_link(c.state)],
+        "is the checkpoint export reads",
+    ),
+    "out-is-named-as-a-training-state": (
+        lambda c: [c.state, c.tmp / "training-state-0000009.pt"],
+        "training state",
+    ),
+    "out-is-another-training-state": (
+        lambda c: [c.state, c.copy(c.state, "kept-state.pt")],
+        "training state",
+    ),
+    "two-exports-at-once": (lambda c: [c.state, c.locked_output(c.out)], "in use by"),
+    "weights-nan": (lambda c: [c.crafted["nan"], c.out], "NaN or infinite"),
+    "format-0x0": (lambda c: [c.crafted["0x0"], c.out], "0 x 0 pixels"),
+    "format-a-million-frames": (lambda c: [c.crafted["frames"], c.out], "1000000 frames"),
+    "fps-1e-9": (lambda c: [c.crafted["fps"], c.out], "1e-09 fps"),
 }
 
 
 @pytest.mark.parametrize("case", EXPORT_CASES)
-def test_export(case, dataset, state, wrong_arch, tmp_path, capsys):
+def test_export(case, dataset, state, wrong_arch, crafted, tmp_path, capsys):
     out = tmp_path / "generator.pt"
     assert scenegan(capsys, ["export", state, out])[0] == 0  # an earlier export must survive
     kept = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (out, state, wrong_arch)}
+    kept |= {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in crafted.values()}
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(3)}, foreign)
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(state.read_bytes()[:5000])
-    ctx = Ctx(tmp=tmp_path, out=out, dataset=dataset, state=state, stack=None)
-    ctx.foreign, ctx.truncated, ctx.wrong_arch = foreign, truncated, wrong_arch
-    args, expected = EXPORT_CASES[case]
-    code, output = scenegan(capsys, ["export", *args(ctx)])
+    with contextlib.ExitStack() as stack:
+        ctx = Ctx(tmp=tmp_path, out=out, dataset=dataset, state=state, stack=stack)
+        ctx.foreign, ctx.truncated, ctx.wrong_arch = foreign, truncated, wrong_arch
+        ctx.crafted = crafted
+        ctx.hard_link = lambda p: os.link(p, tmp_path / "link.pt") or tmp_path / "link.pt"
+        ctx.copy = lambda p, name: Path(shutil.copy(p, tmp_path / name))
+        args, expected = EXPORT_CASES[case]
+        args = args(ctx)
+        written = {
+            p: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in map(Path, args[1:])
+            if p.is_file()
+        }
+        code, output = scenegan(capsys, ["export", *args])
     assert_one_error(code, output, expected)
+    for path, digest in written.items():  # an OUT that was there is as it was
+        assert path.is_dir() or hashlib.sha256(path.read_bytes()).hexdigest() == digest
     assert {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in kept} == kept
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -571,11 +928,30 @@ SAMPLE_CASES: dict[str, Case] = {
     ),
     "unknown-baseline": (lambda c: ["--checkpoint", "baseline:wobble"], "unknown baseline"),
     "loop-with-a-baseline": (lambda c: ["--checkpoint", "baseline:copy", "--loop"], "--loop"),
+    "out-would-overwrite-a-photo": (
+        lambda c: ["--image", c.photos(c.gif_photo("wave.gif")), "--out", c.photos()],
+        "is one of the photos to animate",
+    ),
+    "n-64-grid-scale-16-gif": (
+        lambda c: ["--n", "64", "--grid", "--scale", "16"],
+        "GIF allows at most 65535 a side",
+    ),
+    "n-64-grid-scale-4-mp4": (
+        lambda c: ["--n", "64", "--grid", "--scale", "4", "--format", "mp4"],
+        "MP4 allows at most 16384 a side",
+    ),
+    "two-samples-at-once": (
+        lambda c: ["--image", c.photos(), "--out", c.locked_directory(c.out)],
+        "in use by another scenegan sample",
+    ),
+    "checkpoint-weights-nan": (lambda c: ["--checkpoint", c.crafted["nan"]], "NaN or infinite"),
+    "checkpoint-format-0x0": (lambda c: ["--checkpoint", c.crafted["0x0"]], "0 x 0 pixels"),
+    "checkpoint-fps-1e-9": (lambda c: ["--checkpoint", c.crafted["fps"]], "1e-09 fps"),
 }
 
 
 @pytest.mark.parametrize("case", SAMPLE_CASES)
-def test_sample(case, wrong_arch, tmp_path, capsys):
+def test_sample(case, wrong_arch, crafted, tmp_path, capsys):
     folder = tmp_path / "photos"
     folder.mkdir()
     rng = np.random.default_rng(0)
@@ -587,12 +963,20 @@ def test_sample(case, wrong_arch, tmp_path, capsys):
             shutil.move(path, folder / path.name)
         return folder
 
+    def gif_photo(name: str) -> Path:
+        Image.fromarray(rng.integers(0, 255, (45, 80), np.uint8)).save(tmp_path / name)
+        return tmp_path / name
+
     out = tmp_path / "samples"
-    ctx = Ctx(tmp=tmp_path, photos=photos, wrong_arch=wrong_arch, stack=None)
-    args, expected = SAMPLE_CASES[case]
-    args = ["sample", "--out", out, "--seed", "0", *args(ctx)]
-    code, output = scenegan(capsys, args)
+    with contextlib.ExitStack() as stack:
+        ctx = Ctx(tmp=tmp_path, photos=photos, wrong_arch=wrong_arch, stack=stack, out=out)
+        ctx.crafted, ctx.gif_photo = crafted, gif_photo
+        args, expected = SAMPLE_CASES[case]
+        args = ["sample", "--out", out, "--seed", "0", *args(ctx)]
+        before = tree_digest(folder)
+        code, output = scenegan(capsys, args)
     assert_one_error(code, output, expected)
+    assert tree_digest(folder) == before  # the photos are as they were
     if case == "device-cuda-without-gpu":
         assert "checkpoint" not in output
     if "among-good" in case or "besides-good" in case or case.endswith("image"):
@@ -637,17 +1021,38 @@ EVALUATE_CASES: dict[str, Case] = {
         "same stage",
     ),
     "out-is-a-file": (lambda c: ["--out", c.file()], "is a file"),
+    "out-is-the-dataset": (lambda c: ["--out", c.dataset], "an input of this evaluation"),
+    "out-inside-the-dataset": (lambda c: ["--out", c.dataset / "r"], "an input of this evaluation"),
+    "out-holds-the-checkpoint": (
+        lambda c: ["--checkpoint", c.report_holding(SHIPPED_CHECKPOINT), "--out", c.report],
+        "an input of this evaluation",
+    ),
+    "out-holds-other-files": (
+        lambda c: ["--out", c.file("notes.txt").parent],
+        "holds other files than a report",
+    ),
+    "two-evaluates-at-once": (lambda c: ["--out", c.locked_output(c.report)], "in use by"),
+    "checkpoint-weights-nan": (lambda c: ["--checkpoint", c.crafted["nan"]], "NaN or infinite"),
+    "checkpoint-fps-1e-9": (lambda c: ["--checkpoint", c.crafted["fps"]], "1e-09 fps"),
 }
 
 
 @pytest.mark.parametrize("case", EVALUATE_CASES)
-def test_evaluate(case, dataset, state, wrong_arch, tmp_path, capsys):
+def test_evaluate(case, dataset, state, wrong_arch, crafted, tmp_path, capsys):
     before = tree_digest(dataset)
-    base = ["evaluate", "--data", dataset, "--out", tmp_path / "report", "--no-fvd"]
+    report = tmp_path / "report"
+    base = ["evaluate", "--data", dataset, "--out", report, "--no-fvd"]
     base += ["--checkpoint", "baseline:copy", "--n-clips", "4"]
-    ctx = Ctx(tmp=tmp_path, dataset=dataset, state=state, wrong_arch=wrong_arch, stack=None)
-    args, expected = EVALUATE_CASES[case]
-    code, output = scenegan(capsys, [*base, *args(ctx)])
+
+    def report_holding(path: Path) -> Path:
+        report.mkdir(exist_ok=True)
+        return Path(shutil.copy(path, report / path.name))
+
+    with contextlib.ExitStack() as stack:
+        ctx = Ctx(tmp=tmp_path, dataset=dataset, state=state, wrong_arch=wrong_arch, stack=stack)
+        ctx.crafted, ctx.report, ctx.report_holding = crafted, report, report_holding
+        args, expected = EVALUATE_CASES[case]
+        code, output = scenegan(capsys, [*base, *args(ctx)])
     assert_one_error(code, output, expected)
     if case in DAMAGE or case.startswith("val-shard"):
         assert "rebuild the dataset" in output
@@ -661,14 +1066,25 @@ DEMO_CASES: dict[str, Case] = {
     "steps-zero": (lambda c: ["--steps", "0"], "--steps"),
     "workdir-is-a-file": (lambda c: ["--workdir", c.file()], "is a file"),
     "workdir-under-a-file": (lambda c: ["--workdir", c.file() / "d"], "cannot make the folder"),
+    "workdir-unwritable": (lambda c: ["--workdir", unwritable_folder(c.tmp)], "--workdir"),
+    "two-demos-at-once": (lambda c: ["--workdir", c.locked(c.tmp / "demo")], "in use by"),
+    "steps-negative": (lambda c: ["--steps", "-3"], "--steps"),
+    "steps-a-word": (lambda c: ["--steps", "many"], "--steps"),
+    "steps-a-fraction": (lambda c: ["--steps", "2.5"], "--steps"),
+    "steps-over-the-limit": (lambda c: ["--steps", "100001"], "--steps"),
+    "steps-5000-digits": (lambda c: ["--steps", "9" * 5000], "--steps"),
+    "steps-without-value": (lambda c: ["--steps"], "requires an argument"),
+    "unknown-option": (lambda c: ["--wobble"], "No such option"),
 }
 
 
 @pytest.mark.parametrize("case", DEMO_CASES)
 def test_demo(case, tmp_path, capsys):
     args, expected = DEMO_CASES[case]
-    code, output = scenegan(capsys, ["demo", *args(Ctx(tmp=tmp_path, stack=None))])
+    with contextlib.ExitStack() as stack:
+        code, output = scenegan(capsys, ["demo", *args(Ctx(tmp=tmp_path, stack=stack))])
     assert_one_error(code, output, expected)
+    assert not (tmp_path / "demo" / "served").exists()
 
 
 SERVE_CASES: dict[str, Case] = {
@@ -682,6 +1098,11 @@ SERVE_CASES: dict[str, Case] = {
     ),
     "max-upload-zero": (lambda c: ["--max-upload-mb", "0"], "--max-upload-mb"),
     "device-unknown": (lambda c: ["--device", "tpu"], "not a device"),
+    "max-megapixels-zero": (lambda c: ["--max-megapixels", "0"], "--max-megapixels"),
+    "max-megapixels-nan": (lambda c: ["--max-megapixels", "nan"], "finite"),
+    "decoders-zero": (lambda c: ["--decoders", "0"], "--decoders"),
+    "timeout-zero": (lambda c: ["--timeout", "0"], "--timeout"),
+    "timeout-infinite": (lambda c: ["--timeout", "inf"], "finite"),
 }
 
 
@@ -729,6 +1150,23 @@ def test_every_command_is_tried():
     from scenegan.cli import cli
 
     assert set(cli.commands) <= set(CASES)
+    few = {name: len(cases) for name, cases in CASES.items() if len(cases) < 12}
+    assert set(few) <= {"(group)"}, few  # at least 12 kinds of bad input per command
+
+
+def test_a_new_report_replaces_the_earlier_one_whole(dataset, tmp_path, capsys):
+    """A report is made in a folder of its own and swapped in: nothing of an earlier report
+    (a GIF of a row it had, say) is left beside the new one, and no temporary folder."""
+    report = tmp_path / "report"
+    args = ["evaluate", "--data", dataset, "--out", report, "--no-fvd", "--n-clips", "4"]
+    args += ["--checkpoint", "baseline:copy"]
+    assert scenegan(capsys, [*args, "--seed", "1"])[0] == 0
+    first = tree_digest(report)
+    (report / "clips" / "clip-0-an-old-row.gif").write_bytes(b"GIF89a")
+    assert scenegan(capsys, [*args, "--seed", "2"])[0] == 0
+    second = tree_digest(report)
+    assert set(second) == set(first) and second["report.json"] != first["report.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".report.lock", "report"]
 
 
 # ---------------------------------------------------------------- installed, not editable

@@ -83,7 +83,12 @@ def dataset(tmp_path_factory):
 
 @pytest.mark.parametrize(
     "arch, stage, loss",
-    [("euler", "large", "lsgan"), ("flow", "small", "wgan-gp"), ("keras2019", "small", "lsgan")],
+    [
+        ("euler", "large", "lsgan"),
+        ("flow", "small", "wgan-gp"),
+        ("keras2019", "small", "lsgan"),
+        ("motion", "large", "lsgan"),
+    ],
 )
 def test_a_training_step_reads_nothing_back_on_the_host(dataset, tmp_path, arch, stage, loss):
     """The whole of a step (batch, augmentation, fade-in, losses, penalties, gradient penalty,

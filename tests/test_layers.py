@@ -15,11 +15,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scenegan"
 # Lowest first. A module may import modules of its own layer and of the layers below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("scenegan", "scenegan.errors", "scenegan.clip_format", "scenegan.archs")),
-    ("utilities", ("scenegan.files", "scenegan.animation_files")),
+    ("utilities", ("scenegan.files", "scenegan.animation_files", "scenegan.limits")),
     ("config", ("scenegan.config",)),
     ("pipeline", ("scenegan.pipeline",)),
     ("model", ("scenegan.model",)),
-    ("commands", ("scenegan.evaluation", "scenegan.serve")),
+    ("commands", ("scenegan.evaluation", "scenegan.serve", "scenegan.serve_limits")),
     # stand-ins for the demo and the tests: nothing of the pipeline or the model uses them
     ("demo", ("scenegan.testing", "scenegan.demo")),
     ("cli", ("scenegan.cli",)),

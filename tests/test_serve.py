@@ -103,6 +103,19 @@ def test_animate_options(client, tmp_path):
     assert len(frames) == 32 and frames[0].shape == (90, 160)
 
 
+def png_claiming(width: int, height: int, bit_depth: int = 8) -> bytes:
+    """A PNG of a few hundred bytes whose header claims width x height grey pixels."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+
+
 BAD_REQUESTS = {
     # case: (query, upload keyword arguments, status, words of the one-line answer)
     "not-an-image": ("", {"data": b"hello, not a photo", "name": "notes.jpg"}, 400, "not an image"),
@@ -121,6 +134,24 @@ BAD_REQUESTS = {
     "format-webm": ("?format=webm", {}, 400, "format"),
     "scale-zero": ("?scale=0", {}, 400, "scale"),
     "unknown-option": ("?sed=3", {}, 400, "unknown option 'sed'"),
+    "seed-5000-digits": ("?seed=" + "9" * 5000, {}, 400, "seed: a value of 5000 characters"),
+    "n-5000-digits": ("?n=" + "1" * 5000, {}, 400, "n: a value of 5000 characters"),
+    "seed-21-digits": ("?seed=" + "9" * 21, {}, 400, "not a whole number"),
+    "speed-200-characters": ("?speed=" + "1" * 200, {}, 400, "speed"),
+    "13000x13000-png-8-bit": (
+        "",
+        {"data": png_claiming(13000, 13000), "name": "a.png"},
+        413,
+        "13000 x 13000",
+    ),
+    "13000x13000-png-16-bit": (
+        "",
+        {"data": png_claiming(13000, 13000, 16), "name": "a.png"},
+        413,
+        "megapixels",
+    ),
+    "100000x100000-png": ("", {"data": png_claiming(10**5, 10**5), "name": "a.png"}, 413, "pixels"),
+    "5000x5000-png-just-over": ("", {"data": png_claiming(5000, 5000), "name": "a.png"}, 413, "24"),
 }
 
 

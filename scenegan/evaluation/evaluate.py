@@ -23,7 +23,7 @@ from scenegan.evaluation import metrics
 from scenegan.evaluation.groups import group_reports
 from scenegan.evaluation.html import write_html
 from scenegan.evaluation.report import REAL, write_report
-from scenegan.files import atomic_write, cache_dir
+from scenegan.files import atomic_folder, atomic_write, cache_dir
 from scenegan.model.animator import Animator, animate
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import check_format
@@ -312,6 +312,9 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
         "seconds": round(time.time() - started, 1),
     }
-    write_report(report, clips, config.out, n_strip_clips=config.strip_clips)
-    write_html(report, clips, config.out)
+    # Written whole into a new folder that then replaces --out: never half a report, nor a new
+    # report.json beside an earlier report.html.
+    with atomic_folder(config.out) as folder:
+        write_report(report, clips, folder, n_strip_clips=config.strip_clips)
+        write_html(report, clips, folder)
     return report

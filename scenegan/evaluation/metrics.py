@@ -13,6 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# No OpenCV thread pool in this process: worker processes forked from it (the build's) would
+# inherit the pool's locks and hang at exit; the frames here are small, threads buy nothing.
+cv2.setNumThreads(0)
+
 FLOW_PERCENTILES = (50, 90, 99)
 # Flow speeds (pixels per frame) are compared on a log scale with this floor, so a still clip
 # (speed 0) has a finite distance (issue 25's per-photo factor uses the same 0.01).

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from scenegan.clip_format import ClipFormat
+from scenegan.errors import UserError
 from scenegan.evaluation.metrics import METRICS
-from scenegan.files import atomic_path, atomic_write_text
+from scenegan.files import atomic_path, atomic_write_text, is_within
 
 STRIP_FRAMES = 8  # frames shown per clip in the sample strips
 REAL = "real vs real"  # the row of the real clips: its FVD is one half against the other
@@ -152,6 +153,37 @@ def plot_strips(clips: dict[str, np.ndarray], path: Path, n_clips: int) -> None:
                 axis.set_title(f"frames {', '.join(map(str, shown))}", fontsize=8)
     _save(figure, path)
     plt.close(figure)
+
+
+# What a report folder holds: a folder holding anything else is not replaced by a new report.
+REPORT_NAMES = frozenset(
+    {"report.json", "report.md", "report.html", "correlation.png", "motion_energy.png"}
+    | {"strips.png", "clips", ".scenegan.lock"}
+)
+
+
+def check_report_folder(out: Path, inputs: tuple = ()) -> None:
+    """`out` must be new or an earlier report: a new report replaces it as a whole, so a folder
+    of other files, or one that holds or is an input of this run (the dataset, a checkpoint),
+    is a UserError before any work is done."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the report")
+    for given in inputs:
+        if given is None or str(given).startswith("baseline:"):
+            continue
+        if is_within(given, out) or is_within(out, given):
+            raise UserError(
+                f"--out {out} would replace {given}, an input of this evaluation; "
+                "give the report a folder of its own"
+            )
+    if out.is_dir():
+        others = sorted(p.name for p in out.iterdir() if p.name not in REPORT_NAMES)
+        if others:
+            raise UserError(
+                f"--out {out} holds other files than a report ({', '.join(others[:3])}"
+                f"{', ...' if len(others) > 3 else ''}), which a new report would replace; "
+                "give a new or empty folder"
+            )
 
 
 def write_report(report: dict, clips: dict[str, np.ndarray], out: Path, n_strip_clips: int = 3):

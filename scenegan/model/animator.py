@@ -53,10 +53,20 @@ def decode_photo(
         with Image.open(source) as image:
             image.load()
             image = ImageOps.exif_transpose(image)
-            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                # 16-bit and float grey: scale to 8 bits by the range the mode can hold.
+            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # 16-bit grey to 8 bits: round(x * 255 / 65535) is (x + 128) // 257 (x / 257
+                # is never a tie), in integers: a quarter of float64's memory for a large photo.
+                array = np.asarray(image)
+                if array.dtype != np.uint16:
+                    array = np.clip(array, 0, 65535)
+                wide = array.astype(np.uint32)
+                wide += 128
+                wide //= 257
+                gray = wide.astype(np.uint8)
+            elif image.mode == "F":
+                # float grey: scale to 8 bits by its largest value
                 array = np.asarray(image, dtype=np.float64)
-                top = 65535.0 if image.mode != "F" else max(float(array.max()), 1.0)
+                top = max(float(array.max()), 1.0)
                 gray = np.clip(np.rint(array * 255.0 / top), 0, 255).astype(np.uint8)
             else:
                 gray = None

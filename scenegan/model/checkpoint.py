@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from scenegan.archs import canonical_arch
-from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat
+from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat, format_problem, fps_problem
 from scenegan.errors import UserError
-from scenegan.files import atomic_write, atomic_write_text
+from scenegan.files import atomic_write, atomic_write_text, same_file
 from scenegan.model.archs import build_generator
 from scenegan.model.baselines import BASELINES
 from scenegan.pipeline.shards import FORMAT_VERSION, DatasetIndex
@@ -242,6 +242,73 @@ def export_generator(training_checkpoint: Path | str, out_path: Path | str) -> P
     return out_path
 
 
+def check_generator_values(obj: dict, path: Path | str) -> None:
+    """Before a generator is built from `obj`: the formats and frame rate it records are ones
+    scenegan makes (not 0 x 0 pixels, not 1e-9 fps) and its weights are finite (NaN weights
+    animate every photo to black). Anything else is a UserError naming the file."""
+    formats = [obj.get("clip_format"), (obj.get("G_args") or {}).get("clip_format")]
+    problems = [format_problem(ClipFormat.from_dict(f)) for f in formats if f is not None]
+    recorded = [obj.get(key) for key in ("dataset", "G_args", "config")]
+    problems += [fps_problem(fps) for fps in _recorded_frame_rates(recorded)]
+    for problem in filter(None, problems):
+        raise UserError(f"{path} does not hold a usable scenegan generator (it claims {problem})")
+    weights = obj["G_ema"]
+    if not isinstance(weights, dict):
+        raise UserError(f"{path} does not hold a usable scenegan generator (no weights in it)")
+    for name, tensor in weights.items():
+        if (
+            torch.is_tensor(tensor)
+            and tensor.is_floating_point()
+            and not bool(torch.isfinite(tensor).all())
+        ):
+            raise UserError(
+                f"{path} holds NaN or infinite generator weights ({name}); it would animate "
+                "every photo to garbage: use an earlier checkpoint, or train again with a "
+                "lower --lr"
+            )
+
+
+def _recorded_frame_rates(config) -> list:
+    """Every `fps` / `dataset_fps` value recorded anywhere in `config` (a checkpoint's
+    `dataset`, `G_args` and `config`)."""
+    found, stack = [], [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found += [item[key] for key in ("fps", "dataset_fps") if item.get(key) is not None]
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def check_export_target(checkpoint: Path, out: Path) -> None:
+    """`export` writes a new file: never over the checkpoint it reads, nor over a training
+    state (which it would replace with the generator alone), nor onto a folder."""
+    if out.is_dir():
+        example = out / "generator.pt"
+        raise UserError(f"{out} is a directory; give the file to write, e.g. {example}")
+    if same_file(checkpoint, out):
+        raise UserError(
+            f"{out} is the checkpoint export reads; give the generator another file name"
+        )
+    if STATE_PATTERN.search(out.name) or out.name == LATEST_NAME or _is_training_state(out):
+        raise UserError(
+            f"{out} is (the name of) a training state; export would replace it with the "
+            "generator alone: give the generator another file name"
+        )
+
+
+def _is_training_state(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - not a readable checkpoint: not a training state either
+        return False
+    return isinstance(obj, dict) and obj.get("kind") == TRAINING_KIND
+
+
 def load_generator(path: Path | str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """The EMA generator of a training state or exported file, in eval mode, and its info dict."""
     obj = read_checkpoint(path, device)
@@ -254,6 +321,7 @@ def _usable_generator(obj: dict, path: Path | str) -> tuple[nn.Module, dict]:
     """The generator `obj` describes, with its weights loaded, and its info dict; a file whose
     parts are missing or do not fit the architecture it names is a UserError saying so."""
     try:
+        check_generator_values(obj, path)
         G = build_generator(obj["arch"], obj["G_args"])
         G.load_state_dict(obj["G_ema"])
         info = generator_info(obj)

@@ -155,9 +155,8 @@ class MotionGenerator(FlowGenerator):
     def to_grid_units(self, pixels: torch.Tensor, dim: int) -> torch.Tensor:
         """Pixels (x, y along `dim`) -> grid_sample's normalised units (align_corners=False)."""
         height, width = self.fmt.frame_shape
-        shape = [1] * pixels.dim()
-        shape[dim] = 2
-        return pixels * pixels.new_tensor([2 / width, 2 / height]).view(shape)
+        x, y = pixels.unbind(dim)  # scaled one by one: no tensor of scales copied from the host
+        return torch.stack([x * (2 / width), y * (2 / height)], dim=dim)
 
     def stage_scale(self) -> float:
         """Pixels at this stage's size per pixel at the dataset's size."""
@@ -284,7 +283,7 @@ def drifting_photo(clips: torch.Tensor) -> torch.Tensor:
     batch, channels, n_frames, height, width = clips.shape
     photo = clips[:, :, 0]
     velocity = torch.randn(batch, 2, device=clips.device) * 0.5  # pixels per frame (x, y)
-    units = velocity * velocity.new_tensor([2 / width, 2 / height])
+    units = torch.stack([velocity[:, 0] * (2 / width), velocity[:, 1] * (2 / height)], dim=1)
     time = torch.arange(n_frames, device=clips.device, dtype=units.dtype)
     base = identity_grid(height, width, units)  # (1, H, W, 2)
     grid = base[:, None] - (units[:, None] * time[None, :, None])[:, :, None, None]  # (B,T,H,W,2)

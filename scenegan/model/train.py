@@ -211,6 +211,7 @@ def start(
         for name in ("G", "D", "G_ema", "opt_G", "opt_D"):
             getattr(models, name).load_state_dict(state[name])
         step = int(state["step"])
+        check_steps_left(cfg, path, step)
         per_rank = ckpt.rank_rng_states(state)
         if len(per_rank) == rt.world_size:  # the same course, rank by rank
             set_rng_state(per_rank[rt.rank], np_rng)
@@ -231,6 +232,18 @@ def start(
         load_matching(models.G_ema, state["G_ema"])
         return 0, np_rng, f"initialised from {path} (new in G: {', '.join(new_G) or 'nothing'})"
     return 0, np_rng, "starting from scratch"
+
+
+def check_steps_left(cfg: TrainConfig, path: Path, step: int) -> None:
+    """A resumed state already past --steps, or at it but from another folder (so nothing
+    would be written to --out), is a UserError that says so, not "done at step 6: None"."""
+    elsewhere = Path(path).resolve().parent != Path(cfg.out).resolve()
+    if step > cfg.steps or (step == cfg.steps and elsewhere):
+        raise UserError(
+            f"{path} is at step {step}, so --steps {cfg.steps} leaves nothing to train"
+            f"{' and nothing would be written to ' + str(cfg.out) if elsewhere else ''}; "
+            f"pass --steps above {step} to go on training it"
+        )
 
 
 def warm_start(cfg: TrainConfig, models: Models, clip: ClipFormat) -> str:
@@ -404,7 +417,16 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
-        self.rt = rt = setup_runtime(cfg.device, cfg.threads, cfg.precision)
+        self.rt = setup_runtime(cfg.device, cfg.threads, cfg.precision)
+        try:
+            self.build()
+        except BaseException:  # a bad dataset or checkpoint: no process group left behind
+            self.rt.close()
+            raise
+
+    def build(self) -> None:
+        """This rank's clips, the networks (resumed, grown or new) and their step."""
+        cfg, rt = self.cfg, self.rt
         stream = {"auto": None, "yes": True, "no": False}[cfg.stream]
         self.index = read_index(cfg.data)  # read once: every shard is opened and checked
         self.bank = ClipBank.from_dataset(

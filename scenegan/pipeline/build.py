@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -42,6 +43,7 @@ from scenegan.pipeline.sources import Source, folder_sources, manifest_sources, 
 
 PARTS_DIR = ".parts"  # per-source results of an unfinished or earlier build (the resume state)
 SETTINGS_NAME = "settings.json"
+STAGING_DIR = ".staging"  # the next dataset, until it is whole
 
 
 def list_sources(config: BuildConfig) -> list[Source]:
@@ -298,23 +300,40 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
         )
 
     (out := config.out).mkdir(parents=True, exist_ok=True)
+    # The new shards, stats.json and index.json are made whole in a staging folder first: a
+    # full disk or a crash while they are written leaves an earlier dataset in `out` as it was.
+    staging = out / STAGING_DIR
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        shards = []
+        for split in SPLITS:
+            shards += _write_split(staging, parts, split, chosen[split], config)
+        stats = _stats(sources, metas, quotas, chosen, config)
+        atomic_write_text(staging / STATS_NAME, json.dumps(stats, indent=1, sort_keys=True) + "\n")
+        fps = config.main_fps()
+        if fps is None:  # `--fps native` alone: the rate most clips have
+            fps = float(max(stats["clips_by_fps"].items(), key=lambda item: item[1])[0])
+        write_index(staging, config.clip_format(), fps, shards, config.to_dict())
+        _replace_dataset(out, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return stats
+
+
+def _replace_dataset(out: Path, staging: Path) -> None:
+    """Move a staged dataset over the one in `out` by renames only (no disk space needed):
+    index.json goes first and comes back last, so a reader sees a whole dataset or none."""
     remove_index(out)
     shutil.rmtree(out / "preview", ignore_errors=True)  # it showed the clips being replaced
     shutil.rmtree(out / MOTION_CACHE_DIR, ignore_errors=True)  # annotations of the old shards
     for old in sorted(out.glob("*.h5")):
         if old.name.split("-")[0] in SPLITS:
             old.unlink()
-    shards = []
-    for split in SPLITS:
-        shards += _write_split(out, parts, split, chosen[split], config)
-
-    stats = _stats(sources, metas, quotas, chosen, config)
-    atomic_write_text(out / STATS_NAME, json.dumps(stats, indent=1, sort_keys=True) + "\n")
-    fps = config.main_fps()
-    if fps is None:  # `--fps native` alone: the rate most clips have
-        fps = float(max(stats["clips_by_fps"].items(), key=lambda item: item[1])[0])
-    write_index(out, config.clip_format(), fps, shards, config.to_dict())
-    return stats
+    for path in sorted(staging.iterdir()):
+        if path.name != INDEX_NAME:
+            os.replace(path, out / path.name)
+    os.replace(staging / INDEX_NAME, out / INDEX_NAME)
 
 
 def _stats(sources, metas, quotas, chosen, config: BuildConfig) -> dict:

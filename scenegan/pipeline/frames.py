@@ -11,6 +11,10 @@ import numpy as np
 
 from scenegan.clip_format import ASPECT, CLIP, ClipFormat
 
+# No OpenCV thread pool in this process: worker processes forked from it (the build's) would
+# inherit the pool's locks and hang at exit; the frames here are small, threads buy nothing.
+cv2.setNumThreads(0)
+
 
 def crop_box_16_9(height: int, width: int) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the largest centred 16:9 box in a height x width frame."""

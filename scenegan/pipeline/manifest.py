@@ -225,4 +225,22 @@ def read_downloaded(manifest_file: Path) -> list[dict]:
         raise UserError(f"cannot read manifest {manifest_file}: {error}") from error
     finally:
         connection.close()
-    return [dict(row) for row in rows]
+    rows = [dict(row) for row in rows]
+    for row in rows:
+        if problem := _local_path_problem(row["local_path"]):
+            raise UserError(
+                f"{manifest_file} is damaged: video {row['photo_id']!r} is downloaded but its "
+                f"local_path is {problem}; `scenegan fetch --out {manifest_file.parent}` again "
+                "downloads it anew"
+            )
+    return rows
+
+
+def _local_path_problem(local_path) -> str | None:
+    """What is wrong with a row's `local_path` (a file inside the manifest's folder), or None."""
+    if not isinstance(local_path, str) or not local_path.strip():
+        return "empty" if local_path is not None else "NULL"
+    relative = Path(local_path)
+    if relative.is_absolute() or ".." in relative.parts:
+        return f"{local_path!r}, outside the manifest's folder"
+    return None

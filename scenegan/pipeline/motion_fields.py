@@ -14,6 +14,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+# No OpenCV thread pool in this process: worker processes forked from it (the build's) would
+# inherit the pool's locks and hang at exit; the frames here are small, threads buy nothing.
+cv2.setNumThreads(0)
+
 # DIS at 80 x 45: the ULTRAFAST preset (8 x 8 patches) with its finest scale set to 0, so the
 # flow is estimated at the clip's own size (left at the preset's 2, OpenCV picks the scales
 # itself for frames this small), patches every 6 pixels and 8 descent iterations (the preset's

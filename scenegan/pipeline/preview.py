@@ -48,8 +48,8 @@ def _clip_note(fields: dict, row: int) -> str:
     parts = []
     if "fps" in fields:
         parts.append(f"{float(fields['fps'][row]):g} fps")
-    if "motion" in fields:
-        parts.append(f"{float(fields['motion'][row]):.2f} px/f")
+    if (speeds := fields.get("motion")) is not None:  # the field, not the arch of that name
+        parts.append(f"{float(speeds[row]):.2f} px/f")
     if "crop_box" in fields and tuple(fields["crop_box"][row]) != (0, 0, 1, 1):
         parts.append("window")
     return ", ".join(parts)

@@ -11,21 +11,23 @@ shard once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import h5py
 import numpy as np
 
-from scenegan.clip_format import CLIP, ClipFormat
+from scenegan.clip_format import CLIP, ClipFormat, format_problem, fps_problem
 from scenegan.config import SPLITS
 from scenegan.errors import UserError
-from scenegan.files import atomic_path, atomic_write_text, cache_dir
+from scenegan.files import atomic_path, atomic_write, atomic_write_text, cache_dir
 
 # 2: per-clip `fps`, `crop_box` and motion annotations in every shard; 1 (without them) is read
 # too, its annotations computed once by read_motion.
@@ -78,9 +80,33 @@ def write_shard(
     )
     assert len(source_ids) == len(start_times) == len(clips)
     # track_times=False keeps the file bytes a function of the data alone (reproducible builds).
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with new_h5_file(path) as f:
         f.create_dataset("clips", data=clips, **_clip_storage(fmt))
         _write_clip_details(f, source_ids, start_times, provenance, fmt, details)
+
+
+_IMAGES = itertools.count()
+
+
+@contextlib.contextmanager
+def new_h5_file(path: Path) -> Iterator[h5py.File]:
+    """An HDF5 file made in memory, then written to a temporary name and renamed into place.
+
+    HDF5 never writes to the disk itself: after one failed write (a full disk) the library
+    crashes the process when it exits. Its in-memory image (the same bytes it would have written
+    to a file) goes through atomic_write, so a full disk is a plain OSError naming `path`. The
+    cost is one shard's compressed bytes in memory, twice for a moment.
+    """
+    name = f"{path}.{os.getpid()}.{next(_IMAGES)}"  # only names the image; nothing is opened
+    f = h5py.File(name, "w", track_order=True, driver="core", backing_store=False)
+    try:
+        yield f
+        f.flush()
+        image = f.id.get_file_image()
+    finally:
+        f.close()
+    with atomic_write(path) as handle:
+        handle.write(image)
 
 
 def _clip_storage(fmt: ClipFormat) -> dict:
@@ -139,7 +165,7 @@ def copy_shard(
     been written by `write_shard` (the same chunking and filters).
     """
     assert len(source_ids) == len(start_times) == len(clips)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    with new_h5_file(path) as f:
         target = f.create_dataset(
             "clips", shape=(len(clips), *fmt.shape), dtype=np.uint8, **_clip_storage(fmt)
         )
@@ -231,15 +257,55 @@ class Shard:
         expected = (n_clips, *self.fmt.shape) if n_clips is not None else None
         if (
             clips is None
+            or not isinstance(clips, h5py.Dataset)
             or clips.shape[1:] != self.fmt.shape
             or (expected is not None and clips.shape != expected)
         ):
-            found = "no clips" if clips is None else f"clips of shape {clips.shape}"
+            if clips is None:
+                found = "no clips"
+            elif not isinstance(clips, h5py.Dataset):
+                found = "its clips are a group, not an array"
+            else:
+                found = f"clips of shape {clips.shape}"
             says = f"{INDEX_NAME} says {n_clips} of" if n_clips is not None else "expected"
             raise UserError(
                 f"{self.path} is damaged or from another build ({found}, {says} "
                 f"{self.fmt.shape}); {self.hint}"
             )
+        if problem := self._per_clip_problem(len(clips)):
+            raise UserError(
+                f"{self.path} is damaged or from another build ({problem}); {self.hint}"
+            )
+
+    def _per_clip_problem(self, n_clips: int) -> str | None:
+        """What is wrong with the clips' type or the per-clip fields, or None: clips are uint8
+        (not float, int8, bool or byte strings, which would train as about -1 everywhere),
+        `source_id` (text) and `start_time` hold one entry per clip, the optional details their
+        shapes, and recorded frame rates are ones a clip can have."""
+        f = self.file
+        if f["clips"].dtype != np.uint8:
+            return f"clips of type {f['clips'].dtype}, not uint8"
+        for name in ("source_id", "start_time"):
+            field = f.get(name)
+            if not isinstance(field, h5py.Dataset) or field.shape != (n_clips,):
+                found = "none" if field is None else getattr(field, "shape", "a group")
+                return f"{name} for {found} clips, not one for each of {n_clips}"
+        if (
+            h5py.check_string_dtype(f["source_id"].dtype) is None
+            and f["source_id"].dtype.kind != "S"
+        ):
+            return f"source ids of type {f['source_id'].dtype}, not text"
+        if f["start_time"].dtype.kind not in "fiu":
+            return f"start times of type {f['start_time'].dtype}"
+        for name, (_, shape) in clip_details_dtypes(self.fmt).items():
+            field = f.get(name)  # optional: datasets built before the details existed lack them
+            if field is not None and getattr(field, "shape", None) != (n_clips, *shape):
+                return f"{name} of shape {getattr(field, 'shape', 'a group')}"
+        if "fps" in f and n_clips:
+            bad = [rate for rate in f["fps"][...].tolist() if fps_problem(rate)]
+            if bad:
+                return f"a clip of {fps_problem(bad[0]).removeprefix('a frame rate of ')}"
+        return None
 
     def __len__(self) -> int:
         return self.file["clips"].shape[0]
@@ -351,22 +417,66 @@ def read_index(root: Path | str) -> DatasetIndex:
         )
     try:
         fmt = ClipFormat.from_dict(index["clip_format"])
-        fps = float(index["fps"])
+        fps = index["fps"]
         shards = [
-            {"file": str(s["file"]), "split": str(s["split"]), "n_clips": int(s["n_clips"])}
+            {"file": s["file"], "split": s["split"], "n_clips": s["n_clips"]}
             for s in index["shards"]
         ]
     except (KeyError, TypeError, ValueError) as error:
         reason = f"no {error}" if isinstance(error, KeyError) else str(error)
         raise UserError(f"{path} is damaged ({reason}); {rebuild_hint(root)}") from None
-    dataset = DatasetIndex(root=root, fps=fps, fmt=fmt, shards=shards)
+    problem = format_problem(fmt) or fps_problem(fps) or check_entries(root, shards)
+    if problem:
+        raise UserError(f"{path} is damaged ({problem}); {rebuild_hint(root)}")
+    dataset = DatasetIndex(root=root, fps=float(fps), fmt=fmt, shards=shards)
     try:
+        # A shard copied under another name (a val shard listed as train) holds the same
+        # compressed chunks: its first clip's bytes tell it, at the cost of one chunk a shard.
+        first_clips: dict[bytes, str] = {}
         for entry in shards:
-            dataset.shard(entry)
+            shard = dataset.shard(entry)
+            if not len(shard):
+                continue
+            digest = hashlib.sha256(shard.raw_clip(0)[1]).digest()
+            same = first_clips.setdefault(digest, entry["file"])
+            if same != entry["file"]:
+                raise UserError(
+                    f"{path} is damaged ({entry['file']} holds the same clips as {same}: they "
+                    f"would be read twice, and a held-out clip trained on); {rebuild_hint(root)}"
+                )
     except UserError:
         dataset.close()
         raise
     return dataset
+
+
+def check_entries(root: Path, shards: list[dict]) -> str | None:
+    """What is wrong with the shard list of an index.json, or None. Each entry names a file of
+    its own (no shard read twice), inside the dataset folder (no absolute path, no `..`, no
+    link out), of a known split, with a whole number of clips."""
+    seen: set[str] = set()
+    inside = root.resolve()
+    for shard in shards:
+        name, split, n_clips = shard["file"], shard["split"], shard["n_clips"]
+        if not isinstance(name, str) or not name:
+            return f"a shard named {name!r}"
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts or "\\" in name:
+            return f"shard {name!r} is not a file inside the dataset folder"
+        try:
+            resolved = (root / relative).resolve()
+        except (OSError, RuntimeError):
+            return f"shard {name!r} cannot be resolved"
+        if inside not in resolved.parents:
+            return f"shard {name!r} leads out of the dataset folder"
+        if str(resolved) in seen:
+            return f"shard {name!r} is listed twice"
+        seen.add(str(resolved))
+        if split not in SPLITS:
+            return f"shard {name!r} has the unknown split {split!r} (splits: {', '.join(SPLITS)})"
+        if type(n_clips) is not int or n_clips < 0:
+            return f"shard {name!r} claims {n_clips!r} clips"
+    return None
 
 
 def as_index(dataset: Path | str | DatasetIndex) -> DatasetIndex:
