@@ -498,8 +498,12 @@ def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips
         if calibrate:
             from scenegan.model.calibrate import calibrate_file
 
-            gain = calibrate_file(path, calibrate, split, n_clips)
-            click.echo(f"calibrated on the {split} clips of {calibrate}: motion gain {gain:.3f}")
+            fit = calibrate_file(path, calibrate, split, n_clips)
+            click.echo(
+                f"calibrated on {fit['n_clips']} {split} clips of {calibrate}: amount shrink "
+                f"{fit['amount_shrink']:.1f} (per-photo factor {fit['amount_factor']:.2f}), "
+                f"motion gain {fit['gain']:.3f}"
+            )
     click.echo(f"wrote {path}")
 
 

@@ -220,3 +220,16 @@ def test_motion_controls_need_a_motion_model(tmp_path):
         assert line.startswith(
             f"error: {option[0]} needs a model whose architecture offers it (motion); flow ("
         )
+
+
+def test_calibration_trusts_the_amount_head_as_far_as_it_knows():
+    """Perfect predictions are kept as they are; noise is shrunk to one amount for all."""
+    from scenegan.model.calibrate import fit_shrink
+
+    rng = np.random.default_rng(0)
+    real = np.exp(rng.normal(-1.5, 1.0, 200))
+    center = float(np.median(np.log(real + 0.01)))
+    shrink, factor = fit_shrink(np.log(real + 0.01), real, center)
+    assert shrink == 1.0 and factor < 1.01
+    shrink, _ = fit_shrink(rng.normal(center, 2.0, 200), real, center)
+    assert shrink <= 0.2

@@ -67,7 +67,13 @@ class MotionGenerator(FlowGenerator):
         c0, c1, c2 = kwargs.get("channels", (16, 32, 64))
         self.max_cycles = max_cycles  # the fastest oscillation, in cycles per clip
         self.register_buffer("fps", torch.tensor(float(fps)))
+        # Calibration (export --calibrate): the amount head's log prediction is pulled toward
+        # `amount_center` by `amount_shrink` (1: as predicted, 0: one amount for every photo),
+        # then times `motion_gain`. Files from before it existed load with the identity.
         self.register_buffer("motion_gain", torch.tensor(1.0))
+        self.register_buffer("amount_shrink", torch.tensor(1.0))
+        self.register_buffer("amount_center", torch.tensor(0.0))
+        self._register_load_state_dict_pre_hook(_identity_calibration)
         self.motion_context = nn.Conv2d(c2, c1, 3, padding=1)  # 6 x 10: what kind of place
         self.motion_film = nn.Linear(self.noise_dim + 2, 2 * c1)  # z, how much, how fast
         self.motion_hidden = nn.Conv2d(c1, c1, 3, padding=1)
@@ -91,10 +97,12 @@ class MotionGenerator(FlowGenerator):
         log_fps = (fps.float() / REFERENCE_FPS).log()[:, None]
         return self.amount_head(torch.cat([pooled, log_fps], dim=1)).squeeze(1)
 
-    def amount(self, encoded, fps: torch.Tensor) -> torch.Tensor:
-        """The motion (B,) to animate with when none is given: predicted, times the gain."""
-        predicted = self.predict_amount(encoded, fps).exp() - AMOUNT_EPS
-        return predicted.clamp(min=0) * self.motion_gain
+    def amount(self, log_amount: torch.Tensor) -> torch.Tensor:
+        """The motion (B,) to animate with when none is given: the head's prediction
+        `log_amount`, shrunk toward the calibrated centre, times the gain."""
+        center = self.amount_center
+        shrunk = center + self.amount_shrink * (log_amount.float() - center)
+        return (shrunk.exp() - AMOUNT_EPS).clamp(min=0) * self.motion_gain
 
     # -- where and how --------------------------------------------------------------------
 
@@ -181,7 +189,7 @@ class MotionGenerator(FlowGenerator):
         encoded = self.encode(photo)
         log_amount = self.predict_amount(encoded, fps)
         if motion is None:
-            motion = (log_amount.exp() - AMOUNT_EPS).clamp(min=0) * self.motion_gain
+            motion = self.amount(log_amount)
         motion = torch.as_tensor(motion, device=photo.device).float().expand(batch) * speed
         condition = torch.stack(
             [(motion + AMOUNT_EPS).log(), (fps / REFERENCE_FPS).log()], dim=1
@@ -222,6 +230,12 @@ class MotionGenerator(FlowGenerator):
             stage_scale=self.stage_scale(),
         )
         return frames, penalties
+
+
+def _identity_calibration(state_dict, prefix, *args) -> None:
+    """Files written before the amount calibration existed: as predicted (no shrinkage)."""
+    state_dict.setdefault(prefix + "amount_shrink", torch.tensor(1.0))
+    state_dict.setdefault(prefix + "amount_center", torch.tensor(0.0))
 
 
 def flow_losses(penalties: dict, targets: dict) -> dict:
