@@ -99,6 +99,7 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
     filters = config["filters"]
     del filters["static_max_motion"], filters["camera_min_response"]
     filters.update(static_max_flow=0.04, camera_min_agreement=0.6, pan_max_pixels=24.0)
+    filters.update(exposure_max_fraction=0.95)
     assert index == expected
     stats = json.loads((out / "stats.json").read_text())
     assert stats.pop("clips_by_fps") == {"12": 10}

@@ -173,13 +173,14 @@ def test_a_model_trained_at_8_fps_plays_at_8_fps(photos, tmp_path):
 
     from scenegan.config import ServeConfig
     from scenegan.model.train import train
+    from scenegan.pipeline.shards import FORMAT_VERSION
     from scenegan.serve import create_app
 
     clips = np.random.default_rng(0).integers(0, 256, (4, *CLIP.shape), dtype=np.uint8)
     data = write_splits(tmp_path / "data", {"train": (clips, ["a", "b", "a", "b"])}, fps=8.0)
     state = train(tiny_config(data, tmp_path / "run", arch="flow"))["checkpoint"]
     record = torch.load(state, weights_only=True)["dataset"]
-    assert record == {"fps": 8.0, "clip_format": CLIP.to_dict(), "format_version": 1}
+    assert record == {"fps": 8.0, "clip_format": CLIP.to_dict(), "format_version": FORMAT_VERSION}
     exported = tmp_path / "flow-8fps.pt"
     assert CliRunner().invoke(cli, ["export", state, str(exported)]).exit_code == 0
     photo = photos / "sea.jpg"
