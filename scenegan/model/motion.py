@@ -131,26 +131,29 @@ class MotionGenerator(FlowGenerator):
         """From raw fields and the wanted mean speed (B,) in pixels per frame at this stage's
         size: velocity and amplitude in pixels, angular frequency, phase, and the analytic
         per-pixel mean speed (`motion_map`) and mean flow (`mean_flow`) of the motion they
-        make, as the training targets measure them."""
+        make, as the training targets measure them, and the oscillation's displacement per
+        frame (`sway`, pixels), computed once and scaled with the amplitude."""
         n_frames = self.fmt.n_frames
         velocity, amplitude = raw[:, 0:2], raw[:, 2:4]
         cycles = 0.5 + (self.max_cycles - 0.5) * torch.sigmoid(raw[:, 4:5])
         omega = 2 * math.pi * cycles / n_frames  # radians per frame
         phase = math.pi * torch.tanh(raw[:, 5:6])
-        steps = self.oscillation(amplitude, omega, phase, n_frames).diff(dim=1)  # (B, T-1, 2, H, W)
+        sway = self.oscillation(amplitude, omega, phase, n_frames)  # (B, T, 2, H, W)
+        steps = sway.diff(dim=1)  # (B, T-1, 2, H, W)
         speed = (velocity[:, None] + steps).square().sum(dim=2).add(1e-8).sqrt().mean(dim=1)
         # One scale for velocity and amplitude: the analytic mean speed becomes `motion_px`.
         gain = motion_px.float() / (speed.mean(dim=(1, 2)) + 1e-4)  # (B,)
         gain = gain[:, None, None, None]
-        velocity, amplitude = velocity * gain, amplitude * gain
-        total = self.oscillation(amplitude, omega, phase, n_frames)[:, -1]  # (B, 2, H, W)
+        # the oscillation is linear in its amplitude: scale it rather than compute it again
+        velocity, amplitude, sway = velocity * gain, amplitude * gain, sway * gain[:, None]
         return {
             "velocity": velocity,
             "amplitude": amplitude,
             "omega": omega,
             "phase": phase,
             "motion_map": speed * gain[:, 0],  # (B, H, W)
-            "mean_flow": velocity + total / (n_frames - 1),  # (B, 2, H, W)
+            "mean_flow": velocity + sway[:, -1] / (n_frames - 1),  # (B, 2, H, W)
+            "sway": sway,
         }
 
     @staticmethod
@@ -206,7 +209,9 @@ class MotionGenerator(FlowGenerator):
         height, width = self.fmt.frame_shape
         base = identity_grid(height, width, raw)  # (1, H, W, 2)
         velocity = self.to_grid_units(paths["velocity"], dim=1)
-        sway = self.oscillation(paths["amplitude"], omega, paths["phase"], n_frames)
+        sway = paths["sway"]
+        if loop:  # the rounded frequency makes another oscillation
+            sway = self.oscillation(paths["amplitude"], omega, paths["phase"], n_frames)
         sway = self.to_grid_units(sway, dim=2).permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
         jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
         offsets = jitter - sway  # backward warping: sample where the content came from
