@@ -78,9 +78,9 @@ class MotionGenerator(FlowGenerator):
         self.motion_film = nn.Linear(self.noise_dim + 2, 2 * c1)  # z, how much, how fast
         self.motion_hidden = nn.Conv2d(c1, c1, 3, padding=1)
         self.to_motion = nn.Conv2d(c1, N_MOTION_FIELDS, 3, padding=1)
-        self.amount_head = nn.Sequential(
-            nn.Linear(2 * c2 + 1, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1)
-        )
+        # Linear on detached features: its regression cannot bend the encoder, and
+        # `export --calibrate` refits it by ridge regression on the training clips.
+        self.amount_head = nn.Linear(2 * c2 + 1, 1)
         if self.stage == "large":
             self.motion_large = nn.Conv2d(c0 + N_MOTION_FIELDS, c0, 3, padding=1)
             self.to_motion_large = nn.Conv2d(c0, N_MOTION_FIELDS, 3, padding=1)
@@ -90,12 +90,17 @@ class MotionGenerator(FlowGenerator):
 
     # -- how much -------------------------------------------------------------------------
 
-    def predict_amount(self, encoded, fps: torch.Tensor) -> torch.Tensor:
-        """log(motion + AMOUNT_EPS) (B,) predicted from the photo's features and the rate."""
-        e2 = encoded[2].float()
+    def amount_features(self, encoded, fps: torch.Tensor) -> torch.Tensor:
+        """What the amount head sees (B, 2 * c2 + 1): the photo's deepest features pooled
+        (mean and max, detached) and the log frame rate."""
+        e2 = encoded[2].detach().float()
         pooled = torch.cat([e2.mean(dim=(2, 3)), e2.amax(dim=(2, 3))], dim=1)
         log_fps = (fps.float() / REFERENCE_FPS).log()[:, None]
-        return self.amount_head(torch.cat([pooled, log_fps], dim=1)).squeeze(1)
+        return torch.cat([pooled, log_fps], dim=1)
+
+    def predict_amount(self, encoded, fps: torch.Tensor) -> torch.Tensor:
+        """log(motion + AMOUNT_EPS) (B,) predicted from the photo's features and the rate."""
+        return self.amount_head(self.amount_features(encoded, fps)).squeeze(1)
 
     def amount(self, log_amount: torch.Tensor) -> torch.Tensor:
         """The motion (B,) to animate with when none is given: the head's prediction
