@@ -481,8 +481,8 @@ def _training_folder(cfg: TrainConfig):
 @click.option(
     "--calibrate",
     type=click.Path(file_okay=False, exists=True),
-    help="motion model: a dataset whose --split clips set its gain, so that its animations "
-    "of their photos move as much as they do",
+    help="motion model: a dataset whose train clips refit its amount head and whose --split "
+    "clips set its gain, so that its animations of their photos move as much as they do",
 )
 @click.option("--split", type=click.Choice(SPLITS), default="select", show_default=True)
 @click.option("--n-clips", type=click.IntRange(1, 10**6), default=64, show_default=True)
@@ -500,9 +500,11 @@ def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips
 
             fit = calibrate_file(path, calibrate, split, n_clips)
             click.echo(
-                f"calibrated on {fit['n_clips']} {split} clips of {calibrate}: amount shrink "
-                f"{fit['amount_shrink']:.1f} (per-photo factor {fit['amount_factor']:.2f}), "
-                f"motion gain {fit['gain']:.3f}"
+                f"calibrated on {calibrate}: amount head refit on the train clips (ridge "
+                f"{fit['amount_strength']:.3g}), shrink {fit['amount_shrink']:.1f}; on the "
+                f"{split} clips the amount per photo is off by {fit['amount_factor']:.2f} (one "
+                f"amount for all: {fit['constant_factor']:.2f}); motion gain {fit['gain']:.3f} "
+                f"on {fit['n_clips']} of them"
             )
     click.echo(f"wrote {path}")
 

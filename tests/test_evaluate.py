@@ -190,7 +190,8 @@ def test_evaluate_errors(tmp_path):
 def test_sources_keeps_the_clips_of_matching_videos(tmp_path):
     clips = make_dataset(tmp_path / "data", n_clips=16)
     config = EvaluateConfig(data=tmp_path / "data", out=tmp_path / "out", sources="video1,video3")
-    real, n_clips, ids = load_real_clips(config, CLIP)
+    real, n_clips, ids, rates = load_real_clips(config, CLIP)
+    assert len(rates) == len(real)
     assert n_clips == 8 and np.array_equal(real, clips[[i for i in range(16) if i % 2]])
     with pytest.raises(UserError, match="matching nothing-"):
         load_real_clips(replace(config, sources="nothing-*"), CLIP)

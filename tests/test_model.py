@@ -510,7 +510,7 @@ def test_one_downsampler_for_training_evaluation_and_photos(dataset, tmp_path):
         every = torch.arange(len(train_full))
         assert torch.equal(bank.clips[every], downsample(torch.from_numpy(train_full), SMALL))
     config = EvaluateConfig(data=dataset, out=tmp_path, n_clips=len(full), split="train")
-    evaluated, _, _ = load_real_clips(config, SMALL)
+    evaluated, _, _, _ = load_real_clips(config, SMALL)
     assert np.array_equal(evaluated, downsample(full, SMALL))
     assert np.array_equal(
         downsample(full, SMALL), downsample(torch.from_numpy(full), SMALL).numpy()

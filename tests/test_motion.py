@@ -176,6 +176,8 @@ def test_cli_trains_both_stages_exports_calibrated_and_samples(panning, tmp_path
     assert result.exit_code == 0, result.output
     assert "motion gain" in result.output
     G, _ = load_generator(exported)
+    trained, _ = load_generator(state)
+    assert not torch.equal(G.amount_head.weight, trained.amount_head.weight)  # refit
     assert float(G.motion_gain) != 1.0 and float(G.fps) == 12.0
     out = tmp_path / "samples"
     result = runner.invoke(
@@ -232,3 +234,25 @@ def test_calibration_trusts_the_amount_head_as_far_as_it_knows():
     assert shrink == 1.0 and factor < 1.01
     shrink, _ = fit_shrink(rng.normal(center, 2.0, 200), real, center)
     assert shrink <= 0.2
+
+
+def test_the_amount_head_refit_learns_what_the_features_tell_across_videos():
+    """A feature that sets each video's amount is learnt (checked on clips of videos held out
+    of the fit); features of pure noise earn the strongest ridge, about one amount for all."""
+    from scenegan.model.calibrate import fit_amount_head, speed_factor
+
+    rng = np.random.default_rng(1)
+    videos = [f"v{i}" for i in range(30) for _ in range(8)]
+    level = {v: rng.normal(0.0, 1.0) for v in sorted(set(videos))}
+    signal = np.array([level[v] for v in videos])
+    log_motion = signal + rng.normal(0, 0.1, len(videos))
+    features = np.column_stack([signal, rng.normal(size=(len(videos), 5))])
+    fit, held = np.arange(len(videos)) < 160, np.arange(len(videos)) >= 160
+    beta, bias, _ = fit_amount_head(features[fit], log_motion[fit], videos[:160])
+    predicted = np.exp(features[held] @ beta + bias) - 0.01
+    real = np.exp(log_motion[held]) - 0.01
+    assert speed_factor(predicted, real) < 1.12
+    assert speed_factor(np.full(len(real), np.median(real)), real) > 1.2
+    noise = rng.normal(size=(len(videos), 6))
+    beta, bias, strength = fit_amount_head(noise, log_motion, videos)
+    assert strength >= 100.0 and np.abs(beta).max() < 0.05

@@ -29,7 +29,7 @@ from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import check_format
 from scenegan.model.downsample import downsample
 from scenegan.pipeline.frames import luma
-from scenegan.pipeline.shards import DatasetIndex, read_index, read_split
+from scenegan.pipeline.shards import DatasetIndex, read_fps, read_index, read_split
 
 # A row with the flow-speed columns only: every photo given the real clips' median speed.
 CONSTANT_SPEED = "one speed (real median)"
@@ -78,16 +78,18 @@ def cached_features(
 
 def load_real_clips(
     config: EvaluateConfig, fmt: ClipFormat, index: DatasetIndex | None = None
-) -> tuple[np.ndarray, int, list]:
+) -> tuple[np.ndarray, int, list, np.ndarray]:
     """(uint8 (n, *fmt.shape) held-out clips at `fmt`, the split's clip count, their source
-    ids), from the dataset's `index` (read now if not given)."""
+    ids, their frame rates), from the dataset's `index` (read now if not given)."""
     index = index if index is not None else read_index(config.data)
     clips, source_ids = read_split(index, config.split)
+    rates = read_fps(index, config.split)
     what = f"{config.split} clips"
     if config.sources:
         patterns = [p.strip() for p in config.sources.split(",") if p.strip()]
         keep = [i for i, sid in enumerate(source_ids) if any(fnmatch(sid, p) for p in patterns)]
-        clips, what = clips[keep], f"{config.split} clips of sources matching {config.sources}"
+        clips, rates = clips[keep], rates[keep]
+        what = f"{config.split} clips of sources matching {config.sources}"
     if len(clips) < 4:
         raise UserError(f"{config.data} has {len(clips)} {what}; evaluation needs at least 4")
     if (index.fmt.color, index.fmt.n_frames) != (fmt.color, fmt.n_frames):
@@ -101,7 +103,7 @@ def load_real_clips(
         source_ids = [source_ids[i] for i in keep]
     clips = downsample(clips[chosen], fmt)  # stage small: as training does
     n_split = int(index.n_clips(config.split)) if not config.sources else len(keep)
-    return clips, n_split, [source_ids[i] for i in chosen]
+    return clips, n_split, [source_ids[i] for i in chosen], rates[chosen]
 
 
 def generate(
@@ -111,14 +113,21 @@ def generate(
     batch_size: int,
     label: str,
     controls: dict | None = None,
+    rates: np.ndarray | None = None,
 ) -> np.ndarray:
     """uint8 (N, *fmt.shape): one animation per photo, noise from a generator seeded by `seed`;
-    `controls` (loop, speed) go to the generator."""
+    `controls` (loop, speed) go to the generator, and `rates` (N,), the real clips' frame
+    rates, to one that animates at a chosen rate."""
     G = animator.G
     noise = torch.randn(len(photos), G.noise_dim, generator=torch.Generator().manual_seed(seed))
     batches = range(0, len(photos), batch_size)
     clips = [
-        animator.batch(photos[i : i + batch_size], noise[i : i + batch_size], **(controls or {}))
+        animator.batch(
+            photos[i : i + batch_size],
+            noise[i : i + batch_size],
+            None if rates is None else rates[i : i + batch_size],
+            **(controls or {}),
+        )
         for i in tqdm(batches, desc=f"generate {label}")
     ]
     return np.concatenate(clips)
@@ -253,7 +262,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     if "G_args" in info:  # a trained model (a baseline is made at the dataset's format)
         check_format(info, checkpoint, dataset_fmt, config.data)
     fmt: ClipFormat = G.fmt
-    real, n_val, source_ids = load_real_clips(config, fmt, index)
+    real, n_val, source_ids, rates = load_real_clips(config, fmt, index)
     photos = real[:, 0]
     n = len(real)
 
@@ -261,7 +270,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
     diversity_sets: dict[str, np.ndarray | None] = {REAL: None}
     for label, row in row_generators(config, model).items():
         controls = {"loop": config.loop, "speed": config.speed} if row is model else None
-        clips[label] = generate(row, photos, config.seed, config.batch_size, label, controls)
+        clips[label] = generate(row, photos, config.seed, config.batch_size, label, controls, rates)
         diversity_sets[label] = generate_diversity(
             row.G, photos[: config.diversity_photos], config.diversity_seeds, config.seed
         )

@@ -216,6 +216,13 @@ class Animator:
         """n animations of one photo, uint8 (n, *fmt.shape), the noise seeded by `seed`."""
         return animate(self.G, photo, draw_noise(self.G, n, seed), self.controls_for(**controls))
 
-    def batch(self, photos: np.ndarray, noise: torch.Tensor, **controls) -> np.ndarray:
-        """One animation per photo, uint8 (B, *fmt.shape), with the given noise (B, noise_dim)."""
-        return animate_photos(self.G, photos, noise, self.controls_for(**controls))
+    def batch(
+        self, photos: np.ndarray, noise: torch.Tensor, rates: np.ndarray | None = None, **controls
+    ) -> np.ndarray:
+        """One animation per photo, uint8 (B, *fmt.shape), with the given noise (B, noise_dim).
+        `rates` (B,): each photo's frame rate, given to a model that animates at a chosen rate
+        (the others play at their own)."""
+        given = self.controls_for(**controls)
+        if rates is not None and "fps" in self.controls:
+            given["fps"] = torch.as_tensor(np.asarray(rates, np.float32))
+        return animate_photos(self.G, photos, noise, given)

@@ -19,6 +19,8 @@ from scenegan.model.motion import AMOUNT_EPS
 from scenegan.pipeline.motion_fields import annotate_clip
 from scenegan.pipeline.shards import read_motion, read_split
 
+RIDGE_STRENGTHS = tuple(float(s) for s in np.logspace(-3, 3, 13))  # the amount head's ridge
+
 
 def video_weights(sources: list[str]) -> np.ndarray:
     """One weight per clip so that every source video counts the same (a split of a few
@@ -39,19 +41,27 @@ def clip_speeds(clips: np.ndarray) -> np.ndarray:
 
 
 def fit_gain(
-    G: torch.nn.Module, real: np.ndarray, weights: np.ndarray, *, seed: int = 0, rounds: int = 3
+    G: torch.nn.Module,
+    real: np.ndarray,
+    weights: np.ndarray,
+    rates: np.ndarray,
+    *,
+    seed: int = 0,
+    rounds: int = 3,
 ) -> float:
-    """Set G.motion_gain so that G's animations of the real clips' frame 0 move at the real
-    clips' median optical-flow speed (each video weighing the same); returns the gain. Speed
-    grows about linearly with the gain, so a few multiplicative rounds settle it.
+    """Set G.motion_gain so that G's animations of the real clips' frame 0, at the clips' own
+    frame rates `rates`, move at the real clips' median optical-flow speed (each video weighing
+    the same); returns the gain. Speed grows about linearly with the gain, so a few
+    multiplicative rounds settle it.
 
     Flow speed, not pixel change: a select split of a few videos can be mostly rain on a window,
     change without flow, and matching its pixel change made a model move ten times too fast."""
     photos = real[:, 0]
     target = weighted_median(clip_speeds(real), weights)
     z = draw_noise(G, len(photos), seed)
+    fps = {"fps": torch.as_tensor(rates, dtype=torch.float32)}
     for _ in range(rounds):
-        made = weighted_median(clip_speeds(animate_photos(G, photos, z)), weights)
+        made = weighted_median(clip_speeds(animate_photos(G, photos, z, fps)), weights)
         G.motion_gain.mul_(float(np.clip(target / max(made, 1e-4), 0.25, 4.0)))
     return float(G.motion_gain)
 
@@ -84,19 +94,81 @@ def fit_shrink(
     return best
 
 
-def amount_predictions(G: torch.nn.Module, photos: np.ndarray) -> np.ndarray:
-    """The amount head's log predictions (N,) for uint8 photos at G's format."""
-    unit = channels_first(torch.from_numpy(to_unit(photos)), G.fmt).contiguous()
-    with torch.no_grad():
-        encoded = G.encode(unit.float())
-        return G.predict_amount(encoded, G.fps.expand(len(photos))).numpy()
+def amount_features(G: torch.nn.Module, photos: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """What G's amount head sees (N, D) for uint8 photos at G's format and their frame rates."""
+    features = []
+    for start in range(0, len(photos), 256):
+        unit = channels_first(torch.from_numpy(to_unit(photos[start : start + 256])), G.fmt)
+        fps = torch.as_tensor(rates[start : start + 256], dtype=torch.float32)
+        with torch.no_grad():
+            encoded = G.encode(unit.contiguous().float())
+            features.append(G.amount_features(encoded, fps).numpy())
+    return np.concatenate(features).astype(np.float64)
+
+
+def ridge(
+    features: np.ndarray, targets: np.ndarray, weights: np.ndarray, strength: float
+) -> tuple[np.ndarray, float]:
+    """Weighted ridge regression on standardised features: (coefficients (D,), intercept) in
+    the features' own units. `strength` is per unit of total weight."""
+    w = weights / weights.sum()
+    mean = w @ features
+    std = np.sqrt(w @ (features - mean) ** 2) + 1e-6
+    x = (features - mean) / std
+    y_mean = float(w @ targets)
+    gram = x.T @ (x * w[:, None]) + strength * np.eye(x.shape[1])
+    beta = np.linalg.solve(gram, x.T @ (w * (targets - y_mean))) / std
+    return beta, y_mean - float(beta @ mean)
+
+
+def fit_amount_head(
+    features: np.ndarray,
+    log_motion: np.ndarray,
+    sources: list[str],
+    *,
+    strengths: tuple[float, ...] = RIDGE_STRENGTHS,
+    folds: int = 5,
+) -> tuple[np.ndarray, float, float]:
+    """The amount head as a ridge regression of the clips' log motion on their features, its
+    strength chosen by cross-validation over whole videos (a video's clips are never on both
+    sides) on the speed factor, the strongest within 1% of the best; returns (coefficients,
+    intercept, strength)."""
+    videos = sorted(set(sources))
+    fold_of = {
+        video: i % folds for i, video in enumerate(np.random.default_rng(0).permutation(videos))
+    }
+    fold = np.array([fold_of[source] for source in sources])
+    weights = video_weights(sources)
+    motion = np.exp(log_motion) - AMOUNT_EPS
+
+    def cv_factor(strength: float) -> float:
+        predicted = np.empty(len(log_motion))
+        for k in range(folds):
+            held = fold == k
+            beta, bias = ridge(features[~held], log_motion[~held], weights[~held], strength)
+            predicted[held] = features[held] @ beta + bias
+        return speed_factor(np.exp(predicted) - AMOUNT_EPS, motion, weights)
+
+    factors = {strength: cv_factor(strength) for strength in strengths}
+    # the strongest ridge within 1% of the best: cross-validation on a few dozen videos is
+    # noisy, and a head that knows nothing should say one amount for all
+    best = max(s for s, f in factors.items() if f <= min(factors.values()) * 1.01)
+    beta, bias = ridge(features, log_motion, weights, best)
+    return beta, bias, float(best)
 
 
 def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int) -> dict:
-    """Calibrate the exported motion generator at `path` on up to `n_clips` clips of `split` in
-    `data` and write it into the file: first the amount head's shrinkage toward the training
-    clips' median amount (fit to the measured motion of the split's clips), then the gain that
-    makes its animations move at the clips' median flow speed. Returns the calibration."""
+    """Calibrate the exported motion generator at `path` and write it into the file:
+
+    1. its amount head, refit as a ridge regression of the training clips' measured motion on
+       what the head sees of their first frames (flipped too), strength by cross-validation
+       over videos;
+    2. its shrinkage toward the training clips' median amount, fit on `split`'s clips;
+    3. the gain that makes its animations of up to `n_clips` of `split`'s first frames move at
+       those clips' median flow speed.
+
+    Returns the calibration, with how far off per photo the amount is on `split` (and what
+    one amount for all photos would score there)."""
     G, _ = load_generator(path)
     if not isinstance(getattr(G, "motion_gain", None), torch.Tensor):  # what calibration sets
         raise UserError(f"{path}: only a motion model (--arch motion) has a gain to calibrate")
@@ -105,28 +177,52 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
         raise UserError(
             f"{data} has no {split} clips to calibrate on; build with --select-fraction"
         )
-    picks = np.linspace(0, len(clips) - 1, min(n_clips, len(clips))).round().astype(int)
-    real = downsample(torch.from_numpy(clips[picks]), G.fmt).numpy()
-    weights = video_weights([sources[i] for i in picks])
-    center = float(np.median(np.log(read_motion(data, "train")["motion"] + AMOUNT_EPS)))
-    real_motion = read_motion(data, split)["motion"][picks]
-    log_predicted = amount_predictions(G, real[:, 0])
-    shrink, factor = fit_shrink(log_predicted, real_motion, center, weights)
+    train_clips, train_sources = read_split(data, "train")
+    train_photos = downsample(train_clips[:, 0], G.fmt)
+    del train_clips
+    train = read_motion(data, "train")
+    log_motion = np.log(train["motion"].astype(np.float64) + AMOUNT_EPS)
+    features = amount_features(
+        G,
+        np.concatenate([train_photos, np.flip(train_photos, axis=2)]),
+        np.concatenate([train["fps"], train["fps"]]),
+    )
+    beta, bias, strength = fit_amount_head(
+        features, np.concatenate([log_motion, log_motion]), train_sources * 2
+    )
+    with torch.no_grad():
+        G.amount_head.weight.copy_(torch.from_numpy(beta[None]).float())
+        G.amount_head.bias.fill_(bias)
+
+    held = read_motion(data, split)
+    weights_all = video_weights(sources)
+    log_predicted = amount_features(G, downsample(clips[:, 0], G.fmt), held["fps"]) @ beta + bias
+    center = float(np.median(log_motion))
+    shrink, factor = fit_shrink(log_predicted, held["motion"], center, weights_all)
+    constant = speed_factor(
+        np.full(len(clips), np.exp(center) - AMOUNT_EPS), held["motion"], weights_all
+    )
     G.amount_center.fill_(center)
     G.amount_shrink.fill_(shrink)
     G.motion_gain.fill_(1.0)
-    gain = fit_gain(G, real, weights)
+    picks = np.linspace(0, len(clips) - 1, min(n_clips, len(clips))).round().astype(int)
+    real = downsample(torch.from_numpy(clips[picks]), G.fmt).numpy()
+    gain = fit_gain(G, real, video_weights([sources[i] for i in picks]), held["fps"][picks])
     obj = read_checkpoint(path)
     calibration = {
         "split": split,
         "n_clips": len(picks),
+        "amount_strength": strength,
         "amount_center": center,
         "amount_shrink": shrink,
         "amount_factor": factor,
+        "constant_factor": constant,
         "gain": gain,
     }
     for name in ("amount_center", "amount_shrink", "motion_gain"):
         obj["G_ema"][name] = getattr(G, name).clone()
+    for name in ("weight", "bias"):
+        obj["G_ema"][f"amount_head.{name}"] = getattr(G.amount_head, name).detach().clone()
     obj["calibration"] = calibration
     atomic_save(obj, Path(path))
     return calibration

@@ -552,14 +552,23 @@ def read_motion(dataset: Path | str | DatasetIndex, split: str) -> dict[str, np.
     return {key: np.concatenate([f[key] for f in fields]) for key in fields[0]}
 
 
+def read_fps(dataset: Path | str | DatasetIndex, split: str) -> np.ndarray:
+    """The frame rate (N,) float32 of every clip of a split, in read_split's order (the
+    dataset's one rate for shards written before clips kept their own)."""
+    index = as_index(dataset)
+    rates = [_shard_fps(index, shard) for shard in index.split(split)]
+    return np.concatenate(rates) if rates else np.zeros(0, np.float32)
+
+
+def _shard_fps(index: DatasetIndex, shard: Shard) -> np.ndarray:
+    if shard.has("fps"):
+        return shard.read("fps").astype(np.float32)
+    return np.full(len(shard), index.fps, np.float32)
+
+
 def _shard_motion(index: DatasetIndex, shard: Shard) -> dict[str, np.ndarray]:
     """One shard's annotations: stored in it, cached beside it, or computed now and cached."""
-    n_clips = len(shard)
-    fps = (
-        shard.read("fps").astype(np.float32)
-        if shard.has("fps")
-        else np.full(n_clips, index.fps, np.float32)
-    )
+    fps = _shard_fps(index, shard)
     if all(shard.has(key) for key in MOTION_KEYS):
         return _motion_arrays({key: shard.read(key) for key in MOTION_KEYS}, fps)
     path = shard.path
