@@ -256,3 +256,19 @@ def test_the_amount_head_refit_learns_what_the_features_tell_across_videos():
     noise = rng.normal(size=(len(videos), 6))
     beta, bias, strength = fit_amount_head(noise, log_motion, videos)
     assert strength >= 100.0 and np.abs(beta).max() < 0.05
+
+
+def test_the_animator_gives_each_photo_its_own_rate_when_the_model_takes_one():
+    """evaluate hands the real clips' frame rates to a rate-taking model: each photo is
+    animated as if alone at its rate; a model without the control ignores them."""
+    from scenegan.model.animator import Animator
+
+    G = motion_model()
+    model = Animator(G, {"arch": "motion"}, "test")
+    photos = ((photo_batch(G, 2)[:, 0] + 1) * 127.5).round().numpy().astype(np.uint8)
+    z = torch.randn(2, G.noise_dim)
+    both = model.batch(photos, z, np.array([12.0, 60.0]))
+    for i, rate in enumerate((12.0, 60.0)):
+        alone = model.batch(photos[i : i + 1], z[i : i + 1], np.array([rate]))
+        assert np.array_equal(both[i], alone[0])
+    assert not np.array_equal(both[1], model.batch(photos[1:], z[1:], np.array([12.0]))[0])
