@@ -61,6 +61,8 @@ class AnimateOptions:
     index: int | None = None  # only animation `index` (0-based) of the n; None: see clip()
     loop: bool = False
     speed: float = 1.0
+    motion: float | None = None  # motion models: pixels per frame (None: from the photo)
+    fps: float | None = None  # motion models: the rate to animate at (None: the dataset's)
     format: str = "gif"
     scale: int = 1
     resample: str = "nearest"
@@ -88,20 +90,26 @@ def parse_options(query: dict[str, str]) -> AnimateOptions:
         if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
             raise BadRequest(400, f"loop={query['loop']!r}: use true or false")
         options["loop"] = value in ("true", "1", "yes", "on")
-    if "speed" in query:
-        try:
-            speed = float(query["speed"])
-        except ValueError:
-            speed = math.nan
-        if not 0 <= speed <= 8:  # nan fails too
-            raise BadRequest(400, f"speed={query['speed']!r}: not a number in 0..8")
-        options["speed"] = speed
+    for name, low, high in (("speed", 0, 8), ("motion", 0, 20), ("fps", 1, 240)):
+        if name in query:
+            options[name] = number_between(name, query[name], low, high)
     for name, choices in (("format", MEDIA_TYPES), ("resample", RESAMPLING)):
         if name in query:
             if query[name] not in choices:
                 raise BadRequest(400, f"{name}={query[name]!r}: use one of {', '.join(choices)}")
             options[name] = query[name]
     return AnimateOptions(**options)
+
+
+def number_between(name: str, text: str, low: float, high: float) -> float:
+    """A query's number in low..high, else a BadRequest (400)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # nan fails too
+        raise BadRequest(400, f"{name}={text!r}: not a number in {low:g}..{high:g}")
+    return value
 
 
 class Service:
@@ -118,7 +126,13 @@ class Service:
         animations side by side (as `sample --grid`); else the one animation."""
         with self.lock:
             animations = self.animator.animations(
-                photo, options.n, seed, loop=options.loop, speed=options.speed
+                photo,
+                options.n,
+                seed,
+                loop=options.loop,
+                speed=options.speed,
+                motion=options.motion,
+                fps=options.fps,
             )
         if options.index is not None:
             return animations[options.index]
@@ -227,7 +241,7 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
             return animation_bytes(
                 options.format,
                 frames,
-                fps=service.animator.fps,
+                fps=service.animator.plays_at(options.fps),
                 scale=options.scale,
                 resample=options.resample,
             )

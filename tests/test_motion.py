@@ -272,3 +272,17 @@ def test_the_animator_gives_each_photo_its_own_rate_when_the_model_takes_one():
         alone = model.batch(photos[i : i + 1], z[i : i + 1], np.array([rate]))
         assert np.array_equal(both[i], alone[0])
     assert not np.array_equal(both[1], model.batch(photos[1:], z[1:], np.array([12.0]))[0])
+
+
+def test_serve_passes_motion_and_fps_to_a_motion_model():
+    """`POST /animate?motion=..&fps=..` animates as `sample --motion --fps` does."""
+    pytest.importorskip("starlette")
+    from scenegan.model.animator import Animator
+    from scenegan.serve import Service, parse_options
+
+    model = Animator(motion_model("large"), {"arch": "motion"}, "test")
+    photo = textured_photo(*model.fmt.frame_shape, seed=5).round().astype(np.uint8)
+    options = parse_options({"motion": "1.5", "fps": "24", "seed": "3"})
+    served = Service(model).clip(photo, options, 3)
+    assert np.array_equal(served, model.animations(photo, 1, 3, motion=1.5, fps=24.0)[0])
+    assert not np.array_equal(served, model.animations(photo, 1, 3, motion=0.2, fps=24.0)[0])

@@ -131,6 +131,11 @@ BAD_REQUESTS = {
     "speed-nan": ("?speed=nan", {}, 400, "speed"),
     "speed-negative": ("?speed=-1", {}, 400, "speed"),
     "loop-maybe": ("?loop=maybe", {}, 400, "loop"),
+    "motion-negative": ("?motion=-1", {}, 400, "motion='-1'"),
+    "fps-zero": ("?fps=0", {}, 400, "fps="),
+    # the shipped model takes neither: as `sample --motion`, one line naming those that do
+    "motion-on-the-flow-model": ("?motion=1", {}, 400, "needs a model whose architecture"),
+    "fps-on-the-flow-model": ("?fps=24", {}, 400, "needs a model whose architecture"),
     "format-webm": ("?format=webm", {}, 400, "format"),
     "scale-zero": ("?scale=0", {}, 400, "scale"),
     "unknown-option": ("?sed=3", {}, 400, "unknown option 'sed'"),
