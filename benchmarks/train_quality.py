@@ -3,7 +3,7 @@ evaluate`: the 2019 baseline, flow, euler, the motion model trained by regressio
 flow alone, and the full motion model (regression + adversary).
 
     python benchmarks/train_quality.py --data DIR --minutes 30 [--out runs/quality] [--no-fvd]
-        [--split select] [--archs keras2019,flow,euler,motion]
+        [--split select] [--archs keras2019,flow,euler,motion] [--precision bf16]
         [--variant "euler-no-motion=--arch euler --motion-weight 0" ...]
 
 Trains every architecture at once, one process each with `--threads` threads (so all get the
@@ -56,6 +56,7 @@ def train_all(args: argparse.Namespace) -> None:
             "--data", args.data, "--out", str(out), "--arch", arch,
             "--minutes", str(args.minutes), "--threads", str(args.threads),
             "--batch-size", str(args.batch_size), "--seed", str(args.seed),
+            "--precision", args.precision,
             "--resume", "none", "--snapshot-every", "100000", "--tick-every", "100",
             "--no-tensorboard", *extra,
         ]  # fmt: skip
@@ -84,6 +85,9 @@ def main() -> None:
     parser.add_argument("--out", default="runs/quality")
     parser.add_argument("--threads", type=int, default=1, help="per architecture")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument(
+        "--precision", choices=("auto", "fp32", "bf16"), default="auto", help="of every run"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-clips", type=int, default=256)
     parser.add_argument("--split", choices=("select", "val"), default="select")
