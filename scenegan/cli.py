@@ -501,10 +501,11 @@ def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips
             fit = calibrate_file(path, calibrate, split, n_clips)
             click.echo(
                 f"calibrated on {calibrate}: amount head refit on the train clips (ridge "
-                f"{fit['amount_strength']:.3g}), shrink {fit['amount_shrink']:.1f}; on the "
-                f"{split} clips the amount per photo is off by {fit['amount_factor']:.2f} (one "
-                f"amount for all: {fit['constant_factor']:.2f}); motion gain {fit['gain']:.3f} "
-                f"on {fit['n_clips']} of them"
+                f"{fit['amount_strength']:.3g}), spread {fit['amount_spread']:.2f}; on the "
+                f"{split} clips the amount per photo is off by {fit['amount_factor']:.2f} (as "
+                f"fit: {fit['unspread_factor']:.2f}, one amount for all: "
+                f"{fit['constant_factor']:.2f}); motion gain {fit['gain']:.3f} on "
+                f"{fit['n_clips']} of them"
             )
     click.echo(f"wrote {path}")
 

@@ -223,17 +223,17 @@ def test_motion_controls_need_a_motion_model(tmp_path):
         )
 
 
-def test_calibration_trusts_the_amount_head_as_far_as_it_knows():
-    """Perfect predictions are kept as they are; noise is shrunk to one amount for all."""
-    from scenegan.model.calibrate import fit_shrink
+def test_calibration_spreads_the_amounts_as_wide_as_the_real_ones():
+    """Predictions that regress halfway to the mean are widened twice; exact ones are kept."""
+    from scenegan.model.calibrate import fit_spread
 
     rng = np.random.default_rng(0)
-    real = np.exp(rng.normal(-1.5, 1.0, 200))
-    center = float(np.median(np.log(real + 0.01)))
-    shrink, factor = fit_shrink(np.log(real + 0.01), real, center)
-    assert shrink == 1.0 and factor < 1.01
-    shrink, _ = fit_shrink(rng.normal(center, 2.0, 200), real, center)
-    assert shrink <= 0.2
+    real = rng.normal(-1.5, 1.0, 400)
+    weights = np.ones(len(real))
+    assert abs(fit_spread(real, real, weights) - 1.0) < 1e-9
+    halfway = -1.5 + 0.5 * (real + 1.5)
+    assert abs(fit_spread(halfway, real, weights) - 2.0) < 1e-9
+    assert fit_spread(np.full(len(real), -1.5), real, weights) == 4.0  # at most
 
 
 def test_the_amount_head_refit_learns_what_the_features_tell_across_videos():
@@ -248,13 +248,13 @@ def test_the_amount_head_refit_learns_what_the_features_tell_across_videos():
     log_motion = signal + rng.normal(0, 0.1, len(videos))
     features = np.column_stack([signal, rng.normal(size=(len(videos), 5))])
     fit, held = np.arange(len(videos)) < 160, np.arange(len(videos)) >= 160
-    beta, bias, _ = fit_amount_head(features[fit], log_motion[fit], videos[:160])
+    beta, bias, _, _ = fit_amount_head(features[fit], log_motion[fit], videos[:160])
     predicted = np.exp(features[held] @ beta + bias) - 0.01
     real = np.exp(log_motion[held]) - 0.01
     assert speed_factor(predicted, real) < 1.12
     assert speed_factor(np.full(len(real), np.median(real)), real) > 1.2
     noise = rng.normal(size=(len(videos), 6))
-    beta, bias, strength = fit_amount_head(noise, log_motion, videos)
+    beta, bias, strength, _ = fit_amount_head(noise, log_motion, videos)
     assert strength >= 100.0 and np.abs(beta).max() < 0.05
 
 

@@ -1,7 +1,7 @@
-"""Calibrate how much a motion model moves, on held-out photos (the select split): how far to
-trust its amount head (a shrinkage toward the training clips' median amount, fit to the clips'
-measured motion), then a gain so that its animations move at the real clips' optical-flow
-speed. Every source video weighs the same."""
+"""Calibrate how much a motion model moves: its amount head refit on the training clips'
+measured motion, widened so that new photos' amounts are as spread as real ones, then a gain
+on held-out photos (the select split) so that its animations move at the real clips'
+optical-flow speed. Every source video weighs the same."""
 
 from __future__ import annotations
 
@@ -76,24 +76,6 @@ def speed_factor(
     return float(np.exp(weighted_median(errors, weights)))
 
 
-def fit_shrink(
-    log_predicted: np.ndarray,
-    real_motion: np.ndarray,
-    center: float,
-    weights: np.ndarray | None = None,
-) -> tuple[float, float]:
-    """The shrinkage of the amount head's log predictions toward `center` (1: as predicted, 0:
-    one amount for all) that best matches the measured `real_motion` per photo (the smallest
-    speed factor, ties to the larger shrinkage); returns (shrink, its factor)."""
-    best = (1.0, float("inf"))
-    for shrink in np.linspace(1.0, 0.0, 11):
-        amount = np.exp(center + shrink * (log_predicted - center)) - AMOUNT_EPS
-        factor = speed_factor(np.clip(amount, 0, None), real_motion, weights)
-        if factor < best[1] - 1e-9:
-            best = (float(shrink), factor)
-    return best
-
-
 def amount_features(G: torch.nn.Module, photos: np.ndarray, rates: np.ndarray) -> np.ndarray:
     """What G's amount head sees (N, D) for uint8 photos at G's format and their frame rates."""
     features = []
@@ -121,6 +103,11 @@ def ridge(
     return beta, y_mean - float(beta @ mean)
 
 
+def weighted_std(values: np.ndarray, weights: np.ndarray) -> float:
+    mean = weights @ values / weights.sum()
+    return float(np.sqrt(weights @ (values - mean) ** 2 / weights.sum()))
+
+
 def fit_amount_head(
     features: np.ndarray,
     log_motion: np.ndarray,
@@ -128,11 +115,12 @@ def fit_amount_head(
     *,
     strengths: tuple[float, ...] = RIDGE_STRENGTHS,
     folds: int = 5,
-) -> tuple[np.ndarray, float, float]:
+) -> tuple[np.ndarray, float, float, np.ndarray]:
     """The amount head as a ridge regression of the clips' log motion on their features, its
     strength chosen by cross-validation over whole videos (a video's clips are never on both
     sides) on the speed factor, the strongest within 1% of the best; returns (coefficients,
-    intercept, strength)."""
+    intercept, strength, the cross-validated predictions: what it says of videos it never
+    saw)."""
     videos = sorted(set(sources))
     fold_of = {
         video: i % folds for i, video in enumerate(np.random.default_rng(0).permutation(videos))
@@ -141,20 +129,38 @@ def fit_amount_head(
     weights = video_weights(sources)
     motion = np.exp(log_motion) - AMOUNT_EPS
 
-    def cv_factor(strength: float) -> float:
+    def cross_validated(strength: float) -> np.ndarray:
         predicted = np.empty(len(log_motion))
         for k in range(folds):
             held = fold == k
             beta, bias = ridge(features[~held], log_motion[~held], weights[~held], strength)
             predicted[held] = features[held] @ beta + bias
-        return speed_factor(np.exp(predicted) - AMOUNT_EPS, motion, weights)
+        return predicted
 
-    factors = {strength: cv_factor(strength) for strength in strengths}
+    predictions = {strength: cross_validated(strength) for strength in strengths}
+    factors = {
+        strength: speed_factor(np.exp(predicted) - AMOUNT_EPS, motion, weights)
+        for strength, predicted in predictions.items()
+    }
     # the strongest ridge within 1% of the best: cross-validation on a few dozen videos is
     # noisy, and a head that knows nothing should say one amount for all
     best = max(s for s, f in factors.items() if f <= min(factors.values()) * 1.01)
     beta, bias = ridge(features, log_motion, weights, best)
-    return beta, bias, float(best)
+    return beta, bias, float(best), predictions[best]
+
+
+def fit_spread(
+    cross_validated: np.ndarray, log_motion: np.ndarray, weights: np.ndarray, most: float = 4.0
+) -> float:
+    """How much to widen the amount head's log predictions about their centre so that, on
+    videos it never saw, they are as spread as the real amounts (at most `most`).
+
+    A regression toward the mean gives every new photo nearly the typical amount: the best
+    guess photo by photo, yet no sea then moves much more than a forest, fast scenes crawl and
+    the clips' motion, summed, falls short. Widened, the amounts are distributed as the real
+    ones are, at some cost photo by photo (calibrate_file reports both)."""
+    predicted = weighted_std(cross_validated, weights)
+    return float(min(most, weighted_std(log_motion, weights) / max(predicted, 1e-6)))
 
 
 def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int) -> dict:
@@ -163,12 +169,13 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
     1. its amount head, refit as a ridge regression of the training clips' measured motion on
        what the head sees of their first frames (flipped too), strength by cross-validation
        over videos;
-    2. its shrinkage toward the training clips' median amount, fit on `split`'s clips;
+    2. its spread about the training clips' median amount, so that on videos it never saw its
+       amounts are as spread as the real ones (fit_spread);
     3. the gain that makes its animations of up to `n_clips` of `split`'s first frames move at
        those clips' median flow speed.
 
-    Returns the calibration, with how far off per photo the amount is on `split` (and what
-    one amount for all photos would score there)."""
+    Returns the calibration, with how far off per photo the amount is on `split`: as
+    calibrated, as fit, and for one amount for every photo."""
     G, _ = load_generator(path)
     if not isinstance(getattr(G, "motion_gain", None), torch.Tensor):  # what calibration sets
         raise UserError(f"{path}: only a motion model (--arch motion) has a gain to calibrate")
@@ -187,23 +194,24 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
         np.concatenate([train_photos, np.flip(train_photos, axis=2)]),
         np.concatenate([train["fps"], train["fps"]]),
     )
-    beta, bias, strength = fit_amount_head(
-        features, np.concatenate([log_motion, log_motion]), train_sources * 2
-    )
+    both = np.concatenate([log_motion, log_motion])
+    beta, bias, strength, cross_validated = fit_amount_head(features, both, train_sources * 2)
+    spread = fit_spread(cross_validated, both, video_weights(train_sources * 2))
+    center = float(np.median(log_motion))
     with torch.no_grad():
         G.amount_head.weight.copy_(torch.from_numpy(beta[None]).float())
         G.amount_head.bias.fill_(bias)
+    G.amount_center.fill_(center)
+    G.amount_spread.fill_(spread)
 
     held = read_motion(data, split)
-    weights_all = video_weights(sources)
+    held_weights = video_weights(sources)
     log_predicted = amount_features(G, downsample(clips[:, 0], G.fmt), held["fps"]) @ beta + bias
-    center = float(np.median(log_motion))
-    shrink, factor = fit_shrink(log_predicted, held["motion"], center, weights_all)
-    constant = speed_factor(
-        np.full(len(clips), np.exp(center) - AMOUNT_EPS), held["motion"], weights_all
-    )
-    G.amount_center.fill_(center)
-    G.amount_shrink.fill_(shrink)
+
+    def held_factor(spread: float) -> float:
+        amount = np.exp(center + spread * (log_predicted - center)) - AMOUNT_EPS
+        return speed_factor(np.clip(amount, 0, None), held["motion"], held_weights)
+
     G.motion_gain.fill_(1.0)
     picks = np.linspace(0, len(clips) - 1, min(n_clips, len(clips))).round().astype(int)
     real = downsample(torch.from_numpy(clips[picks]), G.fmt).numpy()
@@ -214,12 +222,13 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
         "n_clips": len(picks),
         "amount_strength": strength,
         "amount_center": center,
-        "amount_shrink": shrink,
-        "amount_factor": factor,
-        "constant_factor": constant,
+        "amount_spread": spread,
+        "amount_factor": held_factor(spread),  # per photo on `split`, as calibrated
+        "unspread_factor": held_factor(1.0),  # the head as fit
+        "constant_factor": held_factor(0.0),  # one amount for every photo
         "gain": gain,
     }
-    for name in ("amount_center", "amount_shrink", "motion_gain"):
+    for name in ("amount_center", "amount_spread", "motion_gain"):
         obj["G_ema"][name] = getattr(G, name).clone()
     for name in ("weight", "bias"):
         obj["G_ema"][f"amount_head.{name}"] = getattr(G.amount_head, name).detach().clone()

@@ -67,11 +67,12 @@ class MotionGenerator(FlowGenerator):
         c0, c1, c2 = kwargs.get("channels", (16, 32, 64))
         self.max_cycles = max_cycles  # the fastest oscillation, in cycles per clip
         self.register_buffer("fps", torch.tensor(float(fps)))
-        # Calibration (export --calibrate): the amount head's log prediction is pulled toward
-        # `amount_center` by `amount_shrink` (1: as predicted, 0: one amount for every photo),
-        # then times `motion_gain`. Files from before it existed load with the identity.
+        # Calibration (export --calibrate): the amount head's log prediction is spread about
+        # `amount_center` by `amount_spread` (1: as predicted, 0: one amount for every photo,
+        # above 1: wider, as wide as the real amounts), then times `motion_gain`. Files from
+        # before it existed load with the identity.
         self.register_buffer("motion_gain", torch.tensor(1.0))
-        self.register_buffer("amount_shrink", torch.tensor(1.0))
+        self.register_buffer("amount_spread", torch.tensor(1.0))
         self.register_buffer("amount_center", torch.tensor(0.0))
         self._register_load_state_dict_pre_hook(_identity_calibration)
         self.motion_context = nn.Conv2d(c2, c1, 3, padding=1)  # 6 x 10: what kind of place
@@ -104,10 +105,10 @@ class MotionGenerator(FlowGenerator):
 
     def amount(self, log_amount: torch.Tensor) -> torch.Tensor:
         """The motion (B,) to animate with when none is given: the head's prediction
-        `log_amount`, shrunk toward the calibrated centre, times the gain."""
+        `log_amount`, spread about the calibrated centre, times the gain."""
         center = self.amount_center
-        shrunk = center + self.amount_shrink * (log_amount.float() - center)
-        return (shrunk.exp() - AMOUNT_EPS).clamp(min=0) * self.motion_gain
+        spread = center + self.amount_spread * (log_amount.float() - center)
+        return (spread.exp() - AMOUNT_EPS).clamp(min=0) * self.motion_gain
 
     # -- where and how --------------------------------------------------------------------
 
@@ -243,8 +244,11 @@ class MotionGenerator(FlowGenerator):
 
 
 def _identity_calibration(state_dict, prefix, *args) -> None:
-    """Files written before the amount calibration existed: as predicted (no shrinkage)."""
-    state_dict.setdefault(prefix + "amount_shrink", torch.tensor(1.0))
+    """Files written before the amount calibration existed: as predicted (spread 1); before
+    it was a spread, it was called a shrinkage."""
+    if prefix + "amount_shrink" in state_dict:
+        state_dict[prefix + "amount_spread"] = state_dict.pop(prefix + "amount_shrink")
+    state_dict.setdefault(prefix + "amount_spread", torch.tensor(1.0))
     state_dict.setdefault(prefix + "amount_center", torch.tensor(0.0))
 
 
