@@ -504,7 +504,9 @@ def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips
                 f"{fit['amount_strength']:.3g}), spread {fit['amount_spread']:.2f}; on the "
                 f"{split} clips the amount per photo is off by {fit['amount_factor']:.2f} (as "
                 f"fit: {fit['unspread_factor']:.2f}, one amount for all: "
-                f"{fit['constant_factor']:.2f}); motion gain {fit['gain']:.3f} on "
+                f"{fit['constant_factor']:.2f}, as spread as real amounts "
+                f"({fit['matched_spread']:.2f}): {fit['matched_factor']:.2f}); motion gain "
+                f"{fit['gain']:.3f} on "
                 f"{fit['n_clips']} of them"
             )
     click.echo(f"wrote {path}")

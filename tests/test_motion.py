@@ -223,17 +223,24 @@ def test_motion_controls_need_a_motion_model(tmp_path):
         )
 
 
-def test_calibration_spreads_the_amounts_as_wide_as_the_real_ones():
-    """Predictions that regress halfway to the mean are widened twice; exact ones are kept."""
-    from scenegan.model.calibrate import fit_spread
+def test_calibration_spreads_the_amounts_as_far_as_the_head_knows():
+    """Exact predictions are kept as they are; predictions halfway to the mean are widened;
+    noise is pulled in to one amount for all; the real amounts' spread is the widest."""
+    from scenegan.model.calibrate import fit_spread, matched_spread
 
     rng = np.random.default_rng(0)
-    real = rng.normal(-1.5, 1.0, 400)
-    weights = np.ones(len(real))
-    assert abs(fit_spread(real, real, weights) - 1.0) < 1e-9
-    halfway = -1.5 + 0.5 * (real + 1.5)
-    assert abs(fit_spread(halfway, real, weights) - 2.0) < 1e-9
-    assert fit_spread(np.full(len(real), -1.5), real, weights) == 4.0  # at most
+    real = np.exp(rng.normal(-0.5, 1.0, 400))
+    log_real = np.log(real + 0.01)
+    center = float(np.median(log_real))
+    assert fit_spread(log_real, real, center, 4.0) == (1.0, 1.0)
+    halfway = center + 0.5 * (log_real - center)
+    spread, factor = fit_spread(
+        halfway, real, center, matched_spread(halfway, log_real, np.ones(400))
+    )
+    assert abs(spread - 2.0) < 0.2 and factor < 1.1
+    spread, _ = fit_spread(rng.normal(center, 2.0, 400), real, center, 4.0)
+    assert spread <= 0.4
+    assert matched_spread(np.full(400, center), log_real, np.ones(400)) == 4.0  # at most
 
 
 def test_the_amount_head_refit_learns_what_the_features_tell_across_videos():

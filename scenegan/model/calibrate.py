@@ -1,7 +1,7 @@
 """Calibrate how much a motion model moves: its amount head refit on the training clips'
-measured motion, widened so that new photos' amounts are as spread as real ones, then a gain
-on held-out photos (the select split) so that its animations move at the real clips'
-optical-flow speed. Every source video weighs the same."""
+measured motion, its spread fit on held-out photos (the select split), then a gain on those
+photos so that its animations move at the real clips' optical-flow speed. Every source video
+weighs the same."""
 
 from __future__ import annotations
 
@@ -149,18 +149,37 @@ def fit_amount_head(
     return beta, bias, float(best), predictions[best]
 
 
-def fit_spread(
+def matched_spread(
     cross_validated: np.ndarray, log_motion: np.ndarray, weights: np.ndarray, most: float = 4.0
 ) -> float:
     """How much to widen the amount head's log predictions about their centre so that, on
-    videos it never saw, they are as spread as the real amounts (at most `most`).
-
-    A regression toward the mean gives every new photo nearly the typical amount: the best
-    guess photo by photo, yet no sea then moves much more than a forest, fast scenes crawl and
-    the clips' motion, summed, falls short. Widened, the amounts are distributed as the real
-    ones are, at some cost photo by photo (calibrate_file reports both)."""
+    videos it never saw, they are as spread as the real amounts (at most `most`): a regression
+    toward the mean gives every new photo nearly the typical amount."""
     predicted = weighted_std(cross_validated, weights)
     return float(min(most, weighted_std(log_motion, weights) / max(predicted, 1e-6)))
+
+
+def fit_spread(
+    log_predicted: np.ndarray,
+    real_motion: np.ndarray,
+    center: float,
+    widest: float,
+    weights: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """The spread of the amount head's log predictions about `center` (0: one amount for
+    all, 1: as fit, up to `widest`: as spread as the real amounts) that best matches the
+    measured `real_motion` photo by photo (the smallest speed factor; ties to the one nearest
+    1); returns (spread, its factor)."""
+    candidates = sorted(
+        {*np.linspace(0.0, max(widest, 1.0), 13).round(3), 1.0}, key=lambda s: abs(s - 1)
+    )
+    best = (1.0, float("inf"))
+    for spread in candidates:
+        amount = np.exp(center + spread * (log_predicted - center)) - AMOUNT_EPS
+        factor = speed_factor(np.clip(amount, 0, None), real_motion, weights)
+        if factor < best[1] - 1e-9:
+            best = (float(spread), factor)
+    return best
 
 
 def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int) -> dict:
@@ -169,8 +188,8 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
     1. its amount head, refit as a ridge regression of the training clips' measured motion on
        what the head sees of their first frames (flipped too), strength by cross-validation
        over videos;
-    2. its spread about the training clips' median amount, so that on videos it never saw its
-       amounts are as spread as the real ones (fit_spread);
+    2. its spread about the training clips' median amount (fit_spread on `split`'s clips:
+       from one amount for all to as spread as the real amounts, matched_spread);
     3. the gain that makes its animations of up to `n_clips` of `split`'s first frames move at
        those clips' median flow speed.
 
@@ -196,13 +215,11 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
     )
     both = np.concatenate([log_motion, log_motion])
     beta, bias, strength, cross_validated = fit_amount_head(features, both, train_sources * 2)
-    spread = fit_spread(cross_validated, both, video_weights(train_sources * 2))
+    widest = matched_spread(cross_validated, both, video_weights(train_sources * 2))
     center = float(np.median(log_motion))
     with torch.no_grad():
         G.amount_head.weight.copy_(torch.from_numpy(beta[None]).float())
         G.amount_head.bias.fill_(bias)
-    G.amount_center.fill_(center)
-    G.amount_spread.fill_(spread)
 
     held = read_motion(data, split)
     held_weights = video_weights(sources)
@@ -211,6 +228,10 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
     def held_factor(spread: float) -> float:
         amount = np.exp(center + spread * (log_predicted - center)) - AMOUNT_EPS
         return speed_factor(np.clip(amount, 0, None), held["motion"], held_weights)
+
+    spread, _ = fit_spread(log_predicted, held["motion"], center, widest, held_weights)
+    G.amount_center.fill_(center)
+    G.amount_spread.fill_(spread)
 
     G.motion_gain.fill_(1.0)
     picks = np.linspace(0, len(clips) - 1, min(n_clips, len(clips))).round().astype(int)
@@ -223,7 +244,9 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
         "amount_strength": strength,
         "amount_center": center,
         "amount_spread": spread,
+        "matched_spread": widest,
         "amount_factor": held_factor(spread),  # per photo on `split`, as calibrated
+        "matched_factor": held_factor(widest),  # as spread as the real amounts
         "unspread_factor": held_factor(1.0),  # the head as fit
         "constant_factor": held_factor(0.0),  # one amount for every photo
         "gain": gain,
