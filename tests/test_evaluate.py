@@ -157,6 +157,19 @@ def test_flow_speed_rows_have_known_answers(tmp_path):
     constant = rows[CONSTANT_SPEED]
     assert constant["flow_speed"] == pytest.approx(np.median(real_speeds))
     assert constant["speed_factor"] < 1.1  # every real clip moves at about the same speed
+    assert np.isnan(rows[REAL]["still_flow"])  # the real clips pan everywhere: nothing still
+
+
+def test_still_area_flow_reads_motion_where_the_real_clip_stood_still():
+    from scenegan.evaluation.metrics import still_area_flow
+
+    real = np.zeros((3, 4, 10), np.float32)
+    real[:, :, 5:] = 1.0  # the right half moves, the left half stands still
+    everywhere = np.full_like(real, 0.5)
+    assert still_area_flow(everywhere, real) == pytest.approx(0.5)
+    assert still_area_flow(real, real) == 0.0
+    assert still_area_flow(np.zeros_like(real), real) == 0.0
+    assert np.isnan(still_area_flow(everywhere, np.ones_like(real)))  # no still place
 
 
 def test_seed_baseline_row_and_small_stage(tmp_path):

@@ -221,12 +221,15 @@ def score_rows(
     photos, real_motion = real[:, 0], metrics.motion_energy(real)
     speed_cache = {} if speed_cache is None else speed_cache
     real_speeds = metrics.clip_flow_speeds(real, speed_cache)
+    real_maps = metrics.clip_flow_maps(real, speed_cache)
     rows: dict[str, dict] = {}
     for label in tqdm(clips, desc="clip statistics", leave=False):
         rows[label] = clip_metrics(clips[label], photos, real_motion)
         rows[label]["diversity"] = diversity.get(label, float("nan"))
         speeds = metrics.clip_flow_speeds(clips[label], speed_cache)
         rows[label].update(metrics.speed_columns(speeds, real_speeds))
+        maps = metrics.clip_flow_maps(clips[label], speed_cache)
+        rows[label]["still_flow"] = metrics.still_area_flow(maps, real_maps)
         rows[label]["flow_speed_clips"] = speeds.tolist()
     constant = np.full(len(real_speeds), np.median(real_speeds))
     rows = {  # the constant-speed row right under the real clips'

@@ -23,6 +23,9 @@ FLOW_PERCENTILES = (50, 90, 99)
 SPEED_FLOOR = 0.01
 
 
+STILL_FLOW = 0.05  # pixels per frame: below this, a place of a real clip stands still
+
+
 def _grey(array: np.ndarray) -> np.ndarray:
     # float32 keeps 256 clips at about 120 MB per copy; sums over one frame stay exact enough.
     return np.asarray(array, dtype=np.float32)
@@ -138,22 +141,47 @@ def flow_stats(clips: np.ndarray) -> dict[str, float]:
 def clip_flow_speeds(clips: np.ndarray, cache: dict | None = None) -> np.ndarray:
     """(N,) each clip's flow speed: its mean DIS optical-flow magnitude over pixels and frame
     pairs, pixels per frame (pipeline/motion_fields.py, as the dataset's `motion`). `cache`
-    (clip bytes -> speed) saves measuring the same clip twice (evaluate's groups)."""
+    (clip bytes -> speed and map) saves measuring the same clip twice (evaluate's groups)."""
+    return np.array([speed for speed, _ in clip_flow_annotations(clips, cache)])
+
+
+def clip_flow_maps(clips: np.ndarray, cache: dict | None = None) -> np.ndarray:
+    """(N, H, W) each clip's DIS flow speed per pixel, averaged over its frame pairs (the
+    dataset's `motion_map`), pixels per frame; `cache` as clip_flow_speeds'."""
+    return np.stack([speed_map for _, speed_map in clip_flow_annotations(clips, cache)])
+
+
+def clip_flow_annotations(clips: np.ndarray, cache: dict | None = None) -> list[tuple]:
+    """(flow speed, flow speed map) of each clip, measured once per clip bytes in `cache`."""
     from scenegan.pipeline.motion_fields import annotate_clip
 
     clips = np.asarray(clips)
     if clips.dtype != np.uint8:
         clips = np.clip(np.rint(clips), 0, 255).astype(np.uint8)
-    speeds = np.empty(len(clips))
-    for i, clip in enumerate(clips):
+    annotations = []
+    for clip in clips:
         key = clip.tobytes() if cache is not None else None
-        if key is not None and key in cache:
-            speeds[i] = cache[key]
-            continue
-        speeds[i] = annotate_clip(clip).motion
-        if key is not None:
-            cache[key] = speeds[i]
-    return speeds
+        if key is None or key not in cache:
+            motion = annotate_clip(clip)
+            value = (float(motion.motion), np.asarray(motion.motion_map, np.float32))
+            if key is None:
+                annotations.append(value)
+                continue
+            cache[key] = value
+        annotations.append(cache[key])
+    return annotations
+
+
+def still_area_flow(maps: np.ndarray, real_maps: np.ndarray, still: float = STILL_FLOW) -> float:
+    """Mean flow speed (pixels per frame) of a row's clips where their photo's real clip stood
+    still (its mean flow under `still`): rock, buildings, trunks. Over the clips with at least
+    5% of such pixels; nan if none has. The real row reads how still those places really were."""
+    values = [
+        float(speed_map[place].mean())
+        for speed_map, real_map in zip(maps, real_maps, strict=True)
+        if (place := real_map < still).mean() >= 0.05
+    ]
+    return float(np.mean(values)) if values else float("nan")
 
 
 def speed_ratio(speeds: np.ndarray, real_speeds: np.ndarray) -> float:
@@ -326,6 +354,16 @@ METRICS: tuple[Metric, ...] = (
         "median speed: what knowing only the typical amount scores.",
         None,
         _cell("speed_factor"),
+    ),
+    Metric(
+        "still_flow",
+        "flow where real is still",
+        "mean DIS flow speed (pixels per frame) of the row's clips in the places where the "
+        "photo's real clip moved less than 0.05 px a frame (rock, buildings, trunks), over the "
+        "clips with at least 5% of such places: about the real row's value when what stands "
+        "still stays still.",
+        None,
+        _cell("still_flow", 3),
     ),
     Metric(
         "scene_corr",
