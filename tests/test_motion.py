@@ -84,7 +84,8 @@ def test_speed_scales_the_amount_and_loop_joins_the_ends():
         _, two = G(photo, z, motion=motion, speed=2.0, with_penalties=True)
         plain = G(photo, z, motion=motion)
         looped = G(photo, z, motion=motion, loop=True)
-    assert torch.allclose(two["motion_map"].mean(), 2 * one["motion_map"].mean(), rtol=1e-3)
+    # the same motion twice as far, pixel by pixel (not other motion of twice the mean speed)
+    assert torch.allclose(two["motion_map"], 2 * one["motion_map"], rtol=1e-4, atol=1e-6)
 
     def seam(clip):  # |last - first| over the mean frame-to-frame change
         step = (clip[:, :, 1:] - clip[:, :, :-1]).abs().mean()

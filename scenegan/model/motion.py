@@ -199,19 +199,20 @@ class MotionGenerator(FlowGenerator):
         log_amount = self.predict_amount(encoded, fps)
         if motion is None:
             motion = self.amount(log_amount)
-        motion = torch.as_tensor(motion, device=photo.device).float().expand(batch) * speed
+        motion = torch.as_tensor(motion, device=photo.device).float().expand(batch)
+        # the networks see the amount before `speed`: speed scales the same motion, so that
+        # speed 2 moves the same places twice as far rather than choosing other motion
         condition = torch.stack(
             [(motion + AMOUNT_EPS).log(), (fps / REFERENCE_FPS).log()], dim=1
         )  # (B, 2)
         raw = self.raw_fields(encoded, z, condition)
-        paths = self.trajectories(raw, motion * self.stage_scale())
+        paths = self.trajectories(raw, motion * speed * self.stage_scale())
         n_frames = self.fmt.n_frames
         omega = paths["omega"]
         if loop:  # whole cycles per clip, so the oscillation returns to frame 0
             omega = (omega * n_frames / (2 * math.pi)).round().clamp(min=1) * 2 * math.pi / n_frames
-        fields = motion_controls(
-            self.frame_fields(encoded, z, condition), loop=loop, speed=speed
-        ).float()
+        fields = motion_controls(self.frame_fields(encoded, z, condition), loop=loop, speed=1.0)
+        fields = torch.cat([fields[:, :, :2] * speed, fields[:, :, 2:]], dim=2).float()
         height, width = self.fmt.frame_shape
         base = identity_grid(height, width, raw)  # (1, H, W, 2)
         velocity = self.to_grid_units(paths["velocity"], dim=1)
