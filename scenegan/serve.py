@@ -35,7 +35,7 @@ from starlette.routing import Route
 from scenegan.animation_files import RESAMPLING, animation_bytes
 from scenegan.config import ServeConfig
 from scenegan.errors import UserError
-from scenegan.model.animator import EXAMPLES, Animator, grid_frames, output_names
+from scenegan.model.animator import EXAMPLES, Animator, controls_of, grid_frames, output_names
 from scenegan.serve_limits import (
     BadRequest,
     ClientGone,
@@ -125,15 +125,7 @@ class Service:
         """uint8 (T, H, W): animation `index` of n; else with n > 1 the photo and its n
         animations side by side (as `sample --grid`); else the one animation."""
         with self.lock:
-            animations = self.animator.animations(
-                photo,
-                options.n,
-                seed,
-                loop=options.loop,
-                speed=options.speed,
-                motion=options.motion,
-                fps=options.fps,
-            )
+            animations = self.animator.animations(photo, options.n, seed, **controls_of(options))
         if options.index is not None:
             return animations[options.index]
         return grid_frames(photo, animations) if options.n > 1 else animations[0]

@@ -114,6 +114,12 @@ def requested_controls(controls: dict, offered: tuple[str, ...], model: str = "t
     return wanted
 
 
+def controls_of(options) -> dict:
+    """The controls (archs.CONTROL_DEFAULTS: loop, speed, motion, fps) that `options` (sample's
+    config, serve's query) asks for, by their attribute names."""
+    return {name: getattr(options, name) for name in CONTROL_DEFAULTS}
+
+
 def draw_noise(G: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
     """(n, G.noise_dim) standard normal noise from a generator seeded with `seed`."""
     generator = torch.Generator().manual_seed(seed)

@@ -18,7 +18,7 @@ from scenegan.clip_format import ClipFormat
 from scenegan.config import SampleConfig
 from scenegan.errors import UserError
 from scenegan.files import same_file, writable_folder
-from scenegan.model.animator import EXAMPLES, Animator, grid_frames, output_names
+from scenegan.model.animator import EXAMPLES, Animator, controls_of, grid_frames, output_names
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
@@ -101,15 +101,7 @@ def sample(
             click.echo(f"skipped {error}", err=True)
             failed.append(path)
             continue
-        animations = animator.animations(
-            photo,
-            config.n,
-            seed,
-            loop=config.loop,
-            speed=config.speed,
-            motion=config.motion,
-            fps=config.fps,
-        )
+        animations = animator.animations(photo, config.n, seed, **controls_of(config))
         panels = [grid_frames(photo, animations)] if config.grid else list(animations)
         for name, frames in zip(output_names(stem, config.n, config.grid), panels, strict=True):
             out_path = config.out / f"{name}.{config.format}"
