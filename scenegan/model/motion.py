@@ -212,7 +212,9 @@ class MotionGenerator(FlowGenerator):
         if loop:  # whole cycles per clip, so the oscillation returns to frame 0
             omega = (omega * n_frames / (2 * math.pi)).round().clamp(min=1) * 2 * math.pi / n_frames
         fields = motion_controls(self.frame_fields(encoded, z, condition), loop=loop, speed=1.0)
-        fields = torch.cat([fields[:, :, :2] * speed, fields[:, :, 2:]], dim=2).float()
+        if speed != 1:  # the jitter moves `speed` times as far; the residual is not motion
+            fields = torch.cat([fields[:, :, :2] * speed, fields[:, :, 2:]], dim=2)
+        fields = fields.float()
         height, width = self.fmt.frame_shape
         base = identity_grid(height, width, raw)  # (1, H, W, 2)
         velocity = self.to_grid_units(paths["velocity"], dim=1)
