@@ -294,3 +294,17 @@ def test_serve_passes_motion_and_fps_to_a_motion_model():
     served = Service(model).clip(photo, options, 3)
     assert np.array_equal(served, model.animations(photo, 1, 3, motion=1.5, fps=24.0)[0])
     assert not np.array_equal(served, model.animations(photo, 1, 3, motion=0.2, fps=24.0)[0])
+
+
+def test_a_calibrated_spread_survives_the_old_name_beside_it():
+    """Files trained before the spread was renamed carry `amount_shrink`; calibration writes
+    `amount_spread` beside it, and that calibrated value is the one loaded."""
+    G = motion_model()
+    state = G.state_dict()
+    del state["amount_spread"]
+    state["amount_shrink"] = torch.tensor(0.7)
+    G.load_state_dict(state)
+    assert float(G.amount_spread) == pytest.approx(0.7)
+    state["amount_spread"] = torch.tensor(0.5)
+    G.load_state_dict(state)
+    assert float(G.amount_spread) == pytest.approx(0.5)

@@ -249,8 +249,9 @@ class MotionGenerator(FlowGenerator):
 def _identity_calibration(state_dict, prefix, *args) -> None:
     """Files written before the amount calibration existed: as predicted (spread 1); before
     it was a spread, it was called a shrinkage."""
-    if prefix + "amount_shrink" in state_dict:
-        state_dict[prefix + "amount_spread"] = state_dict.pop(prefix + "amount_shrink")
+    shrink = state_dict.pop(prefix + "amount_shrink", None)
+    if shrink is not None:  # a calibrated spread written beside the old name wins
+        state_dict.setdefault(prefix + "amount_spread", shrink)
     state_dict.setdefault(prefix + "amount_spread", torch.tensor(1.0))
     state_dict.setdefault(prefix + "amount_center", torch.tensor(0.0))
 
