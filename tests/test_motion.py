@@ -308,3 +308,43 @@ def test_a_calibrated_spread_survives_the_old_name_beside_it():
     state["amount_spread"] = torch.tensor(0.5)
     G.load_state_dict(state)
     assert float(G.amount_spread) == pytest.approx(0.5)
+
+
+def test_the_serve_page_sends_motion_and_fps_to_a_model_that_takes_them():
+    """The page's motion and frame-rate fields reach the model (the GIF is the one the API
+    gives for those options, not the one for the model's own guess); blank, they are not sent."""
+    pytest.importorskip("starlette")
+    import httpx
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from web import chromium, fetch_bytes, served
+
+    from scenegan.config import ServeConfig
+    from scenegan.model.animator import EXAMPLES
+    from scenegan.serve import create_app
+
+    photo = EXAMPLES / "lake-pier.jpg"
+    app = create_app(ServeConfig(), generator=(motion_model("large"), {"arch": "motion"}))
+    with served(app) as url, chromium() as driver, httpx.Client(base_url=url, timeout=60) as api:
+
+        def answer(query: str) -> bytes:
+            files = {"image": (photo.name, photo.read_bytes())}
+            return api.post(f"/animate?seed=0&scale=4{query}", files=files).content
+
+        driver.get(url)
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: d.find_element(By.ID, "motion").is_enabled())
+        driver.find_element(By.ID, "file").send_keys(str(photo))
+        driver.execute_script("document.getElementById('n').value = 1")
+        shown = []
+        for motion, fps in (("1.5", "24"), ("", "")):
+            for name, value in (("motion", motion), ("fps", fps)):
+                field = driver.find_element(By.ID, name)
+                field.clear()
+                field.send_keys(value)
+            driver.find_element(By.ID, "animate").click()
+            wait.until(lambda d: "1 animation(s)" in d.find_element(By.ID, "status").text)
+            img = driver.find_element(By.CSS_SELECTOR, "img.animation")
+            shown.append(fetch_bytes(driver, img.get_attribute("src")))
+        assert shown[0] == answer("&motion=1.5&fps=24") != answer("")
+        assert shown[1] == answer("")
