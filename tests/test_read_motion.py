@@ -13,6 +13,7 @@ from scenegan.pipeline.motion_fields import annotate_clip
 from scenegan.pipeline.shards import (
     MOTION_CACHE_DIR,
     read_motion,
+    read_photos,
     read_split,
     shard_name,
     write_index,
@@ -114,3 +115,11 @@ def test_stored_annotations_are_read_as_they_are(tmp_path, monkeypatch):
     assert motion["flow_std"].tolist() == pytest.approx([0.0, 0.1])
     assert not (root / MOTION_CACHE_DIR).exists()
     assert shards.clip_details_dtypes(CLIP)["mean_flow"] == (np.dtype(np.float16), (45, 80, 2))
+
+
+def test_read_photos_is_frame_0_of_read_split_over_shards(tmp_path):
+    root = _old_dataset(tmp_path / "data", [[0.5, 1.0], [2.0]])
+    clips, _ = read_split(root, "train")
+    photos = read_photos(root, "train")
+    assert photos.shape == (3, *CLIP.image_shape) and np.array_equal(photos, clips[:, 0])
+    assert read_photos(root, "val").shape == (0, *CLIP.image_shape)

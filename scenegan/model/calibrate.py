@@ -1,7 +1,10 @@
 """Calibrate how much a motion model moves: its amount head refit on the training clips'
-measured motion, its spread fit on held-out photos (the select split), then a gain on those
-photos so that its animations move at the real clips' optical-flow speed. Every source video
-weighs the same."""
+measured motion (every source video weighing the same), its spread fit on what it says of
+photos it never saw (the training videos left out of each cross-validation fold, and the select
+split), then a gain on the select photos so that its animations move at the real clips'
+optical-flow speed. Spread and gain weigh every clip the same, as `evaluate` does: weighing
+videos the same on a select split of 16 videos set a gain 1.5x too fast for the clips of new
+videos."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from scenegan.model.checkpoint import atomic_save, load_generator, read_checkpoi
 from scenegan.model.downsample import downsample
 from scenegan.model.motion import AMOUNT_EPS
 from scenegan.pipeline.motion_fields import annotate_clip
-from scenegan.pipeline.shards import read_motion, read_split
+from scenegan.pipeline.shards import read_fields, read_motion, read_photos
 
 RIDGE_STRENGTHS = tuple(float(s) for s in np.logspace(-3, 3, 13))  # the amount head's ridge
 
@@ -50,8 +53,8 @@ def fit_gain(
     rounds: int = 3,
 ) -> float:
     """Set G.motion_gain so that G's animations of the real clips' frame 0, at the clips' own
-    frame rates `rates`, move at the real clips' median optical-flow speed (each video weighing
-    the same); returns the gain. Speed grows about linearly with the gain, so a few
+    frame rates `rates`, move at the real clips' median optical-flow speed (each clip weighing
+    its `weights`); returns the gain. Speed grows about linearly with the gain, so a few
     multiplicative rounds settle it.
 
     Flow speed, not pixel change: a select split of a few videos can be mostly rain on a window,
@@ -188,8 +191,9 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
     1. its amount head, refit as a ridge regression of the training clips' measured motion on
        what the head sees of their first frames (flipped too), strength by cross-validation
        over videos;
-    2. its spread about the training clips' median amount (fit_spread on `split`'s clips:
-       from one amount for all to as spread as the real amounts, matched_spread);
+    2. its spread about the training clips' median amount (fit_spread from one amount for all
+       to as spread as the real amounts, matched_spread), on the photos the head did not see:
+       the cross-validated predictions of the training clips and its predictions of `split`'s;
     3. the gain that makes its animations of up to `n_clips` of `split`'s first frames move at
        those clips' median flow speed.
 
@@ -198,14 +202,13 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
     G, _ = load_generator(path)
     if not isinstance(getattr(G, "motion_gain", None), torch.Tensor):  # what calibration sets
         raise UserError(f"{path}: only a motion model (--arch motion) has a gain to calibrate")
-    clips, sources = read_split(data, split)
-    if len(clips) == 0:
+    photos = read_photos(data, split)
+    if len(photos) == 0:
         raise UserError(
             f"{data} has no {split} clips to calibrate on; build with --select-fraction"
         )
-    train_clips, train_sources = read_split(data, "train")
-    train_photos = downsample(train_clips[:, 0], G.fmt)
-    del train_clips
+    train_photos = downsample(read_photos(data, "train"), G.fmt)
+    train_sources = read_fields(data, "train", ("source_id",))["source_id"]
     train = read_motion(data, "train")
     log_motion = np.log(train["motion"].astype(np.float64) + AMOUNT_EPS)
     features = amount_features(
@@ -222,21 +225,23 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
         G.amount_head.bias.fill_(bias)
 
     held = read_motion(data, split)
-    held_weights = video_weights(sources)
-    log_predicted = amount_features(G, downsample(clips[:, 0], G.fmt), held["fps"]) @ beta + bias
+    log_predicted = amount_features(G, downsample(photos, G.fmt), held["fps"]) @ beta + bias
 
     def held_factor(spread: float) -> float:
         amount = np.exp(center + spread * (log_predicted - center)) - AMOUNT_EPS
-        return speed_factor(np.clip(amount, 0, None), held["motion"], held_weights)
+        return speed_factor(np.clip(amount, 0, None), held["motion"])
 
-    spread, _ = fit_spread(log_predicted, held["motion"], center, widest, held_weights)
+    unseen = np.concatenate([cross_validated[: len(log_motion)], log_predicted])
+    unseen_motion = np.concatenate([train["motion"], held["motion"]])
+    spread, _ = fit_spread(unseen, unseen_motion, center, widest)
     G.amount_center.fill_(center)
     G.amount_spread.fill_(spread)
 
     G.motion_gain.fill_(1.0)
-    picks = np.linspace(0, len(clips) - 1, min(n_clips, len(clips))).round().astype(int)
-    real = downsample(torch.from_numpy(clips[picks]), G.fmt).numpy()
-    gain = fit_gain(G, real, video_weights([sources[i] for i in picks]), held["fps"][picks])
+    picks = np.linspace(0, len(photos) - 1, min(n_clips, len(photos))).round().astype(int)
+    clips = read_fields(data, split, ("clips",), rows=picks)["clips"]
+    real = downsample(torch.from_numpy(clips), G.fmt).numpy()
+    gain = fit_gain(G, real, np.ones(len(picks)), held["fps"][picks])
     obj = read_checkpoint(path)
     calibration = {
         "split": split,
@@ -251,6 +256,7 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
         "constant_factor": held_factor(0.0),  # one amount for every photo
         "gain": gain,
     }
+    obj["G_ema"].pop("amount_shrink", None)  # the spread's old name would shadow it
     for name in ("amount_center", "amount_spread", "motion_gain"):
         obj["G_ema"][name] = getattr(G, name).clone()
     for name in ("weight", "bias"):

@@ -342,6 +342,14 @@ class Shard:
         """uint8 clips (n, *fmt.shape)."""
         return self.read("clips", rows)
 
+    def photos(self) -> np.ndarray:
+        """Frame 0 of every clip (n, *fmt.image_shape), a clip at a time: the whole clips are
+        never in memory at once."""
+        try:
+            return self.file["clips"][:, 0]
+        except (OSError, KeyError) as error:
+            raise UserError(f"{self.path} is damaged ({error}); {self.hint}") from None
+
     def source_ids(self, rows: Sequence[int] | np.ndarray | None = None) -> list[str]:
         return [
             s.decode() if isinstance(s, bytes) else str(s) for s in self.read("source_id", rows)
@@ -526,6 +534,14 @@ def read_split(dataset: Path | str | DatasetIndex, split: str) -> tuple[np.ndarr
     """All clips of one split in memory: (uint8 (N, *fmt.shape), source id per clip)."""
     fields = read_fields(dataset, split, ("clips", "source_id"))
     return fields["clips"], fields["source_id"]
+
+
+def read_photos(dataset: Path | str | DatasetIndex, split: str) -> np.ndarray:
+    """Frame 0 of every clip of a split (uint8 (N, *fmt.image_shape)), in read_split's order:
+    what reads only the photos needs a 32nd of read_split's memory."""
+    index = as_index(dataset)
+    photos = [shard.photos() for shard in index.split(split)]
+    return np.concatenate(photos) if photos else np.zeros((0, *index.fmt.image_shape), np.uint8)
 
 
 # ---------------------------------------------------------------- motion annotations
