@@ -93,6 +93,16 @@ def test_names_aliases_and_defaults_come_from_the_registry():
         register(Arch("seed", "x:Y", "an alias taken already"))
 
 
+def test_the_registry_facts_agree_with_the_networks():
+    """The registry stays torch-free for option checks, so whether an arch widens is written
+    twice (Arch.widens, Networks.widen): here the two are held to each other."""
+    from scenegan.model.archs import networks_of
+
+    for name, arch in ARCHS.items():
+        networks = networks_of(name)
+        assert arch.widens == (networks.widen is not None), name
+
+
 def test_a_checkpoint_of_an_unknown_arch_is_one_line(tmp_path):
     state = torch.load(ckpt.SHIPPED_CHECKPOINT, weights_only=True)
     state["arch"] = "wobble"
