@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from scenegan.cli import cli
 from scenegan.clip_format import CLIP, SMALL
 from scenegan.errors import UserError
 from scenegan.evaluation import evaluate as evaluate_module
+from scenegan.evaluation.classes import CAPTION, class_speeds
 from scenegan.evaluation.evaluate import (
     CONSTANT_SPEED,
     REAL,
@@ -228,6 +230,9 @@ def test_groups_score_the_rows_again_on_each_group_of_videos(tmp_path, tiny_fvd)
     assert odd["rows"][REAL]["fvd"] >= 0 and "fvd" in zero["rows"]["drifting photo"]
     text = (tmp_path / "out" / "report.md").read_text()
     assert "**odd**: the 8 clips of video1,video3" in text
+    assert set(report["classes"]) == {"video0", "video1", "video2", "video3"}  # no '-': a video
+    assert report["classes"]["video0"]["rows"]["copied photo"]["flow_speed_ratio"] == 0
+    assert CAPTION in text and escape(CAPTION) in (tmp_path / "out" / "report.html").read_text()
     with pytest.raises(UserError, match="a group needs 4"):
         evaluate(replace(config, groups="none=nothing-*"), generator=(CopiedPhoto(), {}))
 
@@ -257,3 +262,17 @@ def test_evaluate_opens_each_shard_once(tmp_path, monkeypatch):
     report = evaluate(config)
     assert report["n_clips"] == 8
     assert sorted(opened) == ["train-00000.h5", "val-00000.h5"]
+
+
+def test_class_speeds_measure_each_class_against_its_own_real_clips():
+    """A row at the real speed of one class and twice that of the other is 1x / 1 and 2x / 2."""
+    ids = ["fire-a.mp4", "fire-b.mp4", "fire-b.mp4", "clouds-x.mp4"]
+    real = np.array([1.0, 2.0, 3.0, 0.1])
+    made = np.array([1.0, 2.0, 3.0, 0.2])
+    classes = class_speeds({REAL: real, "model": made}, REAL, ids)
+    assert list(classes) == ["clouds", "fire"]
+    assert (classes["fire"]["n_clips"], classes["fire"]["n_videos"]) == (3, 2)
+    assert classes["fire"]["rows"]["model"] == {"flow_speed_ratio": 1.0, "speed_factor": 1.0}
+    clouds = classes["clouds"]["rows"]["model"]
+    assert clouds["flow_speed_ratio"] == 2.0
+    assert clouds["speed_factor"] == pytest.approx(0.21 / 0.11)  # the 0.01 px/frame floor

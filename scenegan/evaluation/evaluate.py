@@ -20,6 +20,7 @@ from scenegan.clip_format import ClipFormat
 from scenegan.config import EvaluateConfig
 from scenegan.errors import UserError
 from scenegan.evaluation import metrics
+from scenegan.evaluation.classes import class_speeds
 from scenegan.evaluation.groups import group_reports
 from scenegan.evaluation.html import write_html
 from scenegan.evaluation.report import REAL, write_report
@@ -295,6 +296,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         lambda c, f: score_rows(c, f, diversity, config, speed_cache),
     )
     grey_photos = grey[REAL][:, 0]
+    speeds = {label: metrics.clip_flow_speeds(c, speed_cache) for label, c in grey.items()}
 
     report = {
         "checkpoint": checkpoint,
@@ -314,6 +316,7 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         "definitions": {m.name: m.definition for m in metrics.METRICS},
         "rows": rows,
         "groups": groups,
+        "classes": class_speeds(speeds, REAL, source_ids),
         "per_frame_correlation": {
             label: np.nanmean(metrics.frame_correlation(c, grey_photos), axis=0).tolist()
             for label, c in grey.items()

@@ -11,6 +11,7 @@ import numpy as np
 
 from scenegan.animation_files import write_animation
 from scenegan.clip_format import DEFAULT_FPS, ClipFormat
+from scenegan.evaluation.classes import CAPTION, class_cells
 from scenegan.evaluation.report import REAL, spread, table_columns
 from scenegan.files import atomic_path, atomic_write_text
 
@@ -89,6 +90,18 @@ def group_tables(report: dict) -> str:
     )
 
 
+def class_speed_table(report: dict) -> str:
+    """report.md's flow speed by class."""
+    header, cells = class_cells(report.get("classes") or {})
+    if not cells:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in cells
+    )
+    return f"<h3>{escape(CAPTION)}</h3><table><tr>{head}</tr>{body}</table>"
+
+
 def samples_table(samples: list[dict[str, str]], labels: list[str]) -> str:
     header = ["photo"] + ["real continuation" if label == REAL else label for label in labels]
     rows = "".join(
@@ -142,6 +155,7 @@ def html_page(report: dict, samples: list[dict[str, str]], labels: list[str]) ->
 <p>{summary}</p>
 {table(report)}
 {group_tables(report)}
+{class_speed_table(report)}
 <p class="note">{escape(fvd_note(report))} The same numbers are in report.json and report.md.</p>
 <h2>Held-out photos, side by side</h2>
 <p class="note">Each row: one held-out photo (frame 0 of a real clip), its real continuation,

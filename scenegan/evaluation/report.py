@@ -11,6 +11,7 @@ import numpy as np
 
 from scenegan.clip_format import ClipFormat
 from scenegan.errors import UserError
+from scenegan.evaluation.classes import CAPTION, class_cells
 from scenegan.evaluation.metrics import METRICS
 from scenegan.files import atomic_path, atomic_write_text, is_within
 
@@ -59,6 +60,10 @@ def markdown(report: dict) -> str:
     for name, group in report.get("groups", {}).items():
         lines += ["", f"**{name}**: the {group['n_clips']} clips of {group['sources']}", ""]
         lines += table(group["rows"], columns)
+    header, cells = class_cells(report.get("classes") or {})
+    if cells:
+        lines += ["", f"**{CAPTION}**", "", "| " + " | ".join(header) + " |"]
+        lines += ["|" + "---|" * len(header)] + ["| " + " | ".join(row) + " |" for row in cells]
     fmt = report["clip_format"]
     half_a, half_b = report["fvd_sample_size"]
     text = [
