@@ -326,7 +326,7 @@ class Shard:
     def read(self, name: str, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """A per-clip field (`clips`, `start_time`, `fps`, `mean_flow`, ...): all rows, or
         `rows` in the order given (repeats allowed). A read that fails is a UserError."""
-        try:
+        with self._reading():
             dataset = self.file[name]
             if rows is None:
                 return dataset[...]
@@ -335,6 +335,12 @@ class Shard:
             if len(unique) == 0:
                 return np.zeros((0, *dataset.shape[1:]), dataset.dtype)
             return dataset[unique][inverse]
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """A read of this shard that fails is a UserError saying so."""
+        try:
+            yield
         except (OSError, KeyError) as error:
             raise UserError(f"{self.path} is damaged ({error}); {self.hint}") from None
 
@@ -345,10 +351,8 @@ class Shard:
     def photos(self) -> np.ndarray:
         """Frame 0 of every clip (n, *fmt.image_shape), a clip at a time: the whole clips are
         never in memory at once."""
-        try:
+        with self._reading():
             return self.file["clips"][:, 0]
-        except (OSError, KeyError) as error:
-            raise UserError(f"{self.path} is damaged ({error}); {self.hint}") from None
 
     def source_ids(self, rows: Sequence[int] | np.ndarray | None = None) -> list[str]:
         return [
