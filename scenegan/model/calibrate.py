@@ -20,7 +20,7 @@ from scenegan.model.checkpoint import atomic_save, load_generator, read_checkpoi
 from scenegan.model.downsample import downsample
 from scenegan.model.motion import AMOUNT_EPS
 from scenegan.pipeline.motion_fields import annotate_clip
-from scenegan.pipeline.shards import read_fields, read_motion, read_photos
+from scenegan.pipeline.shards import read_fields, read_index, read_motion, read_photos
 
 RIDGE_STRENGTHS = tuple(float(s) for s in np.logspace(-3, 3, 13))  # the amount head's ridge
 
@@ -202,14 +202,15 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
     G, _ = load_generator(path)
     if not isinstance(getattr(G, "motion_gain", None), torch.Tensor):  # what calibration sets
         raise UserError(f"{path}: only a motion model (--arch motion) has a gain to calibrate")
-    photos = read_photos(data, split)
+    index = read_index(data)  # every shard opened (and checked) once, for every read below
+    photos = read_photos(index, split)
     if len(photos) == 0:
         raise UserError(
             f"{data} has no {split} clips to calibrate on; build with --select-fraction"
         )
-    train_photos = downsample(read_photos(data, "train"), G.fmt)
-    train_sources = read_fields(data, "train", ("source_id",))["source_id"]
-    train = read_motion(data, "train")
+    train_photos = downsample(read_photos(index, "train"), G.fmt)
+    train_sources = read_fields(index, "train", ("source_id",))["source_id"]
+    train = read_motion(index, "train")
     log_motion = np.log(train["motion"].astype(np.float64) + AMOUNT_EPS)
     features = amount_features(
         G,
@@ -224,7 +225,7 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
         G.amount_head.weight.copy_(torch.from_numpy(beta[None]).float())
         G.amount_head.bias.fill_(bias)
 
-    held = read_motion(data, split)
+    held = read_motion(index, split)
     log_predicted = amount_features(G, downsample(photos, G.fmt), held["fps"]) @ beta + bias
 
     def held_factor(spread: float) -> float:
@@ -239,7 +240,7 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
 
     G.motion_gain.fill_(1.0)
     picks = np.linspace(0, len(photos) - 1, min(n_clips, len(photos))).round().astype(int)
-    clips = read_fields(data, split, ("clips",), rows=picks)["clips"]
+    clips = read_fields(index, split, ("clips",), rows=picks)["clips"]
     real = downsample(torch.from_numpy(clips), G.fmt).numpy()
     gain = fit_gain(G, real, np.ones(len(picks)), held["fps"][picks])
     obj = read_checkpoint(path)
