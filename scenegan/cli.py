@@ -362,7 +362,8 @@ _WEIGHT = Number(0, 1000)
     TrainConfig,
     "warm_start",
     help="a generator of this arch and stage trained at another colour or size (an exported "
-    "file or a state): G starts from its weights, gray layers inflated to rgb; D starts new",
+    "file or a state): G starts from its weights, gray layers inflated to rgb; D from a state "
+    "of the same format, else new",
 )
 @option(TrainConfig, "arch", ArchChoice(), arch_help())
 @option(TrainConfig, "loss", click.Choice(LOSSES))

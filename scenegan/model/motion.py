@@ -10,8 +10,10 @@ Frame t warps the photo, never the previous frame, by
 
     streamline of v over t frames  +  a * (sin(w t + phase) - sin(phase))
 
-plus the flow generator's small per-frame jitter and its residual, the texture change no warp
-explains (foam, flicker), trained adversarially. The fields are scaled so that their analytic
+plus the flow generator's small per-frame jitter and its smooth residual, and a full-resolution
+grain, the texture change no warp explains (foam, sparkle, flicker: issue 25's lesson 2): noise
+fixed per (z, frame), correlated over time, its strength per place predicted from the photo and
+the amount; all three trained adversarially and by the motion-map match. The fields are scaled so that their analytic
 mean speed is exactly `motion`: the network chooses where and how things move, the input says
 how much. In training `motion` is the real clip's measured value and the fields are regressed
 to its measured `mean_flow` (end-point error) and `motion_map` (the magnitude term that keeps
@@ -46,6 +48,9 @@ from scenegan.model.steps import PhotoWarpStep
 REFERENCE_FPS = 12.0  # the frame rate whose log is 0 in the conditioning
 AMOUNT_EPS = 0.01  # px/frame: the amount head predicts log(motion + AMOUNT_EPS)
 N_MOTION_FIELDS = 6  # velocity x, y; amplitude x, y; frequency; phase
+TEXTURE_SEED = 1234  # the grain's fixed random basis
+TEXTURE_CORRELATION = 0.5  # of the grain from one frame to the next
+TEXTURE_START = -2.0  # the grain's strength starts at softplus(-2) * texture_scale everywhere
 
 
 class MotionGenerator(FlowGenerator):
@@ -59,6 +64,7 @@ class MotionGenerator(FlowGenerator):
         self,
         *,
         jitter_scale: float = 0.02,
+        texture_scale: float = 0.05,
         max_cycles: float = 6.0,
         fps: float = REFERENCE_FPS,
         **kwargs,
@@ -82,6 +88,11 @@ class MotionGenerator(FlowGenerator):
         # Linear on detached features: its regression cannot bend the encoder, and
         # `export --calibrate` refits it by ridge regression on the training clips.
         self.amount_head = nn.Linear(2 * c2 + 1, 1)
+        # The grain: a fixed basis mixed by z (zero at frame 0), times a strength per place.
+        self.texture_scale = texture_scale
+        self.register_buffer("texture_basis", self.grain_basis(), persistent=False)
+        self.texture_gain = nn.Conv2d(c1, 1, 3, padding=1)
+        self.start_texture()
         if self.stage == "large":
             self.motion_large = nn.Conv2d(c0 + N_MOTION_FIELDS, c0, 3, padding=1)
             self.to_motion_large = nn.Conv2d(c0, N_MOTION_FIELDS, 3, padding=1)
@@ -110,16 +121,50 @@ class MotionGenerator(FlowGenerator):
         spread = center + self.amount_spread * (log_amount.float() - center)
         return (spread.exp() - AMOUNT_EPS).clamp(min=0) * self.motion_gain
 
+    # -- the grain ------------------------------------------------------------------------
+
+    def grain_basis(self) -> torch.Tensor:
+        """(noise_dim, T, H, W) unit-variance noise at this stage's size, each pixel an AR(1)
+        series over the frames (correlation TEXTURE_CORRELATION), less its frame 0."""
+        rng = torch.Generator().manual_seed(TEXTURE_SEED)
+        shape = (self.noise_dim, self.fmt.n_frames, *self.fmt.frame_shape)
+        fresh = torch.randn(shape, generator=rng)
+        rho = TEXTURE_CORRELATION
+        frames = [fresh[:, 0]]
+        for t in range(1, shape[1]):
+            frames.append(rho * frames[-1] + math.sqrt(1 - rho**2) * fresh[:, t])
+        basis = torch.stack(frames, dim=1)
+        return basis - basis[:, :1]
+
+    def start_texture(self) -> None:
+        """The grain's strength head as new: the same weak grain everywhere, to learn from."""
+        with torch.no_grad():
+            self.texture_gain.weight.zero_()
+            self.texture_gain.bias.fill_(TEXTURE_START)
+
+    def grain(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """(B, T, H, W) in [-1, 1] units: the basis mixed by z, times the strength per place
+        that the motion features `h` say, zero at frame 0."""
+        strength = self.texture_scale * F.softplus(self.texture_gain(h).float())
+        strength = F.interpolate(strength, size=self.fmt.frame_shape, mode="bilinear")
+        noise = torch.einsum("bk,kthw->bthw", z.float(), self.texture_basis)
+        return strength * noise / self.noise_dim**0.5
+
     # -- where and how --------------------------------------------------------------------
 
-    def raw_fields(self, encoded, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """The motion fields (B, 6, H, W) before scaling: velocity, amplitude (unscaled),
-        frequency and phase logits."""
+    def motion_features(self, encoded, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """(B, c1, 12, 20): the photo's features with the place's context, told z, how much
+        and how fast; the motion fields and the grain's strength are read from them."""
         e0, e1, e2 = encoded
         context = F.interpolate(self.motion_context(e2), size=e1.shape[-2:], mode="bilinear")
         film = self.motion_film(torch.cat([z, condition], dim=1).to(e1.dtype))
         scale, shift = film[..., None, None].chunk(2, dim=1)
-        h = lrelu((e1 + context) * (1 + scale) + shift)
+        return lrelu((e1 + context) * (1 + scale) + shift)
+
+    def raw_fields(self, encoded, h: torch.Tensor) -> torch.Tensor:
+        """The motion fields (B, 6, H, W) before scaling: velocity, amplitude (unscaled),
+        frequency and phase logits, from the motion features `h`."""
+        e0 = encoded[0]
         raw = self.to_motion(lrelu(self.motion_hidden(h)))  # (B, 6, 12, 20)
         if self.stage == "large":
             coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
@@ -205,7 +250,8 @@ class MotionGenerator(FlowGenerator):
         condition = torch.stack(
             [(motion + AMOUNT_EPS).log(), (fps / REFERENCE_FPS).log()], dim=1
         )  # (B, 2)
-        raw = self.raw_fields(encoded, z, condition)
+        h = self.motion_features(encoded, z, condition)
+        raw = self.raw_fields(encoded, h)
         paths = self.trajectories(raw, motion * speed * self.stage_scale())
         n_frames = self.fmt.n_frames
         omega = paths["omega"]
@@ -215,6 +261,7 @@ class MotionGenerator(FlowGenerator):
         if speed != 1:  # the jitter moves `speed` times as far; the residual is not motion
             fields = torch.cat([fields[:, :, :2] * speed, fields[:, :, 2:]], dim=2)
         fields = fields.float()
+        residual = fields[:, :, 2:] + self.grain(h, z)[:, :, None]  # the grain in every channel
         height, width = self.fmt.frame_shape
         base = identity_grid(height, width, raw)  # (1, H, W, 2)
         velocity = self.to_grid_units(paths["velocity"], dim=1)
@@ -225,12 +272,10 @@ class MotionGenerator(FlowGenerator):
         jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
         offsets = jitter - sway  # backward warping: sample where the content came from
         photo32 = photo.float()
-        frames = self.render(
-            photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:]
-        )
+        frames = self.render(photo32, integrate(velocity, base, n_frames) + offsets, residual)
         if loop:  # the streamline part as euler's: blend backward and forward integration
             ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
-            fore = self.render(photo32, ahead + offsets, fields[:, :, 2:])
+            fore = self.render(photo32, ahead + offsets, residual)
             weight = torch.arange(n_frames, device=photo.device, dtype=frames.dtype) / n_frames
             frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
         frames = frames.transpose(1, 2).to(photo.dtype)  # (B, C, T, H, W)
@@ -248,12 +293,17 @@ class MotionGenerator(FlowGenerator):
 
 def _identity_calibration(state_dict, prefix, *args) -> None:
     """Files written before the amount calibration existed: as predicted (spread 1); before
-    it was a spread, it was called a shrinkage."""
+    it was a spread, it was called a shrinkage. Files from before the grain: without it."""
     shrink = state_dict.pop(prefix + "amount_shrink", None)
     if shrink is not None:  # a calibrated spread written beside the old name wins
         state_dict.setdefault(prefix + "amount_spread", shrink)
     state_dict.setdefault(prefix + "amount_spread", torch.tensor(1.0))
     state_dict.setdefault(prefix + "amount_center", torch.tensor(0.0))
+    # before the grain: none (a strength of softplus(-30), about 1e-13)
+    weight = state_dict.get(prefix + "motion_hidden.weight")
+    if weight is not None and prefix + "texture_gain.weight" not in state_dict:
+        state_dict[prefix + "texture_gain.weight"] = weight.new_zeros(1, *weight.shape[1:])
+        state_dict[prefix + "texture_gain.bias"] = weight.new_full((1,), -30.0)
 
 
 def flow_losses(penalties: dict, targets: dict) -> dict:

@@ -259,10 +259,17 @@ def warm_start(cfg: TrainConfig, models: Models, clip: ClipFormat) -> str:
         for G in (models.G, models.G_ema):  # starts as the source model and learns them
             nn.init.zeros_(G.noise_gain.weight)
             nn.init.zeros_(G.noise_gain.bias)
+    if "texture_gain.weight" in new_G:  # a motion source from before the grain: it starts
+        for G in (models.G, models.G_ema):  # weak, not off (loading an old file turns it off)
+            G.start_texture()
     source = ckpt.trained_format(obj).describe()
+    D_line = ""
+    if "D" in obj and ckpt.trained_format(obj) == clip:  # a training state at this format
+        new_D = load_matching(models.D, obj["D"])
+        D_line = f"; D from it too (new in D: {', '.join(new_D) or 'nothing'})"
     return (
         f"warm start from {path} ({source} -> {clip.describe()}; new in G: "
-        f"{', '.join(new_G) or 'nothing'})"
+        f"{', '.join(new_G) or 'nothing'}{D_line})"
     )
 
 
