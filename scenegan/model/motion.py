@@ -13,12 +13,13 @@ Frame t warps the photo, never the previous frame, by
 plus the flow generator's small per-frame jitter and its smooth residual, and a full-resolution
 grain, the texture change no warp explains (foam, sparkle, flicker: issue 25's lesson 2): noise
 fixed per (z, frame), correlated over time, its strength per place predicted from the photo and
-the amount; all three trained adversarially and by the motion-map match. The fields are scaled so that their analytic
-mean speed is exactly `motion`: the network chooses where and how things move, the input says
-how much. In training `motion` is the real clip's measured value and the fields are regressed
-to its measured `mean_flow` (end-point error) and `motion_map` (the magnitude term that keeps
-averaging from shrinking oscillation); at sample time a small head predicts it from the photo,
-times a gain calibrated on the select split, times `--speed`, or `--motion` sets it.
+the amount; all three trained adversarially and by the motion-map match. The fields are scaled
+so that their analytic mean speed is exactly `motion`: the network chooses where and how things
+move, the input says how much. In training `motion` is the real clip's measured value and the
+fields are regressed to its measured `mean_flow` (end-point error) and `motion_map` (the
+magnitude term that keeps averaging from shrinking oscillation); at sample time a small head
+predicts it from the photo, times a gain calibrated on the select split, times `--speed`, or
+`--motion` sets it.
 """
 
 from __future__ import annotations
