@@ -16,6 +16,7 @@ from scenegan.animation_files import FORMATS, RESAMPLING
 from scenegan.archs import ARCHS, arch_choices
 from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
+    CALIBRATION_SPREADS,
     COMPILE_MODES,
     LOSSES,
     PRECISIONS,
@@ -487,7 +488,18 @@ def _training_folder(cfg: TrainConfig):
 )
 @click.option("--split", type=click.Choice(SPLITS), default="select", show_default=True)
 @click.option("--n-clips", type=click.IntRange(1, 10**6), default=64, show_default=True)
-def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips: int) -> None:
+@click.option(
+    "--spread",
+    type=click.Choice(CALIBRATION_SPREADS),
+    default="matched",
+    show_default=True,
+    help="--calibrate: widen the amount head's predictions until they are as spread as the "
+    "real amounts (matched: the real mix of slow and fast scenes), or as far as best matches "
+    "each photo's own amount on photos it did not see (closest: nearer the typical amount)",
+)
+def export(
+    checkpoint: str, out: str, calibrate: str | None, split: str, n_clips: int, spread: str
+) -> None:
     """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint."""
     from scenegan.files import output_lock
     from scenegan.model.checkpoint import check_export_target, export_generator
@@ -499,15 +511,14 @@ def export(checkpoint: str, out: str, calibrate: str | None, split: str, n_clips
         if calibrate:
             from scenegan.model.calibrate import calibrate_file
 
-            fit = calibrate_file(path, calibrate, split, n_clips)
+            fit = calibrate_file(path, calibrate, split, n_clips, spread)
             click.echo(
                 f"calibrated on {calibrate}: amount head refit on the train clips (ridge "
-                f"{fit['amount_strength']:.3g}), spread {fit['amount_spread']:.2f}; on the "
-                f"{split} clips the amount per photo is off by {fit['amount_factor']:.2f} (as "
-                f"fit: {fit['unspread_factor']:.2f}, one amount for all: "
-                f"{fit['constant_factor']:.2f}, as spread as real amounts "
-                f"({fit['matched_spread']:.2f}): {fit['matched_factor']:.2f}); motion gain "
-                f"{fit['gain']:.3f} on "
+                f"{fit['amount_strength']:.3g}), spread {fit['amount_spread']:.2f} ({spread}); "
+                f"on the {split} clips the amount per photo is off by "
+                f"{fit['amount_factor']:.2f} (as fit: {fit['unspread_factor']:.2f}, one amount "
+                f"for all: {fit['constant_factor']:.2f}, matched: {fit['matched_factor']:.2f}, "
+                f"closest: {fit['closest_factor']:.2f}); motion gain {fit['gain']:.3f} on "
                 f"{fit['n_clips']} of them"
             )
     click.echo(f"wrote {path}")

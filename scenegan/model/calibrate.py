@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from scenegan.clip_format import channels_first, to_unit
+from scenegan.config import CALIBRATION_SPREADS
 from scenegan.errors import UserError
 from scenegan.model.animator import animate_photos, draw_noise
 from scenegan.model.checkpoint import atomic_save, load_generator, read_checkpoint
@@ -185,15 +186,20 @@ def fit_spread(
     return best
 
 
-def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int) -> dict:
+def calibrate_file(
+    path: Path | str, data: Path | str, split: str, n_clips: int, spread_rule: str = "matched"
+) -> dict:
     """Calibrate the exported motion generator at `path` and write it into the file:
 
     1. its amount head, refit as a ridge regression of the training clips' measured motion on
        what the head sees of their first frames (flipped too), strength by cross-validation
        over videos;
-    2. its spread about the training clips' median amount (fit_spread from one amount for all
-       to as spread as the real amounts, matched_spread), on the photos the head did not see:
-       the cross-validated predictions of the training clips and its predictions of `split`'s;
+    2. its spread about the training clips' median amount, by `spread_rule`: "matched", so
+       that its cross-validated predictions of the training clips are as spread as the real
+       amounts (matched_spread: the animations' mix of slow and fast scenes is the real mix,
+       what the speed distance and the motion energy measure); or "closest", the spread from
+       one amount for all to that one that best matches every photo (fit_spread) on the photos
+       the head did not see: the cross-validated training clips and `split`'s;
     3. the gain that makes its animations of up to `n_clips` of `split`'s first frames move at
        those clips' median flow speed.
 
@@ -234,7 +240,11 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
 
     unseen = np.concatenate([cross_validated[: len(log_motion)], log_predicted])
     unseen_motion = np.concatenate([train["motion"], held["motion"]])
-    spread, _ = fit_spread(unseen, unseen_motion, center, widest)
+    if spread_rule not in CALIBRATION_SPREADS:
+        raise ValueError(f"spread_rule must be one of {CALIBRATION_SPREADS}, not {spread_rule!r}")
+    spread = widest
+    if spread_rule == "closest":
+        spread, _ = fit_spread(unseen, unseen_motion, center, widest)
     G.amount_center.fill_(center)
     G.amount_spread.fill_(spread)
 
@@ -249,10 +259,12 @@ def calibrate_file(path: Path | str, data: Path | str, split: str, n_clips: int)
         "n_clips": len(picks),
         "amount_strength": strength,
         "amount_center": center,
+        "spread_rule": spread_rule,
         "amount_spread": spread,
         "matched_spread": widest,
         "amount_factor": held_factor(spread),  # per photo on `split`, as calibrated
         "matched_factor": held_factor(widest),  # as spread as the real amounts
+        "closest_factor": held_factor(fit_spread(unseen, unseen_motion, center, widest)[0]),
         "unspread_factor": held_factor(1.0),  # the head as fit
         "constant_factor": held_factor(0.0),  # one amount for every photo
         "gain": gain,
