@@ -376,6 +376,12 @@ def test_warm_start_trains_an_rgb_model_from_a_gray_one(
     assert code == 0, output
     assert f"warm start from {source} (gray 80x45, 32 frames -> rgb 160x90, 32 frames" in output
     assert "alpha 1.00" in output  # nothing to fade in
+    assert "D from it" not in output  # D of another format starts new
+    # At its own format a training state gives D too: the run goes on with the adversary it had.
+    same = ["train", "--stage", "large", "--data", gray_dataset, "--out", tmp_path / "gray2"]
+    code, output = scenegan(capsys, [*same, "--arch", "flow", "--warm-start", source, *TINY])
+    assert code == 0, output
+    assert "D from it too (new in D: nothing)" in output
     state = ckpt.read_checkpoint(rgb / ckpt.state_name(2))
     assert (
         ckpt.trained_format(state) == RGB and state["G_ema"]["from_gray_large.weight"].shape[1] == 3

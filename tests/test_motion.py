@@ -57,6 +57,30 @@ def photo_batch(G, n: int) -> torch.Tensor:
     return torch.tensor(np.stack(photos), dtype=torch.float32)[:, None]
 
 
+def test_the_grain_is_full_resolution_texture_that_old_files_load_without():
+    """The grain changes pixels one by one (not smooth blobs), is zero at frame 0, follows z,
+    heads back to frame 0's with --loop, and a file from before it loads with it off."""
+    G = motion_model("large")
+    photo, z = photo_batch(G, 2), torch.randn(2, G.noise_dim)
+    with torch.no_grad():
+        h = G.motion_features(G.encode(photo), z, torch.zeros(2, 2))
+        grain = G.grain(h, z)
+        assert grain.shape == (2, G.fmt.n_frames, *G.fmt.frame_shape)
+        assert grain[:, 0].abs().max() == 0 and grain[:, 1:].abs().mean() > 0
+        step = grain.diff(dim=1)
+        across = (step[..., 1:] - step[..., :-1]).abs().mean()  # neighbours differ: not smooth
+        assert across > 0.5 * step.abs().mean()
+        assert not torch.allclose(grain[0], G.grain(h[:1], z[1:])[0])  # another z, other grain
+        clip = G(photo, z, motion=0.0, loop=True)
+        seam = (clip[:, :, -1] - clip[:, :, 0]).abs().mean()
+        assert seam < clip.diff(dim=2).abs().mean()
+    old = {k: v for k, v in G.state_dict().items() if not k.startswith("texture_gain")}
+    before = build_generator("motion", default_args("motion", "large")[0]).eval()
+    before.load_state_dict(old)
+    with torch.no_grad():
+        assert before.grain(h, z).abs().max() < 1e-9
+
+
 @pytest.mark.parametrize("stage", ["small", "large"])
 def test_the_amount_is_an_input(stage):
     """The analytic mean speed of the fields is exactly the motion asked for (in this stage's

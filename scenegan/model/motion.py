@@ -258,11 +258,14 @@ class MotionGenerator(FlowGenerator):
         omega = paths["omega"]
         if loop:  # whole cycles per clip, so the oscillation returns to frame 0
             omega = (omega * n_frames / (2 * math.pi)).round().clamp(min=1) * 2 * math.pi / n_frames
-        fields = motion_controls(self.frame_fields(encoded, z, condition), loop=loop, speed=1.0)
+        fields = self.frame_fields(encoded, z, condition).float()
+        grain = self.grain(h, z)[:, :, None]  # in every channel, with the residual
+        fields = torch.cat([fields[:, :, :2], fields[:, :, 2:] + grain], dim=2)
+        # with `loop` the jitter, the residual and the grain head back to frame 0's
+        fields = motion_controls(fields, loop=loop, speed=1.0)
         if speed != 1:  # the jitter moves `speed` times as far; the residual is not motion
             fields = torch.cat([fields[:, :, :2] * speed, fields[:, :, 2:]], dim=2)
-        fields = fields.float()
-        residual = fields[:, :, 2:] + self.grain(h, z)[:, :, None]  # the grain in every channel
+        residual = fields[:, :, 2:]
         height, width = self.fmt.frame_shape
         base = identity_grid(height, width, raw)  # (1, H, W, 2)
         velocity = self.to_grid_units(paths["velocity"], dim=1)
