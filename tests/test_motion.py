@@ -57,7 +57,7 @@ def photo_batch(G, n: int) -> torch.Tensor:
     return torch.tensor(np.stack(photos), dtype=torch.float32)[:, None]
 
 
-def test_the_grain_is_full_resolution_texture_that_old_files_load_without():
+def test_the_grain_and_the_flutter_are_per_pixel_and_old_files_load_without_them():
     """The grain changes pixels one by one (not smooth blobs), is zero at frame 0, follows z,
     heads back to frame 0's with --loop, and a file from before it loads with it off."""
     G = motion_model("large")
@@ -74,11 +74,14 @@ def test_the_grain_is_full_resolution_texture_that_old_files_load_without():
         clip = G(photo, z, motion=0.0, loop=True)
         seam = (clip[:, :, -1] - clip[:, :, 0]).abs().mean()
         assert seam < clip.diff(dim=2).abs().mean()
-    old = {k: v for k, v in G.state_dict().items() if not k.startswith("texture_gain")}
+    old = {k: v for k, v in G.state_dict().items() if not k.startswith(("texture", "flutter"))}
     before = build_generator("motion", default_args("motion", "large")[0]).eval()
     before.load_state_dict(old)
     with torch.no_grad():
-        assert before.grain(h, z).abs().max() < 1e-9
+        assert before.grain(h, z).abs().max() < 1e-9 and before.flutter(h, z).abs().max() < 1e-9
+        flutter = G.flutter(h, z)  # a displacement per pixel, x and y apart
+        assert flutter[:, 0].abs().max() == 0 and flutter.shape[2] == 2
+        assert not torch.allclose(flutter[:, :, 0], flutter[:, :, 1])
 
 
 @pytest.mark.parametrize("stage", ["small", "large"])

@@ -52,6 +52,7 @@ N_MOTION_FIELDS = 6  # velocity x, y; amplitude x, y; frequency; phase
 TEXTURE_SEED = 1234  # the grain's fixed random basis
 TEXTURE_CORRELATION = 0.5  # of the grain from one frame to the next
 TEXTURE_START = -2.0  # the grain's strength starts at softplus(-2) * texture_scale everywhere
+TEXTURE_HEADS = ("texture_gain", "flutter_gain")  # the strength heads of the grain, the flutter
 
 
 class MotionGenerator(FlowGenerator):
@@ -66,6 +67,7 @@ class MotionGenerator(FlowGenerator):
         *,
         jitter_scale: float = 0.02,
         texture_scale: float = 0.05,
+        flutter_scale: float = 0.5,
         max_cycles: float = 6.0,
         fps: float = REFERENCE_FPS,
         **kwargs,
@@ -89,11 +91,13 @@ class MotionGenerator(FlowGenerator):
         # Linear on detached features: its regression cannot bend the encoder, and
         # `export --calibrate` refits it by ridge regression on the training clips.
         self.amount_head = nn.Linear(2 * c2 + 1, 1)
-        # The grain: a fixed basis mixed by z (zero at frame 0), times a strength per place.
-        self.texture_scale = texture_scale
+        # The grain and the flutter: a fixed basis mixed by z (zero at frame 0), times a
+        # strength per place (grey levels; pixels of displacement).
+        self.texture_scale, self.flutter_scale = texture_scale, flutter_scale
         self.register_buffer("texture_basis", self.grain_basis(), persistent=False)
         self.texture_gain = nn.Conv2d(c1, 1, 3, padding=1)
-        self.start_texture()
+        self.flutter_gain = nn.Conv2d(c1, 1, 3, padding=1)
+        self.start_heads(TEXTURE_HEADS)
         if self.stage == "large":
             self.motion_large = nn.Conv2d(c0 + N_MOTION_FIELDS, c0, 3, padding=1)
             self.to_motion_large = nn.Conv2d(c0, N_MOTION_FIELDS, 3, padding=1)
@@ -137,19 +141,37 @@ class MotionGenerator(FlowGenerator):
         basis = torch.stack(frames, dim=1)
         return basis - basis[:, :1]
 
-    def start_texture(self) -> None:
-        """The grain's strength head as new: the same weak grain everywhere, to learn from."""
+    def start_heads(self, names) -> None:
+        """The strength heads among `names` (TEXTURE_HEADS, or a state dict's keys) as new:
+        the same weak grain or flutter everywhere, to learn from."""
         with torch.no_grad():
-            self.texture_gain.weight.zero_()
-            self.texture_gain.bias.fill_(TEXTURE_START)
+            for head in TEXTURE_HEADS:
+                if head in names or f"{head}.weight" in names:
+                    getattr(self, head).weight.zero_()
+                    getattr(self, head).bias.fill_(TEXTURE_START)
+
+    def strength(self, head: nn.Module, h: torch.Tensor, scale: float) -> torch.Tensor:
+        """(B, 1, H, W): `scale` times softplus of a head on the motion features `h`, at this
+        stage's size."""
+        strength = scale * F.softplus(head(h).float())
+        return F.interpolate(strength, size=self.fmt.frame_shape, mode="bilinear")
+
+    def mixed_noise(self, z: torch.Tensor, shift: int = 0) -> torch.Tensor:
+        """(B, T, H, W) unit-variance noise: the basis mixed by z (rolled by `shift`, for
+        another noise nearly independent of the first)."""
+        z = z.float().roll(shift, dims=1)
+        return torch.einsum("bk,kthw->bthw", z, self.texture_basis) / self.noise_dim**0.5
 
     def grain(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """(B, T, H, W) in [-1, 1] units: the basis mixed by z, times the strength per place
-        that the motion features `h` say, zero at frame 0."""
-        strength = self.texture_scale * F.softplus(self.texture_gain(h).float())
-        strength = F.interpolate(strength, size=self.fmt.frame_shape, mode="bilinear")
-        noise = torch.einsum("bk,kthw->bthw", z.float(), self.texture_basis)
-        return strength * noise / self.noise_dim**0.5
+        """(B, T, H, W) in [-1, 1] units: the grain added to each frame, zero at frame 0."""
+        return self.strength(self.texture_gain, h, self.texture_scale) * self.mixed_noise(z)
+
+    def flutter(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """(B, T, 2, H, W) pixels: a displacement of every pixel on its own (leaves, ripples,
+        flames flutter finer than the motion fields' grid), zero at frame 0."""
+        strength = self.strength(self.flutter_gain, h, self.flutter_scale)[:, :, None]
+        noise = torch.stack([self.mixed_noise(z, 1), self.mixed_noise(z, 2)], dim=2)
+        return strength * noise
 
     # -- where and how --------------------------------------------------------------------
 
@@ -274,7 +296,10 @@ class MotionGenerator(FlowGenerator):
             sway = self.oscillation(paths["amplitude"], omega, paths["phase"], n_frames)
         sway = self.to_grid_units(sway, dim=2).permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
         jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
-        offsets = jitter - sway  # backward warping: sample where the content came from
+        # the flutter is motion (`speed` scales it), off the roughness penalty (it is rough)
+        flutter = motion_controls(self.flutter(h, z), loop=loop, speed=speed)
+        flutter = self.to_grid_units(flutter, dim=2).permute(0, 1, 3, 4, 2)
+        offsets = jitter + flutter - sway  # backward warping: where the content came from
         photo32 = photo.float()
         frames = self.render(photo32, integrate(velocity, base, n_frames) + offsets, residual)
         if loop:  # the streamline part as euler's: blend backward and forward integration
@@ -297,17 +322,19 @@ class MotionGenerator(FlowGenerator):
 
 def _identity_calibration(state_dict, prefix, *args) -> None:
     """Files written before the amount calibration existed: as predicted (spread 1); before
-    it was a spread, it was called a shrinkage. Files from before the grain: without it."""
+    it was a spread, it was called a shrinkage. Files from before the grain or the flutter:
+    without them."""
     shrink = state_dict.pop(prefix + "amount_shrink", None)
     if shrink is not None:  # a calibrated spread written beside the old name wins
         state_dict.setdefault(prefix + "amount_spread", shrink)
     state_dict.setdefault(prefix + "amount_spread", torch.tensor(1.0))
     state_dict.setdefault(prefix + "amount_center", torch.tensor(0.0))
-    # before the grain: none (a strength of softplus(-30), about 1e-13)
+    # before the grain or the flutter: none (a strength of softplus(-30), about 1e-13)
     weight = state_dict.get(prefix + "motion_hidden.weight")
-    if weight is not None and prefix + "texture_gain.weight" not in state_dict:
-        state_dict[prefix + "texture_gain.weight"] = weight.new_zeros(1, *weight.shape[1:])
-        state_dict[prefix + "texture_gain.bias"] = weight.new_full((1,), -30.0)
+    for head in TEXTURE_HEADS:
+        if weight is not None and prefix + f"{head}.weight" not in state_dict:
+            state_dict[prefix + f"{head}.weight"] = weight.new_zeros(1, *weight.shape[1:])
+            state_dict[prefix + f"{head}.bias"] = weight.new_full((1,), -30.0)
 
 
 def flow_losses(penalties: dict, targets: dict) -> dict:

@@ -259,9 +259,9 @@ def warm_start(cfg: TrainConfig, models: Models, clip: ClipFormat) -> str:
         for G in (models.G, models.G_ema):  # starts as the source model and learns them
             nn.init.zeros_(G.noise_gain.weight)
             nn.init.zeros_(G.noise_gain.bias)
-    if "texture_gain.weight" in new_G:  # a motion source from before the grain: it starts
-        for G in (models.G, models.G_ema):  # weak, not off (loading an old file turns it off)
-            G.start_texture()
+    if hasattr(models.G, "start_heads"):  # a motion source from before its grain or flutter:
+        for G in (models.G, models.G_ema):  # they start weak, not off as an old file loads
+            G.start_heads(new_G)
     source = ckpt.trained_format(obj).describe()
     D_line = ""
     if "D" in obj and ckpt.trained_format(obj) == clip:  # a training state at this format
