@@ -491,11 +491,11 @@ def _training_folder(cfg: TrainConfig):
 @click.option(
     "--spread",
     type=click.Choice(CALIBRATION_SPREADS),
-    default="matched",
+    default="closest",
     show_default=True,
-    help="--calibrate: widen the amount head's predictions until they are as spread as the "
-    "real amounts (matched: the real mix of slow and fast scenes), or as far as best matches "
-    "each photo's own amount on photos it did not see (closest: nearer the typical amount)",
+    help="--calibrate: spread the amount head's predictions as far as best matches each "
+    "photo's own amount on photos it did not see (closest), or as far as the real amounts "
+    "(matched: the real mix of slow and fast scenes; a misjudged photo moves far too much)",
 )
 def export(
     checkpoint: str, out: str, calibrate: str | None, split: str, n_clips: int, spread: str

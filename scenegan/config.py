@@ -26,7 +26,7 @@ COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune", "max-auto
 # A dataset's splits, by source video: train, val (reported numbers), select (choosing weights).
 SPLITS = ("train", "val", "select")
 # how `export --calibrate` chooses the motion model's amount spread (model.calibrate)
-CALIBRATION_SPREADS = ("matched", "closest")
+CALIBRATION_SPREADS = ("closest", "matched")
 # Flickr's REST endpoint (tests and the demo point --api-url at a local stand-in).
 DEFAULT_API_URL = "https://api.flickr.com/services/rest/"
 # Licenses fetched by default: reuse allowed with attribution, or without any condition.

@@ -57,33 +57,6 @@ def photo_batch(G, n: int) -> torch.Tensor:
     return torch.tensor(np.stack(photos), dtype=torch.float32)[:, None]
 
 
-def test_the_grain_and_the_flutter_are_per_pixel_and_old_files_load_without_them():
-    """The grain changes pixels one by one (not smooth blobs), is zero at frame 0, follows z,
-    heads back to frame 0's with --loop, and a file from before it loads with it off."""
-    G = motion_model("large")
-    photo, z = photo_batch(G, 2), torch.randn(2, G.noise_dim)
-    with torch.no_grad():
-        h = G.motion_features(G.encode(photo), z, torch.zeros(2, 2))
-        grain = G.grain(h, z)
-        assert grain.shape == (2, G.fmt.n_frames, *G.fmt.frame_shape)
-        assert grain[:, 0].abs().max() == 0 and grain[:, 1:].abs().mean() > 0
-        step = grain.diff(dim=1)
-        across = (step[..., 1:] - step[..., :-1]).abs().mean()  # neighbours differ: not smooth
-        assert across > 0.5 * step.abs().mean()
-        assert not torch.allclose(grain[0], G.grain(h[:1], z[1:])[0])  # another z, other grain
-        clip = G(photo, z, motion=0.0, loop=True)
-        seam = (clip[:, :, -1] - clip[:, :, 0]).abs().mean()
-        assert seam < clip.diff(dim=2).abs().mean()
-    old = {k: v for k, v in G.state_dict().items() if not k.startswith(("texture", "flutter"))}
-    before = build_generator("motion", default_args("motion", "large")[0]).eval()
-    before.load_state_dict(old)
-    with torch.no_grad():
-        assert before.grain(h, z).abs().max() < 1e-9 and before.flutter(h, z).abs().max() < 1e-9
-        flutter = G.flutter(h, z)  # a displacement per pixel, x and y apart
-        assert flutter[:, 0].abs().max() == 0 and flutter.shape[2] == 2
-        assert not torch.allclose(flutter[:, :, 0], flutter[:, :, 1])
-
-
 @pytest.mark.parametrize("stage", ["small", "large"])
 def test_the_amount_is_an_input(stage):
     """The analytic mean speed of the fields is exactly the motion asked for (in this stage's
@@ -200,19 +173,18 @@ def test_cli_trains_both_stages_exports_calibrated_and_samples(panning, tmp_path
         assert result.exit_code == 0, result.output
     state = tmp_path / "large" / "training-state-0000002.pt"
     exported = tmp_path / "motion.pt"
-    closest = tmp_path / "closest.pt"
-    closest_args = ["--calibrate", str(panning), "--spread", "closest"]
-    result = runner.invoke(cli, ["export", str(state), str(closest), *closest_args])
+    matched = tmp_path / "matched.pt"
+    matched_args = ["--calibrate", str(panning), "--spread", "matched"]
+    result = runner.invoke(cli, ["export", str(state), str(matched), *matched_args])
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["export", str(state), str(exported), "--calibrate", str(panning)])
     assert result.exit_code == 0, result.output
-    assert "(matched)" in result.output and "motion gain" in result.output
+    assert "(closest)" in result.output and "motion gain" in result.output
     G, _ = load_generator(exported)
-    fits = [read_checkpoint(path)["calibration"] for path in (exported, closest)]
-    assert fits[0]["amount_spread"] == pytest.approx(fits[0]["matched_spread"])
-    assert fits[1]["spread_rule"] == "closest" and fits[1]["amount_factor"] == pytest.approx(
-        fits[1]["closest_factor"]
-    )
+    fits = [read_checkpoint(path)["calibration"] for path in (exported, matched)]
+    assert fits[0]["amount_factor"] == pytest.approx(fits[0]["closest_factor"])
+    assert fits[1]["spread_rule"] == "matched"
+    assert fits[1]["amount_spread"] == pytest.approx(fits[1]["matched_spread"])
     trained, _ = load_generator(state)
     assert not torch.equal(G.amount_head.weight, trained.amount_head.weight)  # refit
     assert float(G.motion_gain) != 1.0 and float(G.fps) == 12.0

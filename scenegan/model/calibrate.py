@@ -187,19 +187,19 @@ def fit_spread(
 
 
 def calibrate_file(
-    path: Path | str, data: Path | str, split: str, n_clips: int, spread_rule: str = "matched"
+    path: Path | str, data: Path | str, split: str, n_clips: int, spread_rule: str = "closest"
 ) -> dict:
     """Calibrate the exported motion generator at `path` and write it into the file:
 
     1. its amount head, refit as a ridge regression of the training clips' measured motion on
        what the head sees of their first frames (flipped too), strength by cross-validation
        over videos;
-    2. its spread about the training clips' median amount, by `spread_rule`: "matched", so
-       that its cross-validated predictions of the training clips are as spread as the real
-       amounts (matched_spread: the animations' mix of slow and fast scenes is the real mix,
-       what the speed distance and the motion energy measure); or "closest", the spread from
-       one amount for all to that one that best matches every photo (fit_spread) on the photos
-       the head did not see: the cross-validated training clips and `split`'s;
+    2. its spread about the training clips' median amount, by `spread_rule`: "closest", the
+       spread from one amount for all to as spread as the real amounts that best matches every
+       photo the head did not see (fit_spread: the cross-validated training clips and
+       `split`'s); or "matched", so that its cross-validated predictions of the training
+       clips are as spread as the real amounts (matched_spread: the real mix of slow and fast
+       scenes, but a photo it misjudges moves far too much);
     3. the gain that makes its animations of up to `n_clips` of `split`'s first frames move at
        those clips' median flow speed.
 
@@ -242,9 +242,8 @@ def calibrate_file(
     unseen_motion = np.concatenate([train["motion"], held["motion"]])
     if spread_rule not in CALIBRATION_SPREADS:
         raise ValueError(f"spread_rule must be one of {CALIBRATION_SPREADS}, not {spread_rule!r}")
-    spread = widest
-    if spread_rule == "closest":
-        spread, _ = fit_spread(unseen, unseen_motion, center, widest)
+    closest, _ = fit_spread(unseen, unseen_motion, center, widest)
+    spread = closest if spread_rule == "closest" else widest
     G.amount_center.fill_(center)
     G.amount_spread.fill_(spread)
 
@@ -264,7 +263,7 @@ def calibrate_file(
         "matched_spread": widest,
         "amount_factor": held_factor(spread),  # per photo on `split`, as calibrated
         "matched_factor": held_factor(widest),  # as spread as the real amounts
-        "closest_factor": held_factor(fit_spread(unseen, unseen_motion, center, widest)[0]),
+        "closest_factor": held_factor(closest),
         "unspread_factor": held_factor(1.0),  # the head as fit
         "constant_factor": held_factor(0.0),  # one amount for every photo
         "gain": gain,

@@ -10,16 +10,13 @@ Frame t warps the photo, never the previous frame, by
 
     streamline of v over t frames  +  a * (sin(w t + phase) - sin(phase))
 
-plus the flow generator's small per-frame jitter and its smooth residual, and a full-resolution
-grain, the texture change no warp explains (foam, sparkle, flicker: issue 25's lesson 2): noise
-fixed per (z, frame), correlated over time, its strength per place predicted from the photo and
-the amount; all three trained adversarially and by the motion-map match. The fields are scaled
-so that their analytic mean speed is exactly `motion`: the network chooses where and how things
-move, the input says how much. In training `motion` is the real clip's measured value and the
-fields are regressed to its measured `mean_flow` (end-point error) and `motion_map` (the
-magnitude term that keeps averaging from shrinking oscillation); at sample time a small head
-predicts it from the photo, times a gain calibrated on the select split, times `--speed`, or
-`--motion` sets it.
+plus the flow generator's small per-frame jitter and its residual, the texture change no warp
+explains (foam, flicker), trained adversarially. The fields are scaled so that their analytic
+mean speed is exactly `motion`: the network chooses where and how things move, the input says
+how much. In training `motion` is the real clip's measured value and the fields are regressed
+to its measured `mean_flow` (end-point error) and `motion_map` (the magnitude term that keeps
+averaging from shrinking oscillation); at sample time a small head predicts it from the photo,
+times a gain calibrated on the select split, times `--speed`, or `--motion` sets it.
 """
 
 from __future__ import annotations
@@ -49,10 +46,6 @@ from scenegan.model.steps import PhotoWarpStep
 REFERENCE_FPS = 12.0  # the frame rate whose log is 0 in the conditioning
 AMOUNT_EPS = 0.01  # px/frame: the amount head predicts log(motion + AMOUNT_EPS)
 N_MOTION_FIELDS = 6  # velocity x, y; amplitude x, y; frequency; phase
-TEXTURE_SEED = 1234  # the grain's fixed random basis
-TEXTURE_CORRELATION = 0.5  # of the grain from one frame to the next
-TEXTURE_START = -2.0  # the grain's strength starts at softplus(-2) * texture_scale everywhere
-TEXTURE_HEADS = ("texture_gain", "flutter_gain")  # the strength heads of the grain, the flutter
 
 
 class MotionGenerator(FlowGenerator):
@@ -66,8 +59,6 @@ class MotionGenerator(FlowGenerator):
         self,
         *,
         jitter_scale: float = 0.02,
-        texture_scale: float = 0.05,
-        flutter_scale: float = 0.5,
         max_cycles: float = 6.0,
         fps: float = REFERENCE_FPS,
         **kwargs,
@@ -91,13 +82,6 @@ class MotionGenerator(FlowGenerator):
         # Linear on detached features: its regression cannot bend the encoder, and
         # `export --calibrate` refits it by ridge regression on the training clips.
         self.amount_head = nn.Linear(2 * c2 + 1, 1)
-        # The grain and the flutter: a fixed basis mixed by z (zero at frame 0), times a
-        # strength per place (grey levels; pixels of displacement).
-        self.texture_scale, self.flutter_scale = texture_scale, flutter_scale
-        self.register_buffer("texture_basis", self.grain_basis(), persistent=False)
-        self.texture_gain = nn.Conv2d(c1, 1, 3, padding=1)
-        self.flutter_gain = nn.Conv2d(c1, 1, 3, padding=1)
-        self.start_heads(TEXTURE_HEADS)
         if self.stage == "large":
             self.motion_large = nn.Conv2d(c0 + N_MOTION_FIELDS, c0, 3, padding=1)
             self.to_motion_large = nn.Conv2d(c0, N_MOTION_FIELDS, 3, padding=1)
@@ -126,68 +110,16 @@ class MotionGenerator(FlowGenerator):
         spread = center + self.amount_spread * (log_amount.float() - center)
         return (spread.exp() - AMOUNT_EPS).clamp(min=0) * self.motion_gain
 
-    # -- the grain ------------------------------------------------------------------------
-
-    def grain_basis(self) -> torch.Tensor:
-        """(noise_dim, T, H, W) unit-variance noise at this stage's size, each pixel an AR(1)
-        series over the frames (correlation TEXTURE_CORRELATION), less its frame 0."""
-        rng = torch.Generator().manual_seed(TEXTURE_SEED)
-        shape = (self.noise_dim, self.fmt.n_frames, *self.fmt.frame_shape)
-        fresh = torch.randn(shape, generator=rng)
-        rho = TEXTURE_CORRELATION
-        frames = [fresh[:, 0]]
-        for t in range(1, shape[1]):
-            frames.append(rho * frames[-1] + math.sqrt(1 - rho**2) * fresh[:, t])
-        basis = torch.stack(frames, dim=1)
-        return basis - basis[:, :1]
-
-    def start_heads(self, names) -> None:
-        """The strength heads among `names` (TEXTURE_HEADS, or a state dict's keys) as new:
-        the same weak grain or flutter everywhere, to learn from."""
-        with torch.no_grad():
-            for head in TEXTURE_HEADS:
-                if head in names or f"{head}.weight" in names:
-                    getattr(self, head).weight.zero_()
-                    getattr(self, head).bias.fill_(TEXTURE_START)
-
-    def strength(self, head: nn.Module, h: torch.Tensor, scale: float) -> torch.Tensor:
-        """(B, 1, H, W): `scale` times softplus of a head on the motion features `h`, at this
-        stage's size."""
-        strength = scale * F.softplus(head(h).float())
-        return F.interpolate(strength, size=self.fmt.frame_shape, mode="bilinear")
-
-    def mixed_noise(self, z: torch.Tensor, shift: int = 0) -> torch.Tensor:
-        """(B, T, H, W) unit-variance noise: the basis mixed by z (rolled by `shift`, for
-        another noise nearly independent of the first)."""
-        z = z.float().roll(shift, dims=1)
-        return torch.einsum("bk,kthw->bthw", z, self.texture_basis) / self.noise_dim**0.5
-
-    def grain(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """(B, T, H, W) in [-1, 1] units: the grain added to each frame, zero at frame 0."""
-        return self.strength(self.texture_gain, h, self.texture_scale) * self.mixed_noise(z)
-
-    def flutter(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """(B, T, 2, H, W) pixels: a displacement of every pixel on its own (leaves, ripples,
-        flames flutter finer than the motion fields' grid), zero at frame 0."""
-        strength = self.strength(self.flutter_gain, h, self.flutter_scale)[:, :, None]
-        noise = torch.stack([self.mixed_noise(z, 1), self.mixed_noise(z, 2)], dim=2)
-        return strength * noise
-
     # -- where and how --------------------------------------------------------------------
 
-    def motion_features(self, encoded, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
-        """(B, c1, 12, 20): the photo's features with the place's context, told z, how much
-        and how fast; the motion fields and the grain's strength are read from them."""
+    def raw_fields(self, encoded, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """The motion fields (B, 6, H, W) before scaling: velocity, amplitude (unscaled),
+        frequency and phase logits."""
         e0, e1, e2 = encoded
         context = F.interpolate(self.motion_context(e2), size=e1.shape[-2:], mode="bilinear")
         film = self.motion_film(torch.cat([z, condition], dim=1).to(e1.dtype))
         scale, shift = film[..., None, None].chunk(2, dim=1)
-        return lrelu((e1 + context) * (1 + scale) + shift)
-
-    def raw_fields(self, encoded, h: torch.Tensor) -> torch.Tensor:
-        """The motion fields (B, 6, H, W) before scaling: velocity, amplitude (unscaled),
-        frequency and phase logits, from the motion features `h`."""
-        e0 = encoded[0]
+        h = lrelu((e1 + context) * (1 + scale) + shift)
         raw = self.to_motion(lrelu(self.motion_hidden(h)))  # (B, 6, 12, 20)
         if self.stage == "large":
             coarse = F.interpolate(raw, size=self.small_fmt.frame_shape, mode="bilinear").float()
@@ -273,21 +205,16 @@ class MotionGenerator(FlowGenerator):
         condition = torch.stack(
             [(motion + AMOUNT_EPS).log(), (fps / REFERENCE_FPS).log()], dim=1
         )  # (B, 2)
-        h = self.motion_features(encoded, z, condition)
-        raw = self.raw_fields(encoded, h)
+        raw = self.raw_fields(encoded, z, condition)
         paths = self.trajectories(raw, motion * speed * self.stage_scale())
         n_frames = self.fmt.n_frames
         omega = paths["omega"]
         if loop:  # whole cycles per clip, so the oscillation returns to frame 0
             omega = (omega * n_frames / (2 * math.pi)).round().clamp(min=1) * 2 * math.pi / n_frames
-        fields = self.frame_fields(encoded, z, condition).float()
-        grain = self.grain(h, z)[:, :, None]  # in every channel, with the residual
-        fields = torch.cat([fields[:, :, :2], fields[:, :, 2:] + grain], dim=2)
-        # with `loop` the jitter, the residual and the grain head back to frame 0's
-        fields = motion_controls(fields, loop=loop, speed=1.0)
+        fields = motion_controls(self.frame_fields(encoded, z, condition), loop=loop, speed=1.0)
         if speed != 1:  # the jitter moves `speed` times as far; the residual is not motion
             fields = torch.cat([fields[:, :, :2] * speed, fields[:, :, 2:]], dim=2)
-        residual = fields[:, :, 2:]
+        fields = fields.float()
         height, width = self.fmt.frame_shape
         base = identity_grid(height, width, raw)  # (1, H, W, 2)
         velocity = self.to_grid_units(paths["velocity"], dim=1)
@@ -296,15 +223,14 @@ class MotionGenerator(FlowGenerator):
             sway = self.oscillation(paths["amplitude"], omega, paths["phase"], n_frames)
         sway = self.to_grid_units(sway, dim=2).permute(0, 1, 3, 4, 2)  # (B, T, H, W, 2)
         jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
-        # the flutter is motion (`speed` scales it), off the roughness penalty (it is rough)
-        flutter = motion_controls(self.flutter(h, z), loop=loop, speed=speed)
-        flutter = self.to_grid_units(flutter, dim=2).permute(0, 1, 3, 4, 2)
-        offsets = jitter + flutter - sway  # backward warping: where the content came from
+        offsets = jitter - sway  # backward warping: sample where the content came from
         photo32 = photo.float()
-        frames = self.render(photo32, integrate(velocity, base, n_frames) + offsets, residual)
+        frames = self.render(
+            photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:]
+        )
         if loop:  # the streamline part as euler's: blend backward and forward integration
             ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
-            fore = self.render(photo32, ahead + offsets, residual)
+            fore = self.render(photo32, ahead + offsets, fields[:, :, 2:])
             weight = torch.arange(n_frames, device=photo.device, dtype=frames.dtype) / n_frames
             frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
         frames = frames.transpose(1, 2).to(photo.dtype)  # (B, C, T, H, W)
@@ -322,19 +248,12 @@ class MotionGenerator(FlowGenerator):
 
 def _identity_calibration(state_dict, prefix, *args) -> None:
     """Files written before the amount calibration existed: as predicted (spread 1); before
-    it was a spread, it was called a shrinkage. Files from before the grain or the flutter:
-    without them."""
+    it was a spread, it was called a shrinkage."""
     shrink = state_dict.pop(prefix + "amount_shrink", None)
     if shrink is not None:  # a calibrated spread written beside the old name wins
         state_dict.setdefault(prefix + "amount_spread", shrink)
     state_dict.setdefault(prefix + "amount_spread", torch.tensor(1.0))
     state_dict.setdefault(prefix + "amount_center", torch.tensor(0.0))
-    # before the grain or the flutter: none (a strength of softplus(-30), about 1e-13)
-    weight = state_dict.get(prefix + "motion_hidden.weight")
-    for head in TEXTURE_HEADS:
-        if weight is not None and prefix + f"{head}.weight" not in state_dict:
-            state_dict[prefix + f"{head}.weight"] = weight.new_zeros(1, *weight.shape[1:])
-            state_dict[prefix + f"{head}.bias"] = weight.new_full((1,), -30.0)
 
 
 def flow_losses(penalties: dict, targets: dict) -> dict:

@@ -259,9 +259,6 @@ def warm_start(cfg: TrainConfig, models: Models, clip: ClipFormat) -> str:
         for G in (models.G, models.G_ema):  # starts as the source model and learns them
             nn.init.zeros_(G.noise_gain.weight)
             nn.init.zeros_(G.noise_gain.bias)
-    if hasattr(models.G, "start_heads"):  # a motion source from before its grain or flutter:
-        for G in (models.G, models.G_ema):  # they start weak, not off as an old file loads
-            G.start_heads(new_G)
     source = ckpt.trained_format(obj).describe()
     D_line = ""
     if "D" in obj and ckpt.trained_format(obj) == clip:  # a training state at this format
