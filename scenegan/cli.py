@@ -387,6 +387,12 @@ _WEIGHT = Number(0, 1000)
 @option(TrainConfig, "flow_weight", _WEIGHT, "motion arch: end-point error to the mean flow")
 @option(TrainConfig, "magnitude_weight", _WEIGHT, "motion arch: L1 to the per-pixel flow speed")
 @option(TrainConfig, "amount_weight", _WEIGHT, "motion arch: the amount head's log L1")
+@option(
+    TrainConfig,
+    "still_weight",
+    _WEIGHT,
+    "motion arch: its speed where the real clip stood still (px a frame)",
+)
 @option(TrainConfig, "adversarial_weight", _WEIGHT, "D's verdict in G's loss (0: regression only)")
 @option(
     TrainConfig,

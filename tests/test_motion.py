@@ -105,9 +105,28 @@ def test_flow_losses_are_zero_only_at_the_measured_flow():
         "motion": (extra["log_amount"].detach().exp() - 0.01),
     }
     losses = flow_losses(extra, exact)
-    assert all(float(value) < 1e-3 for value in losses.values()), losses
+    assert all(float(losses[name]) < 1e-3 for name in ("epe", "magnitude", "amount")), losses
     shifted = dict(exact, mean_flow=exact["mean_flow"] + 0.5)
     assert float(flow_losses(extra, shifted)["epe"]) > 0.1
+
+
+def test_the_still_term_is_the_speed_where_the_real_clip_stood_still():
+    """In pixels a frame at the dataset's size, over the places measured still only."""
+    measured = torch.zeros(1, 4, 6)
+    measured[:, :, 3:] = 1.0  # the right half moves, the left stood still
+    made = torch.full((1, 4, 6), 0.2)
+    made[:, :, 3:] = 3.0  # what moves where it moved does not count
+    penalties = {
+        "stage_scale": 0.5,  # stage small: half the dataset's pixels
+        "mean_flow": torch.zeros(1, 2, 4, 6),
+        "motion_map": made,
+        "log_amount": torch.zeros(1),
+    }
+    targets = {"mean_flow": torch.zeros(1, 2, 4, 6), "motion_map": measured * 0.5}
+    losses = flow_losses(penalties, dict(targets, motion=torch.tensor([1.0])))
+    assert float(losses["still"]) == pytest.approx(0.4)  # 0.2 px of stage small's = 0.4 px
+    made[:, :, :3] = 0.0
+    assert float(flow_losses(penalties, dict(targets, motion=torch.tensor([1.0])))["still"]) == 0
 
 
 def test_targets_flip_with_their_clips(panning):

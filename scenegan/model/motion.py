@@ -46,6 +46,7 @@ from scenegan.model.steps import PhotoWarpStep
 REFERENCE_FPS = 12.0  # the frame rate whose log is 0 in the conditioning
 AMOUNT_EPS = 0.01  # px/frame: the amount head predicts log(motion + AMOUNT_EPS)
 N_MOTION_FIELDS = 6  # velocity x, y; amplitude x, y; frequency; phase
+STILL_PX = 0.05  # px/frame at the dataset's size: below it a place stood still (as evaluate's)
 
 
 class MotionGenerator(FlowGenerator):
@@ -261,16 +262,21 @@ def flow_losses(penalties: dict, targets: dict) -> dict:
 
     `targets` at the stage's size in its pixels: `mean_flow` (B, 2, H, W), `motion_map`
     (B, H, W), and `motion` (B,) at the dataset's size. Each clip weighs the same whatever its
-    speed: its errors are divided by its own mean speed (plus 0.05 px/frame).
+    speed: its errors are divided by its own mean speed (plus 0.05 px/frame). `still`: the
+    fields' mean speed where the real clip stood still, in pixels a frame at the dataset's
+    size, not divided: a waterfall's rock must stand as still as a meadow's.
     """
     scale = penalties["stage_scale"]
     norm = (targets["motion"].float() * scale + 0.05)[:, None, None]  # (B, 1, 1)
     epe = (penalties["mean_flow"] - targets["mean_flow"].float()).square().sum(1).add(1e-8).sqrt()
     magnitude = (penalties["motion_map"] - targets["motion_map"].float()).abs()
     log_motion = (targets["motion"].float() + AMOUNT_EPS).log()
+    still = (targets["motion_map"].float() < STILL_PX * scale).float()  # (B, H, W)
+    still_speed = (penalties["motion_map"] * still).sum() / (still.sum() * scale).clamp(min=1e-6)
     return {
         "epe": (epe / norm).mean(),
         "magnitude": (magnitude / norm).mean(),
+        "still": still_speed,
         "amount": (penalties["log_amount"].float() - log_motion).abs().mean(),
     }
 
@@ -302,6 +308,7 @@ class MotionStep(PhotoWarpStep):
             + self.w.flow_weight * losses["epe"]
             + self.w.magnitude_weight * losses["magnitude"]
             + self.w.amount_weight * losses["amount"]
+            + self.w.still_weight * losses["still"]
         )
 
 

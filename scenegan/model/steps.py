@@ -35,6 +35,7 @@ class StepWeights:
     flow_weight: float
     magnitude_weight: float
     amount_weight: float
+    still_weight: float
     adversarial_weight: float
     baseline_fake_weight: float
 
