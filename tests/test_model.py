@@ -403,7 +403,9 @@ def test_ddp_two_cpu_processes_resume_on_the_same_course(dataset, tmp_path):
                               grid_photos=2, grid_noises=1, threads=1)
             print("summary", train(cfg))
             import torch.distributed as dist
-            print("process group after train:", dist.is_initialized())
+            # one write of one line: the two processes share the pipe, and print writes its
+            # arguments one by one, so under load the lines interleaved mid-line
+            sys.stdout.write(f"process group after train: {{dist.is_initialized()}}\\n")
             """
         )
     )
