@@ -248,7 +248,8 @@ def check_steps_left(cfg: TrainConfig, path: Path, step: int) -> None:
 
 def warm_start(cfg: TrainConfig, models: Models, clip: ClipFormat) -> str:
     """G and G_ema from the EMA weights of a generator trained at another format (or the
-    same), colour layers inflated; D keeps its new weights. Returns the line saying so."""
+    same), colour layers inflated; D from a training state of the same format, else new.
+    Returns the line saying so."""
     path = cfg.warm_start
     obj = ckpt.read_checkpoint(path)
     ckpt.check_matches(obj, path, arch=cfg.arch, stage=cfg.stage)
