@@ -239,8 +239,8 @@ class TrainConfig:
     flow_weight: float = 1.0
     magnitude_weight: float = 1.0
     amount_weight: float = 1.0
-    # motion arch: the mean speed of its fields where the real clip stood still (measured under
-    # STILL_PX a frame: rock, trunks, buildings), in pixels a frame at the dataset's size
+    # motion arch: the mean speed of its fields where the real clip stood still (under
+    # motion_fields.STILL_FLOW px a frame: rock, trunks), in pixels a frame at the dataset's size
     still_weight: float = 0.0
     # weight of D's verdict in G's loss; 0 trains the motion arch by regression alone
     adversarial_weight: float = 1.0

@@ -91,7 +91,7 @@ def group_tables(report: dict) -> str:
 
 
 def class_speed_table(report: dict) -> str:
-    """report.md's flow speed by class."""
+    """The flow speed by class, the table report.md also draws."""
     header, cells = class_cells(report.get("classes") or {})
     if not cells:
         return ""

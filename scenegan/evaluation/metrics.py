@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from scenegan.pipeline.motion_fields import STILL_FLOW
+
 # No OpenCV thread pool in this process: worker processes forked from it (the build's) would
 # inherit the pool's locks and hang at exit; the frames here are small, threads buy nothing.
 cv2.setNumThreads(0)
@@ -21,9 +23,6 @@ FLOW_PERCENTILES = (50, 90, 99)
 # Flow speeds (pixels per frame) are compared on a log scale with this floor, so a still clip
 # (speed 0) has a finite distance (issue 25's per-photo factor uses the same 0.01).
 SPEED_FLOOR = 0.01
-
-
-STILL_FLOW = 0.05  # pixels per frame: below this, a place of a real clip stands still
 
 
 def _grey(array: np.ndarray) -> np.ndarray:

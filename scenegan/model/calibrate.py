@@ -205,6 +205,8 @@ def calibrate_file(
 
     Returns the calibration, with how far off per photo the amount is on `split`: as
     calibrated, as fit, and for one amount for every photo."""
+    if spread_rule not in CALIBRATION_SPREADS:
+        raise ValueError(f"spread_rule must be one of {CALIBRATION_SPREADS}, not {spread_rule!r}")
     G, _ = load_generator(path)
     if not isinstance(getattr(G, "motion_gain", None), torch.Tensor):  # what calibration sets
         raise UserError(f"{path}: only a motion model (--arch motion) has a gain to calibrate")
@@ -240,8 +242,6 @@ def calibrate_file(
 
     unseen = np.concatenate([cross_validated[: len(log_motion)], log_predicted])
     unseen_motion = np.concatenate([train["motion"], held["motion"]])
-    if spread_rule not in CALIBRATION_SPREADS:
-        raise ValueError(f"spread_rule must be one of {CALIBRATION_SPREADS}, not {spread_rule!r}")
     closest, _ = fit_spread(unseen, unseen_motion, center, widest)
     spread = closest if spread_rule == "closest" else widest
     G.amount_center.fill_(center)

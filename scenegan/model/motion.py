@@ -42,11 +42,11 @@ from scenegan.model.networks import (
     widen_photo_warp,
 )
 from scenegan.model.steps import PhotoWarpStep
+from scenegan.pipeline.motion_fields import STILL_FLOW
 
 REFERENCE_FPS = 12.0  # the frame rate whose log is 0 in the conditioning
 AMOUNT_EPS = 0.01  # px/frame: the amount head predicts log(motion + AMOUNT_EPS)
 N_MOTION_FIELDS = 6  # velocity x, y; amplitude x, y; frequency; phase
-STILL_PX = 0.05  # px/frame at the dataset's size: below it a place stood still (as evaluate's)
 
 
 class MotionGenerator(FlowGenerator):
@@ -271,7 +271,7 @@ def flow_losses(penalties: dict, targets: dict) -> dict:
     epe = (penalties["mean_flow"] - targets["mean_flow"].float()).square().sum(1).add(1e-8).sqrt()
     magnitude = (penalties["motion_map"] - targets["motion_map"].float()).abs()
     log_motion = (targets["motion"].float() + AMOUNT_EPS).log()
-    still = (targets["motion_map"].float() < STILL_PX * scale).float()  # (B, H, W)
+    still = (targets["motion_map"].float() < STILL_FLOW * scale).float()  # (B, H, W)
     still_speed = (penalties["motion_map"] * still).sum() / (still.sum() * scale).clamp(min=1e-6)
     return {
         "epe": (epe / norm).mean(),

@@ -30,6 +30,9 @@ DIS_PRESET = cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST
 DIS_FINEST_SCALE = 0
 DIS_PATCH_STRIDE = 6
 DIS_ITERATIONS = 8
+# pixels per frame: below this mean flow speed, a place of a real clip stands still (rock,
+# trunks, buildings), for evaluate's still-place flow and the motion arch's still term
+STILL_FLOW = 0.05
 # Names the measurement: annotations cached for old datasets are recomputed when it changes.
 ANNOTATION_METHOD = (
     f"opencv-dis-{DIS_PRESET}-finest-{DIS_FINEST_SCALE}-stride-{DIS_PATCH_STRIDE}"
