@@ -160,6 +160,24 @@ def test_flow_speed_rows_have_known_answers(tmp_path):
     assert constant["flow_speed"] == pytest.approx(np.median(real_speeds))
     assert constant["speed_factor"] < 1.1  # every real clip moves at about the same speed
     assert np.isnan(rows[REAL]["still_flow"])  # the real clips pan everywhere: nothing still
+    assert rows[REAL]["where_corr"] == pytest.approx(1.0)
+    assert np.isnan(rows["copied photo"]["where_corr"])  # no flow anywhere: no map to compare
+
+
+def test_where_correlation_reads_whether_motion_is_where_the_real_clip_moved():
+    from scenegan.evaluation.metrics import where_correlation
+
+    rng = np.random.default_rng(0)
+    real = rng.uniform(0.0, 2.0, (4, 9, 16)).astype(np.float32)
+    assert where_correlation(real, real) == pytest.approx(1.0)
+    assert where_correlation(real * 3 + 0.5, real) > 0.9  # faster, in the same places
+    swapped = real[:, ::-1, ::-1].copy()  # the same speeds, elsewhere
+    assert abs(where_correlation(swapped, real)) < 0.3
+    opposite = 1 / (real + 0.01) - 0.01  # log(opposite + 0.01) = -log(real + 0.01)
+    assert where_correlation(opposite, real) == pytest.approx(-1.0)  # still where it moved
+    everywhere = np.full_like(real, 0.3)  # moves everywhere alike: no answer, skipped
+    assert np.isnan(where_correlation(everywhere, real))
+    assert where_correlation(np.concatenate([everywhere[:2], real[2:]]), real) == pytest.approx(1)
 
 
 def test_still_area_flow_reads_motion_where_the_real_clip_stood_still():

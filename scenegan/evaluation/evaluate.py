@@ -231,6 +231,7 @@ def score_rows(
         rows[label].update(metrics.speed_columns(speeds, real_speeds))
         maps = metrics.clip_flow_maps(clips[label], speed_cache)
         rows[label]["still_flow"] = metrics.still_area_flow(maps, real_maps)
+        rows[label]["where_corr"] = metrics.where_correlation(maps, real_maps)
         rows[label]["flow_speed_clips"] = speeds.tolist()
     constant = np.full(len(real_speeds), np.median(real_speeds))
     rows = {  # the constant-speed row right under the real clips'

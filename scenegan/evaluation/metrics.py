@@ -183,6 +183,20 @@ def still_area_flow(maps: np.ndarray, real_maps: np.ndarray, still: float = STIL
     return float(np.mean(values)) if values else float("nan")
 
 
+def where_correlation(maps: np.ndarray, real_maps: np.ndarray) -> float:
+    """Mean over clips of the Pearson correlation between the log flow-speed map (log(speed +
+    SPEED_FLOOR), per pixel) of a row's clip and that of its photo's real continuation: 1 when
+    it moves in the places its scene moved and stands still where it stood, about 0 when it
+    moves everywhere alike or elsewhere. Clips whose map is uniform (a copied photo) are
+    skipped; nan if every one is."""
+    values = []
+    for speed_map, real_map in zip(maps, real_maps, strict=True):
+        made, real = np.log(speed_map + SPEED_FLOOR).ravel(), np.log(real_map + SPEED_FLOOR).ravel()
+        if made.std() > 1e-6 and real.std() > 1e-6:
+            values.append(float(np.corrcoef(made, real)[0, 1]))
+    return float(np.mean(values)) if values else float("nan")
+
+
 def speed_ratio(speeds: np.ndarray, real_speeds: np.ndarray) -> float:
     """Median flow speed of a row's clips over the real clips' median: 1 = as fast as real."""
     real = float(np.median(real_speeds))
@@ -363,6 +377,17 @@ METRICS: tuple[Metric, ...] = (
         "still stays still.",
         None,
         _cell("still_flow", 3),
+    ),
+    Metric(
+        "where_corr",
+        "where corr",
+        "mean over clips of the Pearson correlation between the per-pixel log DIS flow speed "
+        "(averaged over frame pairs, log(px a frame + 0.01)) of the row's clip and of its "
+        "photo's real continuation: does it move where its scene moved? 1 for the real row by "
+        "construction; 0 when it moves everywhere alike; uniform maps (a copied photo) are "
+        "skipped.",
+        None,
+        _cell("where_corr", 3),
     ),
     Metric(
         "scene_corr",
