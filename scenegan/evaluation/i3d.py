@@ -151,16 +151,26 @@ class InceptionI3d(nn.Module):
             and x.shape[2] >= MIN_FRAMES
             and x.shape[3:] == (INPUT_SIZE, INPUT_SIZE)
         ), f"I3D takes (B, {channels}, T >= {MIN_FRAMES}, 224, 224), got {tuple(x.shape)}"
-        x = self.Conv3d_1a_7x7(x)  # (B, 64, T/2, 112, 112)
-        x = max_pool_same(x, (1, 3, 3), (1, 2, 2))  # MaxPool3d_2a_3x3 -> (B, 64, T/2, 56, 56)
-        x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x))  # (B, 192, T/2, 56, 56)
-        for name, module in self.mixed.items():
-            if name in POOL_BEFORE:
-                x = max_pool_same(x, *POOL_BEFORE[name])
-            x = module(x)  # after Mixed_5c: (B, 1024, T/8, 7, 7)
+        x = self.end_point(x, "Mixed_5c")  # (B, 1024, T/8, 7, 7)
         x = F.avg_pool3d(x, (2, 7, 7), stride=1)  # 'VALID': (B, 1024, T/8 - 1, 1, 1)
         x = self.logits(x)  # dropout is the identity at inference
         return x.flatten(2).mean(dim=2)  # (B, n_classes)
+
+    def end_point(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """The features (B, C, T', H', W') after the mixed module `name` (MIXED's names), for
+        input as forward takes it: Mixed_4f gives (B, 832, T/4, 14, 14)."""
+        if name not in MIXED:
+            raise ValueError(f"I3D has no end point {name!r}; it has {', '.join(MIXED)}")
+        x = self.Conv3d_1a_7x7(x)  # (B, 64, T/2, 112, 112)
+        x = max_pool_same(x, (1, 3, 3), (1, 2, 2))  # MaxPool3d_2a_3x3 -> (B, 64, T/2, 56, 56)
+        x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x))  # (B, 192, T/2, 56, 56)
+        for mixed, module in self.mixed.items():
+            if mixed in POOL_BEFORE:
+                x = max_pool_same(x, *POOL_BEFORE[mixed])
+            x = module(x)
+            if mixed == name:
+                break
+        return x
 
     def fuse_batch_norm(self) -> InceptionI3d:
         """Fold every batch norm into its conv (inference only; the state dict changes)."""
