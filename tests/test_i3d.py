@@ -68,6 +68,20 @@ def test_any_length_from_nine_frames():
         assert model(torch.zeros(1, 3, 9, 224, 224)).shape == (1, 400)
 
 
+def test_end_point_gives_the_features_after_a_mixed_module():
+    model = InceptionI3d().eval()  # random weights: shapes only
+    with torch.inference_mode():
+        assert model.end_point(torch.zeros(1, 3, 9, 224, 224), "Mixed_4f").shape == (
+            1,
+            832,
+            3,
+            14,
+            14,
+        )
+    with pytest.raises(ValueError, match="no end point 'Mixed_9z'"):
+        model.end_point(torch.zeros(1, 3, 9, 224, 224), "Mixed_9z")
+
+
 def test_checkpoint_unpickler_refuses_code():
     payload = pickle.dumps({"params": {"x": np.zeros(3, np.float32)}, "evil": print})
     with pytest.raises(pickle.UnpicklingError):
