@@ -186,9 +186,10 @@ def still_area_flow(maps: np.ndarray, real_maps: np.ndarray, still: float = STIL
 def where_correlation(maps: np.ndarray, real_maps: np.ndarray) -> float:
     """Mean over clips of the Pearson correlation between the log flow-speed map (log(speed +
     SPEED_FLOOR), per pixel) of a row's clip and that of its photo's real continuation: 1 when
-    it moves in the places its scene moved and stands still where it stood, about 0 when it
-    moves everywhere alike or elsewhere. Clips whose map is uniform (a copied photo) are
-    skipped; nan if every one is."""
+    it moves in the places its scene moved and stands still where it stood, 0 or below when it
+    moves elsewhere. Motion everywhere alike scores a little above 0, as DIS reads flow best
+    where there is texture, in both clips alike. Clips whose map is uniform (a copied photo)
+    are skipped; nan if every one is."""
     values = []
     for speed_map, real_map in zip(maps, real_maps, strict=True):
         made, real = np.log(speed_map + SPEED_FLOOR).ravel(), np.log(real_map + SPEED_FLOOR).ravel()
@@ -384,8 +385,9 @@ METRICS: tuple[Metric, ...] = (
         "mean over clips of the Pearson correlation between the per-pixel log DIS flow speed "
         "(averaged over frame pairs, log(px a frame + 0.01)) of the row's clip and of its "
         "photo's real continuation: does it move where its scene moved? 1 for the real row by "
-        "construction; 0 when it moves everywhere alike; uniform maps (a copied photo) are "
-        "skipped.",
+        "construction, 0 or below for motion elsewhere; motion everywhere alike (the drifting "
+        "photo) scores a little above 0, as DIS reads flow best where there is texture. "
+        "Uniform maps (a copied photo) are skipped.",
         None,
         _cell("where_corr", 3),
     ),
