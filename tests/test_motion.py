@@ -75,6 +75,35 @@ def test_the_amount_is_an_input(stage):
     assert energies[0] < energies[1] < energies[2]
 
 
+def test_the_oracle_benchmark_moves_the_places_it_is_told():
+    """benchmarks/motion_oracle.py's places_told: the fields' analytic speed follows the map it
+    is given (here: only the right half moves), the mean is still the amount, and G is itself
+    again after the block."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "motion_oracle.py"
+    spec = importlib.util.spec_from_file_location("motion_oracle", path)
+    oracle = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(oracle)
+    G = motion_model("large")
+    photo, z, motion = photo_batch(G, 2), torch.randn(2, G.noise_dim), torch.full((2,), 0.4)
+    height, width = G.fmt.frame_shape
+    wanted = torch.zeros(2, height, width)
+    wanted[:, :, width // 2 :] = 0.8
+    with torch.no_grad(), oracle.places_told(G, wanted):
+        _, told = G(photo, z, motion=motion, with_penalties=True)
+    with torch.no_grad():
+        _, own = G(photo, z, motion=motion, with_penalties=True)
+    left, right = (
+        told["motion_map"][:, :, : width // 2 - 2],
+        told["motion_map"][:, :, width // 2 + 2 :],
+    )
+    assert torch.allclose(told["motion_map"].mean(dim=(1, 2)), motion, rtol=0.01)
+    assert float(left.max()) < 0.01 * float(right.mean())
+    assert float(own["motion_map"][:, :, : width // 2 - 2].mean()) > 0.1  # its own map moves both
+    assert "trajectories" not in vars(G)
+
+
 def test_speed_scales_the_amount_and_loop_joins_the_ends():
     G = motion_model()
     photo, z = photo_batch(G, 2), torch.randn(2, G.noise_dim)
