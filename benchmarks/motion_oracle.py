@@ -17,7 +17,7 @@ what predicting the amount and the places better can buy this renderer.
 from __future__ import annotations
 
 import argparse
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -65,16 +65,14 @@ def animations(G, photos, z, rates, speeds=None, maps=None) -> np.ndarray:
         controls = {"fps": torch.as_tensor(rates[part], dtype=torch.float32)}
         if speeds is not None:
             controls["motion"] = torch.as_tensor(speeds[part], dtype=torch.float32)
-        if maps is None:
-            clips.append(animate_photos(G, photos[part], z[part], controls))
-            continue
-        with places_told(G, torch.as_tensor(maps[part], dtype=torch.float32)):
+        told = nullcontext() if maps is None else places_told(G, torch.as_tensor(maps[part]))
+        with told:
             clips.append(animate_photos(G, photos[part], z[part], controls))
     return np.concatenate(clips)
 
 
-def score(clips, real, real_speeds, real_maps, fvd) -> dict:
-    annotations = metrics.clip_flow_annotations(clips)
+def score(clips, real, real_speeds, real_maps, fvd, flow_cache: dict) -> dict:
+    annotations = metrics.clip_flow_annotations(clips, flow_cache)
     speeds = np.array([speed for speed, _ in annotations])
     maps = np.stack([speed_map for _, speed_map in annotations])
     row = metrics.speed_columns(speeds, real_speeds)
@@ -106,7 +104,8 @@ def main() -> None:
         data=args.data, n_clips=args.n_clips, split=args.split, seed=args.seed, fvd=not args.no_fvd
     )
     real, _, sources, rates = load_real_clips(config, G.fmt)
-    real_annotations = metrics.clip_flow_annotations(real)
+    flow_cache: dict = {}  # the real clips are measured once, for their row too
+    real_annotations = metrics.clip_flow_annotations(real, flow_cache)
     real_speeds = np.array([speed for speed, _ in real_annotations])
     real_maps = np.stack([speed_map for _, speed_map in real_annotations])
     fvd = None
@@ -123,19 +122,15 @@ def main() -> None:
 
     z = draw_noise(G, len(real), args.seed)
     photos = real[:, 0]
+
+    def scored(clips: np.ndarray) -> dict:
+        return score(clips, real, real_speeds, real_maps, fvd, flow_cache)
+
     rows = {
-        "real": score(real, real, real_speeds, real_maps, fvd),
-        "head": score(animations(G, photos, z, rates), real, real_speeds, real_maps, fvd),
-        "amount told": score(
-            animations(G, photos, z, rates, real_speeds), real, real_speeds, real_maps, fvd
-        ),
-        "amount and places told": score(
-            animations(G, photos, z, rates, real_speeds, real_maps),
-            real,
-            real_speeds,
-            real_maps,
-            fvd,
-        ),
+        "real": scored(real),
+        "head": scored(animations(G, photos, z, rates)),
+        "amount told": scored(animations(G, photos, z, rates, real_speeds)),
+        "amount and places told": scored(animations(G, photos, z, rates, real_speeds, real_maps)),
     }
     print(
         f"{args.checkpoint} on {len(real)} {args.split} clips of {len(set(sources))} videos "

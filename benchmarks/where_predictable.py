@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from scenegan.evaluation.metrics import SPEED_FLOOR
+from scenegan.evaluation.metrics import SPEED_FLOOR, mean_correlation
 from scenegan.pipeline.shards import read_fields, read_index, read_motion
 
 PER_VIDEO = 6  # clips per video: neighbouring clips of one video are nearly the same
@@ -55,19 +55,11 @@ def load_split(index, split: str) -> dict:
     }
 
 
-def where_corr(predicted: np.ndarray, places: np.ndarray) -> float:
-    pairs = zip(predicted, places, strict=True)
-    return float(np.mean([np.corrcoef(a.ravel(), b.ravel())[0, 1] for a, b in pairs]))
-
-
 def pair_corr(places: np.ndarray, sources: np.ndarray, same: bool, rng) -> float:
     """where corr between two clips of one video (`same`) or of two videos."""
-    values = []
-    for _ in range(400):
-        a, b = rng.choice(len(places), 2, replace=False)
-        if (sources[a] == sources[b]) == same:
-            values.append(np.corrcoef(places[a].ravel(), places[b].ravel())[0, 1])
-    return float(np.mean(values)) if values else float("nan")
+    pairs = [rng.choice(len(places), 2, replace=False) for _ in range(400)]
+    pairs = np.array([(a, b) for a, b in pairs if (sources[a] == sources[b]) == same])
+    return mean_correlation(places[pairs[:, 0]], places[pairs[:, 1]])
 
 
 def hand_features(photo: np.ndarray) -> np.ndarray:
@@ -153,8 +145,8 @@ def main() -> None:
     rows.append(
         (
             "the training clips' mean map",
-            where_corr(np.broadcast_to(prior, val["places"].shape), val["places"]),
-            where_corr(np.broadcast_to(prior, train["places"].shape), train["places"]),
+            mean_correlation(np.broadcast_to(prior, val["places"].shape), val["places"]),
+            mean_correlation(np.broadcast_to(prior, train["places"].shape), train["places"]),
         )
     )
     hand = {
@@ -165,8 +157,8 @@ def main() -> None:
     rows.append(
         (
             "ridge on hand features",
-            where_corr(predict(hand["val"]), val["places"]),
-            where_corr(predict(hand["train"]), train["places"]),
+            mean_correlation(predict(hand["val"]), val["places"]),
+            mean_correlation(predict(hand["train"]), train["places"]),
         )
     )
     if not args.no_i3d:
@@ -176,8 +168,8 @@ def main() -> None:
         rows.append(
             (
                 f"ridge on I3D {I3D_LAYER} features",
-                where_corr(to_full_size(predict(deep["val"]), shape), val["places"]),
-                where_corr(to_full_size(predict(deep["train"]), shape), train["places"]),
+                mean_correlation(to_full_size(predict(deep["val"]), shape), val["places"]),
+                mean_correlation(to_full_size(predict(deep["train"]), shape), train["places"]),
             )
         )
     n_videos = {

@@ -190,11 +190,17 @@ def where_correlation(maps: np.ndarray, real_maps: np.ndarray) -> float:
     moves elsewhere. Motion everywhere alike scores a little above 0, as DIS reads flow best
     where there is texture, in both clips alike. Clips whose map is uniform (a copied photo)
     are skipped; nan if every one is."""
+    return mean_correlation(np.log(maps + SPEED_FLOOR), np.log(real_maps + SPEED_FLOOR))
+
+
+def mean_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over i of the Pearson correlation of a[i] and b[i] over their pixels, skipping the
+    pairs where either is uniform; nan if every pair is."""
     values = []
-    for speed_map, real_map in zip(maps, real_maps, strict=True):
-        made, real = np.log(speed_map + SPEED_FLOOR).ravel(), np.log(real_map + SPEED_FLOOR).ravel()
-        if made.std() > 1e-6 and real.std() > 1e-6:
-            values.append(float(np.corrcoef(made, real)[0, 1]))
+    for x, y in zip(a, b, strict=True):
+        x, y = np.ravel(x), np.ravel(y)
+        if x.std() > 1e-6 and y.std() > 1e-6:
+            values.append(float(np.corrcoef(x, y)[0, 1]))
     return float(np.mean(values)) if values else float("nan")
 
 
