@@ -38,10 +38,14 @@ from scenegan.config import ServeConfig
 from scenegan.errors import UserError
 from scenegan.model.animator import EXAMPLES, Animator, controls_of, grid_frames, output_names
 from scenegan.serve_limits import (
+    MAX_N,
+    MAX_SCALE,
+    NUMBER_RANGES,
     BadRequest,
     ClientGone,
     UploadGate,
     check_pixels,
+    number_between,
     short_text,
     timed_protocol,
     whole_number,
@@ -49,8 +53,6 @@ from scenegan.serve_limits import (
 
 PAGE = Path(__file__).with_name("serve.html")
 MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4"}
-MAX_N = 8  # animations per request: each costs a generator pass under the one lock
-MAX_SCALE = 8
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def parse_options(query: dict[str, str]) -> AnimateOptions:
         if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
             raise BadRequest(400, f"loop={query['loop']!r}: use true or false")
         options["loop"] = value in ("true", "1", "yes", "on")
-    for name, low, high in (("speed", 0, 8), ("motion", 0, 20), ("fps", 1, 240)):
+    for name, (low, high) in NUMBER_RANGES.items():
         if name in query:
             options[name] = number_between(name, query[name], low, high)
     for name, choices in (("format", MEDIA_TYPES), ("resample", RESAMPLING)):
@@ -100,17 +102,6 @@ def parse_options(query: dict[str, str]) -> AnimateOptions:
                 raise BadRequest(400, f"{name}={query[name]!r}: use one of {', '.join(choices)}")
             options[name] = query[name]
     return AnimateOptions(**options)
-
-
-def number_between(name: str, text: str, low: float, high: float) -> float:
-    """A query's number in low..high, else a BadRequest (400)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not low <= value <= high:  # nan fails too
-        raise BadRequest(400, f"{name}={text!r}: not a number in {low:g}..{high:g}")
-    return value
 
 
 class Service:
@@ -142,6 +133,7 @@ class Service:
             "controls": list(animator.controls),
             "examples": [p.name for p in sorted(EXAMPLES.glob("*.jpg"))],
             "max_n": MAX_N,
+            "ranges": {name: list(bounds) for name, bounds in NUMBER_RANGES.items()},
         }
 
 
