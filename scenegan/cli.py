@@ -396,6 +396,12 @@ _WEIGHT = Number(0, 1000)
 @option(TrainConfig, "adversarial_weight", _WEIGHT, "D's verdict in G's loss (0: regression only)")
 @option(
     TrainConfig,
+    "video_fraction",
+    Number(0, 1),
+    "train on this share of the training videos (nested by a hash of their ids)",
+)
+@option(
+    TrainConfig,
     "baseline_fake_weight",
     _WEIGHT,
     "motion arch: the copied and the drifting photo shown to D as fakes",

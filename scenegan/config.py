@@ -244,6 +244,9 @@ class TrainConfig:
     still_weight: float = 0.0
     # weight of D's verdict in G's loss; 0 trains the motion arch by regression alone
     adversarial_weight: float = 1.0
+    # train on this share of the training videos (nested: a smaller share's videos are all in a
+    # larger one's), for data-scaling curves; 1 trains on all of them
+    video_fraction: float = 1.0
     # motion arch: the copied photo and a drifting photo shown to D as fakes, at this weight
     baseline_fake_weight: float = 0.5
     # DiffAugment policy for the clips D sees; auto: the arch's own (archs.py: all of them for
@@ -283,6 +286,8 @@ class TrainConfig:
             )
         if self.batch_size < 2:
             raise UserError("--batch-size must be at least 2")
+        if not 0 < self.video_fraction <= 1:
+            raise UserError(f"--video-fraction must be in (0, 1], not {self.video_fraction}")
         if self.warm_start and self.init not in ("", "none"):
             raise UserError(
                 "--warm-start and --init both say where the weights start from; give one"
