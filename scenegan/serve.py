@@ -184,6 +184,14 @@ def download_stem(file_name: str) -> str:
     return stem[:80] or "photo"
 
 
+async def _refuse(request: Request, error: BadRequest) -> Response:
+    return PlainTextResponse(_one_line(str(error)) + "\n", status_code=error.status)
+
+
+async def _gone(request: Request, error: ClientGone) -> Response:
+    return Response(status_code=499)  # logged in one line; nobody is there to read it
+
+
 def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | None = None):
     """The Starlette app of `scenegan serve`, with its model loaded now (once).
 
@@ -253,20 +261,13 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
         }
         return Response(content, media_type=MEDIA_TYPES[options.format], headers=headers)
 
-    async def refuse(request: Request, error: BadRequest) -> Response:
-        return PlainTextResponse(_one_line(str(error)) + "\n", status_code=error.status)
-
     routes = [
         Route("/", page),
         Route("/info", describe),
         Route("/examples/{name}", example),
         Route("/animate", animate_upload, methods=["POST"]),
     ]
-
-    async def gone(request: Request, error: ClientGone) -> Response:
-        return Response(status_code=499)  # logged in one line; nobody is there to read it
-
-    handlers = {BadRequest: refuse, ClientGone: gone}
+    handlers = {BadRequest: _refuse, ClientGone: _gone}
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.service = service
     return app
