@@ -136,7 +136,8 @@ def option(config, name: str, kind=None, help: str | None = None, *, flag: str =
         return click.option(flag, name, default=default, show_default=default, help=help, **extra)
     if isinstance(default, tuple) and not extra.get("multiple"):
         default = ",".join(map(str, default))
-    shown = default not in (None, "")
+    # a default made on this machine (all its cores) is shown by what it means
+    shown = extra.pop("show_default", default not in (None, ""))
     return click.option(
         flag, name, type=kind, default=default, show_default=shown, help=help, **extra
     )
@@ -284,7 +285,13 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
 @option(BuildConfig, "seed", SEED, "Seed of every random choice.")
 @option(BuildConfig, "engine", click.Choice(["local", "dask"]), "Where the per-video tasks run.")
 @option(BuildConfig, "address", help="--engine dask: scheduler address (default: a local cluster).")
-@option(BuildConfig, "workers", click.IntRange(1, 1024), "Worker processes decoding videos.")
+@option(
+    BuildConfig,
+    "workers",
+    click.IntRange(1, 1024),
+    "Worker processes decoding videos.",
+    show_default="all cores",
+)
 @option(
     BuildConfig, "decoder_threads", click.IntRange(0, 256), "FFmpeg threads per worker (0: auto)."
 )

@@ -1,6 +1,6 @@
 """`scenegan serve`: a small web page at `/` and `POST /animate`, over one generator loaded once.
 
-Starlette + uvicorn (the README's "Serve" says why not Gradio). An upload is read into memory up
+Starlette + uvicorn (docs/serve.md says why not Gradio). An upload is read into memory up
 to a size limit and never written to disk; one lock lets one generator call run at a time, so
 concurrent requests get the same bytes as sequential ones. A bad request gets a 4xx and one line.
 """
