@@ -234,3 +234,11 @@ def test_cli_md_is_what_the_generator_writes_now():
 def test_every_docs_page_links_back_to_the_readme():
     for page in [*(REPO / "docs").glob("*.md"), REPO / "checkpoints" / "README.md"]:
         assert "](../README.md)" in page.read_text(), page
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = [
+        line for _, _, lines in code_blocks((REPO / "README.md").read_text()) for line in lines
+    ]
+    [command] = [line for line in readme if line.endswith("python -m pytest")]
+    assert command in (REPO / ".ci" / "run").read_text().splitlines()
