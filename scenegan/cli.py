@@ -18,6 +18,7 @@ from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
     CALIBRATION_SPREADS,
     COMPILE_MODES,
+    EXPORT_FORMATS,
     LOSSES,
     PRECISIONS,
     SPLITS,
@@ -135,7 +136,8 @@ def option(config, name: str, kind=None, help: str | None = None, *, flag: str =
         return click.option(flag, name, default=default, show_default=default, help=help, **extra)
     if isinstance(default, tuple) and not extra.get("multiple"):
         default = ",".join(map(str, default))
-    shown = default not in (None, "")
+    # a default made on this machine (all its cores) is shown by what it means
+    shown = extra.pop("show_default", default not in (None, ""))
     return click.option(
         flag, name, type=kind, default=default, show_default=shown, help=help, **extra
     )
@@ -283,7 +285,13 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
 @option(BuildConfig, "seed", SEED, "Seed of every random choice.")
 @option(BuildConfig, "engine", click.Choice(["local", "dask"]), "Where the per-video tasks run.")
 @option(BuildConfig, "address", help="--engine dask: scheduler address (default: a local cluster).")
-@option(BuildConfig, "workers", click.IntRange(1, 1024), "Worker processes decoding videos.")
+@option(
+    BuildConfig,
+    "workers",
+    click.IntRange(1, 1024),
+    "Worker processes decoding videos.",
+    show_default="all cores",
+)
 @option(
     BuildConfig, "decoder_threads", click.IntRange(0, 256), "FFmpeg threads per worker (0: auto)."
 )
@@ -509,17 +517,34 @@ def _training_folder(cfg: TrainConfig):
     "photo's own amount on photos it did not see (closest), or as far as the real amounts "
     "(matched: the real mix of slow and fast scenes; a misjudged photo moves far too much)",
 )
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(EXPORT_FORMATS),
+    default=None,
+    help="safetensors: the weights, with the constructor arguments, clip format and config as "
+    "JSON in the header, loaded without pickle; pt: a torch file. Default: safetensors, or pt "
+    "for an OUT named .pt or .pth",
+)
 def export(
-    checkpoint: str, out: str, calibrate: str | None, split: str, n_clips: int, spread: str
+    checkpoint: str,
+    out: str,
+    calibrate: str | None,
+    split: str,
+    n_clips: int,
+    spread: str,
+    file_format: str | None,
 ) -> None:
-    """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint."""
+    """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint
+    (a training state, or an exported generator to write in another format)."""
     from scenegan.files import output_lock
-    from scenegan.model.checkpoint import check_export_target, export_generator
+    from scenegan.model.checkpoint import check_export_target, export_format, export_generator
 
     check_export_target(Path(checkpoint), Path(out))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
+    written_as = export_format(out, file_format)
     with output_lock(out, "export"):
-        path = export_generator(checkpoint, out)
+        path = export_generator(checkpoint, out, written_as)
         if calibrate:
             from scenegan.model.calibrate import calibrate_file
 
@@ -533,7 +558,7 @@ def export(
                 f"closest: {fit['closest_factor']:.2f}); motion gain {fit['gain']:.3f} on "
                 f"{fit['n_clips']} of them"
             )
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {path} ({written_as})")
 
 
 # ---------------------------------------------------------------- sample (model/sample)
@@ -553,7 +578,7 @@ _SPEED = Number(0, 8)
 @option(
     SampleConfig,
     "checkpoint",
-    help="Generator checkpoint (.pt), or baseline:copy / "
+    help="Generator checkpoint (.safetensors or .pt), or baseline:copy / "
     "baseline:drift. Default: the shipped generator.",
 )
 @option(SampleConfig, "out", folder())
@@ -655,7 +680,11 @@ def evaluate(dry_run: bool, **options) -> None:
 @cli.command()
 @option(ServeConfig, "host", help="Address to listen on (0.0.0.0: other machines too).")
 @option(ServeConfig, "port", click.IntRange(0, 65535), "Port (0: any free one).")
-@option(ServeConfig, "checkpoint", help="Generator .pt or baseline:copy|drift [the shipped one].")
+@option(
+    ServeConfig,
+    "checkpoint",
+    help="Generator (.safetensors or .pt) or baseline:copy|drift [the shipped one].",
+)
 @option(ServeConfig, "max_upload_mb", Number(0, 1024, min_open=True), "Largest photo accepted.")
 @option(
     ServeConfig,
@@ -730,7 +759,7 @@ def main(args: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.UsageError as error:
-        if type(error).__name__ == "NoArgsIsHelpError":  # plain `scenegan`: the help, as ever
+        if not (sys.argv[1:] if args is None else args):  # plain `scenegan`: the help, as ever
             error.show()
             sys.exit(error.exit_code)
         command = error.ctx.command_path if error.ctx is not None else "scenegan"

@@ -27,6 +27,8 @@ COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune", "max-auto
 SPLITS = ("train", "val", "select")
 # how `export --calibrate` chooses the motion model's amount spread (model.calibrate)
 CALIBRATION_SPREADS = ("closest", "matched")
+# What `export` writes: safetensors (the default; no pickle) or a torch file (pt).
+EXPORT_FORMATS = ("safetensors", "pt")
 # Flickr's REST endpoint (tests and the demo point --api-url at a local stand-in).
 DEFAULT_API_URL = "https://api.flickr.com/services/rest/"
 # Licenses fetched by default: reuse allowed with attribution, or without any condition.

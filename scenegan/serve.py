@@ -1,6 +1,6 @@
 """`scenegan serve`: a small web page at `/` and `POST /animate`, over one generator loaded once.
 
-Starlette + uvicorn (the README's "Serve" says why not Gradio). An upload is read into memory up
+Starlette + uvicorn (docs/serve.md says why not Gradio). An upload is read into memory up
 to a size limit and never written to disk; one lock lets one generator call run at a time, so
 concurrent requests get the same bytes as sequential ones. A bad request gets a 4xx and one line.
 """
@@ -206,6 +206,14 @@ def download_stem(file_name: str) -> str:
     return stem[:80] or "photo"
 
 
+async def _refuse(request: Request, error: BadRequest) -> Response:
+    return PlainTextResponse(_one_line(str(error)) + "\n", status_code=error.status)
+
+
+async def _gone(request: Request, error: ClientGone) -> Response:
+    return Response(status_code=499)  # logged in one line; nobody is there to read it
+
+
 def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | None = None):
     """The Starlette app of `scenegan serve`, with its model loaded now (once).
 
@@ -264,20 +272,13 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
         content = await anyio.to_thread.run_sync(encode, frames, limiter=heavy)
         return animation_response(content, options, stem, seed)
 
-    async def refuse(request: Request, error: BadRequest) -> Response:
-        return PlainTextResponse(_one_line(str(error)) + "\n", status_code=error.status)
-
     routes = [
         Route("/", page),
         Route("/info", describe),
         Route("/examples/{name}", example),
         Route("/animate", animate_upload, methods=["POST"]),
     ]
-
-    async def gone(request: Request, error: ClientGone) -> Response:
-        return Response(status_code=499)  # logged in one line; nobody is there to read it
-
-    handlers = {BadRequest: refuse, ClientGone: gone}
+    handlers = {BadRequest: _refuse, ClientGone: _gone}
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.service = service
     return app

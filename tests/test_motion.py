@@ -220,8 +220,8 @@ def test_cli_trains_both_stages_exports_calibrated_and_samples(panning, tmp_path
         )
         assert result.exit_code == 0, result.output
     state = tmp_path / "large" / "training-state-0000002.pt"
-    exported = tmp_path / "motion.pt"
-    matched = tmp_path / "matched.pt"
+    exported = tmp_path / "motion.pt"  # a torch file, by its name
+    matched = tmp_path / "matched.safetensors"  # calibrated in either format
     matched_args = ["--calibrate", str(panning), "--spread", "matched"]
     result = runner.invoke(cli, ["export", str(state), str(matched), *matched_args])
     assert result.exit_code == 0, result.output

@@ -398,7 +398,7 @@ def test_scenegan_serve_runs_until_ctrl_c():
         line = process.stdout.readline().decode()
         found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         assert found, line + process.stderr.read().decode()
-        assert "scenegan-generator.pt" in line
+        assert "scenegan-generator.safetensors" in line
         with httpx.Client(base_url=found[1], timeout=60) as client:
             assert gif_frames(post(client, "?seed=0").content)[0] == 32
     finally:

@@ -1,4 +1,4 @@
-"""Helpers for the tests that talk to a real server or drive a real browser (test modules never
+"""What the tests that talk to a real server or drive a real browser share (test modules never
 import from each other): an app served by uvicorn in a thread on a free port of 127.0.0.1, and
 headless Chromium through selenium, skipped with a reason saying what is missing."""
 

@@ -1,7 +1,7 @@
 """Clip statistics for `scenegan evaluate`: pure numpy functions on batches of clips.
 
 Every function takes clips as (N, T, H, W) arrays in grey levels (uint8, or float on the same
-0..255 scale) and photos as (N, H, W); the README's "evaluate" section states each definition.
+0..255 scale) and photos as (N, H, W); docs/evaluation.md states each definition.
 """
 
 from __future__ import annotations
