@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from where_predictable import at_size, fit_ridge, i3d_features, spread_picks, to_full_size  # noqa: E402
+from where_predictable import at_size, fit_ridge, i3d_features, to_full_size  # noqa: E402
 
 from scenegan.config import TrainConfig  # noqa: E402
 from scenegan.evaluation import metrics  # noqa: E402
@@ -38,6 +38,7 @@ from scenegan.model.checkpoint import find_latest, load_generator  # noqa: E402
 from scenegan.model.data import nested_videos  # noqa: E402
 from scenegan.model.downsample import downsample  # noqa: E402
 from scenegan.model.motion import AMOUNT_EPS  # noqa: E402
+from scenegan.model.prior_fit import spread_picks  # noqa: E402
 from scenegan.model.scene_prior import scene_features  # noqa: E402
 from scenegan.model.train import train  # noqa: E402
 from scenegan.pipeline.shards import read_fields, read_index, read_motion  # noqa: E402

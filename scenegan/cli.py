@@ -518,6 +518,13 @@ def _training_folder(cfg: TrainConfig):
     "(matched: the real mix of slow and fast scenes; a misjudged photo moves far too much)",
 )
 @click.option(
+    "--scene-prior",
+    default="Mixed_4c",
+    show_default=True,
+    help="--calibrate, motion model: the I3D end point whose features of the photo say where "
+    "it moves and where its texture changes, fit on the dataset's clips ('none': no prior)",
+)
+@click.option(
     "--format",
     "file_format",
     type=click.Choice(EXPORT_FORMATS),
@@ -533,6 +540,7 @@ def export(
     split: str,
     n_clips: int,
     spread: str,
+    scene_prior: str,
     file_format: str | None,
 ) -> None:
     """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint
@@ -558,7 +566,32 @@ def export(
                 f"closest: {fit['closest_factor']:.2f}); motion gain {fit['gain']:.3f} on "
                 f"{fit['n_clips']} of them"
             )
+            if scene_prior != "none":
+                echo_prior(fit_prior(path, calibrate, scene_prior))
     click.echo(f"wrote {path} ({written_as})")
+
+
+def fit_prior(path: Path, data: str, end: str) -> dict:
+    """The scene prior of an exported motion model, from the FVD network's I3D weights."""
+    from scenegan.evaluation.fvd import load_i3d
+    from scenegan.model.prior_fit import fit_prior_file
+    from scenegan.model.still_inception import MIXED
+
+    if end not in MIXED:
+        raise UserError(f"--scene-prior {end!r}: one of {', '.join(MIXED)} or none")
+    state = {k: v.contiguous() for k, v in load_i3d("cpu", gray=False).state_dict().items()}
+    return fit_prior_file(path, data, end, state)
+
+
+def echo_prior(fit: dict) -> None:
+    reads = "colour context" if fit["reads_context"] else "grey photo"
+    click.echo(
+        f"scene prior ({fit['end_point']}, {reads}): "
+        f"places where corr {fit['places_where_select']:.3f} on the select clips "
+        f"(ridge {fit['places_strength']:.0e}, spread {fit['places_spread']:.2f}); texture "
+        f"RMS {fit['texture_rms']:.2f} grey levels, AR(1) {fit['texture_rho']:.2f}, "
+        f"smoothing {fit['texture_sigma']:.2f} px; {fit['train_clips']} train clips"
+    )
 
 
 # ---------------------------------------------------------------- sample (model/sample)
@@ -643,6 +676,12 @@ def sample(dry_run: bool, images, **options) -> None:
 @option(EvaluateConfig, "fvd", help="Compute FVD (I3D).")
 @option(EvaluateConfig, "fvd_cache", help="Reuse cached I3D features of identical clips.")
 @option(EvaluateConfig, "split", click.Choice(SPLITS), "val: numbers to report; select: choices.")
+@option(
+    EvaluateConfig,
+    "per_video",
+    click.IntRange(0, 10**6),
+    "> 0: this many clips of each video, spread over it, instead of --n-clips at random",
+)
 @option(
     EvaluateConfig,
     "sources",

@@ -375,6 +375,9 @@ class EvaluateConfig:
     diversity_seeds: int = 4
     strip_clips: int = 3  # clips shown in the sample strips plot
     split: str = "val"  # val: reported numbers; select: choosing checkpoints and weights
+    # > 0: up to this many clips of each video, spread over it (every video weighs about the
+    # same), instead of --n-clips drawn at random
+    per_video: int = 0
     sources: str = ""  # comma-separated glob patterns of source ids: only their clips ("": all)
     # NAME=PATTERNS;...: the rows scored again on the clips of each group of source videos
     groups: str = ""

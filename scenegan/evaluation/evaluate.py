@@ -29,6 +29,7 @@ from scenegan.model.animator import Animator, animate
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import check_format
 from scenegan.model.downsample import downsample
+from scenegan.model.prior_fit import spread_picks
 from scenegan.pipeline.frames import luma
 from scenegan.pipeline.shards import DatasetIndex, read_fps, read_index, read_split
 
@@ -100,6 +101,9 @@ def load_real_clips(
         )
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(rng.permutation(len(clips))[: config.n_clips])
+    if config.per_video:  # every video weighs about the same: its clips spread over it
+        ids = np.array(source_ids if not config.sources else [source_ids[i] for i in keep])
+        chosen = spread_picks(ids, config.per_video)
     if config.sources:
         source_ids = [source_ids[i] for i in keep]
     clips = downsample(clips[chosen], fmt)  # stage small: as training does
@@ -232,6 +236,8 @@ def score_rows(
         maps = metrics.clip_flow_maps(clips[label], speed_cache)
         rows[label]["still_flow"] = metrics.still_area_flow(maps, real_maps)
         rows[label]["where_corr"] = metrics.where_correlation(maps, real_maps)
+        for name, moved in (("texture_moved", True), ("texture_still", False)):
+            rows[label][name] = metrics.texture_change(clips[label], real_maps, moved)
         rows[label]["flow_speed_clips"] = speeds.tolist()
     constant = np.full(len(real_speeds), np.median(real_speeds))
     rows = {  # the constant-speed row right under the real clips'

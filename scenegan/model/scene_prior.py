@@ -28,59 +28,7 @@ from scenegan.pipeline.motion_fields import flow_estimator, gray_frames
 
 SPEED_FLOOR = 0.01  # px a frame, as evaluate's where corr
 TEXTURE_FLOOR = 1.0  # grey levels: the texture target is log(RMS innovation + TEXTURE_FLOOR)
-N_SCENE_FEATURES = 27
-SIGMAS = (1.0, 2.0, 4.0)  # texture scales, in pixels of the clip grid
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        return np.repeat(image[..., None], 3, axis=2)
-    return image
-
-
-def scene_features(image: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """(H, W, N_SCENE_FEATURES) float32 features on the clip's grid (H, W) of a uint8 photo
-    (h, w) grey or (h, w, 3) RGB, at its own detail (the colour context, or the grey photo)."""
-    height, width = grid
-    rgb = _as_rgb(image)
-    lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32) / 255.0
-    hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV).astype(np.float32) / 255.0
-    detail = lab[..., 0]
-    scale = detail.shape[1] / width  # context pixels per grid pixel
-
-    def to_grid(plane: np.ndarray) -> np.ndarray:
-        return cv2.resize(plane, (width, height), interpolation=cv2.INTER_AREA)
-
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
-    features = [rows / height, cols / width, (rows / height) ** 2]
-    colour = [to_grid(lab[..., c]) for c in range(3)] + [to_grid(hsv[..., 1])]
-    features += colour
-    for sigma in SIGMAS:
-        blurred = cv2.GaussianBlur(detail, (0, 0), sigma * scale)
-        gx = cv2.Sobel(blurred, cv2.CV_32F, 1, 0)
-        gy = cv2.Sobel(blurred, cv2.CV_32F, 0, 1)
-        gradient = to_grid(np.sqrt(gx**2 + gy**2))
-        variance = to_grid(cv2.GaussianBlur(detail**2, (0, 0), sigma * scale) - blurred**2)
-        features += [
-            np.log(gradient + 1e-3),
-            to_grid(np.abs(gx)) / (to_grid(np.abs(gx)) + to_grid(np.abs(gy)) + 1e-3),
-            np.log(np.clip(variance, 0, None) + 1e-5),
-        ]
-    fine = detail - cv2.GaussianBlur(detail, (0, 0), max(scale, 1.0))
-    features.append(np.log(to_grid(fine**2) + 1e-6))  # detail finer than the grid: foam, leaves
-    for plane in colour[:3]:
-        features.append(cv2.GaussianBlur(plane, (0, 0), 6.0))  # the surroundings' colour
-    # what lies above: the sky-like share (bright, smooth) of the rows above each pixel
-    smooth = (features[3] > 0.55) & (features[9] < np.log(2e-4))
-    above = np.cumsum(smooth.mean(axis=1, keepdims=True), axis=0) / (rows[:, :1] + 1)
-    features.append(np.broadcast_to(above, (height, width)))
-    features += [np.full((height, width), float(v.mean())) for v in colour]
-    features += [np.full((height, width), float(detail.std()))]
-    features.append(np.log(np.full((height, width), float(np.mean(features[10])) + 1e-3) + 5))
-    stacked = np.stack(features, axis=-1).astype(np.float32)
-    assert stacked.shape[-1] == N_SCENE_FEATURES, stacked.shape
-    return stacked
+CONTEXT_SCALE = 4  # the encoder reads the photo at 4x the clip's size (the context's)
 
 
 def innovation(clip: np.ndarray) -> np.ndarray:
@@ -136,12 +84,14 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, strength: float, weights: np.ndarray
 
 
 class ScenePrior(nn.Module):
-    """The fitted regressions (buffers): features -> relative log places, log texture RMS."""
+    """The fitted regressions (buffers): per-pixel features (B, H, W, D) -> relative log
+    places, log texture RMS."""
 
-    def __init__(self) -> None:
+    def __init__(self, n_features: int) -> None:
         super().__init__()
-        d = N_SCENE_FEATURES
+        d = n_features
         self.register_buffer("fitted", torch.tensor(0.0))  # 1 once export --calibrate fit it
+        self.register_buffer("reads_context", torch.tensor(0.0))  # 1: fit on colour contexts
         self.register_buffer("feature_mean", torch.zeros(d))
         self.register_buffer("feature_std", torch.ones(d))
         self.register_buffer("places_beta", torch.zeros(d + 1))
@@ -191,11 +141,6 @@ class ScenePrior(nn.Module):
                 out[b, t] = torch.from_numpy(e)
         level = (1 - rho ** (2 * torch.arange(1, n_frames).float())).mean().sqrt()
         return out * (rms[:, None].cpu() / level)
-
-
-def photo_features(images: list[np.ndarray], grid: tuple[int, int]) -> torch.Tensor:
-    """(B, H, W, D) features of a list of uint8 photos or contexts."""
-    return torch.from_numpy(np.stack([scene_features(image, grid) for image in images]))
 
 
 def noise_seeds(z: torch.Tensor) -> list[int]:
