@@ -14,9 +14,9 @@ a run already in --out resumes, so the script can be run again after a stop. Per
 - **where corr**, **flow where the real clip stood still** and **motion energy** (x real) of
   its animations of val photos at that amount, measured by DIS as `scenegan evaluate` does.
 Probes (no generator): ridge on I3D Mixed_4f features of the photo for the places (where corr)
-and for the amount (speed factor), and ridge on the scene features the motion model's scene
-prior reads (model/scene_prior.py) for the places. The last lines fit each score against
-log2(videos) and say what the slope predicts at 2x and 4x the videos.
+and for the amount (speed factor), and ridge on the features the motion model's scene prior
+reads (I3D up to Mixed_4c as a 2-D network, model/still_inception.py) for the places. The
+last lines fit each score against log2(videos) and say what the slope predicts at 2x and 4x.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from scenegan.model.data import nested_videos  # noqa: E402
 from scenegan.model.downsample import downsample  # noqa: E402
 from scenegan.model.motion import AMOUNT_EPS  # noqa: E402
 from scenegan.model.prior_fit import spread_picks  # noqa: E402
-from scenegan.model.scene_prior import scene_features  # noqa: E402
+from scenegan.model.scene_prior import CONTEXT_SCALE  # noqa: E402
+from scenegan.model.still_inception import StillInception, collapse_i3d  # noqa: E402
 from scenegan.model.train import train  # noqa: E402
 from scenegan.pipeline.shards import read_fields, read_index, read_motion  # noqa: E402
 
@@ -133,11 +134,29 @@ def probe_scores(features: dict, train_part: dict, keep: np.ndarray, val: dict) 
     amount = np.exp(deep_val.mean(axis=(1, 2)) @ beta + bias) - AMOUNT_EPS
     scores["i3d_amount"] = by_video(speed_factor, val["sources"], amount, val["motion"])
     scene_train, scene_val = features["scene"]
-    predict = fit_ridge(scene_train[keep][:, ::2, ::2], train_part["places"][keep][:, ::2, ::2])
-    scores["scene_where"] = by_video(
-        metrics.mean_correlation, val["sources"], predict(scene_val), val["places"]
-    )
+    size = scene_train.shape[1:3]
+    predict = fit_ridge(scene_train[keep], at_size(train_part["places"][keep], size))
+    where = to_full_size(predict(scene_val), shape)
+    scores["scene_where"] = by_video(metrics.mean_correlation, val["sources"], where, val["places"])
     return scores
+
+
+def prior_features(photos: np.ndarray, end: str = "Mixed_4c") -> np.ndarray:
+    """(N, h, w, D) features the motion model's scene prior reads of grey photos: I3D's first
+    layers up to `end` as a 2-D network, on the photo at the context's size."""
+    from scenegan.evaluation.fvd import load_i3d
+
+    state = {k: v.contiguous() for k, v in load_i3d("cpu", gray=False).state_dict().items()}
+    encoder = StillInception(end=end).eval()
+    encoder.load_state_dict(collapse_i3d(state, end))
+    size = tuple(CONTEXT_SCALE * n for n in photos.shape[1:3])
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(photos), 32):
+            x = torch.from_numpy(photos[start : start + 32]).float()[:, None] / 127.5 - 1
+            x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True)
+            out.append(encoder(x.expand(-1, 3, -1, -1)).permute(0, 2, 3, 1).numpy())
+    return np.concatenate(out)
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -149,7 +168,7 @@ def plot(rows: list[dict], path: Path) -> None:
     videos = [row["videos"] for row in rows]
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     for name, label in (("where_corr", "motion model"), ("i3d_where", "I3D ridge"),
-                        ("scene_where", "scene-feature ridge")):  # fmt: skip
+                        ("scene_where", "prior-feature ridge")):  # fmt: skip
         axes[0].plot(videos, [row[name] for row in rows], "o-", label=label)
     axes[0].set_title("where corr (val)")
     for name, label in (("speed_factor", "motion model head"), ("i3d_amount", "I3D ridge"),
@@ -183,10 +202,7 @@ def main() -> None:
     val = load(index, "val", args.per_video)
     features = {
         "i3d": (i3d_features(train_part["clips"][:, 0]), i3d_features(val["clips"][:, 0])),
-        "scene": tuple(
-            np.stack([scene_features(clip[0], clip.shape[1:3]) for clip in part["clips"]])
-            for part in (train_part, val)
-        ),
+        "scene": (prior_features(train_part["clips"][:, 0]), prior_features(val["clips"][:, 0])),
     }
     rows = []
     for fraction in (float(f) for f in args.fractions.split(",")):
@@ -210,7 +226,7 @@ def report(rows: list[dict], n_val: int, args) -> None:
     columns = ("speed_factor", "constant_factor", "where_corr", "still_flow", "energy",
                "i3d_where", "i3d_amount", "scene_where")  # fmt: skip
     print("| training videos | per-photo factor | one speed | where corr | still px/frame "
-          "| energy (x real) | I3D where | I3D amount factor | scene-feature where |")  # fmt: skip
+          "| energy (x real) | I3D where | I3D amount factor | Mixed_4c where |")  # fmt: skip
     print("|---" * (len(columns) + 1) + "|")
     for row in rows:
         print(f"| {row['videos']} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |")

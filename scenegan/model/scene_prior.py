@@ -33,24 +33,25 @@ CONTEXT_SCALE = 4  # the encoder reads the photo at 4x the clip's size (the cont
 
 def innovation(clip: np.ndarray) -> np.ndarray:
     """(T, H, W) float32 grey levels: each frame of a uint8 clip (T, H, W[, 3]) minus its first
-    frame warped to it by DIS flow from that frame back to the first; frame 0 gives 0."""
+    frame warped to it along the clip's measured flow (DIS from each frame to the one before,
+    composed back to the first); frame 0 gives 0. Places whose content came from outside the
+    first frame (entering at an edge) count as change too."""
     gray = gray_frames(np.asarray(clip))
     height, width = gray.shape[1:]
     dis = flow_estimator()
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height))
-    grid_y = grid_y.astype(np.float32)
-    first = gray[0]
+    identity = np.stack([grid_x, grid_y.astype(np.float32)], axis=-1)  # (H, W, 2)
+    source = identity.copy()  # where each pixel of frame t was in frame 0
+    first = gray[0].astype(np.float32)
     out = np.zeros(gray.shape, np.float32)
     for t in range(1, len(gray)):
-        back = dis.calc(np.ascontiguousarray(gray[t]), np.ascontiguousarray(first), None)
-        warped = cv2.remap(
-            first,
-            grid_x + back[..., 0],
-            grid_y + back[..., 1],
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REFLECT,
-        )
-        out[t] = gray[t].astype(np.float32) - warped.astype(np.float32)
+        back = dis.calc(np.ascontiguousarray(gray[t]), np.ascontiguousarray(gray[t - 1]), None)
+        at = identity + back  # where each pixel of frame t was in frame t - 1
+        source = cv2.remap(source, at[..., 0], at[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        warped = cv2.remap(first, source[..., 0], source[..., 1], cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+        out[t] = gray[t].astype(np.float32) - warped
     return out
 
 
