@@ -161,6 +161,16 @@ class MotionGenerator(FlowGenerator):
         )
         return (noise * (2.0 / 255.0)).to(z.device)[:, None]
 
+    def add_texture(self, frames, features, motion, z, loop: bool) -> torch.Tensor:
+        """Frames (B, C, T, H, W) plus the prior's texture; with `loop` it fades out towards
+        the last frame, which joins frame 0 (where there is none)."""
+        grain = self.texture(features, motion, z).to(frames.dtype)
+        if loop:
+            n_frames = self.fmt.n_frames
+            time = torch.arange(n_frames, device=grain.device, dtype=grain.dtype)
+            grain = grain * torch.sin(math.pi * time / (n_frames - 1)).view(1, 1, -1, 1, 1)
+        return (frames + grain).clamp(-1, 1)
+
     # -- where and how --------------------------------------------------------------------
 
     def raw_fields(self, encoded, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
@@ -296,8 +306,7 @@ class MotionGenerator(FlowGenerator):
             frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
         frames = frames.transpose(1, 2).to(photo.dtype)  # (B, C, T, H, W)
         if features is not None and texture:
-            grain = self.texture(features, motion * speed, z).to(frames.dtype)
-            frames = (frames + grain).clamp(-1, 1)
+            frames = self.add_texture(frames, features, motion * speed, z, loop)
         if not with_penalties:
             return frames
         penalties = self.penalties(fields)
