@@ -175,7 +175,7 @@ class BuildConfig:
     dedup: str = "split"
     # two sources are the same footage when their aligned frames correlate this well in fine
     # detail (docs/filters.md)
-    duplicate_min_similarity: float = 0.8
+    duplicate_min_similarity: float = 0.68
 
     def rates(self) -> tuple[float | str, ...]:
         """The rates of --fps: numbers (frames a second) and `native`."""

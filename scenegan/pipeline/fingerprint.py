@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 
 THUMB_SIZE = (96, 54)  # (width, height) of a fingerprint frame
-COARSE_SIZE = (16, 9)  # the coarse look: the centre 80% of a thumbnail at this size
-COARSE_MIN = 0.6  # pairs of videos whose best frame pair looks this alike coarsely are aligned
+COARSE_SIZE = (16, 9)  # the coarse look: centre boxes of a thumbnail at this size
+COARSE_SHARES = (1.0, 0.9, 0.8)  # the sides of those boxes, as shares of the thumbnail's
+COARSE_MIN = 0.8  # pairs of videos whose best frame pair looks this alike coarsely are aligned
 ALIGNED_FRAME_PAIRS = 3  # frame pairs (the coarsely closest) aligned per pair of videos
 # A copy cropped by up to a fifth, rescaled, and shifted by up to a tenth of the frame is found
 # (the other may be the one cropped): the larger view is magnified by each scale and the
@@ -28,12 +29,18 @@ def thumbnails(frames: list[np.ndarray]) -> np.ndarray:
 
 
 def _coarse(fingerprint: np.ndarray) -> np.ndarray:
-    """(N, 144) zero-mean unit vectors: each thumbnail's centre, blurred to COARSE_SIZE."""
+    """(N * len(COARSE_SHARES), 144) zero-mean unit vectors: each thumbnail's centre boxes of
+    COARSE_SHARES of its sides, blurred to COARSE_SIZE (a copy cropped by a tenth matches its
+    source's 0.9 box)."""
     height, width = fingerprint.shape[1:]
-    top, left = height // 10, width // 10
-    centre = fingerprint[:, top : height - top, left : width - left]
-    small = np.stack([cv2.resize(f, COARSE_SIZE, interpolation=cv2.INTER_AREA) for f in centre])
-    vectors = small.reshape(len(small), -1).astype(np.float64)
+    small = []
+    for thumb in fingerprint:
+        for share in COARSE_SHARES:
+            rows, columns = round(height * share), round(width * share)
+            top, left = (height - rows) // 2, (width - columns) // 2
+            box = thumb[top : top + rows, left : left + columns]
+            small.append(cv2.resize(box, COARSE_SIZE, interpolation=cv2.INTER_AREA))
+    vectors = np.stack(small).reshape(len(small), -1).astype(np.float64)
     vectors -= vectors.mean(axis=1, keepdims=True)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.maximum(norms, 1e-6)
@@ -76,8 +83,10 @@ def video_similarity(a: np.ndarray, b: np.ndarray, coarse_a=None, coarse_b=None)
     scores = coarse_a @ coarse_b.T  # (Na, Nb)
     if scores.max() < COARSE_MIN:
         return -1.0
-    order = np.argsort(scores, axis=None)[::-1][:ALIGNED_FRAME_PAIRS]
-    pairs = [np.unravel_index(i, scores.shape) for i in order if scores.flat[i] >= COARSE_MIN]
+    n_shares = len(COARSE_SHARES)
+    frames = scores.reshape(len(a), n_shares, len(b), n_shares).max(axis=(1, 3))  # (Na, Nb)
+    order = np.argsort(frames, axis=None)[::-1][:ALIGNED_FRAME_PAIRS]
+    pairs = [np.unravel_index(i, frames.shape) for i in order if frames.flat[i] >= COARSE_MIN]
     return max(aligned_similarity(a[i], b[j]) for i, j in pairs)
 
 
