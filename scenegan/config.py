@@ -96,12 +96,12 @@ class FilterConfig:
     # `zoom_min_fit` of that flow (billowing clouds and smoke swell in places; docs/filters.md).
     zoom_max_scale: float = 0.03
     zoom_min_fit: float = 0.8
-    # People, judged once per video on N sampled frames at the source's resolution: a frame shows
+    # People, judged once per video on 4 sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
     # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;
     # the video goes when `people_min_share` of its frames do (docs/filters.md).
-    people_min_face: float = 5.0
-    people_min_body: float = 2.2
+    people_min_face: float = 4.5
+    people_min_body: float = 2.0
     people_min_share: float = 0.25
     # Overlay (captions, logos, cards, bars), judged once per video: more than this share of the
     # frame is covered by dense sharp edges that stand still in every sampled frame.
