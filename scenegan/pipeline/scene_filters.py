@@ -158,7 +158,10 @@ def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float,
         for face, body in zip(faces, bodies, strict=True)
     ]
     share = float(np.mean(shown)) if shown else 0.0
-    note = f"faces {max(faces, default=0):.1f}, people {max(bodies, default=0):.1f}"
+    note = (
+        f"faces {max(faces, default=0):.1f}, people {max(bodies, default=0):.1f} "
+        f"in {share:.0%} of {len(shown)} frames"
+    )
     return share, note
 
 
@@ -218,7 +221,7 @@ def judge_scene(frames: list[np.ndarray], config: FilterConfig) -> SceneVerdict:
         return SceneVerdict(None, 0.0, 0.0, "no frames sampled")
     people, seen = people_share(frames, config)
     overlay = overlay_area(frames)
-    note = f"{seen}; {people:.0%} of {len(frames)} frames; overlay {overlay:.2%} of the frame"
+    note = f"{seen}; overlay {overlay:.2%} of the frame"
     reason = None
     if people >= config.people_min_share:
         reason = "people"
