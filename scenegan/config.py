@@ -101,7 +101,7 @@ class FilterConfig:
     # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;
     # the video goes when `people_min_share` of its frames do (docs/filters.md).
     people_min_face: float = 4.5
-    people_min_body: float = 2.0
+    people_min_body: float = 2.5
     people_min_share: float = 0.25
     # Overlay (captions, logos, cards, bars), judged once per video: more than this share of the
     # frame is covered by dense sharp edges that stand still in every sampled frame.
