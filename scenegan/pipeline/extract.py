@@ -305,7 +305,7 @@ def _slice_and_filter(
         raise VideoError("low_fps", f"{stated:g} fps is below every --fps rate ({listed})")
     streams = [RateStream(source, rate, config, rejected_sample) for rate in rates]
     damage: VideoError | None = None
-    sampler = FrameSampler()  # a few frames at the source's size, for the per-video filters
+    sampler = FrameSampler.of(source.path)  # a few frames at the source's size, per video
     frames = iter_rates(
         source.path,
         rates,

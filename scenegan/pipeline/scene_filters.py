@@ -9,12 +9,14 @@ What each looks at, and how its default was chosen, is in docs/filters.md."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from scenegan.config import FilterConfig
-from scenegan.pipeline.frames import crop_box_16_9
+from scenegan.pipeline.decode import VideoError, luma_plane, open_video, stream_info
+from scenegan.pipeline.frames import crop_box_16_9, expand_limited_range
 
 SCENE_REASONS = ("people", "overlay")  # judged per video: every candidate clip takes the reason
 N_SAMPLES = 8  # frames sampled per video
@@ -23,28 +25,53 @@ SAMPLE_SIZE = (640, 360)  # (width, height): sampled frames larger than this are
 # N_SAMPLES, every other frame goes and the interval doubles (the length is not known ahead).
 FIRST_INTERVAL = 0.25
 DETECT_HEIGHT = 360  # people are looked for at this height (frames are scaled to it)
+FACE_HEIGHT = 240  # and faces at this one: a tenth of it is the cascades' own 24-pixel window
 
 
 @dataclass
 class FrameSampler:
-    """Takes a few evenly spread decoded frames of a video as gray 16:9 frames at the source's
+    """Takes N_SAMPLES decoded frames spread over a video as gray 16:9 frames at the source's
     resolution (at most SAMPLE_SIZE). Fed every decoded frame (`add`); converts only the
-    frames it keeps."""
+    frames it keeps. With the video's `duration` it takes the first frame at or after each of
+    N_SAMPLES evenly spaced times; without it (a container that does not say), one every
+    FIRST_INTERVAL seconds, and each time it holds twice N_SAMPLES it drops every other and
+    doubles the interval."""
 
+    duration: float | None = None
     interval: float = FIRST_INTERVAL
     times: list[float] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)
     next_time: float = 0.0
     first_time: float | None = None
 
+    @classmethod
+    def of(cls, path: Path) -> FrameSampler:
+        """A sampler for the video at `path`, told its duration when the container states it."""
+        try:
+            container = open_video(path)
+        except VideoError:
+            return cls()
+        try:
+            duration = stream_info(container.streams.video[0]).duration
+        finally:
+            container.close()
+        return cls(duration if duration and duration > 0 else None)
+
     def add(self, frame, time: float) -> None:
         """One decoded av.VideoFrame and its time in seconds."""
         if self.first_time is None:
             self.first_time = time
-        if time - self.first_time < self.next_time:
+            if self.duration:
+                self.next_time = 0.5 * self.duration / N_SAMPLES
+        if time - self.first_time < self.next_time or (
+            self.duration and len(self.frames) >= N_SAMPLES
+        ):
             return
         self.times.append(time - self.first_time)
         self.frames.append(sample_luma(frame))
+        if self.duration:
+            self.next_time = (len(self.frames) + 0.5) * self.duration / N_SAMPLES
+            return
         self.next_time = self.times[-1] + self.interval
         if len(self.frames) >= 2 * N_SAMPLES:
             self.times, self.frames = self.times[::2], self.frames[::2]
@@ -61,15 +88,17 @@ class FrameSampler:
 
 def sample_luma(frame) -> np.ndarray:
     """An av.VideoFrame -> its displayed 16:9 box as full-range gray, at most SAMPLE_SIZE."""
-    image = frame.to_ndarray(format="gray")  # swscale: full-range luma of any pixel format
+    image, limited = luma_plane(frame)  # a view of the decoder's luma, or swscale's gray
     quarter_turns = ((frame.rotation or 0) // 90) % 4
     if quarter_turns:
         image = np.rot90(image, k=quarter_turns)
     top, bottom, left, right = crop_box_16_9(*image.shape[:2])
     box = image[top:bottom, left:right]
     if box.shape[1] > SAMPLE_SIZE[0]:
-        return cv2.resize(box, SAMPLE_SIZE, interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(box)
+        box = cv2.resize(box, SAMPLE_SIZE, interpolation=cv2.INTER_AREA)
+    else:
+        box = np.array(box)  # a copy: the decoder reuses the frame's memory
+    return expand_limited_range(box) if limited else box
 
 
 # ---------------------------------------------------------------- people
@@ -132,12 +161,13 @@ def body_weight(gray: np.ndarray) -> float:
     return float(np.max(weights)) if len(weights) else 0.0
 
 
-def at_detect_height(frame: np.ndarray) -> np.ndarray:
+def at_height(frame: np.ndarray, rows: int) -> np.ndarray:
+    """A gray frame scaled to `rows` rows, its aspect kept."""
     height, width = frame.shape
-    if height == DETECT_HEIGHT:
+    if height == rows:
         return frame
-    scale = DETECT_HEIGHT / height
-    size = (max(1, round(width * scale)), DETECT_HEIGHT)
+    scale = rows / height
+    size = (max(1, round(width * scale)), rows)
     method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     return cv2.resize(frame, size, interpolation=method)
 
@@ -150,8 +180,8 @@ def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float,
         picks = np.linspace(0, len(frames) - 1, PEOPLE_FRAMES).round().astype(int)
         frames = [frames[i] for i in picks]
     for frame in frames:
-        gray = at_detect_height(frame)
-        faces.append(face_weight(gray))
+        gray = at_height(frame, DETECT_HEIGHT)
+        faces.append(face_weight(at_height(gray, FACE_HEIGHT)))
         bodies.append(body_weight(gray))
     shown = [
         face >= config.people_min_face or body >= config.people_min_body
