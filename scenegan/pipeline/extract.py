@@ -371,7 +371,9 @@ def _reject_video(
     """A video the per-video filters reject: every clip that passed the clip filters (kept or
     over the cap) is counted under the verdict's reason, and a few go to the contact sheet.
     Returns the clips kept now: none."""
-    rejected[verdict.reason] += len(kept) + sum(s.n_passed - len(s.kept) for s in streams)
+    passed = len(kept) + sum(s.n_passed - len(s.kept) for s in streams)
+    if passed:
+        rejected[verdict.reason] += passed
     for stream in streams:
         stream.n_passed = len(stream.kept)  # nothing is over the cap any more
         if sample:
