@@ -337,9 +337,8 @@ def _slice_and_filter(
     for stream in streams:
         rejected.update(stream.rejected)
     verdict = SceneVerdict(None, 0.0, 0.0, "not judged: no clip passed the clip filters")
-    if kept or any(
-        s.n_passed for s in streams
-    ):  # the detectors cost: only where clips are at stake
+    # The detectors cost: they judge only a video that has a clip at stake.
+    if kept or any(s.n_passed for s in streams):
         verdict = judge_scene(sampler.chosen(), config.filters)
     if verdict.reason is not None:  # people or an overlay: no clip of this video is kept
         kept = _reject_video(kept, streams, verdict, rejected, rejected_sample)
