@@ -170,6 +170,10 @@ def test_the_build_puts_duplicates_in_one_split_or_drops_them(tmp_path):
     index = json.loads((config.out / "index.json").read_text())
     sources_by_split = _sources_by_split(config.out, index)
     assert {"a-original.mp4", "c-copy.mp4"} <= sources_by_split[_split_of("a-original.mp4", config)]
+    from scenegan.pipeline.rejected import write_rejected
+
+    (sheet,) = write_rejected(config.out, per_reason=2)  # its duplicate rows: a clip of each
+    assert sheet.is_file()
     dropped = build_dataset(replace(config, out=tmp_path / "drop", dedup="drop"))
     assert dropped["videos_rejected"] == {"duplicate": 1}
     assert dropped["clips_rejected"]["duplicate"] > 0
