@@ -88,6 +88,20 @@ def test_a_reencoded_half_size_cropped_copy_is_a_duplicate_and_another_sea_is_no
     assert video_similarity(fingerprint, thumbnails(to_16_9(other))) < SIMILAR
 
 
+@pytest.mark.parametrize("duration", [None, 8.0])
+def test_the_sampler_spreads_its_frames_over_the_video(duration):
+    """8 s at 25 fps: with the duration, the first frame after each of 8 evenly spaced times;
+    without it, frames spread by halving, the whole video covered either way."""
+    sampler = scene_filters.FrameSampler(duration)
+    for index in range(200):
+        image = np.full((90, 160), index, np.uint8)
+        sampler.add(av.VideoFrame.from_ndarray(image, format="gray"), 10.0 + index / 25)
+    chosen = sampler.chosen()
+    assert len(chosen) == scene_filters.N_SAMPLES and chosen[0].shape == (90, 160)
+    indices = [int(frame[0, 0]) for frame in chosen]
+    assert indices == sorted(indices) and indices[0] <= 25 and indices[-1] >= 150
+
+
 def test_duplicate_groups_join_chains_of_pairs():
     pairs = [("a", "c", 0.9), ("c", "d", 0.8)]
     assert duplicate_groups(["a", "b", "c", "d"], pairs) == {"a": "a", "b": "b", "c": "a", "d": "a"}

@@ -21,8 +21,8 @@ from scenegan.pipeline.frames import crop_box_16_9, expand_limited_range
 SCENE_REASONS = ("people", "overlay")  # judged per video: every candidate clip takes the reason
 N_SAMPLES = 8  # frames sampled per video
 SAMPLE_SIZE = (640, 360)  # (width, height): sampled frames larger than this are area-resized
-# Sampling: a frame every FIRST_INTERVAL seconds at first; when the buffer holds twice
-# N_SAMPLES, every other frame goes and the interval doubles (the length is not known ahead).
+# Sampling where the container states no duration: a frame every FIRST_INTERVAL seconds at
+# first; when the buffer holds twice N_SAMPLES, every other frame goes and the interval doubles.
 FIRST_INTERVAL = 0.25
 DETECT_HEIGHT = 360  # people are looked for at this height (frames are scaled to it)
 FACE_HEIGHT = 240  # and faces at this one: a tenth of it is the cascades' own 24-pixel window
