@@ -18,6 +18,7 @@ from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
     CALIBRATION_SPREADS,
     COMPILE_MODES,
+    DEDUP_MODES,
     EXPORT_FORMATS,
     LOSSES,
     PRECISIONS,
@@ -222,6 +223,7 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
 _GRAY = click.IntRange(0, 255)
 _SHARE = Number(0, 1)
 _PIXELS = Number(0, 1000)
+_DETECTOR_WEIGHT = Number(-100, 100)
 
 
 def _filter_options(command):
@@ -238,6 +240,28 @@ def _filter_options(command):
         option(FilterConfig, "camera_min_agreement", _SHARE, "Camera: share moving with it."),
         option(FilterConfig, "pan_max_pixels", _PIXELS, "Pan: total camera drift over a clip."),
         option(FilterConfig, "shake_max_pixels", _PIXELS, "Shake: std of the camera shift."),
+        option(
+            FilterConfig, "zoom_max_scale", _PIXELS, "Zoom: the clip's flow scales the frame by"
+        ),
+        option(FilterConfig, "zoom_min_fit", _SHARE, "... and a zoom explains this share of it."),
+        option(
+            FilterConfig,
+            "people_min_face",
+            _DETECTOR_WEIGHT,
+            "People: face weight (both cascades),",
+        ),
+        option(
+            FilterConfig,
+            "people_min_body",
+            _DETECTOR_WEIGHT,
+            "... or HOG person weight, in a frame;",
+        ),
+        option(
+            FilterConfig, "people_min_share", _SHARE, "... the video goes at this share of frames."
+        ),
+        option(
+            FilterConfig, "overlay_max_area", _SHARE, "Overlay: share of frame under still edges."
+        ),
     ]
     for decorate in reversed(options):
         command = decorate(command)
@@ -297,6 +321,18 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
 )
 @option(BuildConfig, "shard_size", click.IntRange(1, 10**6), "Clips per shard.")
 @option(BuildConfig, "preview", help="Also write preview/ (contact sheet PNG, GIF grid).")
+@option(
+    BuildConfig,
+    "dedup",
+    click.Choice(list(DEDUP_MODES)),
+    "Near-duplicate sources: `split` puts them in one split, `drop` keeps one of them.",
+)
+@option(
+    BuildConfig,
+    "duplicate_min_similarity",
+    Number(-1, 1),
+    "Two sources are the same footage at this aligned detail correlation.",
+)
 @DRY_RUN
 @_filter_options
 def build_dataset_command(dry_run: bool, **options) -> None:

@@ -22,6 +22,7 @@ from scenegan.pipeline.decode import (
     video_fps,
 )
 from scenegan.pipeline.filters import ClipMeasures, FlowMeter, measure_window, reject_reason
+from scenegan.pipeline.fingerprint import thumbnails
 from scenegan.pipeline.frames import prepare_image
 from scenegan.pipeline.motion_fields import (
     ClipMotion,
@@ -29,6 +30,7 @@ from scenegan.pipeline.motion_fields import (
     summarize_flows,
     window_flows,
 )
+from scenegan.pipeline.scene_filters import FrameSampler, SceneVerdict, judge_scene
 from scenegan.pipeline.sources import Source
 
 # Decode failures after some frames: the frames before them are good and give clips.
@@ -92,6 +94,8 @@ class SourceResult:
     damage: str = ""  # a file damaged part way: its clips come from the frames before the damage
     # with `rejected_sample`: a few rejected candidates per reason, for `inspect --rejected`
     rejected_clips: list[RejectedClip] = field(default_factory=list)
+    scene: dict = field(default_factory=dict)  # the per-video verdict (SceneVerdict.to_dict)
+    fingerprint: np.ndarray | None = None  # fingerprint.thumbnails of the sampled frames
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,10 @@ class RejectedClip:
     reason: str
     rate: float
     start: int
-    measures: ClipMeasures
+    measures: ClipMeasures | None  # None: judged per video (`note` says what was seen)
     clip: np.ndarray
     source_id: str = ""
+    note: str = ""
 
 
 @dataclass
@@ -300,6 +305,7 @@ def _slice_and_filter(
         raise VideoError("low_fps", f"{stated:g} fps is below every --fps rate ({listed})")
     streams = [RateStream(source, rate, config, rejected_sample) for rate in rates]
     damage: VideoError | None = None
+    sampler = FrameSampler.of(source.path)  # a few frames at the source's size, per video
     frames = iter_rates(
         source.path,
         rates,
@@ -307,6 +313,7 @@ def _slice_and_filter(
         threads=config.decoder_threads,
         min_source_fps=config.min_source_fps,
         full_frames=config.crops > 1,
+        on_frame=sampler.add,
     )
     while True:
         try:
@@ -329,6 +336,12 @@ def _slice_and_filter(
     rejected: Counter = Counter()
     for stream in streams:
         rejected.update(stream.rejected)
+    verdict = SceneVerdict(None, 0.0, 0.0, "not judged: no clip passed the clip filters")
+    # The detectors cost: they judge only a video that has a clip at stake.
+    if kept or any(s.n_passed for s in streams):
+        verdict = judge_scene(sampler.chosen(), config.filters)
+    if verdict.reason is not None:  # people or an overlay: no clip of this video is kept
+        kept = _reject_video(kept, streams, verdict, rejected, rejected_sample)
     empty = np.zeros((0, *config.fmt.shape), np.uint8)
     return SourceResult(
         source=source,
@@ -346,7 +359,33 @@ def _slice_and_filter(
             for reason in sorted(stream.rejected_clips)
             for clip in stream.rejected_clips[reason]
         ],
+        scene=verdict.to_dict(),
+        fingerprint=thumbnails(sampler.chosen()),
     )
+
+
+def _reject_video(
+    kept: list[Kept],
+    streams: list[RateStream],
+    verdict: SceneVerdict,
+    rejected: Counter,
+    sample: int,
+) -> list[Kept]:
+    """A video the per-video filters reject: every clip that passed the clip filters (kept or
+    over the cap) is counted under the verdict's reason, and a few go to the contact sheet.
+    Returns the clips kept now: none."""
+    passed = len(kept) + sum(s.n_passed - len(s.kept) for s in streams)
+    if passed:
+        rejected[verdict.reason] += passed
+    for stream in streams:
+        stream.n_passed = len(stream.kept)  # nothing is over the cap any more
+        if sample:
+            stream.rejected_clips[verdict.reason] = [
+                RejectedClip(verdict.reason, k.rate, k.start, None, k.clip, note=verdict.note)
+                for k in kept[:sample]
+                if k.rate == stream.rate
+            ]
+    return []
 
 
 def clip_details(kept: list[Kept], fmt: ClipFormat) -> dict[str, np.ndarray]:
