@@ -1,7 +1,7 @@
 """Can *where* a scene moves be told from its photo? Predictors fit on the training videos,
 scored on new videos, side by side with what the videos themselves say.
 
-    python benchmarks/where_predictable.py [--data datasets/default] [--no-i3d]
+    python benchmarks/where_predictable.py [--data datasets/default] [--no-i3d] [--context]
 
 Each clip's target is its `motion_map` (per-pixel DIS flow speed, averaged over frame pairs):
 log(px a frame + 0.01), minus its mean, so only the places count, not the amount. Every score
@@ -13,6 +13,12 @@ over the val clips (the last column: over the training clips the predictor was f
   local variance at four scales);
 - ridge regression per pixel on the Kinetics I3D features of the photo (Mixed_4f, 14 x 14, the
   FVD network's weights), the only row that knows more than these videos.
+
+With `--context` (a dataset of format 3, built with `--context-scale 4`), rows that see more than
+the 80 x 45 grey photo: the same hand features of the context's grey at 2x and 4x (area-pooled
+to the clip's grid) with its colour (Lab, pooled), and the scene prior's features (I3D up to
+Mixed_4c as a 2-D network, model/still_inception.py) of the grey photo enlarged 4x, of the colour
+context at 2x (enlarged to 4x) and at 4x.
 """
 
 from __future__ import annotations
@@ -33,16 +39,94 @@ I3D_LAYER, I3D_FRAMES = "Mixed_4f", 9  # a still photo repeated: I3D's shortest 
 RIDGE = 1e4  # per-pixel ridge strength on standardised features (a few hundred thousand rows)
 
 
-def load_split(index, split: str) -> dict:
+def load_split(index, split: str, context: bool = False) -> dict:
     sources = np.array(read_fields(index, split, ("source_id",))["source_id"])
     picks = spread_picks(sources, PER_VIDEO)
     maps = read_motion(index, split)["motion_map"][picks].astype(np.float32)
     places = np.log(maps + SPEED_FLOOR)
+    fields = read_fields(index, split, ("clips", "context") if context else ("clips",), picks)
     return {
-        "photos": read_fields(index, split, ("clips",), rows=picks)["clips"][:, 0],
+        "photos": fields["clips"][:, 0],
+        "context": fields.get("context"),
         "places": places - places.mean(axis=(1, 2), keepdims=True),
         "sources": sources[picks],
     }
+
+
+def context_hand_features(context: np.ndarray, scale: int, grid: tuple[int, int]) -> np.ndarray:
+    """(H, W, 31) hand features of a uint8 RGB context seen at `scale` x the clip's size: those
+    of its grey at that detail, pooled to the clip's grid, and its Lab colour there."""
+    height, width = grid
+    seen = cv2.resize(context, (width * scale, height * scale), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(seen, cv2.COLOR_RGB2GRAY)
+    detail = hand_features(grey)
+    pooled = cv2.resize(detail, (width, height), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(seen, cv2.COLOR_RGB2LAB).astype(np.float32) / 255.0
+    colour = cv2.resize(lab, (width, height), interpolation=cv2.INTER_AREA)
+    return np.concatenate([pooled, colour], axis=-1)
+
+
+def prior_features(images: np.ndarray, grid: tuple[int, int], colour: bool) -> np.ndarray:
+    """(N, h, w, 512) scene-prior features (Mixed_4c) of uint8 grey photos or RGB contexts,
+    each enlarged (or reduced) to 4x the clip's grid, as the motion model reads them."""
+    from scenegan.evaluation.fvd import load_i3d
+    from scenegan.model.still_inception import StillInception, collapse_i3d
+
+    state = {k: v.contiguous() for k, v in load_i3d("cpu", gray=False).state_dict().items()}
+    encoder = StillInception(end="Mixed_4c").eval()
+    encoder.load_state_dict(collapse_i3d(state, "Mixed_4c"))
+    size = (4 * grid[0], 4 * grid[1])
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(images), 32):
+            x = torch.from_numpy(images[start : start + 32]).float() / 127.5 - 1
+            x = x.permute(0, 3, 1, 2) if colour else x[:, None].expand(-1, 3, -1, -1)
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True)
+            out.append(encoder(x).permute(0, 2, 3, 1).numpy())
+    return np.concatenate(out)
+
+
+def context_rows(train: dict, val: dict) -> list[tuple[str, float, float]]:
+    """The rows of --context: hand and prior features of the grey photo and the context."""
+    shape = train["places"].shape[1:]
+    rows = []
+    for scale in (2, 4):
+        hand = {
+            name: np.stack([context_hand_features(c, scale, shape) for c in split["context"]])
+            for name, split in (("train", train), ("val", val))
+        }
+        predict = fit_ridge(hand["train"], train["places"])
+        rows.append(
+            (
+                f"ridge on hand features of the colour context at {scale}x",
+                mean_correlation(predict(hand["val"]), val["places"]),
+                mean_correlation(predict(hand["train"]), train["places"]),
+            )
+        )
+    for name, key, colour, scale in (
+        ("the grey photo", "photos", False, 1),
+        ("the colour context at 2x", "context", True, 2),
+        ("the colour context at 4x", "context", True, 4),
+    ):
+        images = {}
+        for split_name, split in (("train", train), ("val", val)):
+            source = split[key]
+            if colour and scale == 2:  # the 4x context seen at 2x, then enlarged as the model does
+                source = np.stack(
+                    [cv2.resize(c, (shape[1] * 2, shape[0] * 2), interpolation=cv2.INTER_AREA)
+                     for c in source]
+                )  # fmt: skip
+            images[split_name] = prior_features(source, shape, colour)
+        size = images["train"].shape[1:3]
+        predict = fit_ridge(images["train"], at_size(train["places"], size))
+        rows.append(
+            (
+                f"ridge on scene-prior (Mixed_4c) features of {name}",
+                mean_correlation(to_full_size(predict(images["val"]), shape), val["places"]),
+                mean_correlation(to_full_size(predict(images["train"]), shape), train["places"]),
+            )
+        )
+    return rows
 
 
 def pair_corr(places: np.ndarray, sources: np.ndarray, same: bool, rng) -> float:
@@ -113,10 +197,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="datasets/default")
     parser.add_argument("--no-i3d", action="store_true", help="skip the I3D row (minutes)")
+    parser.add_argument("--context", action="store_true", help="rows of the colour context")
     args = parser.parse_args()
     torch.set_num_threads(2)
     index = read_index(args.data)
-    train, val = load_split(index, "train"), load_split(index, "val")
+    train = load_split(index, "train", args.context)
+    val = load_split(index, "val", args.context)
     shape = train["places"].shape[1:]
     rng = np.random.default_rng(0)
     rows = [
@@ -162,6 +248,8 @@ def main() -> None:
                 mean_correlation(to_full_size(predict(deep["train"]), shape), train["places"]),
             )
         )
+    if args.context:
+        rows += context_rows(train, val)
     n_videos = {
         name: len(set(split["sources"])) for name, split in (("train", train), ("val", val))
     }
