@@ -152,19 +152,21 @@ class MotionGenerator(FlowGenerator):
         scale = ((wanted + 1e-3) / (own + 1e-3))[:, None]
         return torch.cat([raw[:, :4] * scale, raw[:, 4:]], dim=1)
 
-    def texture(self, features, motion: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    def texture(self, features, places, motion: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """(B, 1, T, H, W) texture change in [-1, 1] units: noise of the innovation's measured
         correlation, scaled per pixel by the predicted RMS, 0 at frame 0."""
-        rms = self.scene_prior.texture_rms(features, (motion + AMOUNT_EPS).log())
+        grid = features.shape[1:3]
+        places = F.interpolate(places[:, None].float(), size=grid, mode="bilinear")[:, 0]
+        rms = self.scene_prior.texture_rms(features, (motion + AMOUNT_EPS).log(), places)
         noise = self.scene_prior.texture_noise(
             self.to_frame(rms), self.fmt.n_frames, noise_seeds(z)
         )
         return (noise * (2.0 / 255.0)).to(z.device)[:, None]
 
-    def add_texture(self, frames, features, motion, z, loop: bool) -> torch.Tensor:
+    def add_texture(self, frames, features, places, motion, z, loop: bool) -> torch.Tensor:
         """Frames (B, C, T, H, W) plus the prior's texture; with `loop` it fades out towards
         the last frame, which joins frame 0 (where there is none)."""
-        grain = self.texture(features, motion, z).to(frames.dtype)
+        grain = self.texture(features, places, motion, z).to(frames.dtype)
         if loop:
             n_frames = self.fmt.n_frames
             time = torch.arange(n_frames, device=grain.device, dtype=grain.dtype)
@@ -306,7 +308,7 @@ class MotionGenerator(FlowGenerator):
             frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
         frames = frames.transpose(1, 2).to(photo.dtype)  # (B, C, T, H, W)
         if features is not None and texture:
-            frames = self.add_texture(frames, features, motion * speed, z, loop)
+            frames = self.add_texture(frames, features, places, motion * speed, z, loop)
         if not with_penalties:
             return frames
         penalties = self.penalties(fields)

@@ -39,6 +39,7 @@ from scenegan.pipeline.shards import DatasetIndex, read_fields, read_index, read
 PER_VIDEO = 6
 STRENGTHS = (1e3, 1e4, 1e5)
 SPREADS = tuple(np.round(np.arange(0.5, 4.01, 0.25), 2))
+TEXTURE_GATE = 1.0  # the texture follows the predicted places (scene_prior.texture_gate)
 
 
 @dataclass
@@ -229,6 +230,7 @@ def fit_scene_prior(G, index: DatasetIndex, encoder_state: dict, reads_context: 
         prior.texture_beta.copy_(torch.from_numpy(np.append(coefficients, intercept)).float())
         prior.texture_rho.fill_(texture["rho_time"])
         prior.texture_sigma.fill_(texture["sigma"])
+        prior.texture_gate.fill_(TEXTURE_GATE)
     gain = calibrate_texture(G, select)
     prior.texture_gain.fill_(gain["texture_gain"])
     return gain | {

@@ -99,6 +99,9 @@ class ScenePrior(nn.Module):
         self.register_buffer("places_spread", torch.tensor(1.0))
         self.register_buffer("texture_beta", torch.zeros(d + 2))  # features, log amount, 1
         self.register_buffer("texture_gain", torch.tensor(1.0))
+        # the texture's RMS times (relative speed of the place) ** texture_gate: 1 puts it where
+        # the places say the scene moves, 0 where the texture regression alone says
+        self.register_buffer("texture_gate", torch.tensor(0.0))
         self.register_buffer("texture_rho", torch.tensor(0.0))  # AR(1) coefficient in time
         self.register_buffer("texture_sigma", torch.tensor(0.0))  # spatial smoothing, px
 
@@ -116,12 +119,17 @@ class ScenePrior(nn.Module):
         raw = raw - raw.mean(dim=(1, 2), keepdim=True)
         return self.places_spread * raw
 
-    def texture_rms(self, features: torch.Tensor, log_amount: torch.Tensor) -> torch.Tensor:
-        """(B, H, W) RMS innovation in grey levels, for (B,) log(motion + 0.01)."""
+    def texture_rms(
+        self, features: torch.Tensor, log_amount: torch.Tensor, places: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, H, W) RMS innovation in grey levels, for (B,) log(motion + 0.01) and the places
+        (B, H, W) relative log speed."""
         z = self.standardised(features)
         beta = self.texture_beta
         log_rms = z @ beta[:-2] + beta[-2] * log_amount[:, None, None] + beta[-1]
-        return self.texture_gain * (log_rms.exp() - TEXTURE_FLOOR).clamp(min=0)
+        rms = (log_rms.exp() - TEXTURE_FLOOR).clamp(min=0)
+        relative = places.exp() / places.exp().mean(dim=(1, 2), keepdim=True)
+        return self.texture_gain * rms * relative.clamp(max=4.0) ** self.texture_gate
 
     def texture_noise(self, rms: torch.Tensor, n_frames: int, seeds: list[int]) -> torch.Tensor:
         """(B, T, H, W) noise in grey levels: AR(1) in time from 0 at frame 0, smoothed in
