@@ -102,6 +102,7 @@ class ScenePrior(nn.Module):
         # the texture's RMS times (relative speed of the place) ** texture_gate: 1 puts it where
         # the places say the scene moves, 0 where the texture regression alone says
         self.register_buffer("texture_gate", torch.tensor(0.0))
+        self._register_load_state_dict_pre_hook(_ungated_texture)
         self.register_buffer("texture_rho", torch.tensor(0.0))  # AR(1) coefficient in time
         self.register_buffer("texture_sigma", torch.tensor(0.0))  # spatial smoothing, px
 
@@ -150,6 +151,11 @@ class ScenePrior(nn.Module):
                 out[b, t] = torch.from_numpy(e)
         level = (1 - rho ** (2 * torch.arange(1, n_frames).float())).mean().sqrt()
         return out * (rms[:, None].cpu() / level)
+
+
+def _ungated_texture(state_dict, prefix, *args) -> None:
+    """Priors fit before the texture followed the places: the texture where its regression says."""
+    state_dict.setdefault(prefix + "texture_gate", torch.tensor(0.0))
 
 
 def noise_seeds(z: torch.Tensor) -> list[int]:
