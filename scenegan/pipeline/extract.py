@@ -1,13 +1,14 @@
 """One source video -> its kept clips: decode once, at every frame rate it can honestly give;
 per rate slice at a stride, filter by grey levels and optical flow, keep at most a cap by seeded
-reservoir sampling; add seeded crop windows of each kept clip; annotate every clip's motion.
-Runs in a worker process; never raises for a bad video, it returns the reason instead."""
+reservoir sampling; add seeded crop windows of each kept clip; annotate every clip's motion and
+keep its first frame in colour (the context). Runs in a worker process; never raises for a bad
+video, it returns the reason instead."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -15,9 +16,9 @@ from scenegan.clip_format import CLIP, FILTER_FORMAT, ClipFormat
 from scenegan.config import BuildConfig, FilterConfig
 from scenegan.pipeline.decode import (
     RateFrame,
+    SourceFrame,
     VideoError,
     iter_rates,
-    prepare_window,
     source_rates,
     video_fps,
 )
@@ -29,6 +30,7 @@ from scenegan.pipeline.motion_fields import (
     summarize_flows,
     window_flows,
 )
+from scenegan.pipeline.shards import clip_details_dtypes
 from scenegan.pipeline.sources import Source
 
 # Decode failures after some frames: the frames before them are good and give clips.
@@ -50,6 +52,7 @@ class ExtractConfig:
     filters: FilterConfig
     fmt: ClipFormat = CLIP
     crops: int = 1  # framings per kept clip: the whole frame and crops - 1 windows
+    context_scale: int = 0  # the first frame in colour at this multiple of the clip's size
     decoder_threads: int = 1  # 0: FFmpeg chooses; does not change the clips
 
     @classmethod
@@ -58,6 +61,7 @@ class ExtractConfig:
         return cls(
             rates=config.rates(),
             crops=config.crops,
+            context_scale=config.context_scale,
             stride=config.stride,
             max_per_source=config.max_per_source,
             min_source_fps=config.min_source_fps,
@@ -116,6 +120,7 @@ class Kept:
     clip: np.ndarray
     motion: ClipMotion | None  # None: annotated at the end (another format than the filters')
     reason: str | None = None  # a crop window the filters reject (judged when it is cut)
+    context: np.ndarray | None = None  # the first frame in colour, (h, w, 3)
 
 
 def source_rng(seed: int, source_id: str) -> np.random.Generator:
@@ -168,7 +173,7 @@ class RateStream:
         self.rejected_rng = source_rng(config.seed, f"{source.source_id}@{rate:.6g} rejected")
         n_frames = config.fmt.n_frames
         self.window: deque[np.ndarray] = deque(maxlen=n_frames)
-        self.full: deque[tuple[np.ndarray, bool]] = deque(maxlen=n_frames)  # for crops
+        self.sources: deque[SourceFrame] = deque(maxlen=n_frames)  # for crops and the context
         self.meter = FlowMeter(config.filters, n_frames)
         self.rng = source_rng(config.seed, f"{source.source_id}@{rate:.6g}")
         self.kept: list[Kept] = []  # reservoir of whole-frame clips, then their crops
@@ -181,8 +186,8 @@ class RateStream:
         config, n_frames = self.config, self.config.fmt.n_frames
         self.count += 1
         self.window.append(output.frame)
-        if output.full is not None:
-            self.full.append((output.full, output.limited))
+        if output.source is not None:
+            self.sources.append(output.source)
         self.meter.add(measured_frame(output.frame, config.fmt))
         start = self.count - n_frames
         if start < 0 or start % config.stride:
@@ -205,7 +210,8 @@ class RateStream:
             if slot >= config.max_per_source:
                 return
         motion = self.meter.motion() if self.same_format else None
-        clip = Kept(self.rate, start, WHOLE_FRAME, np.stack(self.window), motion)
+        context = self._context(WHOLE_FRAME)
+        clip = Kept(self.rate, start, WHOLE_FRAME, np.stack(self.window), motion, context=context)
         if slot == len(self.kept):
             self.kept.append(clip)
         else:
@@ -242,14 +248,21 @@ class RateStream:
         windows = []
         flows = np.stack(self.meter.flows) if self.same_format else None
         for box in boxes:
-            clip = _window_clip(self.full, box, config.fmt)
+            clip = np.stack([source.window(box) for source in self.sources])
+            context = self._context(box)
             if flows is None:  # judged and annotated at the end, at the clip's own size
-                windows.append(Kept(self.rate, start, box, clip, None))
+                windows.append(Kept(self.rate, start, box, clip, None, context=context))
                 continue
             cut = window_flows(flows, box)
             reason = reject_reason(measure_window(clip, cut, config.filters), config.filters)
-            windows.append(Kept(self.rate, start, box, clip, summarize_flows(cut), reason))
+            motion = summarize_flows(cut)
+            windows.append(Kept(self.rate, start, box, clip, motion, reason, context))
         return windows
+
+    def _context(self, box: tuple[float, float, float, float]) -> np.ndarray | None:
+        """The first frame of the clip now in the window, in colour (None without context)."""
+        scale = self.config.context_scale
+        return self.sources[0].context(box, scale) if scale else None
 
     def finish(self) -> list[Kept]:
         """The kept clips with their crops that pass the filters too, all annotated."""
@@ -260,7 +273,7 @@ class RateStream:
                 self.n_candidates += 1
                 if crop.motion is None:
                     reason, motion = _judge(crop.clip, self.config)
-                    crop = Kept(crop.rate, crop.start, crop.box, crop.clip, motion, reason)
+                    crop = replace(crop, motion=motion, reason=reason)
                 if crop.reason is not None:
                     self.rejected[crop.reason] += 1
                     continue
@@ -268,15 +281,8 @@ class RateStream:
         return kept
 
 
-def _window_clip(full, box, fmt: ClipFormat) -> np.ndarray:
-    """The clip of one crop window, from the whole source frames of a clip."""
-    return np.stack([prepare_window(frame, limited, box, fmt) for frame, limited in full])
-
-
 def _annotated(clip: Kept) -> Kept:
-    if clip.motion is not None:
-        return clip
-    return Kept(clip.rate, clip.start, clip.box, clip.clip, annotate_clip(clip.clip))
+    return clip if clip.motion is not None else replace(clip, motion=annotate_clip(clip.clip))
 
 
 def _judge(clip: np.ndarray, config: ExtractConfig) -> tuple[str | None, ClipMotion]:
@@ -306,7 +312,7 @@ def _slice_and_filter(
         config.fmt,
         threads=config.decoder_threads,
         min_source_fps=config.min_source_fps,
-        full_frames=config.crops > 1,
+        keep_sources=config.crops > 1 or config.context_scale > 0,
     )
     while True:
         try:
@@ -334,7 +340,7 @@ def _slice_and_filter(
         source=source,
         clips=np.stack([k.clip for k in kept]) if kept else empty,
         start_times=[round(k.start / k.rate, 6) for k in kept],
-        details=clip_details(kept, config.fmt),
+        details=clip_details(kept, config.fmt, config.context_scale),
         n_frames=sum(s.count for s in streams),
         n_candidates=sum(s.n_candidates for s in streams),
         rejected=rejected,
@@ -349,19 +355,14 @@ def _slice_and_filter(
     )
 
 
-def clip_details(kept: list[Kept], fmt: ClipFormat) -> dict[str, np.ndarray]:
+def clip_details(
+    kept: list[Kept], fmt: ClipFormat, context_scale: int = 0
+) -> dict[str, np.ndarray]:
     """The per-clip arrays a shard stores beside the clips (shards.clip_details_dtypes)."""
-    height, width = fmt.frame_shape
+    kinds = clip_details_dtypes(fmt, context_scale)
     if not kept:
-        return {
-            "fps": np.zeros(0, np.float32),
-            "crop_box": np.zeros((0, 4), np.float32),
-            "mean_flow": np.zeros((0, height, width, 2), np.float16),
-            "motion_map": np.zeros((0, height, width), np.float16),
-            "motion": np.zeros(0, np.float32),
-            "flow_std": np.zeros(0, np.float32),
-        }
-    return {
+        return {name: np.zeros((0, *shape), dtype) for name, (dtype, shape) in kinds.items()}
+    details = {
         "fps": np.array([k.rate for k in kept], np.float32),
         "crop_box": np.array([k.box for k in kept], np.float32),
         "mean_flow": np.stack([k.motion.mean_flow for k in kept]),
@@ -369,3 +370,6 @@ def clip_details(kept: list[Kept], fmt: ClipFormat) -> dict[str, np.ndarray]:
         "motion": np.array([k.motion.motion for k in kept], np.float32),
         "flow_std": np.array([k.motion.flow_std for k in kept], np.float32),
     }
+    if context_scale:
+        details["context"] = np.stack([k.context for k in kept])
+    return details

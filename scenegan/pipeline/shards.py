@@ -1,12 +1,12 @@
 """The dataset folder on disk: HDF5 shards of uint8 clips with their per-clip details (frame
-rate, crop box, motion annotations), `index.json` and `stats.json`.
+rate, crop box, motion annotations, the first frame in colour), `index.json` and `stats.json`.
 
 This module is the one place that knows the layout (see README, "Dataset"): the builder writes
 through it, and training, evaluation, the preview and the build's own assembly read through it.
 `read_index` reads index.json and opens and checks each shard once (its format version and
 clip format attributes, its clip count); the readers (`read_split`, `read_fields`,
-`read_motion`, `DatasetIndex.split` for streaming) take that index, so a command opens each
-shard once.
+`read_motion`, `read_context`, `DatasetIndex.split` for streaming) take that index, so a
+command opens each shard once.
 """
 
 from __future__ import annotations
@@ -24,15 +24,23 @@ from pathlib import Path, PurePosixPath
 import h5py
 import numpy as np
 
-from scenegan.clip_format import CLIP, ClipFormat, format_problem, fps_problem
-from scenegan.config import SPLITS
+from scenegan.clip_format import (
+    CLIP,
+    ClipFormat,
+    context_format,
+    format_problem,
+    fps_problem,
+)
+from scenegan.config import MAX_CONTEXT_SCALE, SPLITS
 from scenegan.errors import UserError
 from scenegan.files import atomic_path, atomic_write, atomic_write_text, cache_dir
 
-# 2: per-clip `fps`, `crop_box` and motion annotations in every shard; 1 (without them) is read
-# too, its annotations computed once by read_motion.
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# 3: per-clip `context` (the first frame in colour at `context_scale` times the clip's size)
+# when the build kept it; 2: per-clip `fps`, `crop_box` and motion annotations in every shard;
+# 1 (without them) is read too, its annotations computed once by read_motion. A dataset without
+# context (1, 2, or 3 built with --context-scale 0) gives read_context the grey first frames.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 INDEX_NAME = "index.json"
 STATS_NAME = "stats.json"
 # Motion annotations computed for shards that do not hold them, kept beside the dataset.
@@ -41,10 +49,12 @@ MOTION_CACHE_DIR = "motion-cache"
 MOTION_KEYS = ("mean_flow", "motion_map", "motion", "flow_std")
 
 
-def clip_details_dtypes(fmt: ClipFormat) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+def clip_details_dtypes(
+    fmt: ClipFormat, context_scale: int = 0
+) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
     """Per-clip details a shard holds beside `clips`: name -> (dtype, shape of one clip's)."""
     frame = fmt.frame_shape
-    return {
+    kinds = {
         "fps": (np.dtype(np.float32), ()),
         "crop_box": (np.dtype(np.float32), (4,)),  # top, left, height, width: source fractions
         "mean_flow": (np.dtype(np.float16), (*frame, 2)),
@@ -52,6 +62,9 @@ def clip_details_dtypes(fmt: ClipFormat) -> dict[str, tuple[np.dtype, tuple[int,
         "motion": (np.dtype(np.float32), ()),
         "flow_std": (np.dtype(np.float32), ()),
     }
+    if context_scale:  # the first frame in colour, (scale * H, scale * W, 3)
+        kinds["context"] = (np.dtype(np.uint8), context_format(fmt, context_scale).image_shape)
+    return kinds
 
 
 def shard_name(split: str, number: int) -> str:
@@ -132,21 +145,35 @@ def _write_clip_details(
     f.create_dataset(
         "start_time", data=np.asarray(start_times, dtype=np.float64), track_times=False
     )
-    kinds = clip_details_dtypes(fmt)
+    context_scale = details_context_scale(details or {}, fmt)
+    kinds = clip_details_dtypes(fmt, context_scale)
     for name, values in (details or {}).items():
         dtype, shape = kinds[name]
         values = np.asarray(values, dtype=dtype)
         assert values.shape == (len(source_ids), *shape), f"{name}: {values.shape}"
         # Fields get one chunk per clip (read a clip's without the rest); scalars one chunk.
+        # Shuffling the bytes helps gzip on float16; a uint8 image has one byte to shuffle.
         storage = (
-            dict(chunks=(1, *shape), compression="gzip", compression_opts=4, shuffle=True)
+            dict(
+                chunks=(1, *shape),
+                compression="gzip",
+                compression_opts=4,
+                shuffle=dtype.itemsize > 1,
+            )
             if len(shape) > 1 and len(values)
             else {}
         )
         f.create_dataset(name, data=values, track_times=False, **storage)
     f.attrs["format_version"] = FORMAT_VERSION
     f.attrs["clip_format"] = json.dumps(fmt.to_dict())
+    f.attrs["context_scale"] = context_scale
     f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+
+
+def details_context_scale(details: dict[str, np.ndarray], fmt: ClipFormat) -> int:
+    """The multiple of the clip's size at which `details` hold the context (0: none)."""
+    context = details.get("context")
+    return 0 if context is None else int(np.shape(context)[1]) // fmt.height
 
 
 def copy_shard(
@@ -184,9 +211,15 @@ def remove_index(root: Path) -> None:
 
 
 def write_index(
-    root: Path, fmt: ClipFormat, fps: float, shards: list[dict], settings: dict
+    root: Path,
+    fmt: ClipFormat,
+    fps: float,
+    shards: list[dict],
+    settings: dict,
+    context_scale: int = 0,
 ) -> None:
-    """`index.json`, written last by a build: the format, frame rate, shards and their counts."""
+    """`index.json`, written last by a build: the format, frame rate, context scale, shards and
+    their counts."""
     n_clips: dict[str, int] = {}
     for shard in shards:
         n_clips[shard["split"]] = n_clips.get(shard["split"], 0) + shard["n_clips"]
@@ -194,6 +227,7 @@ def write_index(
         "format_version": FORMAT_VERSION,
         "clip_format": fmt.to_dict(),
         "fps": fps,
+        "context_scale": context_scale,
         "shards": shards,
         "n_clips": {split: n_clips.get(split, 0) for split in SPLITS},
         "config": settings,
@@ -212,9 +246,15 @@ class Shard:
     by row; nothing outside this module touches the HDF5 file."""
 
     def __init__(
-        self, path: Path, fmt: ClipFormat, n_clips: int | None = None, root: Path | None = None
+        self,
+        path: Path,
+        fmt: ClipFormat,
+        n_clips: int | None = None,
+        root: Path | None = None,
+        context_scale: int | None = None,
     ):
         self.path, self.fmt = Path(path), fmt
+        self.context_scale = 0  # what the shard says (checked against `context_scale` if given)
         self.root = Path(root) if root is not None else self.path.parent
         if not self.path.is_file():
             raise UserError(
@@ -226,7 +266,7 @@ class Shard:
             reason = str(error).split("(")[-1].rstrip(")") if "(" in str(error) else str(error)
             raise UserError(f"{self.path} is damaged ({reason}); {self.hint}") from None
         try:
-            self._check(n_clips)
+            self._check(n_clips, context_scale)
         except BaseException:
             self.file.close()
             raise
@@ -235,7 +275,7 @@ class Shard:
     def hint(self) -> str:
         return rebuild_hint(self.root)
 
-    def _check(self, n_clips: int | None) -> None:
+    def _check(self, n_clips: int | None, context_scale: int | None) -> None:
         attrs = self.file.attrs
         version = attrs.get("format_version")
         if version is None or int(version) not in READABLE_VERSIONS:
@@ -272,6 +312,16 @@ class Shard:
                 f"{self.path} is damaged or from another build ({found}, {says} "
                 f"{self.fmt.shape}); {self.hint}"
             )
+        try:
+            self.context_scale = int(attrs.get("context_scale", 0))
+        except (TypeError, ValueError):
+            self.context_scale = -1
+        if context_scale is not None and self.context_scale != context_scale:
+            raise UserError(
+                f"{self.path} is damaged or from another build (context at "
+                f"{attrs.get('context_scale')!r} times the clip's size, {INDEX_NAME} says "
+                f"{context_scale}); {self.hint}"
+            )
         if problem := self._per_clip_problem(len(clips)):
             raise UserError(
                 f"{self.path} is damaged or from another build ({problem}); {self.hint}"
@@ -297,10 +347,16 @@ class Shard:
             return f"source ids of type {f['source_id'].dtype}, not text"
         if f["start_time"].dtype.kind not in "fiu":
             return f"start times of type {f['start_time'].dtype}"
-        for name, (_, shape) in clip_details_dtypes(self.fmt).items():
+        if not 0 <= self.context_scale <= MAX_CONTEXT_SCALE:
+            return f"a context scale of {f.attrs.get('context_scale')!r}"
+        for name, (dtype, shape) in clip_details_dtypes(self.fmt, self.context_scale).items():
             field = f.get(name)  # optional: datasets built before the details existed lack them
             if field is not None and getattr(field, "shape", None) != (n_clips, *shape):
                 return f"{name} of shape {getattr(field, 'shape', 'a group')}"
+            if name == "context" and field is not None and field.dtype != dtype:
+                return f"a context of type {field.dtype}, not uint8"
+        if "context" in f and not self.context_scale:
+            return "a context but no context_scale"
         if "fps" in f and n_clips:
             bad = [rate for rate in f["fps"][...].tolist() if fps_problem(rate)]
             if bad:
@@ -354,6 +410,20 @@ class Shard:
         with self._reading():
             return self.file["clips"][:, 0]
 
+    def context(self, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """uint8 (n, h, w, 3): each clip's first frame in colour at the context's size, or
+        (without a stored context) at the clip's size, grey in every channel for gray clips."""
+        if self.has("context"):
+            return self.read("context", rows)
+        with self._reading():
+            clips = self.file["clips"]
+            if rows is None:
+                first = clips[:, 0]
+            else:
+                unique, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+                first = clips[unique, 0][inverse] if len(unique) else clips[:0, 0]
+        return first if self.fmt.color == "rgb" else np.repeat(first[..., None], 3, axis=-1)
+
     def source_ids(self, rows: Sequence[int] | np.ndarray | None = None) -> list[str]:
         return [
             s.decode() if isinstance(s, bytes) else str(s) for s in self.read("source_id", rows)
@@ -380,7 +450,14 @@ class DatasetIndex:
     fps: float
     fmt: ClipFormat
     shards: list[dict]
+    context_scale: int = 0  # 0: no context stored (read_context gives the grey photos)
     opened: dict[str, Shard] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def context_fmt(self) -> ClipFormat:
+        """The format of what read_context returns: RGB at context_scale (or 1) times the clip's
+        size."""
+        return context_format(self.fmt, self.context_scale or 1)
 
     def files(self, split: str) -> list[Path]:
         return [self.root / s["file"] for s in self.shards if s["split"] == split]
@@ -392,7 +469,9 @@ class DatasetIndex:
         """The open shard of one of `shards`' entries (opened and checked the first time)."""
         if entry["file"] not in self.opened:
             path = self.root / entry["file"]
-            self.opened[entry["file"]] = Shard(path, self.fmt, entry["n_clips"], self.root)
+            self.opened[entry["file"]] = Shard(
+                path, self.fmt, entry["n_clips"], self.root, self.context_scale
+            )
         return self.opened[entry["file"]]
 
     def split(self, split: str) -> list[Shard]:
@@ -430,6 +509,7 @@ def read_index(root: Path | str) -> DatasetIndex:
     try:
         fmt = ClipFormat.from_dict(index["clip_format"])
         fps = index["fps"]
+        context_scale = index.get("context_scale", 0)
         shards = [
             {"file": s["file"], "split": s["split"], "n_clips": s["n_clips"]}
             for s in index["shards"]
@@ -438,9 +518,13 @@ def read_index(root: Path | str) -> DatasetIndex:
         reason = f"no {error}" if isinstance(error, KeyError) else str(error)
         raise UserError(f"{path} is damaged ({reason}); {rebuild_hint(root)}") from None
     problem = format_problem(fmt) or fps_problem(fps) or check_entries(root, shards)
+    if type(context_scale) is not int or not 0 <= context_scale <= MAX_CONTEXT_SCALE:
+        problem = problem or f"a context scale of {context_scale!r}"
     if problem:
         raise UserError(f"{path} is damaged ({problem}); {rebuild_hint(root)}")
-    dataset = DatasetIndex(root=root, fps=float(fps), fmt=fmt, shards=shards)
+    dataset = DatasetIndex(
+        root=root, fps=float(fps), fmt=fmt, shards=shards, context_scale=context_scale
+    )
     try:
         # A shard copied under another name (a val shard listed as train) holds the same
         # compressed chunks: its first clip's bytes tell it, at the cost of one chunk a shard.
@@ -518,6 +602,8 @@ def read_fields(
             for name in names:
                 if name == "source_id":
                     parts[name].append(shard.source_ids(local))
+                elif name == "context":
+                    parts[name].append(shard.context(local))
                 else:
                     parts[name].append(shard.read(name, local))
         offset += n
@@ -529,6 +615,8 @@ def read_fields(
             out[name] = np.concatenate(parts[name])
         elif name == "clips":
             out[name] = np.zeros((0, *index.fmt.shape), np.uint8)
+        elif name == "context":
+            out[name] = np.zeros((0, *index.context_fmt.image_shape), np.uint8)
         else:
             out[name] = np.zeros(0)
     return out
@@ -546,6 +634,18 @@ def read_photos(dataset: Path | str | DatasetIndex, split: str) -> np.ndarray:
     index = as_index(dataset)
     photos = [shard.photos() for shard in index.split(split)]
     return np.concatenate(photos) if photos else np.zeros((0, *index.fmt.image_shape), np.uint8)
+
+
+def read_context(
+    dataset: Path | str | DatasetIndex,
+    split: str,
+    rows: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Every clip's context, in read_split's order (or the clips at `rows`): uint8
+    (N, *index.context_fmt.image_shape), the first frame in colour at context_scale times the
+    clip's size. A dataset without context (formats 1 and 2, or --context-scale 0) gives the
+    first frame at the clip's size, its grey in every channel (rgb clips: their colour)."""
+    return read_fields(dataset, split, ("context",), rows)["context"]
 
 
 # ---------------------------------------------------------------- motion annotations
