@@ -258,7 +258,8 @@ def _write_split(
     files: dict = {}  # part shard of each source, open read-only
     start_times: dict = {}  # and its clips' start times
     details: dict = {}  # and its per-clip details (frame rate, crop box, motion)
-    kinds = list(clip_details_dtypes(fmt, config.context_scale))
+    # The per-clip fields stored a chunk per clip are copied as they are (copy_shard).
+    kinds = [k for k, (_, shape) in clip_details_dtypes(fmt).items() if len(shape) <= 1]
     shards = []
     try:
         for number, first in enumerate(range(0, len(entries), config.shard_size)):

@@ -9,7 +9,7 @@ a short reason, which the build records instead of crashing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -321,11 +321,15 @@ class SourceFrame:
         self._whole: np.ndarray | None = None
         self._planes: tuple[list[np.ndarray], bool, int] | None = None
 
-    def window(self, box: tuple[float, float, float, float]) -> np.ndarray:
-        """A crop window of this frame as a clip frame of fmt (prepare_window)."""
+    def whole(self) -> np.ndarray:
+        """window_source of this frame (made once)."""
         if self._whole is None:
             self._whole = window_source(self.image, self.rotation, self.fmt)
-        return prepare_window(self._whole, self.limited, box, self.fmt)
+        return self._whole
+
+    def window(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """A crop window of this frame as a clip frame of fmt (prepare_window)."""
+        return prepare_window(self.whole(), self.limited, box, self.fmt)
 
     def context(self, box: tuple[float, float, float, float], scale: int) -> np.ndarray:
         """The frame (or the crop window `box` of it) in colour at `scale` times fmt's size:
@@ -410,6 +414,19 @@ def prepare_window(
     row, rows, column, columns = window_rect(box, *whole.shape[:2])
     small = resize_area(whole[row : row + rows, column : column + columns], fmt)
     return expand_limited_range(small) if limited else small
+
+
+def window_clip(
+    sources: Sequence[SourceFrame], box: tuple[float, float, float, float], fmt: ClipFormat
+) -> np.ndarray:
+    """The crop window `box` of every frame of a clip: uint8 (T, *fmt.image_shape), each frame
+    as prepare_window makes it (the video range expanded once for the clip)."""
+    wholes = [source.whole() for source in sources]
+    row, rows, column, columns = window_rect(box, *wholes[0].shape[:2])
+    clip = np.stack(
+        [resize_area(whole[row : row + rows, column : column + columns], fmt) for whole in wholes]
+    )
+    return expand_limited_range(clip) if sources[0].limited else clip
 
 
 # Planar YUV formats whose chroma planes are read as they are; "j" = full (JPEG) range.

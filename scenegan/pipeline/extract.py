@@ -21,6 +21,7 @@ from scenegan.pipeline.decode import (
     iter_rates,
     source_rates,
     video_fps,
+    window_clip,
 )
 from scenegan.pipeline.filters import ClipMeasures, FlowMeter, measure_window, reject_reason
 from scenegan.pipeline.frames import prepare_image
@@ -209,7 +210,9 @@ class RateStream:
             slot = int(self.rng.integers(self.n_passed))
             if slot >= config.max_per_source:
                 return
-        motion = self.meter.motion() if self.same_format else None
+        # The flows of the clip's frame pairs, for its annotations and its windows'.
+        flows = np.stack(self.meter.flows) if self.same_format else None
+        motion = summarize_flows(flows, np.stack(self.meter.speeds)) if self.same_format else None
         context = self._context(WHOLE_FRAME)
         clip = Kept(self.rate, start, WHOLE_FRAME, np.stack(self.window), motion, context=context)
         if slot == len(self.kept):
@@ -218,7 +221,7 @@ class RateStream:
             self.crops.pop(self.kept[slot].start, None)
             self.kept[slot] = clip
         if config.crops > 1:
-            self.crops[start] = self._crop_windows(start)
+            self.crops[start] = self._crop_windows(start, flows)
 
     def _sample_rejected(self, rejected: RejectedClip) -> None:
         """Reservoir of `rejected_sample` rejected clips per reason (seeded like the rest)."""
@@ -237,7 +240,7 @@ class RateStream:
         else:
             sample[slot] = clip
 
-    def _crop_windows(self, start: int) -> list[Kept]:
+    def _crop_windows(self, start: int, flows: np.ndarray | None) -> list[Kept]:
         """The crop windows of the clip that starts at `start` (its frames are the window's).
 
         At the filters' format the window's flow is the whole frame's, cut to the window and
@@ -246,16 +249,17 @@ class RateStream:
         config = self.config
         boxes = crop_boxes(config.seed, self.source.source_id, self.rate, start, config.crops - 1)
         windows = []
-        flows = np.stack(self.meter.flows) if self.same_format else None
         for box in boxes:
-            clip = np.stack([source.window(box) for source in self.sources])
+            clip = window_clip(self.sources, box, config.fmt)
             context = self._context(box)
             if flows is None:  # judged and annotated at the end, at the clip's own size
                 windows.append(Kept(self.rate, start, box, clip, None, context=context))
                 continue
             cut = window_flows(flows, box)
-            reason = reject_reason(measure_window(clip, cut, config.filters), config.filters)
-            motion = summarize_flows(cut)
+            speed = np.hypot(cut[..., 0], cut[..., 1])
+            measures = measure_window(clip, cut, config.filters, speed)
+            reason = reject_reason(measures, config.filters)
+            motion = summarize_flows(cut, speed)
             windows.append(Kept(self.rate, start, box, clip, motion, reason, context))
         return windows
 

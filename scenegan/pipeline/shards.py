@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import h5py
 import numpy as np
+from isal import isal_zlib
 
 from scenegan.clip_format import (
     CLIP,
@@ -81,7 +82,7 @@ def write_shard(
     fmt: ClipFormat = CLIP,
     details: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write one shard atomically: uint8 clips (N, *fmt.shape), one gzip chunk per clip.
+    """Write one shard atomically: uint8 clips (N, *fmt.shape), one deflated chunk per clip.
 
     `provenance` maps each source id in the shard to what is known of it (path or Flickr id,
     license, ...); it is stored as a JSON attribute so the shard describes itself. `details`
@@ -94,7 +95,7 @@ def write_shard(
     assert len(source_ids) == len(start_times) == len(clips)
     # track_times=False keeps the file bytes a function of the data alone (reproducible builds).
     with new_h5_file(path) as f:
-        f.create_dataset("clips", data=clips, **_clip_storage(fmt))
+        _write_chunked(f, "clips", clips)
         _write_clip_details(f, source_ids, start_times, provenance, fmt, details)
 
 
@@ -122,9 +123,57 @@ def new_h5_file(path: Path) -> Iterator[h5py.File]:
         handle.write(image)
 
 
-def _clip_storage(fmt: ClipFormat) -> dict:
-    """How `clips` is stored: one gzip chunk per clip, no time stamps."""
-    return dict(chunks=(1, *fmt.shape), compression="gzip", compression_opts=4, track_times=False)
+# Chunks are deflated by ISA-L (the isal package) at this level and written as they are: the
+# zlib stream HDF5's gzip filter reads, made 6x faster than zlib's level 4 for 7% more bytes
+# (docs/build-speed.md has the measurement).
+DEFLATE_LEVEL = 2
+
+
+def _chunk_storage(shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """How a per-clip field of `shape` (one clip's) is stored: one chunk per clip (a clip is read
+    without the rest), deflated, the bytes of wider types shuffled first (it helps deflate on
+    float16), no time stamps (track_times=False keeps a file's bytes a function of its data)."""
+    return dict(
+        chunks=(1, *shape),
+        compression="gzip",
+        compression_opts=DEFLATE_LEVEL,
+        shuffle=dtype.itemsize > 1,
+        track_times=False,
+    )
+
+
+def _write_chunked(f: h5py.File, name: str, values: np.ndarray) -> None:
+    """A per-clip field, each clip's chunk shuffled and deflated here and written as it is."""
+    dtype, shape = values.dtype, values.shape[1:]
+    dataset = f.create_dataset(
+        name, shape=values.shape, dtype=dtype, **_chunk_storage(shape, dtype)
+    )
+    origin = (0,) * len(shape)
+    for row, value in enumerate(values):
+        data = np.ascontiguousarray(value)
+        if dtype.itemsize > 1:  # HDF5's shuffle: the first bytes of every value, then the second
+            data = data.view(np.uint8).reshape(-1, dtype.itemsize).T
+        dataset.id.write_direct_chunk(
+            (row, *origin), isal_zlib.compress(data.tobytes(), DEFLATE_LEVEL)
+        )
+
+
+def _copy_chunked(f: h5py.File, name: str, clips: Sequence[tuple[Shard, int]]) -> None:
+    """A per-clip field copied from other shards chunk by chunk, never inflated again."""
+    first = clips[0][0].file[name]
+    dtype, shape = first.dtype, first.shape[1:]
+    target = f.create_dataset(
+        name, shape=(len(clips), *shape), dtype=dtype, **_chunk_storage(shape, dtype)
+    )
+    origin = (0,) * len(shape)
+    opened: dict[int, h5py.Dataset] = {}  # the field of each source shard, looked up once
+    for row, (source, index) in enumerate(clips):
+        stored = opened.get(id(source))
+        if stored is None:
+            stored = opened[id(source)] = source.file[name]
+            assert stored.chunks == target.chunks and stored.compression == target.compression
+        filter_mask, chunk = stored.id.read_direct_chunk((index, *origin))
+        target.id.write_direct_chunk((row, *origin), chunk, filter_mask)
 
 
 def _write_clip_details(
@@ -134,8 +183,10 @@ def _write_clip_details(
     provenance: dict[str, dict],
     fmt: ClipFormat,
     details: dict[str, np.ndarray] | None = None,
+    context_scale: int | None = None,
 ) -> None:
-    """The per-clip source ids, start times and `details`, and the shard's self-description."""
+    """The per-clip source ids, start times and `details`, and the shard's self-description
+    (`context_scale`: as `details` hold it, unless given)."""
     f.create_dataset(
         "source_id",
         data=np.array(source_ids, dtype=object),
@@ -145,25 +196,17 @@ def _write_clip_details(
     f.create_dataset(
         "start_time", data=np.asarray(start_times, dtype=np.float64), track_times=False
     )
-    context_scale = details_context_scale(details or {}, fmt)
+    if context_scale is None:
+        context_scale = details_context_scale(details or {}, fmt)
     kinds = clip_details_dtypes(fmt, context_scale)
     for name, values in (details or {}).items():
         dtype, shape = kinds[name]
         values = np.asarray(values, dtype=dtype)
         assert values.shape == (len(source_ids), *shape), f"{name}: {values.shape}"
-        # Fields get one chunk per clip (read a clip's without the rest); scalars one chunk.
-        # Shuffling the bytes helps gzip on float16; a uint8 image has one byte to shuffle.
-        storage = (
-            dict(
-                chunks=(1, *shape),
-                compression="gzip",
-                compression_opts=4,
-                shuffle=dtype.itemsize > 1,
-            )
-            if len(shape) > 1 and len(values)
-            else {}
-        )
-        f.create_dataset(name, data=values, track_times=False, **storage)
+        if len(shape) > 1 and len(values):  # images and maps: a chunk per clip
+            _write_chunked(f, name, values)
+        else:  # scalars and boxes: one chunk
+            f.create_dataset(name, data=values, track_times=False)
     f.attrs["format_version"] = FORMAT_VERSION
     f.attrs["clip_format"] = json.dumps(fmt.to_dict())
     f.attrs["context_scale"] = context_scale
@@ -187,22 +230,22 @@ def copy_shard(
 ) -> None:
     """Write one shard atomically from clips of other shards: (that open shard, row).
 
-    Each clip's compressed chunk is copied as it is, never decompressed and compressed again,
-    so gathering a dataset from per-source shards costs file I/O only. The sources must have
-    been written by `write_shard` (the same chunking and filters).
+    Every field stored a chunk per clip (the clips, their context and annotation maps) is
+    copied chunk by chunk as it is, never inflated and deflated again, so gathering a dataset
+    from per-source shards costs file I/O only; `details` are the other per-clip fields (frame
+    rate, crop box, the scalars). The sources must have been written by `write_shard`.
     """
-    assert len(source_ids) == len(start_times) == len(clips)
+    assert len(source_ids) == len(start_times) == len(clips) > 0
+    context_scale = clips[0][0].context_scale
+    kinds = clip_details_dtypes(fmt, context_scale)
+    chunked = ["clips"] + [
+        name for name, (_, shape) in kinds.items() if len(shape) > 1 and clips[0][0].has(name)
+    ]
     with new_h5_file(path) as f:
-        target = f.create_dataset(
-            "clips", shape=(len(clips), *fmt.shape), dtype=np.uint8, **_clip_storage(fmt)
-        )
-        origin = (0,) * len(fmt.shape)
-        for row, (source, index) in enumerate(clips):
-            stored = source.file["clips"]
-            assert stored.chunks == target.chunks and stored.compression == target.compression
-            filter_mask, chunk = source.raw_clip(index)
-            target.id.write_direct_chunk((row, *origin), chunk, filter_mask)
-        _write_clip_details(f, source_ids, start_times, provenance, fmt, details)
+        for name in chunked:
+            _copy_chunked(f, name, clips)
+        small = {name: values for name, values in (details or {}).items() if name not in chunked}
+        _write_clip_details(f, source_ids, start_times, provenance, fmt, small, context_scale)
 
 
 def remove_index(root: Path) -> None:
