@@ -113,15 +113,19 @@ class RejectedClip:
 
 @dataclass
 class Kept:
-    """One kept clip before it is written: where it is from and how it moves."""
+    """One kept clip before it is written: where it is from and how it moves. A clip in the
+    reservoir holds what its annotations, filters (a window's) and context are made from; they
+    are made when the source is done, for the clips that are still in it (`complete`)."""
 
     rate: float
     start: int  # first frame's index at `rate`
     box: tuple[float, float, float, float]
     clip: np.ndarray
-    motion: ClipMotion | None  # None: annotated at the end (another format than the filters')
-    reason: str | None = None  # a crop window the filters reject (judged when it is cut)
+    motion: ClipMotion | None = None
+    reason: str | None = None  # a crop window the filters reject
     context: np.ndarray | None = None  # the first frame in colour, (h, w, 3)
+    flows: np.ndarray | None = None  # the whole frame's (T-1, H, W, 2) flows at FILTER_FORMAT
+    first: SourceFrame | None = None  # the decoded first frame, for the context
 
 
 def source_rng(seed: int, source_id: str) -> np.random.Generator:
@@ -210,18 +214,17 @@ class RateStream:
             slot = int(self.rng.integers(self.n_passed))
             if slot >= config.max_per_source:
                 return
-        # The flows of the clip's frame pairs, for its annotations and its windows'.
+        # The flows of the clip's frame pairs, for its annotations and its windows' (one array).
         flows = np.stack(self.meter.flows) if self.same_format else None
-        motion = summarize_flows(flows, np.stack(self.meter.speeds)) if self.same_format else None
-        context = self._context(WHOLE_FRAME)
-        clip = Kept(self.rate, start, WHOLE_FRAME, np.stack(self.window), motion, context=context)
+        first = self.sources[0] if self.sources else None
+        clip = Kept(self.rate, start, WHOLE_FRAME, np.stack(self.window), flows=flows, first=first)
         if slot == len(self.kept):
             self.kept.append(clip)
         else:
             self.crops.pop(self.kept[slot].start, None)
             self.kept[slot] = clip
         if config.crops > 1:
-            self.crops[start] = self._crop_windows(start, flows)
+            self.crops[start] = self._crop_windows(start, flows, first)
 
     def _sample_rejected(self, rejected: RejectedClip) -> None:
         """Reservoir of `rejected_sample` rejected clips per reason (seeded like the rest)."""
@@ -240,53 +243,63 @@ class RateStream:
         else:
             sample[slot] = clip
 
-    def _crop_windows(self, start: int, flows: np.ndarray | None) -> list[Kept]:
-        """The crop windows of the clip that starts at `start` (its frames are the window's).
-
-        At the filters' format the window's flow is the whole frame's, cut to the window and
-        scaled to its pixels (motion_fields.window_flows): its own DIS would cost as much again
-        as the whole build, for scalars within 1% (median) and maps that correlate 0.84."""
+    def _crop_windows(
+        self, start: int, flows: np.ndarray | None, first: SourceFrame | None
+    ) -> list[Kept]:
+        """The crop windows of the clip that starts at `start`, cut from its frames now; judged,
+        annotated and given their context by `complete` if the clip stays in the reservoir."""
         config = self.config
         boxes = crop_boxes(config.seed, self.source.source_id, self.rate, start, config.crops - 1)
-        windows = []
-        for box in boxes:
-            clip = window_clip(self.sources, box, config.fmt)
-            context = self._context(box)
-            if flows is None:  # judged and annotated at the end, at the clip's own size
-                windows.append(Kept(self.rate, start, box, clip, None, context=context))
-                continue
-            cut = window_flows(flows, box)
-            speed = np.hypot(cut[..., 0], cut[..., 1])
-            measures = measure_window(clip, cut, config.filters, speed)
-            reason = reject_reason(measures, config.filters)
-            motion = summarize_flows(cut, speed)
-            windows.append(Kept(self.rate, start, box, clip, motion, reason, context))
-        return windows
-
-    def _context(self, box: tuple[float, float, float, float]) -> np.ndarray | None:
-        """The first frame of the clip now in the window, in colour (None without context)."""
-        scale = self.config.context_scale
-        return self.sources[0].context(box, scale) if scale else None
+        return [
+            Kept(
+                self.rate,
+                start,
+                box,
+                window_clip(self.sources, box, config.fmt),
+                flows=flows,
+                first=first,
+            )
+            for box in boxes
+        ]
 
     def finish(self) -> list[Kept]:
         """The kept clips with their crops that pass the filters too, all annotated."""
         kept = []
         for clip in sorted(self.kept, key=lambda k: k.start):
-            kept.append(_annotated(clip))
+            kept.append(self.complete(clip))
             for crop in self.crops.get(clip.start, []):
                 self.n_candidates += 1
-                if crop.motion is None:
-                    reason, motion = _judge(crop.clip, self.config)
-                    crop = replace(crop, motion=motion, reason=reason)
+                crop = self.complete(crop)
                 if crop.reason is not None:
                     self.rejected[crop.reason] += 1
                     continue
                 kept.append(crop)
         return kept
 
+    def complete(self, clip: Kept) -> Kept:
+        """A clip that stayed in the reservoir (or its window) with its annotations, the
+        filters' verdict (a window's) and its context, the frames and flows let go.
 
-def _annotated(clip: Kept) -> Kept:
-    return clip if clip.motion is not None else replace(clip, motion=annotate_clip(clip.clip))
+        At the filters' format a window's flow is the whole frame's, cut to the window and
+        scaled to its pixels (motion_fields.window_flows): its own DIS would cost as much again
+        as the whole build, for scalars within 1% (median) and maps that correlate 0.84."""
+        scale = self.config.context_scale
+        context = clip.first.context(clip.box, scale) if scale and clip.first else None
+        reason = None
+        if clip.flows is None:  # another format than the filters': judged at the clip's size
+            if clip.box == WHOLE_FRAME:
+                motion = annotate_clip(clip.clip)
+            else:
+                reason, motion = _judge(clip.clip, self.config)
+        elif clip.box == WHOLE_FRAME:
+            motion = summarize_flows(clip.flows)
+        else:
+            cut = window_flows(clip.flows, clip.box)
+            speed = np.hypot(cut[..., 0], cut[..., 1])
+            measures = measure_window(clip.clip, cut, self.config.filters, speed)
+            reason = reject_reason(measures, self.config.filters)
+            motion = summarize_flows(cut, speed)
+        return replace(clip, motion=motion, reason=reason, context=context, flows=None, first=None)
 
 
 def _judge(clip: np.ndarray, config: ExtractConfig) -> tuple[str | None, ClipMotion]:
