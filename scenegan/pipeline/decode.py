@@ -417,16 +417,19 @@ def prepare_window(
 
 
 def window_clip(
-    sources: Sequence[SourceFrame], box: tuple[float, float, float, float], fmt: ClipFormat
+    wholes: Sequence[np.ndarray],
+    limited: bool,
+    box: tuple[float, float, float, float],
+    fmt: ClipFormat,
 ) -> np.ndarray:
-    """The crop window `box` of every frame of a clip: uint8 (T, *fmt.image_shape), each frame
-    as prepare_window makes it (the video range expanded once for the clip)."""
-    wholes = [source.whole() for source in sources]
+    """The crop window `box` of every frame of a clip, from their window_source: uint8
+    (T, *fmt.image_shape), each frame as prepare_window makes it (the video range expanded
+    once for the clip)."""
     row, rows, column, columns = window_rect(box, *wholes[0].shape[:2])
     clip = np.stack(
         [resize_area(whole[row : row + rows, column : column + columns], fmt) for whole in wholes]
     )
-    return expand_limited_range(clip) if sources[0].limited else clip
+    return expand_limited_range(clip) if limited else clip
 
 
 # Planar YUV formats whose chroma planes are read as they are; "j" = full (JPEG) range.

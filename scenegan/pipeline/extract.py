@@ -120,12 +120,13 @@ class Kept:
     rate: float
     start: int  # first frame's index at `rate`
     box: tuple[float, float, float, float]
-    clip: np.ndarray
+    clip: np.ndarray | None  # None: a window, cut from `wholes` when complete
     motion: ClipMotion | None = None
     reason: str | None = None  # a crop window the filters reject
     context: np.ndarray | None = None  # the first frame in colour, (h, w, 3)
     flows: np.ndarray | None = None  # the whole frame's (T-1, H, W, 2) flows at FILTER_FORMAT
     first: SourceFrame | None = None  # the decoded first frame, for the context
+    wholes: list[np.ndarray] | None = None  # window_source of each frame, for a window's clip
 
 
 def source_rng(seed: int, source_id: str) -> np.random.Generator:
@@ -246,19 +247,14 @@ class RateStream:
     def _crop_windows(
         self, start: int, flows: np.ndarray | None, first: SourceFrame | None
     ) -> list[Kept]:
-        """The crop windows of the clip that starts at `start`, cut from its frames now; judged,
-        annotated and given their context by `complete` if the clip stays in the reservoir."""
+        """The crop windows of the clip that starts at `start`: cut, judged, annotated and given
+        their context by `complete` if the clip stays in the reservoir, from what its frames
+        are cut from (window_source, made once a frame, shared by the clips it is in)."""
         config = self.config
         boxes = crop_boxes(config.seed, self.source.source_id, self.rate, start, config.crops - 1)
+        wholes = [source.whole() for source in self.sources]
         return [
-            Kept(
-                self.rate,
-                start,
-                box,
-                window_clip(self.sources, box, config.fmt),
-                flows=flows,
-                first=first,
-            )
+            Kept(self.rate, start, box, None, flows=flows, first=first, wholes=wholes)
             for box in boxes
         ]
 
@@ -285,6 +281,9 @@ class RateStream:
         as the whole build, for scalars within 1% (median) and maps that correlate 0.84."""
         scale = self.config.context_scale
         context = clip.first.context(clip.box, scale) if scale and clip.first else None
+        if clip.clip is None:
+            frames = window_clip(clip.wholes, clip.first.limited, clip.box, self.config.fmt)
+            clip = replace(clip, clip=frames, wholes=None)
         reason = None
         if clip.flows is None:  # another format than the filters': judged at the clip's size
             if clip.box == WHOLE_FRAME:
