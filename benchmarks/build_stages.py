@@ -30,6 +30,8 @@ from scenegan.pipeline.sources import folder_sources
 
 DEFAULT_VIDEOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "scenery"
 
+# The filters judged once per video on sampled frames, and the duplicate search (issue 36).
+SCENE = "per-video filters (people, overlay, duplicates)"
 STAGES = (
     "decode",
     "resample per rate",
@@ -38,6 +40,7 @@ STAGES = (
     "DIS optical flow",
     "filter measures",
     "annotations",
+    SCENE,
     "HDF5 compression and writing",
 )
 # (module, attribute, stage): the attribute is replaced by a timed copy where the build looks
@@ -64,6 +67,11 @@ WRAPPED = (
     ("scenegan.pipeline.filters", "FlowMeter.motion", "annotations"),
     ("scenegan.pipeline.extract", "summarize_flows", "annotations"),
     ("scenegan.pipeline.extract", "annotate_clip", "annotations"),
+    ("scenegan.pipeline.scene_filters", "open_video", "decode"),  # the sampler's duration
+    ("scenegan.pipeline.scene_filters", "sample_luma", SCENE),
+    ("scenegan.pipeline.extract", "judge_scene", SCENE),
+    ("scenegan.pipeline.extract", "thumbnails", SCENE),
+    ("scenegan.pipeline.build", "find_duplicates", SCENE),
     ("scenegan.pipeline.build", "save_part", "HDF5 compression and writing"),
     ("scenegan.pipeline.build", "_write_split", "HDF5 compression and writing"),
 )

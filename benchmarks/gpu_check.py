@@ -186,7 +186,7 @@ def train_chain(args, report: Report) -> None:
             part["alpha_range"] = [min(alphas), max(alphas)]
             if stage == "large" and not min(alphas) < 1:
                 raise AssertionError(f"stage large never ran in its fade-in (alpha {alphas})")
-    generator = runs / "generator.pt"
+    generator = runs / "generator.safetensors"
     with report.part("export") as part:
         invoke("export", str(ckpt.find_latest(runs / "large")), str(generator))
         part["file"] = str(generator)

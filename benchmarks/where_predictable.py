@@ -25,22 +25,12 @@ import torch
 import torch.nn.functional as F
 
 from scenegan.evaluation.metrics import SPEED_FLOOR, mean_correlation
+from scenegan.model.prior_fit import spread_picks
 from scenegan.pipeline.shards import read_fields, read_index, read_motion
 
 PER_VIDEO = 6  # clips per video: neighbouring clips of one video are nearly the same
 I3D_LAYER, I3D_FRAMES = "Mixed_4f", 9  # a still photo repeated: I3D's shortest input
 RIDGE = 1e4  # per-pixel ridge strength on standardised features (a few hundred thousand rows)
-
-
-def spread_picks(sources: np.ndarray, per_video: int) -> np.ndarray:
-    """Up to `per_video` clips of each video, spread over it."""
-    picks = []
-    for video in sorted(set(sources)):
-        rows = np.flatnonzero(sources == video)
-        picks += list(
-            rows[np.linspace(0, len(rows) - 1, min(len(rows), per_video)).round().astype(int)]
-        )
-    return np.array(sorted(int(i) for i in picks))
 
 
 def load_split(index, split: str) -> dict:

@@ -9,7 +9,7 @@ its GAN step), built only by `scenegan.model.archs`. Config validates `--arch` a
 names and the CLI's choices are made from them.
 
 Adding an architecture is one file (its networks and their `Networks`) and one `register`
-call here (README, "Add an architecture").
+call here (docs/training.md, "Add an architecture").
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ from scenegan.clip_format import COLORS, STAGES
 from scenegan.config import (
     CALIBRATION_SPREADS,
     COMPILE_MODES,
+    DEDUP_MODES,
+    EXPORT_FORMATS,
     LOSSES,
     MAX_CONTEXT_SCALE,
     PRECISIONS,
@@ -136,7 +138,8 @@ def option(config, name: str, kind=None, help: str | None = None, *, flag: str =
         return click.option(flag, name, default=default, show_default=default, help=help, **extra)
     if isinstance(default, tuple) and not extra.get("multiple"):
         default = ",".join(map(str, default))
-    shown = default not in (None, "")
+    # a default made on this machine (all its cores) is shown by what it means
+    shown = extra.pop("show_default", default not in (None, ""))
     return click.option(
         flag, name, type=kind, default=default, show_default=shown, help=help, **extra
     )
@@ -221,6 +224,7 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
 _GRAY = click.IntRange(0, 255)
 _SHARE = Number(0, 1)
 _PIXELS = Number(0, 1000)
+_DETECTOR_WEIGHT = Number(-100, 100)
 
 
 def _filter_options(command):
@@ -237,6 +241,28 @@ def _filter_options(command):
         option(FilterConfig, "camera_min_agreement", _SHARE, "Camera: share moving with it."),
         option(FilterConfig, "pan_max_pixels", _PIXELS, "Pan: total camera drift over a clip."),
         option(FilterConfig, "shake_max_pixels", _PIXELS, "Shake: std of the camera shift."),
+        option(
+            FilterConfig, "zoom_max_scale", _PIXELS, "Zoom: the clip's flow scales the frame by"
+        ),
+        option(FilterConfig, "zoom_min_fit", _SHARE, "... and a zoom explains this share of it."),
+        option(
+            FilterConfig,
+            "people_min_face",
+            _DETECTOR_WEIGHT,
+            "People: face weight (both cascades),",
+        ),
+        option(
+            FilterConfig,
+            "people_min_body",
+            _DETECTOR_WEIGHT,
+            "... or HOG person weight, in a frame;",
+        ),
+        option(
+            FilterConfig, "people_min_share", _SHARE, "... the video goes at this share of frames."
+        ),
+        option(
+            FilterConfig, "overlay_max_area", _SHARE, "Overlay: share of frame under still edges."
+        ),
     ]
     for decorate in reversed(options):
         command = decorate(command)
@@ -290,12 +316,30 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
 @option(BuildConfig, "seed", SEED, "Seed of every random choice.")
 @option(BuildConfig, "engine", click.Choice(["local", "dask"]), "Where the per-video tasks run.")
 @option(BuildConfig, "address", help="--engine dask: scheduler address (default: a local cluster).")
-@option(BuildConfig, "workers", click.IntRange(1, 1024), "Worker processes decoding videos.")
+@option(
+    BuildConfig,
+    "workers",
+    click.IntRange(1, 1024),
+    "Worker processes decoding videos.",
+    show_default="all cores",
+)
 @option(
     BuildConfig, "decoder_threads", click.IntRange(0, 256), "FFmpeg threads per worker (0: auto)."
 )
 @option(BuildConfig, "shard_size", click.IntRange(1, 10**6), "Clips per shard.")
 @option(BuildConfig, "preview", help="Also write preview/ (contact sheet PNG, GIF grid).")
+@option(
+    BuildConfig,
+    "dedup",
+    click.Choice(list(DEDUP_MODES)),
+    "Near-duplicate sources: `split` puts them in one split, `drop` keeps one of them.",
+)
+@option(
+    BuildConfig,
+    "duplicate_min_similarity",
+    Number(-1, 1),
+    "Two sources are the same footage at this aligned detail correlation.",
+)
 @DRY_RUN
 @_filter_options
 def build_dataset_command(dry_run: bool, **options) -> None:
@@ -401,6 +445,12 @@ _WEIGHT = Number(0, 1000)
     "motion arch: its speed where the real clip stood still (px a frame)",
 )
 @option(TrainConfig, "adversarial_weight", _WEIGHT, "D's verdict in G's loss (0: regression only)")
+@option(
+    TrainConfig,
+    "video_fraction",
+    Number(0, 1),
+    "train on this share of the training videos (nested by a hash of their ids)",
+)
 @option(
     TrainConfig,
     "baseline_fake_weight",
@@ -510,17 +560,42 @@ def _training_folder(cfg: TrainConfig):
     "photo's own amount on photos it did not see (closest), or as far as the real amounts "
     "(matched: the real mix of slow and fast scenes; a misjudged photo moves far too much)",
 )
+@click.option(
+    "--scene-prior",
+    default="Mixed_4c",
+    show_default=True,
+    help="--calibrate, motion model: the I3D end point whose features of the photo say where "
+    "it moves and where its texture changes, fit on the dataset's clips ('none': no prior)",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(EXPORT_FORMATS),
+    default=None,
+    help="safetensors: the weights, with the constructor arguments, clip format and config as "
+    "JSON in the header, loaded without pickle; pt: a torch file. Default: safetensors, or pt "
+    "for an OUT named .pt or .pth",
+)
 def export(
-    checkpoint: str, out: str, calibrate: str | None, split: str, n_clips: int, spread: str
+    checkpoint: str,
+    out: str,
+    calibrate: str | None,
+    split: str,
+    n_clips: int,
+    spread: str,
+    scene_prior: str,
+    file_format: str | None,
 ) -> None:
-    """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint."""
+    """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint
+    (a training state, or an exported generator to write in another format)."""
     from scenegan.files import output_lock
-    from scenegan.model.checkpoint import check_export_target, export_generator
+    from scenegan.model.checkpoint import check_export_target, export_format, export_generator
 
     check_export_target(Path(checkpoint), Path(out))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
+    written_as = export_format(out, file_format)
     with output_lock(out, "export"):
-        path = export_generator(checkpoint, out)
+        path = export_generator(checkpoint, out, written_as)
         if calibrate:
             from scenegan.model.calibrate import calibrate_file
 
@@ -534,7 +609,32 @@ def export(
                 f"closest: {fit['closest_factor']:.2f}); motion gain {fit['gain']:.3f} on "
                 f"{fit['n_clips']} of them"
             )
-    click.echo(f"wrote {path}")
+            if scene_prior != "none":
+                echo_prior(fit_prior(path, calibrate, scene_prior))
+    click.echo(f"wrote {path} ({written_as})")
+
+
+def fit_prior(path: Path, data: str, end: str) -> dict:
+    """The scene prior of an exported motion model, from the FVD network's I3D weights."""
+    from scenegan.evaluation.fvd import load_i3d
+    from scenegan.model.prior_fit import fit_prior_file
+    from scenegan.model.still_inception import MIXED
+
+    if end not in MIXED:
+        raise UserError(f"--scene-prior {end!r}: one of {', '.join(MIXED)} or none")
+    state = {k: v.contiguous() for k, v in load_i3d("cpu", gray=False).state_dict().items()}
+    return fit_prior_file(path, data, end, state)
+
+
+def echo_prior(fit: dict) -> None:
+    reads = "colour context" if fit["reads_context"] else "grey photo"
+    click.echo(
+        f"scene prior ({fit['end_point']}, {reads}): "
+        f"places where corr {fit['places_where_select']:.3f} on the select clips "
+        f"(ridge {fit['places_strength']:.0e}, spread {fit['places_spread']:.2f}); texture "
+        f"RMS {fit['texture_rms']:.2f} grey levels, AR(1) {fit['texture_rho']:.2f}, "
+        f"smoothing {fit['texture_sigma']:.2f} px; {fit['train_clips']} train clips"
+    )
 
 
 # ---------------------------------------------------------------- sample (model/sample)
@@ -554,7 +654,7 @@ _SPEED = Number(0, 8)
 @option(
     SampleConfig,
     "checkpoint",
-    help="Generator checkpoint (.pt), or baseline:copy / "
+    help="Generator checkpoint (.safetensors or .pt), or baseline:copy / "
     "baseline:drift. Default: the shipped generator.",
 )
 @option(SampleConfig, "out", folder())
@@ -621,6 +721,12 @@ def sample(dry_run: bool, images, **options) -> None:
 @option(EvaluateConfig, "split", click.Choice(SPLITS), "val: numbers to report; select: choices.")
 @option(
     EvaluateConfig,
+    "per_video",
+    click.IntRange(0, 10**6),
+    "> 0: this many clips of each video, spread over it, instead of --n-clips at random",
+)
+@option(
+    EvaluateConfig,
     "sources",
     help="Only clips of source videos matching these "
     "comma-separated patterns, e.g. 'fire-*,sea-*'.",
@@ -656,7 +762,11 @@ def evaluate(dry_run: bool, **options) -> None:
 @cli.command()
 @option(ServeConfig, "host", help="Address to listen on (0.0.0.0: other machines too).")
 @option(ServeConfig, "port", click.IntRange(0, 65535), "Port (0: any free one).")
-@option(ServeConfig, "checkpoint", help="Generator .pt or baseline:copy|drift [the shipped one].")
+@option(
+    ServeConfig,
+    "checkpoint",
+    help="Generator (.safetensors or .pt) or baseline:copy|drift [the shipped one].",
+)
 @option(ServeConfig, "max_upload_mb", Number(0, 1024, min_open=True), "Largest photo accepted.")
 @option(
     ServeConfig,
@@ -731,7 +841,7 @@ def main(args: list[str] | None = None) -> None:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.UsageError as error:
-        if type(error).__name__ == "NoArgsIsHelpError":  # plain `scenegan`: the help, as ever
+        if not (sys.argv[1:] if args is None else args):  # plain `scenegan`: the help, as ever
             error.show()
             sys.exit(error.exit_code)
         command = error.ctx.command_path if error.ctx is not None else "scenegan"

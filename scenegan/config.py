@@ -25,8 +25,12 @@ PRECISIONS = ("auto", "fp32", "bf16")
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # A dataset's splits, by source video: train, val (reported numbers), select (choosing weights).
 SPLITS = ("train", "val", "select")
+# what build-dataset does with near-duplicate sources (--dedup)
+DEDUP_MODES = ("split", "drop")
 # how `export --calibrate` chooses the motion model's amount spread (model.calibrate)
 CALIBRATION_SPREADS = ("closest", "matched")
+# What `export` writes: safetensors (the default; no pickle) or a torch file (pt).
+EXPORT_FORMATS = ("safetensors", "pt")
 # Flickr's REST endpoint (tests and the demo point --api-url at a local stand-in).
 DEFAULT_API_URL = "https://api.flickr.com/services/rest/"
 # Licenses fetched by default: reuse allowed with attribution, or without any condition.
@@ -89,6 +93,21 @@ class FilterConfig:
     pan_max_pixels: float = 24.0
     # Shake: the frame-to-frame camera shift jitters by this many pixels (standard deviation).
     shake_max_pixels: float = 1.0
+    # Zoom (a camera zooming or moving forward): the clip's summed flow grows or shrinks the
+    # frame by more than this share (scene_filters.zoom_of), and a zoom explains at least
+    # `zoom_min_fit` of that flow (billowing clouds and smoke swell in places; docs/filters.md).
+    zoom_max_scale: float = 0.03
+    zoom_min_fit: float = 0.8
+    # People, judged once per video on 4 sampled frames at the source's resolution: a frame shows
+    # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
+    # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;
+    # the video goes when `people_min_share` of its frames do (docs/filters.md).
+    people_min_face: float = 4.5
+    people_min_body: float = 2.5
+    people_min_share: float = 0.25
+    # Overlay (captions, logos, cards, bars), judged once per video: more than this share of the
+    # frame is covered by dense sharp edges that stand still in every sampled frame.
+    overlay_max_area: float = 0.01
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -159,6 +178,12 @@ class BuildConfig:
     shard_size: int = 1000
     filters: FilterConfig = FilterConfig()
     preview: bool = False
+    # Near-duplicate sources (the same footage re-encoded, rescaled or cropped; fingerprint.py):
+    # `split` puts each group in one split, `drop` keeps only its source with the most clips.
+    dedup: str = "split"
+    # two sources are the same footage when their aligned frames correlate this well in fine
+    # detail (docs/filters.md)
+    duplicate_min_similarity: float = 0.68
 
     def rates(self) -> tuple[float | str, ...]:
         """The rates of --fps: numbers (frames a second) and `native`."""
@@ -207,6 +232,8 @@ class BuildConfig:
             raise UserError("--val-fraction and --select-fraction must be in [0, 1)")
         if self.val_fraction + self.select_fraction >= 1:
             raise UserError("--val-fraction plus --select-fraction must leave videos to train on")
+        if self.dedup not in DEDUP_MODES:
+            raise UserError(f"--dedup {self.dedup}: give one of {', '.join(DEDUP_MODES)}")
         if self.workers < 1 or self.shard_size < 1:
             raise UserError("--workers and --shard-size must be at least 1")
         if self.engine not in ("local", "dask"):
@@ -255,6 +282,9 @@ class TrainConfig:
     still_weight: float = 0.0
     # weight of D's verdict in G's loss; 0 trains the motion arch by regression alone
     adversarial_weight: float = 1.0
+    # train on this share of the training videos (nested: a smaller share's videos are all in a
+    # larger one's), for data-scaling curves; 1 trains on all of them
+    video_fraction: float = 1.0
     # motion arch: the copied photo and a drifting photo shown to D as fakes, at this weight
     baseline_fake_weight: float = 0.5
     # DiffAugment policy for the clips D sees; auto: the arch's own (archs.py: all of them for
@@ -294,6 +324,8 @@ class TrainConfig:
             )
         if self.batch_size < 2:
             raise UserError("--batch-size must be at least 2")
+        if not 0 < self.video_fraction <= 1:
+            raise UserError(f"--video-fraction must be in (0, 1], not {self.video_fraction}")
         if self.warm_start and self.init not in ("", "none"):
             raise UserError(
                 "--warm-start and --init both say where the weights start from; give one"
@@ -379,6 +411,9 @@ class EvaluateConfig:
     diversity_seeds: int = 4
     strip_clips: int = 3  # clips shown in the sample strips plot
     split: str = "val"  # val: reported numbers; select: choosing checkpoints and weights
+    # > 0: up to this many clips of each video, spread over it (every video weighs about the
+    # same), instead of --n-clips drawn at random
+    per_video: int = 0
     sources: str = ""  # comma-separated glob patterns of source ids: only their clips ("": all)
     # NAME=PATTERNS;...: the rows scored again on the clips of each group of source videos
     groups: str = ""

@@ -5,7 +5,7 @@ flickrapi client and yt-dlp, against 127.0.0.1) -> build-dataset from the fetch 
 small -> train large (grown from small) -> export -> sample the shipped example photos. Every
 stage runs its real code; only the data is tiny and the training short, so the animations show
 the plumbing, not a good model (the shipped one is
-`scenegan/weights/scenegan-generator.pt`).
+`scenegan/weights/scenegan-generator.safetensors`).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _run_stages(config: DemoConfig, root: Path) -> list[Path]:
             )
         )
     click.echo("[5/6] scenegan export")
-    generator = root / "checkpoints" / "demo-generator.pt"
+    generator = root / "checkpoints" / "demo-generator.safetensors"
     export_generator(find_latest(root / "checkpoints" / "large"), generator)
     click.echo("[6/6] scenegan sample")
     return sample(SampleConfig(checkpoint=str(generator), out=root / "samples", seed=0))

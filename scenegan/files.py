@@ -1,4 +1,4 @@
-"""Small file helpers shared by the stages."""
+"""Atomic writes, output folders, locks and the cache folder that every stage shares."""
 
 from __future__ import annotations
 

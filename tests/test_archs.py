@@ -104,7 +104,7 @@ def test_the_registry_facts_agree_with_the_networks():
 
 
 def test_a_checkpoint_of_an_unknown_arch_is_one_line(tmp_path):
-    state = torch.load(ckpt.SHIPPED_CHECKPOINT, weights_only=True)
+    state = ckpt.read_checkpoint(ckpt.SHIPPED_CHECKPOINT)
     state["arch"] = "wobble"
     torch.save(state, tmp_path / "wobble.pt")
     with pytest.raises(UserError, match="unknown arch 'wobble'"):

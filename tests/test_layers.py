@@ -1,4 +1,4 @@
-"""The layers of the package hold (README, "Layout"): no module imports one of a higher layer, no
+"""The layers of the package hold (docs/layout.md): no module imports one of a higher layer, no
 modules import each other in a circle, and only the commands' runners import a module of a
 click command. Imports inside functions count as much as those at the top.
 

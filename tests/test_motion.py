@@ -220,12 +220,15 @@ def test_cli_trains_both_stages_exports_calibrated_and_samples(panning, tmp_path
         )
         assert result.exit_code == 0, result.output
     state = tmp_path / "large" / "training-state-0000002.pt"
-    exported = tmp_path / "motion.pt"
-    matched = tmp_path / "matched.pt"
-    matched_args = ["--calibrate", str(panning), "--spread", "matched"]
+    exported = tmp_path / "motion.pt"  # a torch file, by its name
+    matched = tmp_path / "matched.safetensors"  # calibrated in either format
+    # the scene prior needs the Kinetics I3D weights: tests/test_scene_prior.py fits it with
+    # random ones
+    matched_args = ["--calibrate", str(panning), "--spread", "matched", "--scene-prior", "none"]
     result = runner.invoke(cli, ["export", str(state), str(matched), *matched_args])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["export", str(state), str(exported), "--calibrate", str(panning)])
+    calibrated = ["--calibrate", str(panning), "--scene-prior", "none"]
+    result = runner.invoke(cli, ["export", str(state), str(exported), *calibrated])
     assert result.exit_code == 0, result.output
     assert "(closest)" in result.output and "motion gain" in result.output
     G, _ = load_generator(exported)

@@ -5,7 +5,9 @@ requests), the command itself, and the page in headless Chromium."""
 from __future__ import annotations
 
 import io
+import logging
 import os
+import random
 import re
 import signal
 import subprocess
@@ -17,15 +19,18 @@ import av
 import httpx
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
-from web import chromium, fetch_bytes, screenshot, served
+from web import chromium, fetch_bytes, screenshot, served, server_log
 
+from scenegan.animation_files import animation_bytes
 from scenegan.cli import cli
 from scenegan.config import SampleConfig, ServeConfig
 from scenegan.model.animator import EXAMPLES
 from scenegan.model.sample import sample
 from scenegan.serve import create_app
+from scenegan.serve_limits import NUMBER_RANGES
 
 PHOTO = EXAMPLES / "lake-dusk.jpg"
 LIMIT_MB = 4  # small, so a too-large upload is quick to send
@@ -43,6 +48,18 @@ def client(base_url):
         yield client
 
 
+@pytest.fixture(scope="module")
+def motion_app():
+    """A motion model (as initialised from seed 0, untrained), which takes motion and fps."""
+    from scenegan.model.archs import build_generator, default_args
+
+    torch.manual_seed(0)
+    G = build_generator("motion", default_args("motion", "large")[0]).eval()
+    app = create_app(ServeConfig(), generator=(G, {"arch": "motion"}))
+    with served(app) as url:
+        yield app, url
+
+
 def post(client, query="", name=PHOTO.name, data=None, field="image", **kwargs):
     files = {field: (name, PHOTO.read_bytes() if data is None else data)}
     return client.post(f"/animate{query}", files=files, **kwargs)
@@ -52,6 +69,12 @@ def gif_frames(content: bytes) -> tuple[int, tuple[int, int]]:
     with Image.open(io.BytesIO(content)) as image:
         assert image.format == "GIF"
         return image.n_frames, image.size
+
+
+def gif_delay(content: bytes) -> float:
+    """A GIF's first frame's duration in ms: whole hundredths of a second (24 fps: 40 ms)."""
+    with Image.open(io.BytesIO(content)) as image:
+        return image.info["duration"]
 
 
 def big_png(n_bytes: int) -> bytes:
@@ -103,6 +126,41 @@ def test_animate_options(client, tmp_path):
     assert len(frames) == 32 and frames[0].shape == (90, 160)
 
 
+def test_motion_and_fps_reach_a_motion_model(motion_app):
+    """`?motion=&fps=` animate as the animator does with those controls (`sample --motion
+    --fps`), and the GIF or MP4 plays at the asked rate; a value out of its range is a 400."""
+    app, url = motion_app
+    animator = app.state.service.animator
+    with httpx.Client(base_url=url, timeout=60) as api:
+        info = api.get("/info").json()
+        assert {"motion", "fps"} <= set(info["controls"])
+        assert info["ranges"] == {name: list(bounds) for name, bounds in NUMBER_RANGES.items()}
+        asked = post(api, "?seed=3&motion=1.5&fps=24")
+        own = post(api, "?seed=3")
+        assert asked.status_code == own.status_code == 200, asked.text + own.text
+        photo = animator.photo(PHOTO)
+        frames = animator.animations(photo, 1, 3, motion=1.5, fps=24.0)[0]
+        assert asked.content == animation_bytes("gif", frames, fps=24.0)
+        assert asked.content != own.content
+        assert gif_delay(asked.content) == pytest.approx(1000 / 24, abs=5)
+        assert gif_delay(own.content) == pytest.approx(1000 / info["fps"], abs=5)
+        video = post(api, "?seed=3&fps=30&format=mp4")
+        with av.open(io.BytesIO(video.content)) as container:
+            assert container.streams.video[0].average_rate == 30
+        for query, words in (("?motion=-0.1", "0..20"), ("?fps=0.5", "1..240")):
+            refused = post(api, query)
+            assert refused.status_code == 400 and words in refused.text
+            assert refused.text.count("\n") == 1
+
+
+def test_the_query_ranges_are_those_of_sample():
+    """`POST /animate?speed=&motion=&fps=` take what `scenegan sample --speed --motion --fps`
+    take: one range each, whichever way a model is asked."""
+    options = {param.name: param.type for param in cli.commands["sample"].params}
+    for name, (low, high) in NUMBER_RANGES.items():
+        assert (options[name].min, options[name].max) == (low, high), name
+
+
 def png_claiming(width: int, height: int, bit_depth: int = 8) -> bytes:
     """A PNG of a few hundred bytes whose header claims width x height grey pixels."""
     import struct
@@ -133,6 +191,11 @@ BAD_REQUESTS = {
     "loop-maybe": ("?loop=maybe", {}, 400, "loop"),
     "motion-negative": ("?motion=-1", {}, 400, "motion='-1'"),
     "fps-zero": ("?fps=0", {}, 400, "fps="),
+    "motion-over-20": ("?motion=20.5", {}, 400, "motion='20.5': not a number in 0..20"),
+    "motion-inf": ("?motion=inf", {}, 400, "motion='inf'"),
+    "motion-word": ("?motion=fast", {}, 400, "motion='fast'"),
+    "fps-over-240": ("?fps=241", {}, 400, "fps='241': not a number in 1..240"),
+    "fps-nan": ("?fps=nan", {}, 400, "fps='nan'"),
     # the shipped model takes neither: as `sample --motion`, one line naming those that do
     "motion-on-the-flow-model": ("?motion=1", {}, 400, "needs a model whose architecture"),
     "fps-on-the-flow-model": ("?fps=24", {}, 400, "needs a model whose architecture"),
@@ -188,6 +251,103 @@ def test_requests_that_are_not_a_form(client):
     assert post(client, "?seed=1").status_code == 200
 
 
+DISPOSITION = b'Content-Disposition: form-data; name="image"; filename="lake-dusk.jpg"'
+
+
+def form(boundary: bytes, head: bytes = DISPOSITION, data: bytes | None = None) -> bytes:
+    """A multipart/form-data body of one part: its header lines `head`, then `data` (the photo)."""
+    data = PHOTO.read_bytes() if data is None else data
+    return b"--" + boundary + b"\r\n" + head + b"\r\n\r\n" + data + b"\r\n--" + boundary + b"--\r\n"
+
+
+MALFORMED_FORMS = {
+    # case: (boundary, the part's header lines, the part's bytes or None: the photo, words)
+    "boundary-300-characters": (b"b" * 300, DISPOSITION, None, "Boundary length 300"),
+    "boundary-257-characters": (b"b" * 257, DISPOSITION, None, "Boundary length 257"),
+    "header-without-colon": (b"xyz", DISPOSITION.replace(b":", b""), None, "invalid character"),
+    "header-with-empty-name": (b"xyz", b": x\r\n" + DISPOSITION, None, "0-length header"),
+    "part-without-a-name": (
+        b"xyz",
+        b'Content-Disposition: form-data; filename="a.jpg"',
+        None,
+        "Field name not found",
+    ),
+    "part-without-content-disposition": (b"xyz", b"Content-Type: image/jpeg", None, "Field name"),
+    "header-of-20000-bytes": (b"xyz", DISPOSITION + b"\r\nX: " + b"a" * 20000, None, "header size"),
+    "200-headers": (b"xyz", DISPOSITION + b"\r\nX: a" * 200, None, "header count"),
+    "broken-base64": (
+        b"xyz",
+        DISPOSITION + b"\r\nContent-Transfer-Encoding: base64",
+        b"abc",
+        "Base64",
+    ),
+    # not read as if the bytes were the photo itself
+    "gzip-transfer-encoding": (
+        b"xyz",
+        DISPOSITION + b"\r\nContent-Transfer-Encoding: gzip",
+        None,
+        "Unknown Content-Transfer-Encoding",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED_FORMS)
+def test_a_malformed_form_is_one_line_and_nothing_in_the_log(client, case):
+    """python_multipart's refusals, the boundary it will not take among them (raised when its
+    parser is made, not while it reads), are a 400 line like every other bad request: no 500,
+    no traceback nor warning in the server's log."""
+    boundary, head, data, words = MALFORMED_FORMS[case]
+    content_type = "multipart/form-data; boundary=" + boundary.decode()
+    with server_log() as records:
+        response = client.post(
+            "/animate", content=form(boundary, head, data), headers={"content-type": content_type}
+        )
+        # uvicorn logs an app's exception after the 500 has gone out: the next answer on the
+        # connection comes after that line
+        assert post(client, "?seed=1").status_code == 200
+    assert response.status_code == 400, response.text
+    assert response.text.endswith("\n") and response.text.count("\n") == 1, response.text
+    assert words in response.text and "Traceback" not in response.text
+    logged = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    assert logged == [], logged
+
+
+def test_a_70_character_boundary_is_read(client):
+    """RFC 2046's longest boundary (curl, browsers and httpx send 40-60 characters)."""
+    boundary = b"-" * 10 + b"b" * 60
+    response = client.post(
+        "/animate?seed=5",
+        content=form(boundary),
+        headers={"content-type": "multipart/form-data; boundary=" + boundary.decode()},
+    )
+    assert response.status_code == 200, response.text
+    assert response.content == post(client, "?seed=5").content
+
+
+def test_form_parts_refuses_damaged_forms_with_a_bad_request_only():
+    """Bodies and boundaries damaged at random: whatever python_multipart makes of them is a
+    BadRequest or the parts, never another exception (which would be a 500)."""
+    from scenegan.serve import form_parts
+    from scenegan.serve_limits import BadRequest
+
+    rng = random.Random(0)
+    whole = form(b"xyz", data=bytes(range(256)))
+    pieces = [b"\r", b"\n", b"\r\n", b"--", b"--xyz", b":", b";", b"=", b'"', b"\x00", b"\xff"]
+    for _ in range(2000):
+        body = bytearray(whole)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(body) + 1)
+            if rng.random() < 0.4:
+                del body[at : at + rng.randint(1, 8)]
+            else:
+                body[at:at] = rng.choice(pieces)
+        boundary = rng.choice(["xyz", "xyz", "b" * rng.randint(200, 400), '"xyz"', "x;y"])
+        try:
+            form_parts("multipart/form-data; boundary=" + boundary, bytes(body))
+        except BadRequest as error:
+            assert error.status in (400, 415), error
+
+
 def test_a_large_upload_stays_in_memory(client, monkeypatch, tmp_path):
     """python-multipart spills a file part over 1 MiB to a temporary file unless told not to."""
     spill = tmp_path / "tmp"
@@ -238,7 +398,7 @@ def test_scenegan_serve_runs_until_ctrl_c():
         line = process.stdout.readline().decode()
         found = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         assert found, line + process.stderr.read().decode()
-        assert "scenegan-generator.pt" in line
+        assert "scenegan-generator.safetensors" in line
         with httpx.Client(base_url=found[1], timeout=60) as client:
             assert gif_frames(post(client, "?seed=0").content)[0] == 32
     finally:
@@ -265,6 +425,8 @@ def test_page_uploads_a_photo_and_shows_its_gifs(base_url):
         driver.get(base_url)
         wait = WebDriverWait(driver, 60)
         wait.until(lambda d: count_loaded(d, "#examples img") == len(list(EXAMPLES.glob("*.jpg"))))
+        # the shipped flow model takes neither: the fields are off, and not sent
+        assert not any(driver.find_element(By.ID, id).is_enabled() for id in ("motion", "fps"))
         driver.find_element(By.ID, "file").send_keys(str(EXAMPLES / "lake-pier.jpg"))
         driver.execute_script("document.getElementById('n').value = 2")
         driver.find_element(By.ID, "animate").click()
@@ -309,3 +471,51 @@ def test_page_says_what_is_wrong_then_plays_an_example_as_mp4(base_url, tmp_path
         assert duration == pytest.approx(32 / 12, abs=0.2)
         link = driver.find_element(By.CSS_SELECTOR, "figcaption a")
         assert link.get_attribute("download") == "sky-kite.mp4"
+
+
+def test_page_sends_motion_and_fps_and_shows_a_value_out_of_range(motion_app):
+    """A motion model: the fields take the server's ranges, what is typed in them is sent (the
+    GIF is the API's for that query and plays at that rate), and a value outside a range gets
+    the server's one line in the status."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, url = motion_app
+    photo = EXAMPLES / "lake-pier.jpg"
+    with chromium() as driver, httpx.Client(base_url=url, timeout=60) as api:
+        driver.get(url)
+        wait = WebDriverWait(driver, 60)
+        wait.until(lambda d: d.find_element(By.ID, "motion").is_enabled())
+        fields = {name: driver.find_element(By.ID, name) for name in ("motion", "fps")}
+        for name, field in fields.items():
+            low, high = NUMBER_RANGES[name]
+            assert (field.get_attribute("min"), field.get_attribute("max")) == (
+                f"{low:g}",
+                f"{high:g}",
+            )
+        assert fields["fps"].get_attribute("placeholder") == "auto (12)"
+        driver.find_element(By.ID, "file").send_keys(str(photo))
+        driver.execute_script("document.getElementById('n').value = 1")
+        status = driver.find_element(By.ID, "status")
+
+        def animate(motion: str, fps: str) -> None:
+            for name, value in (("motion", motion), ("fps", fps)):
+                fields[name].clear()
+                fields[name].send_keys(value)
+            driver.find_element(By.ID, "animate").click()
+            wait.until(lambda d: d.find_element(By.ID, "animate").is_enabled())
+
+        animate("1.5", "24")
+        assert "1 animation(s)" in status.text, status.text
+        shown = fetch_bytes(
+            driver, driver.find_element(By.CSS_SELECTOR, "img.animation").get_attribute("src")
+        )
+        expected = post(
+            api, "?seed=0&scale=4&motion=1.5&fps=24", name=photo.name, data=photo.read_bytes()
+        )
+        assert shown == expected.content
+        assert gif_delay(shown) == pytest.approx(1000 / 24, abs=5)
+        animate("50", "")
+        assert status.get_attribute("class") == "error"
+        assert status.text == "motion='50': not a number in 0..20"
+        screenshot(driver, "serve-page-motion")

@@ -1,7 +1,7 @@
 """`scenegan serve` under a bounded load on 127.0.0.1 (scenegan/testing/serve_load.py): 40 good
 uploads and 10 near-bombs at once, 2 over-limit bombs, 3 clients stalled in their upload, 2 in
 their request head, 2 that abort. Every good request is answered, the server stays under 2 GB
-and still serves; latencies are measured (README, "Serve"), never asserted."""
+and still serves; latencies are measured (docs/serve.md), never asserted."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers for the tests that talk to a real server or drive a real browser (test modules never
+"""What the tests that talk to a real server or drive a real browser share (test modules never
 import from each other): an app served by uvicorn in a thread on a free port of 127.0.0.1, and
 headless Chromium through selenium, skipped with a reason saying what is missing."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import os
 import shutil
 import threading
@@ -40,6 +41,23 @@ def served(app) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@contextlib.contextmanager
+def server_log() -> Iterator[list[logging.LogRecord]]:
+    """The records logged meanwhile by a server `served` runs in this process: uvicorn's own
+    loggers (which do not propagate to the root) and the libraries it calls (which do)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    loggers = [logging.getLogger("uvicorn"), logging.getLogger()]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
 
 
 @contextlib.contextmanager

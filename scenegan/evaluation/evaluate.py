@@ -29,6 +29,7 @@ from scenegan.model.animator import Animator, animate
 from scenegan.model.baselines import CopiedPhoto, DriftingPhoto
 from scenegan.model.checkpoint import check_format
 from scenegan.model.downsample import downsample
+from scenegan.model.prior_fit import spread_picks
 from scenegan.pipeline.frames import luma
 from scenegan.pipeline.shards import DatasetIndex, read_fps, read_index, read_split
 
@@ -100,6 +101,9 @@ def load_real_clips(
         )
     rng = np.random.default_rng(config.seed)
     chosen = np.sort(rng.permutation(len(clips))[: config.n_clips])
+    if config.per_video:  # every video weighs about the same: its clips spread over it
+        ids = np.array(source_ids if not config.sources else [source_ids[i] for i in keep])
+        chosen = spread_picks(ids, config.per_video)
     if config.sources:
         source_ids = [source_ids[i] for i in keep]
     clips = downsample(clips[chosen], fmt)  # stage small: as training does
@@ -232,6 +236,8 @@ def score_rows(
         maps = metrics.clip_flow_maps(clips[label], speed_cache)
         rows[label]["still_flow"] = metrics.still_area_flow(maps, real_maps)
         rows[label]["where_corr"] = metrics.where_correlation(maps, real_maps)
+        for name, moved in (("texture_moved", True), ("texture_still", False)):
+            rows[label][name] = metrics.texture_change(clips[label], real_maps, moved)
         rows[label]["flow_speed_clips"] = speeds.tolist()
     constant = np.full(len(real_speeds), np.median(real_speeds))
     rows = {  # the constant-speed row right under the real clips'
@@ -254,6 +260,29 @@ def score_rows(
     return rows
 
 
+def animate_rows(
+    config: EvaluateConfig, model: Animator, real: np.ndarray, rates: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Every row's animations of the real clips' photos (the real clips under REAL), and each
+    generated row's diversity across noise seeds."""
+    fmt: ClipFormat = model.G.fmt
+    photos = real[:, 0]
+    clips = {REAL: real}
+    diversity_sets: dict[str, np.ndarray | None] = {REAL: None}
+    for label, row in row_generators(config, model).items():
+        controls = {"loop": config.loop, "speed": config.speed} if row is model else None
+        clips[label] = generate(row, photos, config.seed, config.batch_size, label, controls, rates)
+        diversity_sets[label] = generate_diversity(
+            row.G, photos[: config.diversity_photos], config.diversity_seeds, config.seed
+        )
+    diversity = {
+        label: 0.0 if animations is None else metrics.diversity(luma(animations, fmt))
+        for label, animations in diversity_sets.items()
+        if label != REAL  # real clips have one future per photo
+    }
+    return clips, diversity
+
+
 def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | None = None) -> dict:
     """Run the whole evaluation, write report.json, report.md and plots into `config.out`.
 
@@ -268,23 +297,8 @@ def evaluate(config: EvaluateConfig, generator: tuple[torch.nn.Module, dict] | N
         check_format(info, checkpoint, dataset_fmt, config.data)
     fmt: ClipFormat = G.fmt
     real, n_val, source_ids, rates = load_real_clips(config, fmt, index)
-    photos = real[:, 0]
     n = len(real)
-
-    clips = {REAL: real}
-    diversity_sets: dict[str, np.ndarray | None] = {REAL: None}
-    for label, row in row_generators(config, model).items():
-        controls = {"loop": config.loop, "speed": config.speed} if row is model else None
-        clips[label] = generate(row, photos, config.seed, config.batch_size, label, controls, rates)
-        diversity_sets[label] = generate_diversity(
-            row.G, photos[: config.diversity_photos], config.diversity_seeds, config.seed
-        )
-
-    diversity = {
-        label: 0.0 if animations is None else metrics.diversity(luma(animations, fmt))
-        for label, animations in diversity_sets.items()
-        if label != REAL  # real clips have one future per photo
-    }
+    clips, diversity = animate_rows(config, model, real, rates)
     features, preprocessing = i3d_row_features(clips, config, fmt.color)  # rgb: FVD sees the colour
     grey = {label: luma(c, fmt) for label, c in clips.items()}  # every other column: luma
     speed_cache: dict = {}  # clip bytes -> flow speed: the groups' clips are measured once

@@ -1,7 +1,7 @@
 """Clip statistics for `scenegan evaluate`: pure numpy functions on batches of clips.
 
 Every function takes clips as (N, T, H, W) arrays in grey levels (uint8, or float on the same
-0..255 scale) and photos as (N, H, W); the README's "evaluate" section states each definition.
+0..255 scale) and photos as (N, H, W); docs/evaluation.md states each definition.
 """
 
 from __future__ import annotations
@@ -181,6 +181,16 @@ def still_area_flow(maps: np.ndarray, real_maps: np.ndarray, still: float = STIL
         if (place := real_map < still).mean() >= 0.05
     ]
     return float(np.mean(values)) if values else float("nan")
+
+
+def texture_change(clips: np.ndarray, real_maps: np.ndarray, moved: bool) -> float:
+    """Mean |x_t - x_{t-1}| in grey levels of a row's clips in the places where their photo's
+    real clip moved (its mean flow above STILL_FLOW, `moved`) or stood still: how much the
+    picture changes there, warp and texture together; nan where no clip has such places."""
+    grey = _grey(clips).astype(np.float32)
+    change = np.abs(np.diff(grey, axis=1)).mean(axis=1)  # (N, H, W)
+    places = real_maps > STILL_FLOW if moved else real_maps <= STILL_FLOW
+    return float(change[places].mean()) if places.any() else float("nan")
 
 
 def where_correlation(maps: np.ndarray, real_maps: np.ndarray) -> float:
@@ -396,6 +406,19 @@ METRICS: tuple[Metric, ...] = (
         "Uniform maps (a copied photo) are skipped.",
         None,
         _cell("where_corr", 3),
+    ),
+    Metric(
+        "texture_moved",
+        "change where moved / still",
+        "mean |x_t - x_{t-1}| in grey levels of the row's clips where the photo's real clip "
+        "moved (its mean DIS flow above 0.05 px a frame) / where it stood still: the real row "
+        "says how much real footage changes in each; warp and texture change together.",
+        None,
+        lambda row: (
+            "-"
+            if _missing(row.get("texture_moved"))
+            else f"{row['texture_moved']:.2f} / {row['texture_still']:.2f}"
+        ),
     ),
     Metric(
         "scene_corr",

@@ -8,6 +8,7 @@ videos."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,12 @@ from scenegan.clip_format import channels_first, to_unit
 from scenegan.config import CALIBRATION_SPREADS
 from scenegan.errors import UserError
 from scenegan.model.animator import animate_photos, draw_noise
-from scenegan.model.checkpoint import atomic_save, load_generator, read_checkpoint
+from scenegan.model.checkpoint import (
+    is_safetensors,
+    load_generator,
+    read_checkpoint,
+    write_generator,
+)
 from scenegan.model.downsample import downsample
 from scenegan.model.motion import AMOUNT_EPS
 from scenegan.pipeline.motion_fields import annotate_clip
@@ -193,7 +199,7 @@ def calibrate_file(
 
     1. its amount head, refit as a ridge regression of the training clips' measured motion on
        what the head sees of their first frames (flipped too), strength by cross-validation
-       over videos;
+       over videos (refit_amount_head);
     2. its spread about the training clips' median amount, by `spread_rule`: "closest", the
        spread from one amount for all to as spread as the real amounts that best matches every
        photo the head did not see (fit_spread: the cross-validated training clips and
@@ -216,6 +222,57 @@ def calibrate_file(
         raise UserError(
             f"{data} has no {split} clips to calibrate on; build with --select-fraction"
         )
+    fit = refit_amount_head(G, index)
+    held = read_motion(index, split)
+    log_predicted = amount_features(G, downsample(photos, G.fmt), held["fps"]) @ fit.beta
+    log_predicted += fit.bias
+
+    def held_factor(spread: float) -> float:
+        amount = np.exp(fit.center + spread * (log_predicted - fit.center)) - AMOUNT_EPS
+        return speed_factor(np.clip(amount, 0, None), held["motion"])
+
+    unseen = np.concatenate([fit.cross_validated, log_predicted])
+    unseen_motion = np.concatenate([fit.motion, held["motion"]])
+    closest, _ = fit_spread(unseen, unseen_motion, fit.center, fit.widest)
+    spread = closest if spread_rule == "closest" else fit.widest
+    G.amount_center.fill_(fit.center)
+    G.amount_spread.fill_(spread)
+    gain, n_picked = calibrate_gain(G, index, split, held["fps"], n_clips)
+    calibration = {
+        "split": split,
+        "n_clips": n_picked,
+        "amount_strength": fit.strength,
+        "amount_center": fit.center,
+        "spread_rule": spread_rule,
+        "amount_spread": spread,
+        "matched_spread": fit.widest,
+        "amount_factor": held_factor(spread),  # per photo on `split`, as calibrated
+        "matched_factor": held_factor(fit.widest),  # as spread as the real amounts
+        "closest_factor": held_factor(closest),
+        "unspread_factor": held_factor(1.0),  # the head as fit
+        "constant_factor": held_factor(0.0),  # one amount for every photo
+        "gain": gain,
+    }
+    write_calibration(path, G, calibration)
+    return calibration
+
+
+@dataclass(frozen=True)
+class AmountFit:
+    """The amount head refit on a dataset's training clips (refit_amount_head)."""
+
+    beta: np.ndarray  # (D,) ridge coefficients on the head's features
+    bias: float
+    strength: float  # the ridge strength cross-validation chose
+    cross_validated: np.ndarray  # its log predictions of the training clips' videos, unseen
+    motion: np.ndarray  # the training clips' measured motion, px a frame
+    center: float  # the training clips' median log motion
+    widest: float  # matched_spread: as spread as the real amounts
+
+
+def refit_amount_head(G: torch.nn.Module, index) -> AmountFit:
+    """Refit G's amount head (in place) as a ridge regression of the training clips' log
+    motion on what it sees of their first frames and of those frames flipped."""
     train_photos = downsample(read_photos(index, "train"), G.fmt)
     train_sources = read_fields(index, "train", ("source_id",))["source_id"]
     train = read_motion(index, "train")
@@ -227,52 +284,42 @@ def calibrate_file(
     )
     both = np.concatenate([log_motion, log_motion])
     beta, bias, strength, cross_validated = fit_amount_head(features, both, train_sources * 2)
-    widest = matched_spread(cross_validated, both, video_weights(train_sources * 2))
-    center = float(np.median(log_motion))
     with torch.no_grad():
         G.amount_head.weight.copy_(torch.from_numpy(beta[None]).float())
         G.amount_head.bias.fill_(bias)
+    return AmountFit(
+        beta=beta,
+        bias=bias,
+        strength=strength,
+        cross_validated=cross_validated[: len(log_motion)],
+        motion=train["motion"],
+        center=float(np.median(log_motion)),
+        widest=matched_spread(cross_validated, both, video_weights(train_sources * 2)),
+    )
 
-    held = read_motion(index, split)
-    log_predicted = amount_features(G, downsample(photos, G.fmt), held["fps"]) @ beta + bias
 
-    def held_factor(spread: float) -> float:
-        amount = np.exp(center + spread * (log_predicted - center)) - AMOUNT_EPS
-        return speed_factor(np.clip(amount, 0, None), held["motion"])
-
-    unseen = np.concatenate([cross_validated[: len(log_motion)], log_predicted])
-    unseen_motion = np.concatenate([train["motion"], held["motion"]])
-    closest, _ = fit_spread(unseen, unseen_motion, center, widest)
-    spread = closest if spread_rule == "closest" else widest
-    G.amount_center.fill_(center)
-    G.amount_spread.fill_(spread)
-
+def calibrate_gain(
+    G: torch.nn.Module, index, split: str, rates: np.ndarray, n_clips: int
+) -> tuple[float, int]:
+    """Set G's motion gain on up to `n_clips` of `split`'s clips, spread evenly over it, each
+    animated at its own frame rate (`rates`, one per clip of the split); returns (the gain,
+    how many clips set it)."""
     G.motion_gain.fill_(1.0)
-    picks = np.linspace(0, len(photos) - 1, min(n_clips, len(photos))).round().astype(int)
+    n_split = len(rates)
+    picks = np.linspace(0, n_split - 1, min(n_clips, n_split)).round().astype(int)
     clips = read_fields(index, split, ("clips",), rows=picks)["clips"]
     real = downsample(torch.from_numpy(clips), G.fmt).numpy()
-    gain = fit_gain(G, real, np.ones(len(picks)), held["fps"][picks])
+    return fit_gain(G, real, np.ones(len(picks)), rates[picks]), len(picks)
+
+
+def write_calibration(path: Path | str, G: torch.nn.Module, calibration: dict) -> None:
+    """Write G's calibrated amount head, spread, centre and gain, and the calibration record,
+    into the exported generator at `path`, in the format it is in."""
     obj = read_checkpoint(path)
-    calibration = {
-        "split": split,
-        "n_clips": len(picks),
-        "amount_strength": strength,
-        "amount_center": center,
-        "spread_rule": spread_rule,
-        "amount_spread": spread,
-        "matched_spread": widest,
-        "amount_factor": held_factor(spread),  # per photo on `split`, as calibrated
-        "matched_factor": held_factor(widest),  # as spread as the real amounts
-        "closest_factor": held_factor(closest),
-        "unspread_factor": held_factor(1.0),  # the head as fit
-        "constant_factor": held_factor(0.0),  # one amount for every photo
-        "gain": gain,
-    }
     obj["G_ema"].pop("amount_shrink", None)  # the spread's old name would shadow it
     for name in ("amount_center", "amount_spread", "motion_gain"):
         obj["G_ema"][name] = getattr(G, name).clone()
     for name in ("weight", "bias"):
         obj["G_ema"][f"amount_head.{name}"] = getattr(G.amount_head, name).detach().clone()
     obj["calibration"] = calibration
-    atomic_save(obj, Path(path))
-    return calibration
+    write_generator(obj, Path(path), "safetensors" if is_safetensors(path) else "pt")

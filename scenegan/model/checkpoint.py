@@ -1,12 +1,17 @@
 """Checkpoint files: training states (`training-state-<step>.pt`) and exported generators.
 
-Both hold only tensors and plain values, so they load with `torch.load(weights_only=True)`;
-both are written to a temporary name and renamed. The README's "Checkpoint" section is the spec.
+A training state is a torch file of tensors and plain values, loaded with
+`torch.load(weights_only=True)`. An exported generator is a `.safetensors` file (its weights,
+with everything else as JSON in the header: read without pickle) or, with `export --format pt`
+and in files written before safetensors, such a torch file. Every file is written to a temporary
+name and renamed. docs/training.md, "Checkpoints", is the spec.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import struct
 from pathlib import Path
 
 import torch
@@ -14,6 +19,7 @@ from torch import nn
 
 from scenegan.archs import canonical_arch
 from scenegan.clip_format import CLIP, DEFAULT_FPS, ClipFormat, format_problem, fps_problem
+from scenegan.config import EXPORT_FORMATS
 from scenegan.errors import UserError
 from scenegan.files import atomic_write, atomic_write_text, same_file
 from scenegan.model.archs import build_generator
@@ -27,7 +33,17 @@ LATEST_NAME = "latest"
 STATE_PATTERN = re.compile(r"training-state-(\d+)\.pt$")
 # The shipped generator is package data: found beside the code, from any folder and in any
 # (non-editable) install. A newly trained model replaces the file at exactly this path.
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "weights" / "scenegan-generator.pt"
+SHIPPED_CHECKPOINT = (
+    Path(__file__).resolve().parents[1] / "weights" / "scenegan-generator.safetensors"
+)
+# `export` writes EXPORT_FORMATS: safetensors by default (no pickle, loadable by any framework),
+# but an OUT named .pt or .pth without --format gets the torch file its name says.
+TORCH_SUFFIXES = (".pt", ".pth")
+# What a safetensors generator's header holds besides its tensors: these as plain text, every
+# other key of the exported dict as JSON. `format: pt` is the convention that says the tensors
+# are torch's (as transformers and diffusers write it).
+METADATA_TEXT = ("kind", "arch", "stage")
+METADATA_FORMAT = {"format": "pt"}
 # `--checkpoint baseline:drift` animates with a hand-made baseline instead of a trained model.
 BASELINE_PREFIX = "baseline:"
 
@@ -48,19 +64,107 @@ def read_checkpoint(path: Path | str, device: str | torch.device = "cpu") -> dic
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no checkpoint at {path}")
+    if is_safetensors(path):
+        obj = read_safetensors(path, device)
+    else:
+        obj = _read_torch_file(path, device)
+    if not isinstance(obj, dict) or obj.get("kind") not in (TRAINING_KIND, GENERATOR_KIND):
+        raise UserError(f"{path} is not a scenegan checkpoint (no generator in it)")
+    if obj.get("version") != VERSION:
+        raise UserError(f"{path} has checkpoint version {obj.get('version')}, expected {VERSION}")
+    return obj
+
+
+def _read_torch_file(path: Path, device: str | torch.device) -> object:
+    """A torch file of tensors and plain values (`weights_only`: no code runs while it loads)."""
     try:
-        obj = torch.load(path, map_location=device, weights_only=True)
+        return torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # noqa: BLE001 - a damaged file can fail anywhere in the unpickler
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         if str(first_line).startswith("Weights only load failed"):
             first_line = "it holds more than tensors and plain values, or is damaged"
         reason = _foreign_kind(path) or first_line
         raise UserError(f"{path} is not a readable torch checkpoint ({reason})") from None
-    if not isinstance(obj, dict) or obj.get("kind") not in (TRAINING_KIND, GENERATOR_KIND):
-        raise UserError(f"{path} is not a scenegan checkpoint (no generator in it)")
-    if obj.get("version") != VERSION:
-        raise UserError(f"{path} has checkpoint version {obj.get('version')}, expected {VERSION}")
-    return obj
+
+
+def is_safetensors(path: Path | str) -> bool:
+    """Whether `path` starts as a safetensors file does: an 8-byte little-endian header length
+    that fits the file, then the JSON header's `{`."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(9)
+        size = Path(path).stat().st_size
+    except OSError:
+        return False
+    if len(head) < 9:
+        return False
+    (header_length,) = struct.unpack("<Q", head[:8])
+    return head[8:9] == b"{" and 8 + header_length <= size
+
+
+def read_safetensors(path: Path | str, device: str | torch.device = "cpu") -> dict:
+    """An exported generator written as safetensors, as the dict a torch file of it holds:
+    `G_ema` (its tensors) and the header's metadata. No pickle: tensors and JSON only."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device=str(torch.device(device))) as handle:
+            metadata = handle.metadata() or {}
+            if metadata.get("kind") not in (GENERATOR_KIND, TRAINING_KIND):
+                return {}  # another program's safetensors: read_checkpoint says so
+            weights = {name: handle.get_tensor(name) for name in handle.keys()}
+        obj = {
+            key: value if key in METADATA_TEXT else json.loads(value)
+            for key, value in metadata.items()
+            if key not in METADATA_FORMAT
+        }
+    except (SafetensorError, OSError, ValueError) as error:
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserError(f"{path} is not a readable safetensors file ({first_line})") from None
+    return {**obj, "G_ema": weights}
+
+
+def safetensors_bytes(obj: dict) -> bytes:
+    """An exported generator's dict as a safetensors file: `G_ema`'s tensors, and every other
+    key in the header (METADATA_TEXT as text, the rest as JSON)."""
+    from safetensors.torch import save
+
+    metadata = dict(METADATA_FORMAT)
+    for key, value in obj.items():
+        if key == "G_ema":
+            continue
+        metadata[key] = value if key in METADATA_TEXT else json.dumps(value, sort_keys=True)
+    weights = {name: tensor.detach().cpu().contiguous() for name, tensor in obj["G_ema"].items()}
+    return save(weights, metadata=metadata)
+
+
+def write_generator(obj: dict, path: Path, file_format: str) -> None:
+    """Write an exported generator's dict atomically as `file_format` (EXPORT_FORMATS)."""
+    if file_format == "pt":
+        atomic_save(obj, path)
+        return
+    if file_format != "safetensors":
+        raise ValueError(f"file_format must be one of {EXPORT_FORMATS}, not {file_format!r}")
+    data = safetensors_bytes(obj)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path, fsync=True) as handle:
+        handle.write(data)
+
+
+def export_format(out: Path | str, chosen: str | None = None) -> str:
+    """The format `export` writes to `out`: the one chosen, else a torch file for a name ending
+    in .pt or .pth (what the name says it holds), else safetensors. A choice the name
+    contradicts is a UserError: torch.load reads a `.safetensors` name as safetensors, and a
+    safetensors file named .pt would be given to the unpickler by every other program."""
+    suffix = Path(out).suffix.lower()
+    named = {".safetensors": "safetensors", **dict.fromkeys(TORCH_SUFFIXES, "pt")}.get(suffix)
+    if chosen is not None and named is not None and chosen != named:
+        wanted = ".safetensors" if chosen == "safetensors" else ".pt"
+        raise UserError(
+            f"--format {chosen} into {out}, a {named} name: name the file {wanted} "
+            f"(or leave --format out to write {named})"
+        )
+    return chosen or named or "safetensors"
 
 
 # Leading bytes of files given as a checkpoint by mistake: (offset, signature, what it is).
@@ -225,20 +329,25 @@ def generator_info(obj: dict) -> dict:
         "G_args": obj["G_args"],
         "kind": obj["kind"],
     }
-    if "dataset" in obj:  # files written before it existed have none
-        info["dataset"] = obj["dataset"]
+    for key in ("dataset", "calibration"):  # files written before these existed have none
+        if key in obj:
+            info[key] = obj[key]
     return info
 
 
-def export_generator(training_checkpoint: Path | str, out_path: Path | str) -> Path:
-    """Write the small shippable file: EMA generator weights, constructor args, config, step."""
-    obj = read_checkpoint(training_checkpoint)
-    _usable_generator(obj, training_checkpoint)  # never ship a file that cannot be loaded
+def export_generator(
+    checkpoint: Path | str, out_path: Path | str, file_format: str | None = None
+) -> Path:
+    """Write the small shippable file of a training state (or of an exported generator, in the
+    other format): EMA generator weights, constructor args, config, step; as `file_format`,
+    by default export_format()'s."""
+    obj = read_checkpoint(checkpoint)
+    _usable_generator(obj, checkpoint)  # never ship a file that cannot be loaded
     info = generator_info(obj)
     exported = {"kind": GENERATOR_KIND, "version": VERSION, "G_ema": obj["G_ema"]}
     exported.update({k: v for k, v in info.items() if k != "kind"})
     out_path = Path(out_path)
-    atomic_save(exported, out_path)
+    write_generator(exported, out_path, export_format(out_path, file_format))
     return out_path
 
 
@@ -286,7 +395,7 @@ def check_export_target(checkpoint: Path, out: Path) -> None:
     """`export` writes a new file: never over the checkpoint it reads, nor over a training
     state (which it would replace with the generator alone), nor onto a folder."""
     if out.is_dir():
-        example = out / "generator.pt"
+        example = out / "generator.safetensors"
         raise UserError(f"{out} is a directory; give the file to write, e.g. {example}")
     if same_file(checkpoint, out):
         raise UserError(
@@ -300,7 +409,7 @@ def check_export_target(checkpoint: Path, out: Path) -> None:
 
 
 def _is_training_state(path: Path) -> bool:
-    if not path.is_file():
+    if not path.is_file() or is_safetensors(path):
         return False
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -344,19 +453,22 @@ def _usable_generator(obj: dict, path: Path | str) -> tuple[nn.Module, dict]:
 def find_checkpoint(
     checkpoint: str | None, root: Path = Path("."), shipped: Path = SHIPPED_CHECKPOINT
 ) -> str:
-    """The given checkpoint, else the shipped one (in the package), else the newest in
-    `root`/checkpoints/."""
+    """The given checkpoint, else the shipped one (in the package), else the newest `.pt` or
+    `.safetensors` file in `root`/checkpoints/."""
     if checkpoint is not None:
         return checkpoint
     if shipped.is_file():
         return str(shipped)
-    candidates = sorted(
-        (root / "checkpoints").glob("**/*.pt"), key=lambda p: p.stat().st_mtime, reverse=True
-    )
+    found = [
+        *(root / "checkpoints").glob("**/*.pt"),
+        *(root / "checkpoints").glob("**/*.safetensors"),
+    ]
+    candidates = sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
     if not candidates:
         raise UserError(
             f"no checkpoint found (the shipped {shipped} is missing and there is no "
-            "checkpoints/*.pt here); pass --checkpoint PATH or train one with `scenegan train`"
+            "checkpoints/*.pt or *.safetensors here); pass --checkpoint PATH or train one "
+            "with `scenegan train`"
         )
     return str(candidates[0])
 

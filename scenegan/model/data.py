@@ -3,6 +3,7 @@ shards, sampled at random, one share per rank."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -13,7 +14,14 @@ import torch.nn.functional as F
 from scenegan.clip_format import ClipFormat, channels_first
 from scenegan.errors import UserError
 from scenegan.model.downsample import downsample
-from scenegan.pipeline.shards import DatasetIndex, Shard, as_index, read_motion, read_split
+from scenegan.pipeline.shards import (
+    DatasetIndex,
+    Shard,
+    as_index,
+    read_fields,
+    read_motion,
+    read_split,
+)
 
 
 def motion_targets(motion: dict, dataset_fmt: ClipFormat, fmt: ClipFormat) -> dict:
@@ -122,12 +130,14 @@ class ClipBank:
         stream: bool | None = None,
         device: torch.device | str = "cpu",
         with_motion: bool = False,
+        video_fraction: float = 1.0,
     ) -> ClipBank:
         """The training split of a dataset (its folder or its index, read once), at `stage`'s
         format of the dataset's own. `stream`: read clips from the shards as batches need them;
         None (auto) streams when the split would take more than a quarter of this machine's
         memory per process, or this rank's share more than a quarter of the GPU's free
-        memory."""
+        memory. `video_fraction` < 1 keeps the clips of that share of the training videos
+        (nested_videos)."""
         index = as_index(dataset)
         root = index.root
         fmt = index.fmt.stage(stage)
@@ -144,9 +154,22 @@ class ClipBank:
         if with_motion:
             shares["motion"] = motion_targets(read_motion(index, "train"), index.fmt, fmt)
         if stream:
-            return cls(StreamedClips(index.split("train"), fmt), fmt, device=device, **shares)
-        clips, _ = read_split(index, "train")
-        return cls(torch.from_numpy(clips), fmt, device=device, **shares)
+            bank = cls(StreamedClips(index.split("train"), fmt), fmt, device=device, **shares)
+        else:
+            clips, _ = read_split(index, "train")
+            bank = cls(torch.from_numpy(clips), fmt, device=device, **shares)
+        if video_fraction < 1:
+            sources = read_fields(index, "train", ("source_id",))["source_id"]
+            keep = np.isin(sources, nested_videos(sources, video_fraction))
+            bank.keep_rows(keep, rank, world_size)
+        return bank
+
+    def keep_rows(self, keep: np.ndarray, rank: int, world_size: int) -> None:
+        """Draw only the clips whose row of the whole split is marked in `keep` (N,) bool."""
+        rows = self.indices if self.streamed else rank + self.indices * world_size
+        self.indices = self.indices[keep[rows]]
+        if len(self.indices) == 0:
+            raise UserError("--video-fraction leaves this process no clips; raise it")
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -199,6 +222,13 @@ class ClipBank:
         if self.device.type == "cuda":
             return tensor.pin_memory().to(self.device, non_blocking=True)
         return tensor.to(self.device)
+
+
+def nested_videos(sources: list[str], fraction: float) -> list[str]:
+    """The first `fraction` (at least one) of the distinct videos in `sources`, ordered by a
+    hash of their ids: a smaller fraction's videos are all in a larger one's."""
+    videos = sorted(set(sources), key=lambda v: hashlib.sha256(f"nested:{v}".encode()).digest())
+    return videos[: max(1, round(fraction * len(videos)))]
 
 
 def to_unit_float(clips: torch.Tensor) -> torch.Tensor:

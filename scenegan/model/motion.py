@@ -41,7 +41,9 @@ from scenegan.model.networks import (
     motion_controls,
     widen_photo_warp,
 )
+from scenegan.model.scene_prior import CONTEXT_SCALE, ScenePrior, noise_seeds
 from scenegan.model.steps import PhotoWarpStep
+from scenegan.model.still_inception import StillInception
 from scenegan.pipeline.motion_fields import STILL_FLOW
 
 REFERENCE_FPS = 12.0  # the frame rate whose log is 0 in the conditioning
@@ -62,8 +64,12 @@ class MotionGenerator(FlowGenerator):
         jitter_scale: float = 0.02,
         max_cycles: float = 6.0,
         fps: float = REFERENCE_FPS,
+        scene_prior: str = "",
         **kwargs,
     ):
+        """`scene_prior`: the I3D end point (model.still_inception) whose features of the photo
+        say where it moves and where its texture changes (fit by export --calibrate); "" for
+        none: the fields' own places, no texture."""
         super().__init__(flow_scale=jitter_scale, condition_dim=2, **kwargs)
         c0, c1, c2 = kwargs.get("channels", (16, 32, 64))
         self.max_cycles = max_cycles  # the fastest oscillation, in cycles per clip
@@ -83,6 +89,9 @@ class MotionGenerator(FlowGenerator):
         # Linear on detached features: its regression cannot bend the encoder, and
         # `export --calibrate` refits it by ridge regression on the training clips.
         self.amount_head = nn.Linear(2 * c2 + 1, 1)
+        if scene_prior:
+            self.scene_encoder = StillInception(end=scene_prior).requires_grad_(False)
+            self.scene_prior = ScenePrior(self.scene_encoder.out_channels)
         if self.stage == "large":
             self.motion_large = nn.Conv2d(c0 + N_MOTION_FIELDS, c0, 3, padding=1)
             self.to_motion_large = nn.Conv2d(c0, N_MOTION_FIELDS, 3, padding=1)
@@ -110,6 +119,57 @@ class MotionGenerator(FlowGenerator):
         center = self.amount_center
         spread = center + self.amount_spread * (log_amount.float() - center)
         return (spread.exp() - AMOUNT_EPS).clamp(min=0) * self.motion_gain
+
+    # -- where, from the scene prior ------------------------------------------------------
+
+    def reads_scene(self) -> bool:
+        prior = getattr(self, "scene_prior", None)
+        return prior is not None and prior.is_fitted
+
+    def scene_features(self, photo: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        """(B, h, w, D) features of the photo as the prior was fit: the colour context (B, 3,
+        H', W') in [-1, 1] where it was fit on contexts and one is given, else the photo at
+        the context's size, grey to RGB."""
+        if context is None or not bool(self.scene_prior.reads_context > 0):
+            size = tuple(CONTEXT_SCALE * n for n in self.dataset_fmt.frame_shape)
+            context = F.interpolate(photo.float(), size=size, mode="bilinear", antialias=True)
+            context = context.mean(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+        with torch.no_grad():
+            features = self.scene_encoder(context.float().to(photo.device))
+        return features.permute(0, 2, 3, 1)  # (B, h, w, D)
+
+    def to_frame(self, maps: torch.Tensor) -> torch.Tensor:
+        """(B, h, w) -> (B, H, W) at this stage's frame size, bilinear."""
+        size = self.fmt.frame_shape
+        return F.interpolate(maps[:, None].float(), size=size, mode="bilinear")[:, 0]
+
+    def impose_places(self, raw: torch.Tensor, places: torch.Tensor) -> torch.Tensor:
+        """Raw fields whose analytic speed at each pixel is proportional to exp(places) (B, H,
+        W, relative log speed): velocity and amplitude rescaled per pixel by the wanted over
+        their own speed; the mean is set to the amount afterwards, as always."""
+        own = self.trajectories(raw, torch.ones(raw.shape[0], device=raw.device))["motion_map"]
+        wanted = self.to_frame(places).exp()
+        scale = ((wanted + 1e-3) / (own + 1e-3))[:, None]
+        return torch.cat([raw[:, :4] * scale, raw[:, 4:]], dim=1)
+
+    def texture(self, features, motion: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """(B, 1, T, H, W) texture change in [-1, 1] units: noise of the innovation's measured
+        correlation, scaled per pixel by the predicted RMS, 0 at frame 0."""
+        rms = self.scene_prior.texture_rms(features, (motion + AMOUNT_EPS).log())
+        noise = self.scene_prior.texture_noise(
+            self.to_frame(rms), self.fmt.n_frames, noise_seeds(z)
+        )
+        return (noise * (2.0 / 255.0)).to(z.device)[:, None]
+
+    def add_texture(self, frames, features, motion, z, loop: bool) -> torch.Tensor:
+        """Frames (B, C, T, H, W) plus the prior's texture; with `loop` it fades out towards
+        the last frame, which joins frame 0 (where there is none)."""
+        grain = self.texture(features, motion, z).to(frames.dtype)
+        if loop:
+            n_frames = self.fmt.n_frames
+            time = torch.arange(n_frames, device=grain.device, dtype=grain.dtype)
+            grain = grain * torch.sin(math.pi * time / (n_frames - 1)).view(1, 1, -1, 1, 1)
+        return (frames + grain).clamp(-1, 1)
 
     # -- where and how --------------------------------------------------------------------
 
@@ -190,9 +250,14 @@ class MotionGenerator(FlowGenerator):
         loop: bool = False,
         speed: float = 1.0,
         with_penalties: bool = False,
+        context: torch.Tensor | None = None,
+        places: torch.Tensor | None = None,
+        texture: bool = True,
     ):
         """The clip (B, C, T, H, W); with `with_penalties`, also a dict of the regularisers and
-        the motion the training step compares with the measured flow."""
+        the motion the training step compares with the measured flow. A fitted scene prior
+        sets the places (unless `places` (B, h, w), relative log speed, is given) from the
+        photo or its colour `context`, and adds its texture unless `texture` is False."""
         batch = photo.shape[0]
         fps = self.fps.expand(batch) if fps is None else torch.as_tensor(fps).to(photo.device)
         fps = fps.float().expand(batch)
@@ -207,6 +272,11 @@ class MotionGenerator(FlowGenerator):
             [(motion + AMOUNT_EPS).log(), (fps / REFERENCE_FPS).log()], dim=1
         )  # (B, 2)
         raw = self.raw_fields(encoded, z, condition)
+        features = self.scene_features(photo, context) if self.reads_scene() else None
+        if places is None and features is not None:
+            places = self.scene_prior.places(features)
+        if places is not None:
+            raw = self.impose_places(raw, places)
         paths = self.trajectories(raw, motion * speed * self.stage_scale())
         n_frames = self.fmt.n_frames
         omega = paths["omega"]
@@ -235,6 +305,8 @@ class MotionGenerator(FlowGenerator):
             weight = torch.arange(n_frames, device=photo.device, dtype=frames.dtype) / n_frames
             frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
         frames = frames.transpose(1, 2).to(photo.dtype)  # (B, C, T, H, W)
+        if features is not None and texture:
+            frames = self.add_texture(frames, features, motion * speed, z, loop)
         if not with_penalties:
             return frames
         penalties = self.penalties(fields)

@@ -442,6 +442,7 @@ class Trainer:
             stream=stream,
             device=rt.device,
             with_motion=get_arch(cfg.arch).learns_motion,
+            video_fraction=cfg.video_fraction,
         )
         check_arch_format(cfg.arch, self.bank.dataset_fmt)
         self.models = Models.build(cfg, self.bank.dataset_fmt, self.index.fps, rt.device)

@@ -18,7 +18,13 @@ from tqdm import tqdm
 from scenegan.clip_format import CLIP
 from scenegan.config import SPLITS, BuildConfig
 from scenegan.errors import UserError
-from scenegan.files import LOCK_NAME, atomic_write_text, folder_lock, writable_folder
+from scenegan.files import (
+    LOCK_NAME,
+    atomic_path,
+    atomic_write_text,
+    folder_lock,
+    writable_folder,
+)
 from scenegan.pipeline.engines import run_tasks
 from scenegan.pipeline.extract import (
     WHOLE_FRAME,
@@ -27,6 +33,7 @@ from scenegan.pipeline.extract import (
     extract_source,
     source_rng,
 )
+from scenegan.pipeline.fingerprint import duplicate_stats, group_duplicates
 from scenegan.pipeline.shards import (
     INDEX_NAME,
     MOTION_CACHE_DIR,
@@ -114,6 +121,10 @@ def _part_paths(parts: Path, source: Source) -> tuple[Path, Path]:
     return parts / f"{source.key}.h5", parts / f"{source.key}.json"
 
 
+def _fingerprint_path(parts: Path, source: Source) -> Path:
+    return parts / f"{source.key}.fingerprint.npy"
+
+
 def save_part(parts: Path, result: SourceResult, config: ExtractConfig) -> None:
     """Clips first, then the JSON that marks the source done (both renamed into place)."""
     clips_path, meta_path = _part_paths(parts, result.source)
@@ -127,6 +138,9 @@ def save_part(parts: Path, result: SourceResult, config: ExtractConfig) -> None:
             config.fmt,
             result.details,
         )
+    if result.fingerprint is not None:
+        with atomic_path(_fingerprint_path(parts, result.source)) as tmp, open(tmp, "wb") as file:
+            np.save(file, result.fingerprint, allow_pickle=False)
     meta = {
         "source_id": result.source.source_id,
         "file": _file_signature(result.source.path),
@@ -141,6 +155,7 @@ def save_part(parts: Path, result: SourceResult, config: ExtractConfig) -> None:
         "skip_reason": result.skip_reason,
         "skip_detail": result.skip_detail,
         "damage": result.damage,
+        "scene": result.scene,
     }
     atomic_write_text(meta_path, json.dumps(meta, sort_keys=True))
 
@@ -156,6 +171,17 @@ def load_part(parts: Path, source: Source) -> dict | None:
     if meta["n_clips"] and not clips_path.is_file():
         return None
     return meta
+
+
+def find_duplicates(sources: list[Source], metas: dict, parts: Path, config: BuildConfig) -> dict:
+    """The near-duplicate sources among those that gave clips (fingerprint.group_duplicates)."""
+    fingerprints = {}
+    for source in sources:
+        path = _fingerprint_path(parts, source)
+        if metas[source.source_id]["n_clips"] and path.is_file():
+            fingerprints[source.source_id] = np.load(path, allow_pickle=False)
+    n_clips = {s.source_id: metas[s.source_id]["n_clips"] for s in sources}
+    return group_duplicates(fingerprints, n_clips, config.duplicate_min_similarity, config.dedup)
 
 
 def _file_signature(path: Path) -> list[int] | None:
@@ -286,7 +312,12 @@ def _write_split(
 def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
     """Parts -> shards, stats.json and index.json (written last: its presence means done)."""
     metas = {s.source_id: load_part(parts, s) for s in sources}
-    usable = {sid: m["n_clips"] for sid, m in metas.items() if m["n_clips"]}
+    duplicates = find_duplicates(sources, metas, parts, config)
+    usable = {
+        sid: m["n_clips"]
+        for sid, m in metas.items()
+        if m["n_clips"] and sid not in duplicates["dropped"]
+    }
     quotas = spread_quotas(usable, config.clips, config.seed)
     chosen: dict[str, list[tuple[Source, np.ndarray]]] = {split: [] for split in SPLITS}
     for source in sources:
@@ -296,7 +327,9 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
         n = usable[source.source_id]
         rng = source_rng(config.seed + 1, source.source_id)
         indices = np.sort(rng.choice(n, size=quota, replace=False))
-        chosen[split_of(source.source_id, config.val_fraction, config.select_fraction)].append(
+        # Near-duplicate sources share a split: that of their group's first id.
+        group = duplicates["group"][source.source_id]
+        chosen[split_of(group, config.val_fraction, config.select_fraction)].append(
             (source, indices)
         )
 
@@ -311,6 +344,7 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
         for split in SPLITS:
             shards += _write_split(staging, parts, split, chosen[split], config)
         stats = _stats(sources, metas, quotas, chosen, config)
+        stats = duplicate_stats(stats, metas, duplicates)
         atomic_write_text(staging / STATS_NAME, json.dumps(stats, indent=1, sort_keys=True) + "\n")
         fps = config.main_fps()
         if fps is None:  # `--fps native` alone: the rate most clips have

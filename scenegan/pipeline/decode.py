@@ -9,7 +9,7 @@ a short reason, which the build records instead of crashing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,6 +207,7 @@ def iter_rates(
     threads: int = 0,
     min_source_fps: float = 0.0,
     keep_sources: bool = False,
+    on_frame: Callable[[av.VideoFrame, float], None] | None = None,
 ) -> Iterator[RateFrame]:
     """Decode `path` once and yield its frames at every rate of `rates` (frames a second).
 
@@ -214,6 +215,7 @@ def iter_rates(
     come in decode order, the rates of one source frame in the order given. Source frames that
     no rate takes are decoded but never converted. `threads` = 0 lets FFmpeg choose.
     `keep_sources` also gives each output its SourceFrame (for crop windows and the context).
+    `on_frame(frame, time)` sees every decoded frame (the per-video filters sample a few).
     Raises VideoError when the file cannot be opened, its stated frame rate is below
     `min_source_fps` (a slideshow, which resampling would only repeat) or decoding fails.
     """
@@ -259,6 +261,8 @@ def iter_rates(
                 time -= start
                 if time <= last_time:  # out-of-order or duplicate timestamp: keep the earlier
                     continue
+                if on_frame is not None:
+                    on_frame(frame, time)
                 if held is not None:
                     yield from outputs((held_time + time) / 2)  # up to the midpoint
                 held, held_time, last_time = frame, time, time

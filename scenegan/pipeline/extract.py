@@ -1,8 +1,9 @@
 """One source video -> its kept clips: decode once, at every frame rate it can honestly give;
 per rate slice at a stride, filter by grey levels and optical flow, keep at most a cap by seeded
-reservoir sampling; add seeded crop windows of each kept clip; annotate every clip's motion and
-keep its first frame in colour (the context). Runs in a worker process; never raises for a bad
-video, it returns the reason instead."""
+reservoir sampling; judge the video once on frames sampled while decoding (people, overlay;
+scene_filters) and fingerprint them (duplicates); add seeded crop windows of each kept clip;
+annotate every clip's motion and keep its first frame in colour (the context). Runs in a worker
+process; never raises for a bad video, it returns the reason instead."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from scenegan.pipeline.decode import (
     window_clip,
 )
 from scenegan.pipeline.filters import ClipMeasures, FlowMeter, measure_window, reject_reason
+from scenegan.pipeline.fingerprint import thumbnails
 from scenegan.pipeline.frames import prepare_image
 from scenegan.pipeline.motion_fields import (
     ClipMotion,
@@ -31,6 +33,7 @@ from scenegan.pipeline.motion_fields import (
     summarize_flows,
     window_flows,
 )
+from scenegan.pipeline.scene_filters import FrameSampler, SceneVerdict, judge_scene
 from scenegan.pipeline.shards import clip_details_dtypes
 from scenegan.pipeline.sources import Source
 
@@ -97,6 +100,8 @@ class SourceResult:
     damage: str = ""  # a file damaged part way: its clips come from the frames before the damage
     # with `rejected_sample`: a few rejected candidates per reason, for `inspect --rejected`
     rejected_clips: list[RejectedClip] = field(default_factory=list)
+    scene: dict = field(default_factory=dict)  # the per-video verdict (SceneVerdict.to_dict)
+    fingerprint: np.ndarray | None = None  # fingerprint.thumbnails of the sampled frames
 
 
 @dataclass(frozen=True)
@@ -106,9 +111,10 @@ class RejectedClip:
     reason: str
     rate: float
     start: int
-    measures: ClipMeasures
+    measures: ClipMeasures | None  # None: judged per video (`note` says what was seen)
     clip: np.ndarray
     source_id: str = ""
+    note: str = ""
 
 
 @dataclass
@@ -258,28 +264,29 @@ class RateStream:
             for box in boxes
         ]
 
-    def finish(self) -> list[Kept]:
-        """The kept clips with their crops that pass the filters too, all annotated."""
+    def finish(self, with_context: bool = True) -> list[Kept]:
+        """The kept clips with their crops that pass the filters too, all annotated (and given
+        their context unless `with_context` is False: a video the per-video filters reject)."""
         kept = []
         for clip in sorted(self.kept, key=lambda k: k.start):
-            kept.append(self.complete(clip))
+            kept.append(self.complete(clip, with_context))
             for crop in self.crops.get(clip.start, []):
                 self.n_candidates += 1
-                crop = self.complete(crop)
+                crop = self.complete(crop, with_context)
                 if crop.reason is not None:
                     self.rejected[crop.reason] += 1
                     continue
                 kept.append(crop)
         return kept
 
-    def complete(self, clip: Kept) -> Kept:
+    def complete(self, clip: Kept, with_context: bool = True) -> Kept:
         """A clip that stayed in the reservoir (or its window) with its annotations, the
         filters' verdict (a window's) and its context, the frames and flows let go.
 
         At the filters' format a window's flow is the whole frame's, cut to the window and
         scaled to its pixels (motion_fields.window_flows): its own DIS would cost as much again
         as the whole build, for scalars within 1% (median) and maps that correlate 0.84."""
-        scale = self.config.context_scale
+        scale = self.config.context_scale if with_context else 0
         context = clip.first.context(clip.box, scale) if scale and clip.first else None
         if clip.clip is None:
             frames = window_clip(clip.wholes, clip.first.limited, clip.box, self.config.fmt)
@@ -322,6 +329,7 @@ def _slice_and_filter(
         raise VideoError("low_fps", f"{stated:g} fps is below every --fps rate ({listed})")
     streams = [RateStream(source, rate, config, rejected_sample) for rate in rates]
     damage: VideoError | None = None
+    sampler = FrameSampler.of(source.path)  # a few frames at the source's size, per video
     frames = iter_rates(
         source.path,
         rates,
@@ -329,6 +337,7 @@ def _slice_and_filter(
         threads=config.decoder_threads,
         min_source_fps=config.min_source_fps,
         keep_sources=config.crops > 1 or config.context_scale > 0,
+        on_frame=sampler.add,
     )
     while True:
         try:
@@ -347,10 +356,18 @@ def _slice_and_filter(
         if damage is not None:
             raise VideoError(damage.reason, f"{damage.detail}; {detail} before the damage")
         raise VideoError("too_short", detail)
-    kept = [clip for stream in streams for clip in stream.finish()]
+    verdict = SceneVerdict(None, 0.0, 0.0, "not judged: no clip passed the clip filters")
+    # The detectors cost: they judge only a video that has a clip at stake. They judge before
+    # the kept clips are completed: a rejected video's windows are still judged (their counts),
+    # but no context is made for clips that go.
+    if any(s.n_passed for s in streams):
+        verdict = judge_scene(sampler.chosen(), config.filters)
+    kept = [clip for stream in streams for clip in stream.finish(verdict.reason is None)]
     rejected: Counter = Counter()
     for stream in streams:
         rejected.update(stream.rejected)
+    if verdict.reason is not None:  # people or an overlay: no clip of this video is kept
+        kept = _reject_video(kept, streams, verdict, rejected, rejected_sample)
     empty = np.zeros((0, *config.fmt.shape), np.uint8)
     return SourceResult(
         source=source,
@@ -368,7 +385,33 @@ def _slice_and_filter(
             for reason in sorted(stream.rejected_clips)
             for clip in stream.rejected_clips[reason]
         ],
+        scene=verdict.to_dict(),
+        fingerprint=thumbnails(sampler.chosen()),
     )
+
+
+def _reject_video(
+    kept: list[Kept],
+    streams: list[RateStream],
+    verdict: SceneVerdict,
+    rejected: Counter,
+    sample: int,
+) -> list[Kept]:
+    """A video the per-video filters reject: every clip that passed the clip filters (kept or
+    over the cap) is counted under the verdict's reason, and a few go to the contact sheet.
+    Returns the clips kept now: none."""
+    passed = len(kept) + sum(s.n_passed - len(s.kept) for s in streams)
+    if passed:
+        rejected[verdict.reason] += passed
+    for stream in streams:
+        stream.n_passed = len(stream.kept)  # nothing is over the cap any more
+        if sample:
+            stream.rejected_clips[verdict.reason] = [
+                RejectedClip(verdict.reason, k.rate, k.start, None, k.clip, note=verdict.note)
+                for k in kept[:sample]
+                if k.rate == stream.rate
+            ]
+    return []
 
 
 def clip_details(

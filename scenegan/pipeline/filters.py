@@ -1,6 +1,6 @@
 """Clip filters: measure a stream of frames once per frame and per frame pair (grey levels and
 DIS optical flow), then say for each window of frames why it is rejected (scene cut, no motion,
-dark, blown out, camera pan or shake), or None when it is kept. Overlapping clips share the
+dark, blown out, camera pan, shake or zoom), or None when it is kept. Overlapping clips share the
 per-frame work, and a kept clip's motion annotations come from the same flow."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import numpy as np
 from scenegan.clip_format import FILTER_FORMAT
 from scenegan.config import FilterConfig
 from scenegan.pipeline.motion_fields import ClipMotion, flow_estimator, summarize_flows
+from scenegan.pipeline.scene_filters import zoom_of
 
-REJECT_REASONS = ("scene_cut", "static", "dark", "blown_out", "camera_pan", "camera_shake")
+REJECT_REASONS = ("scene_cut", "static", "dark", "blown_out", "camera_pan", "camera_shake", "zoom")
 # Share of the pixels whose speed decides `static`: the fastest tenth of the frame must move.
 STATIC_QUANTILE = 0.9
 
@@ -30,6 +31,8 @@ class ClipMeasures:
     moving_speed: float  # STATIC_QUANTILE of the per-pixel mean flow speed, pixels per frame
     pan_pixels: float  # length of the summed camera shift over the clip
     shake_pixels: float  # standard deviation of the frame-to-frame camera shift (axes pooled)
+    zoom: float = 0.0  # scale change of the clip's summed flow (scene_filters.zoom_of)
+    zoom_fit: float = 0.0  # share of the summed flow a zoom (with shift and turn) explains
 
 
 class FlowMeter:
@@ -76,6 +79,7 @@ class FlowMeter:
         pairs = slice(start, start + n_frames - 1)
         diffs = np.asarray(self.diff[pairs])
         camera = np.asarray(self.camera[pairs], np.float64)  # (T-1, 2)
+        zoom, zoom_fit = zoom_of(np.sum(self.flows, axis=0))
         return ClipMeasures(
             max_diff=float(diffs.max()),
             median_diff=float(np.median(diffs)),
@@ -84,6 +88,8 @@ class FlowMeter:
             moving_speed=moving_speed(self.speeds),
             pan_pixels=float(np.hypot(*camera.sum(axis=0))),
             shake_pixels=float(np.sqrt(camera.var(axis=0).sum() / 2)),
+            zoom=zoom,
+            zoom_fit=zoom_fit,
         )
 
     def _find_cameras(self) -> None:
@@ -141,6 +147,7 @@ def measure_window(
     dark = np.count_nonzero(frames < config.dark_level, axis=(1, 2)) / n_pixels
     bright = np.count_nonzero(frames > config.bright_level, axis=(1, 2)) / n_pixels
     camera = camera_shifts(flows, config.camera_min_agreement)
+    zoom, zoom_fit = zoom_of(flows.sum(axis=0))
     return ClipMeasures(
         max_diff=float(diffs.max()),
         median_diff=float(np.median(diffs)),
@@ -149,6 +156,8 @@ def measure_window(
         moving_speed=moving_speed(speed),
         pan_pixels=float(np.hypot(*camera.sum(axis=0))),
         shake_pixels=float(np.sqrt(camera.var(axis=0).sum() / 2)),
+        zoom=zoom,
+        zoom_fit=zoom_fit,
     )
 
 
@@ -174,6 +183,8 @@ def reject_reason(measures: ClipMeasures, config: FilterConfig) -> str | None:
         return "camera_pan"
     if measures.shake_pixels > config.shake_max_pixels:
         return "camera_shake"
+    if abs(measures.zoom) > config.zoom_max_scale and measures.zoom_fit >= config.zoom_min_fit:
+        return "zoom"
     return None
 
 

@@ -1,7 +1,7 @@
 """Motion annotations of a clip: dense optical flow between neighbouring frames (OpenCV DIS, at the
 clip's own size) summed up as an average velocity field, a per-pixel speed map and two scalars.
 
-Pure functions on uint8 frames; the dataset build stores the result per clip (README, "Dataset"),
+Pure functions on uint8 frames; the dataset build stores the result per clip (docs/dataset.md),
 training and evaluation read it. Flow is in pixels per frame at the clip's size, [dx, dy] with
 x to the right and y down: content moving right has dx > 0.
 """

@@ -1,7 +1,7 @@
 """The dataset folder on disk: HDF5 shards of uint8 clips with their per-clip details (frame
 rate, crop box, motion annotations, the first frame in colour), `index.json` and `stats.json`.
 
-This module is the one place that knows the layout (see README, "Dataset"): the builder writes
+This module is the one place that knows the layout (docs/dataset.md): the builder writes
 through it, and training, evaluation, the preview and the build's own assembly read through it.
 `read_index` reads index.json and opens and checks each shard once (its format version and
 clip format attributes, its clip count); the readers (`read_split`, `read_fields`,

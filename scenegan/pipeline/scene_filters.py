@@ -1,0 +1,303 @@
+"""Filters judged once per source video, on a few frames sampled while it is decoded, at the
+source's own resolution (at most SAMPLE_SIZE): `people` (faces and people as a subject, by
+OpenCV's bundled Haar face cascades and HOG people detector) and `overlay` (captions, logos,
+watermarks, cards, bars and borders laid over the picture). And `zoom`, judged per clip like a
+pan: the clip's optical flow diverges from one point across the whole frame.
+
+What each looks at, and how its default was chosen, is in docs/filters.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from scenegan.config import FilterConfig
+from scenegan.pipeline.decode import VideoError, luma_plane, open_video, stream_info
+from scenegan.pipeline.frames import crop_box_16_9, expand_limited_range
+
+SCENE_REASONS = ("people", "overlay")  # judged per video: every candidate clip takes the reason
+N_SAMPLES = 8  # frames sampled per video
+SAMPLE_SIZE = (640, 360)  # (width, height): sampled frames larger than this are area-resized
+# Sampling where the container states no duration: a frame every FIRST_INTERVAL seconds at
+# first; when the buffer holds twice N_SAMPLES, every other frame goes and the interval doubles.
+FIRST_INTERVAL = 0.25
+DETECT_HEIGHT = 360  # people are looked for at this height (frames are scaled to it)
+FACE_HEIGHT = 240  # and faces at this one: a tenth of it is the cascades' own 24-pixel window
+
+
+@dataclass
+class FrameSampler:
+    """Takes N_SAMPLES decoded frames spread over a video as gray 16:9 frames at the source's
+    resolution (at most SAMPLE_SIZE). Fed every decoded frame (`add`); converts only the
+    frames it keeps. With the video's `duration` it takes the first frame at or after each of
+    N_SAMPLES evenly spaced times; without it (a container that does not say), one every
+    FIRST_INTERVAL seconds, and each time it holds twice N_SAMPLES it drops every other and
+    doubles the interval."""
+
+    duration: float | None = None
+    interval: float = FIRST_INTERVAL
+    times: list[float] = field(default_factory=list)
+    frames: list[np.ndarray] = field(default_factory=list)
+    next_time: float = 0.0
+    first_time: float | None = None
+
+    @classmethod
+    def of(cls, path: Path) -> FrameSampler:
+        """A sampler for the video at `path`, told its duration when the container states it."""
+        try:
+            container = open_video(path)
+        except VideoError:
+            return cls()
+        try:
+            duration = stream_info(container.streams.video[0]).duration
+        finally:
+            container.close()
+        return cls(duration if duration and duration > 0 else None)
+
+    def add(self, frame, time: float) -> None:
+        """One decoded av.VideoFrame and its time in seconds."""
+        if self.first_time is None:
+            self.first_time = time
+            if self.duration:
+                self.next_time = 0.5 * self.duration / N_SAMPLES
+        if time - self.first_time < self.next_time or (
+            self.duration and len(self.frames) >= N_SAMPLES
+        ):
+            return
+        self.times.append(time - self.first_time)
+        self.frames.append(sample_luma(frame))
+        if self.duration:
+            self.next_time = (len(self.frames) + 0.5) * self.duration / N_SAMPLES
+            return
+        self.next_time = self.times[-1] + self.interval
+        if len(self.frames) >= 2 * N_SAMPLES:
+            self.times, self.frames = self.times[::2], self.frames[::2]
+            self.interval *= 2
+            self.next_time = self.times[-1] + self.interval
+
+    def chosen(self) -> list[np.ndarray]:
+        """N_SAMPLES evenly spread frames (all of them for a short video)."""
+        if len(self.frames) <= N_SAMPLES:
+            return list(self.frames)
+        picks = np.linspace(0, len(self.frames) - 1, N_SAMPLES).round().astype(int)
+        return [self.frames[i] for i in picks]
+
+
+def sample_luma(frame) -> np.ndarray:
+    """An av.VideoFrame -> its displayed 16:9 box as full-range gray, at most SAMPLE_SIZE."""
+    image, limited = luma_plane(frame)  # a view of the decoder's luma, or swscale's gray
+    quarter_turns = ((frame.rotation or 0) // 90) % 4
+    if quarter_turns:
+        image = np.rot90(image, k=quarter_turns)
+    top, bottom, left, right = crop_box_16_9(*image.shape[:2])
+    box = image[top:bottom, left:right]
+    if box.shape[1] > SAMPLE_SIZE[0]:
+        box = cv2.resize(box, SAMPLE_SIZE, interpolation=cv2.INTER_AREA)
+    else:
+        box = np.array(box)  # a copy: the decoder reuses the frame's memory
+    return expand_limited_range(box) if limited else box
+
+
+# ---------------------------------------------------------------- people
+
+
+# Two of OpenCV's frontal face cascades must agree on a face: the first looks over the frame,
+# the second only around what the first found. On the scenery clips each alone fires on
+# foliage, rain on glass and snow in a few frames, at weights up to 7 (docs/filters.md);
+# together rarely, while real faces gave 5-12.
+FACE_CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml")
+FACE_MIN_HEIGHT = 0.1  # of the frame's height: a face smaller than this is far away
+FACE_SCALE_STEP = 1.2
+FACE_NEIGHBOURS = 3
+FACE_CHECKED = 3  # the strongest faces of the first cascade that the second one checks
+HOG_SCALE_STEP = 1.2  # the HOG window is 128 rows: 36% of DETECT_HEIGHT, a person up close
+PEOPLE_FRAMES = 4  # of the N_SAMPLES sampled frames, this many (evenly spread) are searched
+_DETECTORS: dict = {}
+
+
+def _detectors():
+    """The face cascades and the HOG people detector, made once per process."""
+    if not _DETECTORS:
+        folder = cv2.data.haarcascades
+        _DETECTORS["faces"] = [cv2.CascadeClassifier(folder + name) for name in FACE_CASCADES]
+        hog = cv2.HOGDescriptor()
+        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        _DETECTORS["hog"] = hog
+    return _DETECTORS
+
+
+def face_weight(gray: np.ndarray) -> float:
+    """The strongest face both cascades find in a DETECT_HEIGHT frame (the lower of their two
+    confidences), or 0."""
+    first, second = _detectors()["faces"]
+    side = round(FACE_MIN_HEIGHT * gray.shape[0])
+    boxes, _, weights = first.detectMultiScale3(
+        gray, scaleFactor=FACE_SCALE_STEP, minNeighbors=FACE_NEIGHBOURS,
+        minSize=(side, side), outputRejectLevels=True,
+    )  # fmt: skip
+    best = 0.0
+    for index in np.argsort(np.ravel(weights))[::-1][:FACE_CHECKED] if len(boxes) else []:
+        x, y, width, height = (int(v) for v in boxes[index])
+        margin = width // 3
+        top, left = max(0, y - margin), max(0, x - margin)
+        around = gray[top : y + height + margin, left : x + width + margin]
+        found, _, checked = second.detectMultiScale3(
+            around, scaleFactor=1.1, minNeighbors=FACE_NEIGHBOURS,
+            minSize=(width * 2 // 3, width * 2 // 3), outputRejectLevels=True,
+        )  # fmt: skip
+        if len(found):
+            best = max(best, min(float(np.ravel(weights)[index]), float(np.max(checked))))
+    return best
+
+
+def body_weight(gray: np.ndarray) -> float:
+    """The strongest HOG person in a DETECT_HEIGHT frame (SVM margin), or 0."""
+    _, weights = _detectors()["hog"].detectMultiScale(
+        gray, winStride=(8, 8), padding=(8, 8), scale=HOG_SCALE_STEP
+    )
+    return float(np.max(weights)) if len(weights) else 0.0
+
+
+def at_height(frame: np.ndarray, rows: int) -> np.ndarray:
+    """A gray frame scaled to `rows` rows, its aspect kept."""
+    height, width = frame.shape
+    if height == rows:
+        return frame
+    scale = rows / height
+    size = (max(1, round(width * scale)), rows)
+    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(frame, size, interpolation=method)
+
+
+def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float, str]:
+    """The share of sampled frames that show a face or a person as a subject, and a note of
+    the strongest of each (for the contact sheet)."""
+    faces, bodies = [], []
+    if len(frames) > PEOPLE_FRAMES:
+        picks = np.linspace(0, len(frames) - 1, PEOPLE_FRAMES).round().astype(int)
+        frames = [frames[i] for i in picks]
+    for frame in frames:
+        gray = at_height(frame, DETECT_HEIGHT)
+        faces.append(face_weight(at_height(gray, FACE_HEIGHT)))
+        bodies.append(body_weight(gray))
+    shown = [
+        face >= config.people_min_face or body >= config.people_min_body
+        for face, body in zip(faces, bodies, strict=True)
+    ]
+    share = float(np.mean(shown)) if shown else 0.0
+    note = (
+        f"faces {max(faces, default=0):.1f}, people {max(bodies, default=0):.1f} "
+        f"in {share:.0%} of {len(shown)} frames"
+    )
+    return share, note
+
+
+# ---------------------------------------------------------------- overlay
+
+
+# An overlay's pixels are the same in every sampled frame, seconds apart, and its glyphs and
+# outlines are sharper than a camera draws at this size: a 3 x 3 grey range (morphological
+# gradient) of OVERLAY_EDGE_CONTRAST or more in every sample, with at most OVERLAY_STILL_LEVELS
+# of change. Such pixels count where they are dense (OVERLAY_MIN_DENSITY of a window a
+# sixteenth of the frame's height): text, logos, the edge of a card or bar, not a lone sharp
+# branch. Judged at OVERLAY_SIZE whatever the source's (a small source's edges are sharper per
+# pixel): on the scenery clips still rocks, ridges and lamps drew at most 0.8% of the frame this
+# way (and 1.8% in a cinemagraph with a small watermark).
+OVERLAY_SIZE = (320, 180)
+OVERLAY_STILL_LEVELS = 6
+OVERLAY_EDGE_CONTRAST = 160
+OVERLAY_MIN_DENSITY = 0.1
+_NEIGHBOURS = np.ones((3, 3), np.uint8)
+
+
+def overlay_area(frames: list[np.ndarray]) -> float:
+    """The share of the frame covered by dense, sharp edges that stand still in every sampled
+    (H, W) gray 16:9 frame, at OVERLAY_SIZE. Needs two frames or more (0 otherwise)."""
+    if len(frames) < 2:
+        return 0.0
+    frames = [
+        cv2.resize(f, OVERLAY_SIZE, interpolation=cv2.INTER_AREA if f.shape[1] > OVERLAY_SIZE[0]
+                   else cv2.INTER_LINEAR)
+        for f in frames
+    ]  # fmt: skip
+    stack = np.stack(frames)  # (N, H, W)
+    spread = stack.max(axis=0).astype(np.int16) - stack.min(axis=0)
+    contrast = np.min([cv2.morphologyEx(f, cv2.MORPH_GRADIENT, _NEIGHBOURS) for f in frames], 0)
+    still_edges = (spread <= OVERLAY_STILL_LEVELS) & (contrast >= OVERLAY_EDGE_CONTRAST)
+    side = OVERLAY_SIZE[1] // 16
+    density = cv2.blur(still_edges.astype(np.float32), (side, side))
+    return float(np.mean(density > OVERLAY_MIN_DENSITY))
+
+
+# ---------------------------------------------------------------- the verdict
+
+
+@dataclass(frozen=True)
+class SceneVerdict:
+    """What the per-video filters found on a video's sampled frames."""
+
+    reason: str | None  # "people", "overlay" or None (kept)
+    people: float  # share of the sampled frames showing a face or a person up close
+    overlay: float  # share of the frame under a still, sharp overlay
+    note: str  # what the detectors saw, for the contact sheet
+
+    def to_dict(self) -> dict:
+        return {
+            "reason": self.reason,
+            "people": round(self.people, 4),
+            "overlay": round(self.overlay, 5),
+            "note": self.note,
+        }
+
+
+def judge_scene(frames: list[np.ndarray], config: FilterConfig) -> SceneVerdict:
+    """The per-video verdict from a video's sampled (H, W) gray frames."""
+    if not frames:
+        return SceneVerdict(None, 0.0, 0.0, "no frames sampled")
+    people, seen = people_share(frames, config)
+    overlay = overlay_area(frames)
+    note = f"{seen}; overlay {overlay:.2%} of the frame"
+    reason = None
+    if people >= config.people_min_share:
+        reason = "people"
+    elif overlay > config.overlay_max_area:
+        reason = "overlay"
+    return SceneVerdict(reason, people, overlay, note)
+
+
+# ---------------------------------------------------------------- zoom
+
+
+_GRIDS: dict = {}
+
+
+def _centred_grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates of an (H, W) frame relative to its centre, made once per size."""
+    if (height, width) not in _GRIDS:
+        rows, columns = np.mgrid[0:height, 0:width].astype(np.float64)
+        _GRIDS[height, width] = (columns - (width - 1) / 2, rows - (height - 1) / 2)
+    return _GRIDS[height, width]
+
+
+def zoom_of(displacement: np.ndarray) -> tuple[float, float]:
+    """(scale change, fit) of an (H, W, 2) displacement field, a clip's flows summed.
+
+    The field is fitted by a shift, a zoom and a turn about the frame's centre (a zoom about
+    any other point is the same zoom plus a shift): `scale change` is the zoom's displacement
+    per pixel of distance (0.1: the frame grew by a tenth), `fit` the share of the field's
+    variance the model explains. A zoom or a camera moving forward moves the whole frame this
+    way (fit near 1); billowing smoke, clouds and waves swell in places (fit low)."""
+    x, y = _centred_grid(*displacement.shape[:2])
+    u = displacement[..., 0] - displacement[..., 0].mean()
+    v = displacement[..., 1] - displacement[..., 1].mean()
+    radius2 = float(np.mean(x * x + y * y))
+    scale = float(np.mean(u * x + v * y)) / radius2
+    turn = float(np.mean(v * x - u * y)) / radius2
+    total = float(np.mean(u * u + v * v))
+    if total <= 0:
+        return 0.0, 0.0
+    residual = float(np.mean((u - scale * x + turn * y) ** 2 + (v - scale * y - turn * x) ** 2))
+    return scale, max(0.0, 1.0 - residual / total)

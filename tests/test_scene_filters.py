@@ -1,0 +1,211 @@
+"""The filters of issue 36 on small synthetic cases made here: duplicate footage (re-encoded,
+half size, cropped by a tenth) is found and two different sea-like videos are not; static text
+over moving content is an overlay; a zoom is caught per clip; the person detectors' verdict
+logic; and a build that puts near-duplicate sources in one split (or keeps one, --dedup drop)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from media import moving_texture, smooth_texture, write_video
+
+from scenegan.config import BuildConfig, FilterConfig
+from scenegan.pipeline import scene_filters
+from scenegan.pipeline.build import build_dataset
+from scenegan.pipeline.filters import measure_clip, reject_reason
+from scenegan.pipeline.fingerprint import duplicate_groups, thumbnails, video_similarity
+from scenegan.pipeline.scene_filters import judge_scene, overlay_area
+
+DEFAULTS = FilterConfig()
+SIMILAR = BuildConfig().duplicate_min_similarity
+
+
+def sea(n_frames: int, height: int = 180, width: int = 320, seed: int = 0) -> np.ndarray:
+    """(T, H, W) uint8 sea-like frames: a bright sky shading down to a horizon at 40% of the
+    height, a dark sea of random swell below it rolling toward the camera."""
+    rng = np.random.default_rng(seed)
+    horizon = int(0.4 * height)
+    sky = np.linspace(210, 170, horizon)[:, None] * np.ones((1, width))
+    swell = smooth_texture(3 * height, width, seed=seed, scale=5) * 0.6
+    clouds = smooth_texture(horizon, width + 200, seed=seed + 100, scale=20) * 0.2
+    phase = rng.uniform(0, 6)
+    frames = []
+    for t in range(n_frames):
+        top = sky + clouds[:, 2 * t : 2 * t + width] - 20
+        row = (3 * height - (height - horizon)) - 2 * t  # the swell comes closer
+        water = swell[row : row + height - horizon] + 8 * np.sin(np.arange(width) / 9 + t + phase)
+        frames.append(np.clip(np.vstack([top, water]), 0, 255))
+    return np.stack(frames).astype(np.uint8)
+
+
+def reencoded(frames: np.ndarray, tmp_path: Path, name: str) -> np.ndarray:
+    """The frames through H.264 at a low quality and back (gray)."""
+    path = tmp_path / f"{name}.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=12)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "32", "preset": "ultrafast"}
+        for frame in frames:
+            rgb = np.repeat(frame[..., None], 3, axis=2)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="gray") for f in container.decode(video=0)])
+
+
+def copy_of(frames: np.ndarray, tmp_path: Path) -> np.ndarray:
+    """Half size, a tenth cropped off (more at the top left), re-encoded: a re-upload."""
+    height, width = frames.shape[1:]
+    half = [cv2.resize(f, (width // 2, height // 2), interpolation=cv2.INTER_AREA) for f in frames]
+    top, left = round(0.07 * height / 2), round(0.06 * width / 2)
+    rows, columns = round(0.9 * height / 2) // 2 * 2, round(0.9 * width / 2) // 2 * 2
+    cropped = np.stack([f[top : top + rows, left : left + columns] for f in half])
+    return reencoded(cropped, tmp_path, "copy")
+
+
+def to_16_9(frames: np.ndarray) -> list[np.ndarray]:
+    """What the sampler keeps: the centred 16:9 box of every 5th frame."""
+    from scenegan.pipeline.frames import crop_16_9
+
+    return [np.ascontiguousarray(crop_16_9(f)) for f in frames[::5]]
+
+
+def test_a_reencoded_half_size_cropped_copy_is_a_duplicate_and_another_sea_is_not(tmp_path):
+    original = sea(40, seed=1)
+    copy = copy_of(original, tmp_path)
+    other = sea(40, seed=2)  # the same kind of view: sky, horizon, swell
+    fingerprint = thumbnails(to_16_9(original))
+    assert video_similarity(fingerprint, thumbnails(to_16_9(copy))) >= SIMILAR
+    assert video_similarity(fingerprint, thumbnails(to_16_9(other))) < SIMILAR
+
+
+@pytest.mark.parametrize("duration", [None, 8.0])
+def test_the_sampler_spreads_its_frames_over_the_video(duration):
+    """8 s at 25 fps: with the duration, the first frame after each of 8 evenly spaced times;
+    without it, frames spread by halving, the whole video covered either way."""
+    sampler = scene_filters.FrameSampler(duration)
+    for index in range(200):
+        image = np.full((90, 160), index, np.uint8)
+        sampler.add(av.VideoFrame.from_ndarray(image, format="gray"), 10.0 + index / 25)
+    chosen = sampler.chosen()
+    assert len(chosen) == scene_filters.N_SAMPLES and chosen[0].shape == (90, 160)
+    indices = [int(frame[0, 0]) for frame in chosen]
+    assert indices == sorted(indices) and indices[0] <= 25 and indices[-1] >= 150
+
+
+def test_duplicate_groups_join_chains_of_pairs():
+    pairs = [("a", "c", 0.9), ("c", "d", 0.8)]
+    assert duplicate_groups(["a", "b", "c", "d"], pairs) == {"a": "a", "b": "b", "c": "a", "d": "a"}
+
+
+def _with_caption(frames: np.ndarray) -> list[np.ndarray]:
+    out = []
+    for frame in frames:
+        frame = frame.copy()
+        for colour, thickness in ((0, 5), (255, 2)):  # white text with a black outline
+            cv2.putText(frame, "SEA TV  live", (20, 160), cv2.FONT_HERSHEY_SIMPLEX, 1.0, colour,
+                        thickness, cv2.LINE_AA)  # fmt: skip
+        out.append(frame)
+    return out
+
+
+def test_static_text_over_moving_content_is_an_overlay():
+    moving = moving_texture(8 * 12, 180, 320, seed=3)[::12]  # 8 samples, far apart in time
+    plain = overlay_area(list(moving))
+    captioned = overlay_area(_with_caption(moving))
+    assert plain <= DEFAULTS.overlay_max_area < captioned
+    verdict = judge_scene(_with_caption(moving), DEFAULTS)
+    assert verdict.reason == "overlay" and verdict.overlay == pytest.approx(captioned)
+
+
+def zoomed(frames: np.ndarray, end: float) -> np.ndarray:
+    """Frame t of `frames` magnified about the centre by end ** (t / (T - 1))."""
+    n_frames, height, width = frames.shape
+    out = []
+    for t, frame in enumerate(frames):
+        scale = end ** (t / (n_frames - 1))
+        matrix = cv2.getRotationMatrix2D((width / 2, height / 2), 0, scale)
+        out.append(cv2.warpAffine(frame, matrix, (width, height), borderMode=cv2.BORDER_REFLECT))
+    return np.stack(out)
+
+
+def test_a_zoom_is_caught_and_waves_swelling_in_place_are_not():
+    still = np.repeat(smooth_texture(45, 80, seed=4)[None], 32, axis=0).astype(np.uint8)
+    measures = measure_clip(zoomed(still, 1.25), DEFAULTS)
+    assert abs(measures.zoom) > DEFAULTS.zoom_max_scale and measures.zoom_fit > 0.8
+    assert reject_reason(measures, DEFAULTS) == "zoom"
+    assert reject_reason(measure_clip(zoomed(still, 1 / 1.25), DEFAULTS), DEFAULTS) == "zoom"
+    waves = measure_clip(moving_texture(32, 45, 80, seed=5), DEFAULTS)
+    assert reject_reason(waves, DEFAULTS) is None and waves.zoom_fit < DEFAULTS.zoom_min_fit
+
+
+def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
+    """No face image ships with OpenCV, so the detectors are stood in for here: the verdict
+    takes a video when people_min_share of its sampled frames show someone. The real detectors
+    find nobody in moving textures."""
+    frames = list(moving_texture(8, 180, 320, seed=6))
+    assert judge_scene(frames, DEFAULTS).reason is None
+    faces = iter([0.0, 9.0, 0.0, 0.0])  # the 4 frames searched
+    monkeypatch.setattr(scene_filters, "face_weight", lambda gray: next(faces))
+    verdict = judge_scene(frames, DEFAULTS)
+    assert verdict.reason == "people" and verdict.people == 0.25
+    monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
+    monkeypatch.setattr(scene_filters, "body_weight", lambda gray: DEFAULTS.people_min_body)
+    assert judge_scene(frames, DEFAULTS).reason == "people"
+
+
+def _sea_videos(folder: Path, tmp_path: Path) -> None:
+    folder.mkdir()
+    original = sea(72, seed=1)
+    write_video(folder / "a-original.mp4", original, fps=12)
+    write_video(folder / "b-other.mp4", sea(72, seed=2), fps=12)
+    write_video(folder / "c-copy.mp4", copy_of(original, tmp_path), fps=12)
+
+
+def test_the_build_puts_duplicates_in_one_split_or_drops_them(tmp_path):
+    videos = tmp_path / "videos"
+    _sea_videos(videos, tmp_path)
+    config = BuildConfig(
+        videos=videos, out=tmp_path / "ds", workers=1, fps="12", crops=1, stride=8, seed=0,
+        val_fraction=0.5,
+    )  # fmt: skip
+    stats = build_dataset(config)
+    pairs = [tuple(pair["sources"]) for pair in stats["duplicate_pairs"]]
+    assert pairs == [("a-original.mp4", "c-copy.mp4")]
+    index = json.loads((config.out / "index.json").read_text())
+    sources_by_split = _sources_by_split(config.out, index)
+    assert {"a-original.mp4", "c-copy.mp4"} <= sources_by_split[_split_of("a-original.mp4", config)]
+    from scenegan.pipeline.rejected import write_rejected
+
+    (sheet,) = write_rejected(config.out, per_reason=2)  # its duplicate rows: a clip of each
+    assert sheet.is_file()
+    dropped = build_dataset(replace(config, out=tmp_path / "drop", dedup="drop"))
+    assert dropped["videos_rejected"] == {"duplicate": 1}
+    assert dropped["clips_rejected"]["duplicate"] > 0
+    assert dropped["clips_written"]["total"] < stats["clips_written"]["total"]
+
+
+def _split_of(source_id: str, config: BuildConfig) -> str:
+    from scenegan.pipeline.sources import split_of
+
+    return split_of(source_id, config.val_fraction, config.select_fraction)
+
+
+def _sources_by_split(root: Path, index: dict) -> dict[str, set[str]]:
+    import h5py
+
+    found: dict[str, set[str]] = {}
+    for shard in index["shards"]:
+        with h5py.File(root / shard["file"], "r") as file:
+            ids = {s.decode() for s in file["source_id"][()]}
+        found.setdefault(shard["split"], set()).update(ids)
+    return found
