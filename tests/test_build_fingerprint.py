@@ -2,8 +2,11 @@
 speed work (issue 37): scenery-like colour videos made here (drifting sky, waves, a still rock,
 sensor noise, a scene cut and a still stretch; several sizes, rates and a display rotation) are
 built with the default recipe, and every kept clip's frames and annotations must hash as they
-did. tests/data/build-fingerprint.json was written by the code before the change; to
-rewrite it (only when a change of what is kept is meant, and said):
+did. tests/data/build-fingerprint.json was written by the code before the change (commit
+742b4f4) under OpenCV 4.14, the project's pin being < 5: the videos are made here with
+cv2.remap and cv2.resize, whose output differs between OpenCV versions (5.1 made other videos,
+and the first version of this file). To rewrite it (only when a change of what is kept is
+meant, and said):
 
     SCENEGAN_WRITE_FINGERPRINT=1 pytest tests/test_build_fingerprint.py
 """
