@@ -21,6 +21,7 @@ from scenegan.config import (
     DEDUP_MODES,
     EXPORT_FORMATS,
     LOSSES,
+    MAX_CONTEXT_SCALE,
     PRECISIONS,
     SPLITS,
     BuildConfig,
@@ -294,6 +295,12 @@ FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
     "crops",
     click.IntRange(1, 64),
     "Framings per kept clip: the whole 16:9 frame and N-1 seeded random 16:9 windows.",
+)
+@option(
+    BuildConfig,
+    "context_scale",
+    click.IntRange(0, MAX_CONTEXT_SCALE),
+    "Keep each clip's first frame in colour at N times the clip's size (0: none).",
 )
 @option(BuildConfig, "stride", click.IntRange(1, 10_000), "Frames between clip starts.")
 @option(BuildConfig, "clips", click.IntRange(1, 10**8), "Target clips, spread over the sources.")

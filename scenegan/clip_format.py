@@ -123,6 +123,12 @@ def clip_format(color: str = "gray", size: str = "80x45", n_frames: int = 32) ->
     return ClipFormat(n_frames=n_frames, height=height, width=width, color=color)
 
 
+def context_format(fmt: ClipFormat, scale: int) -> ClipFormat:
+    """The format of a clip's context (dataset format 3): its first frame in colour at `scale`
+    times the clip's rows and columns; image_shape is (scale * H, scale * W, 3)."""
+    return ClipFormat(fmt.n_frames, fmt.height * scale, fmt.width * scale, "rgb")
+
+
 STAGES = ("small", "large")
 # The default clip (and stage large): 32 gray frames of 45 rows by 80 columns (16:9).
 CLIP = ClipFormat(n_frames=32, height=45, width=80)

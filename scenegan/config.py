@@ -145,6 +145,10 @@ def parse_rates(text: str) -> tuple[float | str, ...]:
     return tuple(rates)
 
 
+# The largest --context-scale: 8 x 80 x 45 is 640 x 360, the size fetched videos have at most.
+MAX_CONTEXT_SCALE = 8
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """Options of `scenegan build-dataset`; see `scenegan build-dataset --help`."""
@@ -158,6 +162,8 @@ class BuildConfig:
     # frame rates, comma-separated: frames a second, or `native` (each source's own rate)
     fps: str = f"{DEFAULT_FPS:g},native"
     crops: int = 2  # framings of each kept clip: the whole frame and crops - 1 random windows
+    # each clip's first frame in colour at this multiple of its size (`context`); 0: none
+    context_scale: int = 2
     stride: int = 8
     clips: int = 7000
     max_per_source: int = 32
@@ -215,6 +221,11 @@ class BuildConfig:
         self.rates()
         if self.crops < 1:
             raise UserError(f"--crops {self.crops}: give at least 1 (the whole frame)")
+        if not 0 <= self.context_scale <= MAX_CONTEXT_SCALE:
+            raise UserError(
+                f"--context-scale {self.context_scale}: give 0 (no context) to "
+                f"{MAX_CONTEXT_SCALE} (times the clip's size)"
+            )
         if self.stride < 1 or self.clips < 1 or self.max_per_source < 1:
             raise UserError("--stride, --clips and --max-per-source must be positive")
         if not (0 <= self.val_fraction < 1 and 0 <= self.select_fraction < 1):

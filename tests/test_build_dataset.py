@@ -384,7 +384,7 @@ main(sys.argv[1:])
 @pytest.mark.parametrize(
     "attribute, value, words",
     [
-        ("format_version", 3, "format version 3, expected 2"),
+        ("format_version", 4, "format version 4, expected 3"),
         ("clip_format", '{"n_frames": 32, "height": 90, "width": 160}', "gray 160x90"),
         ("clip_format", "not json", "no readable clip_format"),
     ],
@@ -465,7 +465,7 @@ def test_clips_carry_rate_crop_box_and_motion(cropped):
             assert motion["motion"][i] == pytest.approx(expected.motion, rel=1e-6)
         assert np.all(motion["motion"][~whole] > 0)
     with h5py.File(config.out / "train-00000.h5", "r") as shard:
-        assert shard.attrs["format_version"] == 2
+        assert shard.attrs["format_version"] == 3
         boxes = shard["crop_box"][()]
         whole = np.all(boxes == [0, 0, 1, 1], axis=1)
         assert whole.any() and not whole.all()

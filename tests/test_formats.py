@@ -84,20 +84,22 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
     """The golden files pin the build of before colour (and before frame rates, crop windows
     and flow filters): at its one rate and framing (`--fps 12 --crops 1`) today's build keeps
     the same clips, byte for byte, at the same times. What is new is listed here: format
-    version 2 (per-clip frame rate, crop box and motion in the shard), the options' new
-    fields and the flow filters' thresholds in index.json, counts by rate and framing in
-    stats.json. The people, overlay, zoom and duplicate filters (issue 36) drop nothing here:
-    their thresholds and `dedup` are new in index.json, no duplicate pairs and no videos
-    rejected new in stats.json."""
+    version 3 (per-clip frame rate, crop box and motion in the shard since 2, the first frame
+    in colour, `context`, since 3), the options' new fields, the flow filters' thresholds and
+    the context's scale in index.json, counts by rate and framing in stats.json. The people,
+    overlay, zoom and duplicate filters (issue 36) drop nothing here: their thresholds and
+    `dedup` are new in index.json, no duplicate pairs and no videos rejected new in
+    stats.json."""
     videos, out = golden_videos(tmp_path), tmp_path / "ds"
     build(capsys, videos, out, "--fps", "12", "--crops", "1")
     index = json.loads(
         (out / "index.json").read_text().replace(str(videos), "<videos>").replace(str(out), "<out>")
     )
     expected = json.loads((GOLDEN / "gray-80x45-index.json").read_text())
-    expected["format_version"] = 2
+    expected["format_version"] = 3
+    expected["context_scale"] = 2
     config = expected["config"]
-    config.update(fps="12", crops=1)
+    config.update(fps="12", crops=1, context_scale=2)
     filters = config["filters"]
     del filters["static_max_motion"], filters["camera_min_response"]
     filters.update(static_max_flow=0.04, camera_min_agreement=0.6, pan_max_pixels=24.0)
@@ -116,9 +118,11 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
         assert hashlib.sha256(f["clips"][()].tobytes()).hexdigest() == shard["clips"]
         assert [s.decode() for s in f["source_id"][()]] == shard["source_id"]
         assert f["start_time"][()].tolist() == shard["start_time"]
-        assert {k: f.attrs[k] for k in f.attrs} == {**shard["attrs"], "format_version": 2}
+        new = {"format_version": 3, "context_scale": 2}
+        assert {k: f.attrs[k] for k in f.attrs} == {**shard["attrs"], **new}
         assert f["clips"].shape[1:] == CLIP.shape and f["clips"].dtype == np.uint8
         assert f["fps"][()].tolist() == [12.0] * 10 and f["motion"].shape == (10,)
+        assert f["context"].shape == (10, 90, 160, 3) and f["context"].dtype == np.uint8
 
 
 def test_shipped_model_animates_as_before():

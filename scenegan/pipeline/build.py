@@ -284,7 +284,8 @@ def _write_split(
     files: dict = {}  # part shard of each source, open read-only
     start_times: dict = {}  # and its clips' start times
     details: dict = {}  # and its per-clip details (frame rate, crop box, motion)
-    kinds = list(clip_details_dtypes(fmt))
+    # The per-clip fields stored a chunk per clip are copied as they are (copy_shard).
+    kinds = [k for k, (_, shape) in clip_details_dtypes(fmt).items() if len(shape) <= 1]
     shards = []
     try:
         for number, first in enumerate(range(0, len(entries), config.shard_size)):
@@ -348,7 +349,9 @@ def assemble(sources: list[Source], config: BuildConfig, parts: Path) -> dict:
         fps = config.main_fps()
         if fps is None:  # `--fps native` alone: the rate most clips have
             fps = float(max(stats["clips_by_fps"].items(), key=lambda item: item[1])[0])
-        write_index(staging, config.clip_format(), fps, shards, config.to_dict())
+        write_index(
+            staging, config.clip_format(), fps, shards, config.to_dict(), config.context_scale
+        )
         _replace_dataset(out, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -9,15 +9,21 @@ a short reason, which the build records instead of crashing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
 
-from scenegan.clip_format import CLIP, ClipFormat
-from scenegan.pipeline.frames import crop_box_16_9, expand_limited_range, resize_area
+from scenegan.clip_format import CLIP, ClipFormat, context_format
+from scenegan.pipeline.frames import (
+    crop_box_16_9,
+    expand_limited_range,
+    resample_area,
+    resize_area,
+    ycbcr_to_rgb,
+)
 
 # Pixel formats whose first plane is full-range luma ("j" = JPEG range) or plain gray.
 FULL_RANGE_FORMATS = ("yuvj", "gray")
@@ -184,15 +190,14 @@ def video_fps(path: Path) -> float:
 
 @dataclass(frozen=True)
 class RateFrame:
-    """One output frame of one rate: the prepared frame and, if asked, the whole displayed
-    source frame (for crop windows)."""
+    """One output frame of one rate: the prepared frame and, if asked, its decoded source frame
+    (for crop windows and the context)."""
 
     rate_index: int  # which of the rates asked for
     index: int  # frame number at that rate
     time: float  # seconds from the first frame
     frame: np.ndarray  # uint8 fmt.image_shape
-    full: np.ndarray | None  # the whole 16:9 box, displayed (window_source), for crop windows
-    limited: bool = False  # `full` is video-range luma (prepare_window expands it)
+    source: SourceFrame | None = None  # the same object for every rate that takes the frame
 
 
 def iter_rates(
@@ -201,7 +206,7 @@ def iter_rates(
     fmt: ClipFormat = CLIP,
     threads: int = 0,
     min_source_fps: float = 0.0,
-    full_frames: bool = False,
+    keep_sources: bool = False,
     on_frame: Callable[[av.VideoFrame, float], None] | None = None,
 ) -> Iterator[RateFrame]:
     """Decode `path` once and yield its frames at every rate of `rates` (frames a second).
@@ -209,7 +214,7 @@ def iter_rates(
     Output frame k of a rate is the source frame whose timestamp is nearest to k / rate; frames
     come in decode order, the rates of one source frame in the order given. Source frames that
     no rate takes are decoded but never converted. `threads` = 0 lets FFmpeg choose.
-    `full_frames` also gives each output's whole source frame, displayed (for crop windows).
+    `keep_sources` also gives each output its SourceFrame (for crop windows and the context).
     `on_frame(frame, time)` sees every decoded frame (the per-video filters sample a few).
     Raises VideoError when the file cannot be opened, its stated frame rate is below
     `min_source_fps` (a slideshow, which resampling would only repeat) or decoding fails.
@@ -240,7 +245,7 @@ def iter_rates(
                 # Output times before `until` take the held frame.
                 while next_index[number] * step < until:
                     if converted is None:
-                        converted = _convert(held, fmt, full_frames)
+                        converted = _convert(held, fmt, keep_sources)
                     index = next_index[number]
                     yield RateFrame(number, index, index * step, *converted)
                     next_index[number] += 1
@@ -292,40 +297,116 @@ WINDOW_SOURCE_SCALE = 4
 
 
 def _convert(
-    frame: av.VideoFrame, fmt: ClipFormat, full_frame: bool = False
-) -> tuple[np.ndarray, np.ndarray | None, bool]:
-    """The prepared frame and, when asked, the frame's whole 16:9 box (displayed, at most
-    WINDOW_SOURCE_SCALE times fmt's size) and whether it is video-range luma."""
+    frame: av.VideoFrame, fmt: ClipFormat, keep_source: bool = False
+) -> tuple[np.ndarray, SourceFrame | None]:
+    """The prepared frame and, when asked, the decoded frame held for crop windows and context."""
     rotation = frame.rotation or 0
     if fmt.color == "rgb":  # swscale converts to full-range RGB by the frame's colour matrix
         image, limited = frame.to_ndarray(format="rgb24"), False
     else:
         image, limited = luma_plane(frame)
     prepared = prepare_frame(image, rotation, limited, fmt)
-    if not full_frame:
-        return prepared, None, False
-    return prepared, window_source(image, rotation, fmt), limited
+    if not keep_source:
+        return prepared, None
+    return prepared, SourceFrame(frame, image, limited, rotation, fmt)
+
+
+class SourceFrame:
+    """A decoded source frame, held (not copied: the decoder gives every frame its own buffer)
+    while a clip that starts or runs through it may still be kept. What crop windows are cut
+    from is made only for frames of kept clips, once however many clips share the frame, and
+    the context only for the first frames of kept clips."""
+
+    def __init__(
+        self, frame: av.VideoFrame, image: np.ndarray, limited: bool, rotation: int, fmt
+    ) -> None:
+        self.frame = frame  # keeps `image`'s buffer alive when it is a view of a plane
+        self.image, self.limited, self.rotation, self.fmt = image, limited, rotation, fmt
+        self._whole: np.ndarray | None = None
+        self._planes: tuple[list[np.ndarray], bool, int] | None = None
+
+    def whole(self) -> np.ndarray:
+        """window_source of this frame (made once)."""
+        if self._whole is None:
+            self._whole = window_source(self.image, self.rotation, self.fmt)
+        return self._whole
+
+    def window(self, box: tuple[float, float, float, float]) -> np.ndarray:
+        """A crop window of this frame as a clip frame of fmt (prepare_window)."""
+        return prepare_window(self.whole(), self.limited, box, self.fmt)
+
+    def context(self, box: tuple[float, float, float, float], scale: int) -> np.ndarray:
+        """The frame (or the crop window `box` of it) in colour at `scale` times fmt's size:
+        the place its clip shows, integrated from window_source's grid (made once a frame).
+        Above scale 2 a window would be enlarged from that grid, so the grid is made finer
+        (then a window's grey differs from its clip's by the detail the clip's grid lacks)."""
+        rows, columns = window_grid(self.image.shape[:2], self.rotation, self.fmt)
+        finer = max(1, -(-2 * scale // WINDOW_SOURCE_SCALE))  # windows are >= 1/2 the frame
+        if self._planes is None or self._planes[2] != finer:
+            planes, limited = context_planes(
+                self.frame, self.rotation, rows * finer, columns * finer
+            )
+            self._planes = planes, limited, finer
+        planes, limited, _ = self._planes
+        rect = tuple(finer * value for value in window_rect(box, rows, columns))
+        return frame_context(planes, limited, rect, context_format(self.fmt, scale))
 
 
 def window_source(image: np.ndarray, rotation: int, fmt: ClipFormat) -> np.ndarray:
     """The 16:9 box of a stored frame, displayed, area-resampled to at most WINDOW_SOURCE_SCALE
-    times fmt's size: what prepare_window cuts crop windows from."""
+    times fmt's size (window_grid): what prepare_window cuts crop windows from."""
     quarter_turns = (rotation // 90) % 4
-    height, width = image.shape[:2]
-    scale = WINDOW_SOURCE_SCALE
-    big = ClipFormat(fmt.n_frames, fmt.height * scale, fmt.width * scale, fmt.color)
+    rows, columns = window_grid(image.shape[:2], rotation, fmt)
+    top, bottom, left, right = _stored_16_9(image.shape[:2], quarter_turns)
+    box = image[top:bottom, left:right]
+    grid = _grid_format(fmt, rows, columns, quarter_turns)
+    if box.shape[:2] != grid.frame_shape:  # larger than the grid: area-resampled
+        box = resize_area(box, grid)
+    # A copy (the frame's memory is the decoder's), rotated as displayed.
+    return np.ascontiguousarray(np.rot90(box, k=quarter_turns))
+
+
+def window_grid(stored: tuple[int, int], rotation: int, fmt: ClipFormat) -> tuple[int, int]:
+    """(rows, columns) of window_source's output for a stored frame of `stored` (rows,
+    columns): the displayed 16:9 box, or WINDOW_SOURCE_SCALE times fmt's size if that is
+    smaller."""
+    quarter_turns = (rotation // 90) % 4
+    top, bottom, left, right = _stored_16_9(stored, quarter_turns)
+    rows, columns = (
+        (right - left, bottom - top) if quarter_turns % 2 else (bottom - top, right - left)
+    )
+    if columns > fmt.width * WINDOW_SOURCE_SCALE:
+        return fmt.height * WINDOW_SOURCE_SCALE, fmt.width * WINDOW_SOURCE_SCALE
+    return rows, columns
+
+
+def _stored_16_9(stored: tuple[int, int], quarter_turns: int) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) in the stored frame of the box that is 16:9 as displayed."""
+    height, width = stored
     if quarter_turns % 2:  # displayed sideways: the stored frame's 9:16 box
         left, right, top, bottom = crop_box_16_9(width, height)
-        box = image[top:bottom, left:right]
-        if box.shape[0] > big.width:
-            box = resize_area(box, _transposed(big))
-    else:
-        top, bottom, left, right = crop_box_16_9(height, width)
-        box = image[top:bottom, left:right]
-        if box.shape[1] > big.width:
-            box = resize_area(box, big)
-    # A copy (the decoder reuses the frame's memory), rotated as displayed.
-    return np.ascontiguousarray(np.rot90(box, k=quarter_turns))
+        return top, bottom, left, right
+    return crop_box_16_9(height, width)
+
+
+def _grid_format(fmt: ClipFormat, rows: int, columns: int, quarter_turns: int) -> ClipFormat:
+    """fmt at (rows, columns) as displayed, in the stored orientation."""
+    if quarter_turns % 2:
+        rows, columns = columns, rows
+    return ClipFormat(fmt.n_frames, rows, columns, fmt.color)
+
+
+def window_rect(
+    box: tuple[float, float, float, float], rows: int, columns: int
+) -> tuple[int, int, int, int]:
+    """(row, rows, column, columns) of a crop window `box` (top, left, height, width as
+    fractions) in a grid of `rows` x `columns` pixels."""
+    return (
+        round(box[0] * rows),
+        max(1, round(box[2] * rows)),
+        round(box[1] * columns),
+        max(1, round(box[3] * columns)),
+    )
 
 
 def prepare_window(
@@ -334,11 +415,100 @@ def prepare_window(
     """A crop window of a frame's whole 16:9 box (window_source) -> fmt's frame, as
     prepare_frame makes the whole one. `box` is (top, left, height, width) as fractions of the
     16:9 box; (0, 0, 1, 1) is all of it."""
-    height, width = whole.shape[:2]
-    row, column = round(box[0] * height), round(box[1] * width)
-    rows, columns = max(1, round(box[2] * height)), max(1, round(box[3] * width))
+    row, rows, column, columns = window_rect(box, *whole.shape[:2])
     small = resize_area(whole[row : row + rows, column : column + columns], fmt)
     return expand_limited_range(small) if limited else small
+
+
+def window_clip(
+    wholes: Sequence[np.ndarray],
+    limited: bool,
+    box: tuple[float, float, float, float],
+    fmt: ClipFormat,
+) -> np.ndarray:
+    """The crop window `box` of every frame of a clip, from their window_source: uint8
+    (T, *fmt.image_shape), each frame as prepare_window makes it (the video range expanded
+    once for the clip)."""
+    row, rows, column, columns = window_rect(box, *wholes[0].shape[:2])
+    clip = np.stack(
+        [resize_area(whole[row : row + rows, column : column + columns], fmt) for whole in wholes]
+    )
+    return expand_limited_range(clip) if limited else clip
+
+
+# Planar YUV formats whose chroma planes are read as they are; "j" = full (JPEG) range.
+PLANAR_YUV_FORMATS = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p")
+
+
+def yuv_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(luma (H, W), Cb, Cr (the chroma's own rows and columns), limited range) uint8 views of a
+    frame's planes; other pixel formats are converted to full-range 4:4:4 by swscale."""
+    name = frame.format.name
+    if name in PLANAR_YUV_FORMATS or name in ("nv12", "nv21"):
+        luma, limited = luma_plane(frame)
+        if name.startswith("nv"):  # one plane of interleaved chroma: Cb Cr (nv12), Cr Cb (nv21)
+            both = _plane(frame.planes[1], 2)
+            cb, cr = (
+                (both[..., 0], both[..., 1]) if name == "nv12" else (both[..., 1], both[..., 0])
+            )
+        else:
+            cb, cr = _plane(frame.planes[1]), _plane(frame.planes[2])
+        return luma, cb, cr, limited
+    if name == "gray":
+        luma, limited = luma_plane(frame)
+        grey = np.full((1, 1), 128, np.uint8)
+        return luma, grey, grey, limited
+    planes = frame.reformat(format="yuvj444p").planes  # 10-bit, RGB, palette, ...
+    return _plane(planes[0]), _plane(planes[1]), _plane(planes[2]), False
+
+
+def _plane(plane, channels: int = 1) -> np.ndarray:
+    """A uint8 view of one plane without its row padding: (rows, columns[, channels])."""
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    view = rows[:, : plane.width * channels]
+    return view if channels == 1 else view.reshape(plane.height, plane.width, channels)
+
+
+def context_planes(
+    frame: av.VideoFrame, rotation: int, rows: int, columns: int
+) -> tuple[list[np.ndarray], bool]:
+    """The displayed 16:9 box of a decoded frame as its Y, Cb and Cr planes, each uint8 and
+    area-resampled to `rows` x `columns` (chroma from its own resolution), and whether they are
+    video range. On window_source's grid the Y plane is window_source itself, so a window's
+    context is integrated over the very pixels its clip is."""
+    luma, cb, cr, limited = yuv_planes(frame)
+    quarter_turns = (rotation // 90) % 4
+    top, bottom, left, right = _stored_16_9(luma.shape, quarter_turns)
+    grid = _grid_format(CLIP, rows, columns, quarter_turns)  # only its size counts
+    planes = []
+    for plane in (luma, cb, cr):
+        down, across = plane.shape[0] / luma.shape[0], plane.shape[1] / luma.shape[1]
+        first, start = int(top * down), int(left * across)
+        last = max(first + 1, round(bottom * down))
+        stop = max(start + 1, round(right * across))
+        box = plane[first:last, start:stop]
+        if box.shape != grid.frame_shape:
+            box = resize_area(np.ascontiguousarray(box), grid)
+        planes.append(np.ascontiguousarray(np.rot90(box, k=quarter_turns)))
+    return planes, limited
+
+
+def frame_context(
+    planes: list[np.ndarray], limited: bool, rect: tuple[int, int, int, int], fmt: ClipFormat
+) -> np.ndarray:
+    """The window `rect` (window_rect) of context_planes in colour at fmt's size: uint8
+    (H, W, 3), BT.601 RGB (ycbcr_to_rgb), so that its grey is the clip's grey whatever matrix
+    the video states. Integrated exactly (resample_area), enlarging too: averaged back to the
+    clip's size it is the clip's frame."""
+    row, rows, column, columns = rect
+    luma, cb, cr = (
+        resample_area(plane, row, row + rows, column, column + columns, fmt.height, fmt.width)
+        for plane in planes
+    )
+    if limited:  # video range: luma 16..235, chroma 16..240 around 128
+        chroma = 255 / 224
+        return ycbcr_to_rgb((luma - 16) * (255 / 219), (cb - 128) * chroma, (cr - 128) * chroma)
+    return ycbcr_to_rgb(luma, cb - 128, cr - 128)
 
 
 def decode_video(path: Path, fps: float, fmt: ClipFormat = CLIP, threads: int = 0) -> np.ndarray:

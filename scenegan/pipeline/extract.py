@@ -1,13 +1,15 @@
 """One source video -> its kept clips: decode once, at every frame rate it can honestly give;
 per rate slice at a stride, filter by grey levels and optical flow, keep at most a cap by seeded
-reservoir sampling; add seeded crop windows of each kept clip; annotate every clip's motion.
-Runs in a worker process; never raises for a bad video, it returns the reason instead."""
+reservoir sampling; judge the video once on frames sampled while decoding (people, overlay;
+scene_filters) and fingerprint them (duplicates); add seeded crop windows of each kept clip;
+annotate every clip's motion and keep its first frame in colour (the context). Runs in a worker
+process; never raises for a bad video, it returns the reason instead."""
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -15,11 +17,12 @@ from scenegan.clip_format import CLIP, FILTER_FORMAT, ClipFormat
 from scenegan.config import BuildConfig, FilterConfig
 from scenegan.pipeline.decode import (
     RateFrame,
+    SourceFrame,
     VideoError,
     iter_rates,
-    prepare_window,
     source_rates,
     video_fps,
+    window_clip,
 )
 from scenegan.pipeline.filters import ClipMeasures, FlowMeter, measure_window, reject_reason
 from scenegan.pipeline.fingerprint import thumbnails
@@ -31,6 +34,7 @@ from scenegan.pipeline.motion_fields import (
     window_flows,
 )
 from scenegan.pipeline.scene_filters import FrameSampler, SceneVerdict, judge_scene
+from scenegan.pipeline.shards import clip_details_dtypes
 from scenegan.pipeline.sources import Source
 
 # Decode failures after some frames: the frames before them are good and give clips.
@@ -52,6 +56,7 @@ class ExtractConfig:
     filters: FilterConfig
     fmt: ClipFormat = CLIP
     crops: int = 1  # framings per kept clip: the whole frame and crops - 1 windows
+    context_scale: int = 0  # the first frame in colour at this multiple of the clip's size
     decoder_threads: int = 1  # 0: FFmpeg chooses; does not change the clips
 
     @classmethod
@@ -60,6 +65,7 @@ class ExtractConfig:
         return cls(
             rates=config.rates(),
             crops=config.crops,
+            context_scale=config.context_scale,
             stride=config.stride,
             max_per_source=config.max_per_source,
             min_source_fps=config.min_source_fps,
@@ -113,14 +119,20 @@ class RejectedClip:
 
 @dataclass
 class Kept:
-    """One kept clip before it is written: where it is from and how it moves."""
+    """One kept clip before it is written: where it is from and how it moves. A clip in the
+    reservoir holds what its annotations, filters (a window's) and context are made from; they
+    are made when the source is done, for the clips that are still in it (`complete`)."""
 
     rate: float
     start: int  # first frame's index at `rate`
     box: tuple[float, float, float, float]
-    clip: np.ndarray
-    motion: ClipMotion | None  # None: annotated at the end (another format than the filters')
-    reason: str | None = None  # a crop window the filters reject (judged when it is cut)
+    clip: np.ndarray | None  # None: a window, cut from `wholes` when complete
+    motion: ClipMotion | None = None
+    reason: str | None = None  # a crop window the filters reject
+    context: np.ndarray | None = None  # the first frame in colour, (h, w, 3)
+    flows: np.ndarray | None = None  # the whole frame's (T-1, H, W, 2) flows at FILTER_FORMAT
+    first: SourceFrame | None = None  # the decoded first frame, for the context
+    wholes: list[np.ndarray] | None = None  # window_source of each frame, for a window's clip
 
 
 def source_rng(seed: int, source_id: str) -> np.random.Generator:
@@ -173,7 +185,7 @@ class RateStream:
         self.rejected_rng = source_rng(config.seed, f"{source.source_id}@{rate:.6g} rejected")
         n_frames = config.fmt.n_frames
         self.window: deque[np.ndarray] = deque(maxlen=n_frames)
-        self.full: deque[tuple[np.ndarray, bool]] = deque(maxlen=n_frames)  # for crops
+        self.sources: deque[SourceFrame] = deque(maxlen=n_frames)  # for crops and the context
         self.meter = FlowMeter(config.filters, n_frames)
         self.rng = source_rng(config.seed, f"{source.source_id}@{rate:.6g}")
         self.kept: list[Kept] = []  # reservoir of whole-frame clips, then their crops
@@ -186,8 +198,8 @@ class RateStream:
         config, n_frames = self.config, self.config.fmt.n_frames
         self.count += 1
         self.window.append(output.frame)
-        if output.full is not None:
-            self.full.append((output.full, output.limited))
+        if output.source is not None:
+            self.sources.append(output.source)
         self.meter.add(measured_frame(output.frame, config.fmt))
         start = self.count - n_frames
         if start < 0 or start % config.stride:
@@ -209,15 +221,17 @@ class RateStream:
             slot = int(self.rng.integers(self.n_passed))
             if slot >= config.max_per_source:
                 return
-        motion = self.meter.motion() if self.same_format else None
-        clip = Kept(self.rate, start, WHOLE_FRAME, np.stack(self.window), motion)
+        # The flows of the clip's frame pairs, for its annotations and its windows' (one array).
+        flows = np.stack(self.meter.flows) if self.same_format else None
+        first = self.sources[0] if self.sources else None
+        clip = Kept(self.rate, start, WHOLE_FRAME, np.stack(self.window), flows=flows, first=first)
         if slot == len(self.kept):
             self.kept.append(clip)
         else:
             self.crops.pop(self.kept[slot].start, None)
             self.kept[slot] = clip
         if config.crops > 1:
-            self.crops[start] = self._crop_windows(start)
+            self.crops[start] = self._crop_windows(start, flows, first)
 
     def _sample_rejected(self, rejected: RejectedClip) -> None:
         """Reservoir of `rejected_sample` rejected clips per reason (seeded like the rest)."""
@@ -236,52 +250,62 @@ class RateStream:
         else:
             sample[slot] = clip
 
-    def _crop_windows(self, start: int) -> list[Kept]:
-        """The crop windows of the clip that starts at `start` (its frames are the window's).
-
-        At the filters' format the window's flow is the whole frame's, cut to the window and
-        scaled to its pixels (motion_fields.window_flows): its own DIS would cost as much again
-        as the whole build, for scalars within 1% (median) and maps that correlate 0.84."""
+    def _crop_windows(
+        self, start: int, flows: np.ndarray | None, first: SourceFrame | None
+    ) -> list[Kept]:
+        """The crop windows of the clip that starts at `start`: cut, judged, annotated and given
+        their context by `complete` if the clip stays in the reservoir, from what its frames
+        are cut from (window_source, made once a frame, shared by the clips it is in)."""
         config = self.config
         boxes = crop_boxes(config.seed, self.source.source_id, self.rate, start, config.crops - 1)
-        windows = []
-        flows = np.stack(self.meter.flows) if self.same_format else None
-        for box in boxes:
-            clip = _window_clip(self.full, box, config.fmt)
-            if flows is None:  # judged and annotated at the end, at the clip's own size
-                windows.append(Kept(self.rate, start, box, clip, None))
-                continue
-            cut = window_flows(flows, box)
-            reason = reject_reason(measure_window(clip, cut, config.filters), config.filters)
-            windows.append(Kept(self.rate, start, box, clip, summarize_flows(cut), reason))
-        return windows
+        wholes = [source.whole() for source in self.sources]
+        return [
+            Kept(self.rate, start, box, None, flows=flows, first=first, wholes=wholes)
+            for box in boxes
+        ]
 
-    def finish(self) -> list[Kept]:
-        """The kept clips with their crops that pass the filters too, all annotated."""
+    def finish(self, with_context: bool = True) -> list[Kept]:
+        """The kept clips with their crops that pass the filters too, all annotated (and given
+        their context unless `with_context` is False: a video the per-video filters reject)."""
         kept = []
         for clip in sorted(self.kept, key=lambda k: k.start):
-            kept.append(_annotated(clip))
+            kept.append(self.complete(clip, with_context))
             for crop in self.crops.get(clip.start, []):
                 self.n_candidates += 1
-                if crop.motion is None:
-                    reason, motion = _judge(crop.clip, self.config)
-                    crop = Kept(crop.rate, crop.start, crop.box, crop.clip, motion, reason)
+                crop = self.complete(crop, with_context)
                 if crop.reason is not None:
                     self.rejected[crop.reason] += 1
                     continue
                 kept.append(crop)
         return kept
 
+    def complete(self, clip: Kept, with_context: bool = True) -> Kept:
+        """A clip that stayed in the reservoir (or its window) with its annotations, the
+        filters' verdict (a window's) and its context, the frames and flows let go.
 
-def _window_clip(full, box, fmt: ClipFormat) -> np.ndarray:
-    """The clip of one crop window, from the whole source frames of a clip."""
-    return np.stack([prepare_window(frame, limited, box, fmt) for frame, limited in full])
-
-
-def _annotated(clip: Kept) -> Kept:
-    if clip.motion is not None:
-        return clip
-    return Kept(clip.rate, clip.start, clip.box, clip.clip, annotate_clip(clip.clip))
+        At the filters' format a window's flow is the whole frame's, cut to the window and
+        scaled to its pixels (motion_fields.window_flows): its own DIS would cost as much again
+        as the whole build, for scalars within 1% (median) and maps that correlate 0.84."""
+        scale = self.config.context_scale if with_context else 0
+        context = clip.first.context(clip.box, scale) if scale and clip.first else None
+        if clip.clip is None:
+            frames = window_clip(clip.wholes, clip.first.limited, clip.box, self.config.fmt)
+            clip = replace(clip, clip=frames, wholes=None)
+        reason = None
+        if clip.flows is None:  # another format than the filters': judged at the clip's size
+            if clip.box == WHOLE_FRAME:
+                motion = annotate_clip(clip.clip)
+            else:
+                reason, motion = _judge(clip.clip, self.config)
+        elif clip.box == WHOLE_FRAME:
+            motion = summarize_flows(clip.flows)
+        else:
+            cut = window_flows(clip.flows, clip.box)
+            speed = np.hypot(cut[..., 0], cut[..., 1])
+            measures = measure_window(clip.clip, cut, self.config.filters, speed)
+            reason = reject_reason(measures, self.config.filters)
+            motion = summarize_flows(cut, speed)
+        return replace(clip, motion=motion, reason=reason, context=context, flows=None, first=None)
 
 
 def _judge(clip: np.ndarray, config: ExtractConfig) -> tuple[str | None, ClipMotion]:
@@ -312,7 +336,7 @@ def _slice_and_filter(
         config.fmt,
         threads=config.decoder_threads,
         min_source_fps=config.min_source_fps,
-        full_frames=config.crops > 1,
+        keep_sources=config.crops > 1 or config.context_scale > 0,
         on_frame=sampler.add,
     )
     while True:
@@ -332,14 +356,16 @@ def _slice_and_filter(
         if damage is not None:
             raise VideoError(damage.reason, f"{damage.detail}; {detail} before the damage")
         raise VideoError("too_short", detail)
-    kept = [clip for stream in streams for clip in stream.finish()]
+    verdict = SceneVerdict(None, 0.0, 0.0, "not judged: no clip passed the clip filters")
+    # The detectors cost: they judge only a video that has a clip at stake. They judge before
+    # the kept clips are completed: a rejected video's windows are still judged (their counts),
+    # but no context is made for clips that go.
+    if any(s.n_passed for s in streams):
+        verdict = judge_scene(sampler.chosen(), config.filters)
+    kept = [clip for stream in streams for clip in stream.finish(verdict.reason is None)]
     rejected: Counter = Counter()
     for stream in streams:
         rejected.update(stream.rejected)
-    verdict = SceneVerdict(None, 0.0, 0.0, "not judged: no clip passed the clip filters")
-    # The detectors cost: they judge only a video that has a clip at stake.
-    if kept or any(s.n_passed for s in streams):
-        verdict = judge_scene(sampler.chosen(), config.filters)
     if verdict.reason is not None:  # people or an overlay: no clip of this video is kept
         kept = _reject_video(kept, streams, verdict, rejected, rejected_sample)
     empty = np.zeros((0, *config.fmt.shape), np.uint8)
@@ -347,7 +373,7 @@ def _slice_and_filter(
         source=source,
         clips=np.stack([k.clip for k in kept]) if kept else empty,
         start_times=[round(k.start / k.rate, 6) for k in kept],
-        details=clip_details(kept, config.fmt),
+        details=clip_details(kept, config.fmt, config.context_scale),
         n_frames=sum(s.count for s in streams),
         n_candidates=sum(s.n_candidates for s in streams),
         rejected=rejected,
@@ -388,19 +414,14 @@ def _reject_video(
     return []
 
 
-def clip_details(kept: list[Kept], fmt: ClipFormat) -> dict[str, np.ndarray]:
+def clip_details(
+    kept: list[Kept], fmt: ClipFormat, context_scale: int = 0
+) -> dict[str, np.ndarray]:
     """The per-clip arrays a shard stores beside the clips (shards.clip_details_dtypes)."""
-    height, width = fmt.frame_shape
+    kinds = clip_details_dtypes(fmt, context_scale)
     if not kept:
-        return {
-            "fps": np.zeros(0, np.float32),
-            "crop_box": np.zeros((0, 4), np.float32),
-            "mean_flow": np.zeros((0, height, width, 2), np.float16),
-            "motion_map": np.zeros((0, height, width), np.float16),
-            "motion": np.zeros(0, np.float32),
-            "flow_std": np.zeros(0, np.float32),
-        }
-    return {
+        return {name: np.zeros((0, *shape), dtype) for name, (dtype, shape) in kinds.items()}
+    details = {
         "fps": np.array([k.rate for k in kept], np.float32),
         "crop_box": np.array([k.box for k in kept], np.float32),
         "mean_flow": np.stack([k.motion.mean_flow for k in kept]),
@@ -408,3 +429,6 @@ def clip_details(kept: list[Kept], fmt: ClipFormat) -> dict[str, np.ndarray]:
         "motion": np.array([k.motion.motion for k in kept], np.float32),
         "flow_std": np.array([k.motion.flow_std for k in kept], np.float32),
     }
+    if context_scale:
+        details["context"] = np.stack([k.context for k in kept])
+    return details

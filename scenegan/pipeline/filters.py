@@ -40,7 +40,9 @@ class FlowMeter:
 
     Frame t gets its dark and bright fractions; the pair (t-1, t) its mean absolute difference,
     its DIS flow (the last `n_frames` - 1 are kept) and the camera's shift: the median flow,
-    counted only where at least `camera_min_agreement` of the pixels move with it.
+    counted only where at least `camera_min_agreement` of the pixels move with it (found for
+    the pairs added since the last `measure`, all at once: one median over many pairs costs
+    about what one costs alone).
     """
 
     def __init__(self, config: FilterConfig, n_frames: int = FILTER_FORMAT.n_frames):
@@ -54,7 +56,7 @@ class FlowMeter:
         self.dark: list[float] = []
         self.bright: list[float] = []
         self.diff: list[float] = []
-        self.camera: list[tuple[float, float]] = []  # (0, 0) where the frame does not agree
+        self.camera: list[np.ndarray] = []  # (2,) per pair; (0, 0) where it does not agree
 
     def add(self, frame: np.ndarray) -> None:
         n_pixels = frame.size
@@ -66,13 +68,13 @@ class FlowMeter:
             flow = self.dis.calc(self._previous_frame, frame, None)  # (H, W, 2)
             self.flows.append(flow)
             self.speeds.append(np.hypot(flow[..., 0], flow[..., 1]))
-            self.camera.append(camera_shift(flow, self.config.camera_min_agreement))
         self._previous, self._previous_frame = as_int, frame
         self.count += 1
 
     def measure(self, start: int, n_frames: int) -> ClipMeasures:
         """Measures of the clip of the last `n_frames` frames added, which start at `start`."""
         assert start == self.count - n_frames and len(self.flows) == n_frames - 1
+        self._find_cameras()
         frames = slice(start, start + n_frames)
         pairs = slice(start, start + n_frames - 1)
         diffs = np.asarray(self.diff[pairs])
@@ -90,21 +92,41 @@ class FlowMeter:
             zoom_fit=zoom_fit,
         )
 
+    def _find_cameras(self) -> None:
+        """The camera shifts of the pairs added since they were last found."""
+        missing = self.count - 1 - len(self.camera)
+        held = min(missing, len(self.flows))
+        self.camera += [np.zeros(2)] * (missing - held)  # gone already: in no clip measured
+        if held > 0:
+            flows = list(self.flows)[len(self.flows) - held :]
+            self.camera += list(camera_shifts(np.stack(flows), self.config.camera_min_agreement))
+
     def motion(self) -> ClipMotion:
         """The motion annotations of the clip of the last frames added (its T-1 flows)."""
         return summarize_flows(np.stack(self.flows), np.stack(self.speeds))
 
 
+def camera_shifts(flows: np.ndarray, min_agreement: float) -> np.ndarray:
+    """(K, 2) float64: each (H, W, 2) flow's global shift (median flow, pixels) when at least
+    `min_agreement` of the pixels move with it (within half a pixel and a quarter of its
+    length), else (0, 0): flowing water, flames and swaying trees are no camera. Every third
+    row and column (a ninth of the pixels) decide: the median is the costly part, and one
+    median over many frame pairs costs about what one pair's does."""
+    vectors = flows[:, ::3, ::3].reshape(len(flows), -1, 2)  # (K, N, 2) float32
+    shift = np.median(vectors, axis=1)  # (K, 2)
+    # float32 like the vectors, as a Python number compared with them would be
+    tolerance = (0.5 + 0.25 * np.hypot(shift[:, 0], shift[:, 1]).astype(np.float64)).astype(
+        vectors.dtype
+    )
+    distance = np.hypot(*(vectors - shift[:, None]).transpose(2, 0, 1))  # (K, N)
+    agree = np.count_nonzero(distance <= tolerance[:, None], axis=1) / vectors.shape[1]
+    return np.where((agree >= min_agreement)[:, None], shift.astype(np.float64), 0.0)
+
+
 def camera_shift(flow: np.ndarray, min_agreement: float) -> tuple[float, float]:
-    """The frame's global shift (median flow, pixels) when at least `min_agreement` of the
-    pixels move with it (within half a pixel and a quarter of its length), else (0, 0): flowing
-    water, flames and swaying trees are no camera. Every third row and column (a ninth of the
-    pixels) decide: the median is the costly part."""
-    vectors = flow[::3, ::3].reshape(-1, 2)
-    shift = np.median(vectors, axis=0)
-    tolerance = 0.5 + 0.25 * float(np.hypot(*shift))
-    agree = np.count_nonzero(np.hypot(*(vectors - shift).T) <= tolerance) / len(vectors)
-    return (float(shift[0]), float(shift[1])) if agree >= min_agreement else (0.0, 0.0)
+    """The camera shift of one (H, W, 2) flow (camera_shifts)."""
+    shift = camera_shifts(flow[None], min_agreement)[0]
+    return float(shift[0]), float(shift[1])
 
 
 def moving_speed(speeds) -> float:
@@ -112,22 +134,26 @@ def moving_speed(speeds) -> float:
     return float(np.quantile(np.mean(speeds, axis=0), STATIC_QUANTILE))
 
 
-def measure_window(frames: np.ndarray, flows: np.ndarray, config: FilterConfig) -> ClipMeasures:
-    """The measures of a (T, H, W) gray clip whose T-1 flows are already known (a crop window:
-    the whole frame's flow cut to it)."""
+def measure_window(
+    frames: np.ndarray, flows: np.ndarray, config: FilterConfig, speed: np.ndarray | None = None
+) -> ClipMeasures:
+    """The measures of a (T, H, W) gray clip whose T-1 flows (and their (T-1, H, W) lengths,
+    `speed`) are already known (a crop window: the whole frame's flow cut to it)."""
+    if speed is None:
+        speed = np.hypot(flows[..., 0], flows[..., 1])
     as_int = frames.astype(np.int16)
     diffs = np.abs(np.diff(as_int, axis=0)).mean(axis=(1, 2))
     n_pixels = frames[0].size
-    dark = [np.count_nonzero(f < config.dark_level) / n_pixels for f in frames]
-    bright = [np.count_nonzero(f > config.bright_level) / n_pixels for f in frames]
-    camera = np.asarray([camera_shift(f, config.camera_min_agreement) for f in flows])
+    dark = np.count_nonzero(frames < config.dark_level, axis=(1, 2)) / n_pixels
+    bright = np.count_nonzero(frames > config.bright_level, axis=(1, 2)) / n_pixels
+    camera = camera_shifts(flows, config.camera_min_agreement)
     zoom, zoom_fit = zoom_of(flows.sum(axis=0))
     return ClipMeasures(
         max_diff=float(diffs.max()),
         median_diff=float(np.median(diffs)),
         dark_fraction=float(np.mean(dark)),
         bright_fraction=float(np.mean(bright)),
-        moving_speed=moving_speed(np.hypot(flows[..., 0], flows[..., 1])),
+        moving_speed=moving_speed(speed),
         pan_pixels=float(np.hypot(*camera.sum(axis=0))),
         shake_pixels=float(np.sqrt(camera.var(axis=0).sum() / 2)),
         zoom=zoom,

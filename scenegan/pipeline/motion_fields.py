@@ -121,14 +121,14 @@ def window_flows(flows: np.ndarray, box: tuple[float, float, float, float]) -> n
         ]
     )
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    scale = np.float32([1 / columns, 1 / rows])
-    return np.stack(
+    cut = np.stack(
         [
             cv2.warpAffine(f, warp, (width, height), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-            * scale
             for f in np.asarray(flows, np.float32)
         ]
     )
+    cut *= np.float32([1 / columns, 1 / rows])
+    return cut
 
 
 def annotate_clip(frames: np.ndarray) -> ClipMotion:

@@ -4,6 +4,7 @@ what the filters measured (a build keeps no rejected clip)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,8 @@ def write_rejected(
     out = Path(out) if out is not None else dataset / "preview"
     config = dataset_build_config(dataset)
     sources = list_sources(config)
-    extract = ExtractConfig.of(config)
+    # The same filters; no context: no rejected clip shows it, and it changes no verdict.
+    extract = dataclasses.replace(ExtractConfig.of(config), context_scale=0)
     tasks = [(source, extract, per_reason) for source in sources]
     with pool_context().Pool(min(config.workers, len(sources))) as pool:
         results = pool.map(_rejected_of, tasks, chunksize=1)
@@ -90,8 +92,6 @@ def _duplicate_rows(found: dict, config) -> list:
 def _rejected_of(task) -> tuple[list, tuple]:
     """The rejected candidates one source gives (in a worker process), and its fingerprint
     with one clip it keeps (rate, start, clip), for the duplicate section."""
-    import dataclasses
-
     import cv2
 
     from scenegan.pipeline.extract import extract_source

@@ -1,12 +1,12 @@
 """The dataset folder on disk: HDF5 shards of uint8 clips with their per-clip details (frame
-rate, crop box, motion annotations), `index.json` and `stats.json`.
+rate, crop box, motion annotations, the first frame in colour), `index.json` and `stats.json`.
 
 This module is the one place that knows the layout (docs/dataset.md): the builder writes
 through it, and training, evaluation, the preview and the build's own assembly read through it.
 `read_index` reads index.json and opens and checks each shard once (its format version and
 clip format attributes, its clip count); the readers (`read_split`, `read_fields`,
-`read_motion`, `DatasetIndex.split` for streaming) take that index, so a command opens each
-shard once.
+`read_motion`, `read_context`, `DatasetIndex.split` for streaming) take that index, so a
+command opens each shard once.
 """
 
 from __future__ import annotations
@@ -23,16 +23,25 @@ from pathlib import Path, PurePosixPath
 
 import h5py
 import numpy as np
+from isal import isal_zlib
 
-from scenegan.clip_format import CLIP, ClipFormat, format_problem, fps_problem
-from scenegan.config import SPLITS
+from scenegan.clip_format import (
+    CLIP,
+    ClipFormat,
+    context_format,
+    format_problem,
+    fps_problem,
+)
+from scenegan.config import MAX_CONTEXT_SCALE, SPLITS
 from scenegan.errors import UserError
 from scenegan.files import atomic_path, atomic_write, atomic_write_text, cache_dir
 
-# 2: per-clip `fps`, `crop_box` and motion annotations in every shard; 1 (without them) is read
-# too, its annotations computed once by read_motion.
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# 3: per-clip `context` (the first frame in colour at `context_scale` times the clip's size)
+# when the build kept it; 2: per-clip `fps`, `crop_box` and motion annotations in every shard;
+# 1 (without them) is read too, its annotations computed once by read_motion. A dataset without
+# context (1, 2, or 3 built with --context-scale 0) gives read_context the grey first frames.
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 INDEX_NAME = "index.json"
 STATS_NAME = "stats.json"
 # Motion annotations computed for shards that do not hold them, kept beside the dataset.
@@ -41,10 +50,12 @@ MOTION_CACHE_DIR = "motion-cache"
 MOTION_KEYS = ("mean_flow", "motion_map", "motion", "flow_std")
 
 
-def clip_details_dtypes(fmt: ClipFormat) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+def clip_details_dtypes(
+    fmt: ClipFormat, context_scale: int = 0
+) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
     """Per-clip details a shard holds beside `clips`: name -> (dtype, shape of one clip's)."""
     frame = fmt.frame_shape
-    return {
+    kinds = {
         "fps": (np.dtype(np.float32), ()),
         "crop_box": (np.dtype(np.float32), (4,)),  # top, left, height, width: source fractions
         "mean_flow": (np.dtype(np.float16), (*frame, 2)),
@@ -52,6 +63,9 @@ def clip_details_dtypes(fmt: ClipFormat) -> dict[str, tuple[np.dtype, tuple[int,
         "motion": (np.dtype(np.float32), ()),
         "flow_std": (np.dtype(np.float32), ()),
     }
+    if context_scale:  # the first frame in colour, (scale * H, scale * W, 3)
+        kinds["context"] = (np.dtype(np.uint8), context_format(fmt, context_scale).image_shape)
+    return kinds
 
 
 def shard_name(split: str, number: int) -> str:
@@ -68,7 +82,7 @@ def write_shard(
     fmt: ClipFormat = CLIP,
     details: dict[str, np.ndarray] | None = None,
 ) -> None:
-    """Write one shard atomically: uint8 clips (N, *fmt.shape), one gzip chunk per clip.
+    """Write one shard atomically: uint8 clips (N, *fmt.shape), one deflated chunk per clip.
 
     `provenance` maps each source id in the shard to what is known of it (path or Flickr id,
     license, ...); it is stored as a JSON attribute so the shard describes itself. `details`
@@ -81,7 +95,7 @@ def write_shard(
     assert len(source_ids) == len(start_times) == len(clips)
     # track_times=False keeps the file bytes a function of the data alone (reproducible builds).
     with new_h5_file(path) as f:
-        f.create_dataset("clips", data=clips, **_clip_storage(fmt))
+        _write_chunked(f, "clips", clips)
         _write_clip_details(f, source_ids, start_times, provenance, fmt, details)
 
 
@@ -109,9 +123,57 @@ def new_h5_file(path: Path) -> Iterator[h5py.File]:
         handle.write(image)
 
 
-def _clip_storage(fmt: ClipFormat) -> dict:
-    """How `clips` is stored: one gzip chunk per clip, no time stamps."""
-    return dict(chunks=(1, *fmt.shape), compression="gzip", compression_opts=4, track_times=False)
+# Chunks are deflated by ISA-L (the isal package) at this level and written as they are: the
+# zlib stream HDF5's gzip filter reads, made 6x faster than zlib's level 4 for 7% more bytes
+# (docs/build-speed.md has the measurement).
+DEFLATE_LEVEL = 2
+
+
+def _chunk_storage(shape: tuple[int, ...], dtype: np.dtype) -> dict:
+    """How a per-clip field of `shape` (one clip's) is stored: one chunk per clip (a clip is read
+    without the rest), deflated, the bytes of wider types shuffled first (it helps deflate on
+    float16), no time stamps (track_times=False keeps a file's bytes a function of its data)."""
+    return dict(
+        chunks=(1, *shape),
+        compression="gzip",
+        compression_opts=DEFLATE_LEVEL,
+        shuffle=dtype.itemsize > 1,
+        track_times=False,
+    )
+
+
+def _write_chunked(f: h5py.File, name: str, values: np.ndarray) -> None:
+    """A per-clip field, each clip's chunk shuffled and deflated here and written as it is."""
+    dtype, shape = values.dtype, values.shape[1:]
+    dataset = f.create_dataset(
+        name, shape=values.shape, dtype=dtype, **_chunk_storage(shape, dtype)
+    )
+    origin = (0,) * len(shape)
+    for row, value in enumerate(values):
+        data = np.ascontiguousarray(value)
+        if dtype.itemsize > 1:  # HDF5's shuffle: the first bytes of every value, then the second
+            data = data.view(np.uint8).reshape(-1, dtype.itemsize).T
+        dataset.id.write_direct_chunk(
+            (row, *origin), isal_zlib.compress(data.tobytes(), DEFLATE_LEVEL)
+        )
+
+
+def _copy_chunked(f: h5py.File, name: str, clips: Sequence[tuple[Shard, int]]) -> None:
+    """A per-clip field copied from other shards chunk by chunk, never inflated again."""
+    first = clips[0][0].file[name]
+    dtype, shape = first.dtype, first.shape[1:]
+    target = f.create_dataset(
+        name, shape=(len(clips), *shape), dtype=dtype, **_chunk_storage(shape, dtype)
+    )
+    origin = (0,) * len(shape)
+    opened: dict[int, h5py.Dataset] = {}  # the field of each source shard, looked up once
+    for row, (source, index) in enumerate(clips):
+        stored = opened.get(id(source))
+        if stored is None:
+            stored = opened[id(source)] = source.file[name]
+            assert stored.chunks == target.chunks and stored.compression == target.compression
+        filter_mask, chunk = stored.id.read_direct_chunk((index, *origin))
+        target.id.write_direct_chunk((row, *origin), chunk, filter_mask)
 
 
 def _write_clip_details(
@@ -121,8 +183,10 @@ def _write_clip_details(
     provenance: dict[str, dict],
     fmt: ClipFormat,
     details: dict[str, np.ndarray] | None = None,
+    context_scale: int | None = None,
 ) -> None:
-    """The per-clip source ids, start times and `details`, and the shard's self-description."""
+    """The per-clip source ids, start times and `details`, and the shard's self-description
+    (`context_scale`: as `details` hold it, unless given)."""
     f.create_dataset(
         "source_id",
         data=np.array(source_ids, dtype=object),
@@ -132,21 +196,27 @@ def _write_clip_details(
     f.create_dataset(
         "start_time", data=np.asarray(start_times, dtype=np.float64), track_times=False
     )
-    kinds = clip_details_dtypes(fmt)
+    if context_scale is None:
+        context_scale = details_context_scale(details or {}, fmt)
+    kinds = clip_details_dtypes(fmt, context_scale)
     for name, values in (details or {}).items():
         dtype, shape = kinds[name]
         values = np.asarray(values, dtype=dtype)
         assert values.shape == (len(source_ids), *shape), f"{name}: {values.shape}"
-        # Fields get one chunk per clip (read a clip's without the rest); scalars one chunk.
-        storage = (
-            dict(chunks=(1, *shape), compression="gzip", compression_opts=4, shuffle=True)
-            if len(shape) > 1 and len(values)
-            else {}
-        )
-        f.create_dataset(name, data=values, track_times=False, **storage)
+        if len(shape) > 1 and len(values):  # images and maps: a chunk per clip
+            _write_chunked(f, name, values)
+        else:  # scalars and boxes: one chunk
+            f.create_dataset(name, data=values, track_times=False)
     f.attrs["format_version"] = FORMAT_VERSION
     f.attrs["clip_format"] = json.dumps(fmt.to_dict())
+    f.attrs["context_scale"] = context_scale
     f.attrs["provenance"] = json.dumps(provenance, sort_keys=True)
+
+
+def details_context_scale(details: dict[str, np.ndarray], fmt: ClipFormat) -> int:
+    """The multiple of the clip's size at which `details` hold the context (0: none)."""
+    context = details.get("context")
+    return 0 if context is None else int(np.shape(context)[1]) // fmt.height
 
 
 def copy_shard(
@@ -160,22 +230,22 @@ def copy_shard(
 ) -> None:
     """Write one shard atomically from clips of other shards: (that open shard, row).
 
-    Each clip's compressed chunk is copied as it is, never decompressed and compressed again,
-    so gathering a dataset from per-source shards costs file I/O only. The sources must have
-    been written by `write_shard` (the same chunking and filters).
+    Every field stored a chunk per clip (the clips, their context and annotation maps) is
+    copied chunk by chunk as it is, never inflated and deflated again, so gathering a dataset
+    from per-source shards costs file I/O only; `details` are the other per-clip fields (frame
+    rate, crop box, the scalars). The sources must have been written by `write_shard`.
     """
-    assert len(source_ids) == len(start_times) == len(clips)
+    assert len(source_ids) == len(start_times) == len(clips) > 0
+    context_scale = clips[0][0].context_scale
+    kinds = clip_details_dtypes(fmt, context_scale)
+    chunked = ["clips"] + [
+        name for name, (_, shape) in kinds.items() if len(shape) > 1 and clips[0][0].has(name)
+    ]
     with new_h5_file(path) as f:
-        target = f.create_dataset(
-            "clips", shape=(len(clips), *fmt.shape), dtype=np.uint8, **_clip_storage(fmt)
-        )
-        origin = (0,) * len(fmt.shape)
-        for row, (source, index) in enumerate(clips):
-            stored = source.file["clips"]
-            assert stored.chunks == target.chunks and stored.compression == target.compression
-            filter_mask, chunk = source.raw_clip(index)
-            target.id.write_direct_chunk((row, *origin), chunk, filter_mask)
-        _write_clip_details(f, source_ids, start_times, provenance, fmt, details)
+        for name in chunked:
+            _copy_chunked(f, name, clips)
+        small = {name: values for name, values in (details or {}).items() if name not in chunked}
+        _write_clip_details(f, source_ids, start_times, provenance, fmt, small, context_scale)
 
 
 def remove_index(root: Path) -> None:
@@ -184,9 +254,15 @@ def remove_index(root: Path) -> None:
 
 
 def write_index(
-    root: Path, fmt: ClipFormat, fps: float, shards: list[dict], settings: dict
+    root: Path,
+    fmt: ClipFormat,
+    fps: float,
+    shards: list[dict],
+    settings: dict,
+    context_scale: int = 0,
 ) -> None:
-    """`index.json`, written last by a build: the format, frame rate, shards and their counts."""
+    """`index.json`, written last by a build: the format, frame rate, context scale, shards and
+    their counts."""
     n_clips: dict[str, int] = {}
     for shard in shards:
         n_clips[shard["split"]] = n_clips.get(shard["split"], 0) + shard["n_clips"]
@@ -194,6 +270,7 @@ def write_index(
         "format_version": FORMAT_VERSION,
         "clip_format": fmt.to_dict(),
         "fps": fps,
+        "context_scale": context_scale,
         "shards": shards,
         "n_clips": {split: n_clips.get(split, 0) for split in SPLITS},
         "config": settings,
@@ -212,9 +289,15 @@ class Shard:
     by row; nothing outside this module touches the HDF5 file."""
 
     def __init__(
-        self, path: Path, fmt: ClipFormat, n_clips: int | None = None, root: Path | None = None
+        self,
+        path: Path,
+        fmt: ClipFormat,
+        n_clips: int | None = None,
+        root: Path | None = None,
+        context_scale: int | None = None,
     ):
         self.path, self.fmt = Path(path), fmt
+        self.context_scale = 0  # what the shard says (checked against `context_scale` if given)
         self.root = Path(root) if root is not None else self.path.parent
         if not self.path.is_file():
             raise UserError(
@@ -226,7 +309,7 @@ class Shard:
             reason = str(error).split("(")[-1].rstrip(")") if "(" in str(error) else str(error)
             raise UserError(f"{self.path} is damaged ({reason}); {self.hint}") from None
         try:
-            self._check(n_clips)
+            self._check(n_clips, context_scale)
         except BaseException:
             self.file.close()
             raise
@@ -235,7 +318,7 @@ class Shard:
     def hint(self) -> str:
         return rebuild_hint(self.root)
 
-    def _check(self, n_clips: int | None) -> None:
+    def _check(self, n_clips: int | None, context_scale: int | None) -> None:
         attrs = self.file.attrs
         version = attrs.get("format_version")
         if version is None or int(version) not in READABLE_VERSIONS:
@@ -272,6 +355,16 @@ class Shard:
                 f"{self.path} is damaged or from another build ({found}, {says} "
                 f"{self.fmt.shape}); {self.hint}"
             )
+        try:
+            self.context_scale = int(attrs.get("context_scale", 0))
+        except (TypeError, ValueError):
+            self.context_scale = -1
+        if context_scale is not None and self.context_scale != context_scale:
+            raise UserError(
+                f"{self.path} is damaged or from another build (context at "
+                f"{attrs.get('context_scale')!r} times the clip's size, {INDEX_NAME} says "
+                f"{context_scale}); {self.hint}"
+            )
         if problem := self._per_clip_problem(len(clips)):
             raise UserError(
                 f"{self.path} is damaged or from another build ({problem}); {self.hint}"
@@ -297,10 +390,16 @@ class Shard:
             return f"source ids of type {f['source_id'].dtype}, not text"
         if f["start_time"].dtype.kind not in "fiu":
             return f"start times of type {f['start_time'].dtype}"
-        for name, (_, shape) in clip_details_dtypes(self.fmt).items():
+        if not 0 <= self.context_scale <= MAX_CONTEXT_SCALE:
+            return f"a context scale of {f.attrs.get('context_scale')!r}"
+        for name, (dtype, shape) in clip_details_dtypes(self.fmt, self.context_scale).items():
             field = f.get(name)  # optional: datasets built before the details existed lack them
             if field is not None and getattr(field, "shape", None) != (n_clips, *shape):
                 return f"{name} of shape {getattr(field, 'shape', 'a group')}"
+            if name == "context" and field is not None and field.dtype != dtype:
+                return f"a context of type {field.dtype}, not uint8"
+        if "context" in f and not self.context_scale:
+            return "a context but no context_scale"
         if "fps" in f and n_clips:
             bad = [rate for rate in f["fps"][...].tolist() if fps_problem(rate)]
             if bad:
@@ -354,6 +453,20 @@ class Shard:
         with self._reading():
             return self.file["clips"][:, 0]
 
+    def context(self, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
+        """uint8 (n, h, w, 3): each clip's first frame in colour at the context's size, or
+        (without a stored context) at the clip's size, grey in every channel for gray clips."""
+        if self.has("context"):
+            return self.read("context", rows)
+        with self._reading():
+            clips = self.file["clips"]
+            if rows is None:
+                first = clips[:, 0]
+            else:
+                unique, inverse = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+                first = clips[unique, 0][inverse] if len(unique) else clips[:0, 0]
+        return first if self.fmt.color == "rgb" else np.repeat(first[..., None], 3, axis=-1)
+
     def source_ids(self, rows: Sequence[int] | np.ndarray | None = None) -> list[str]:
         return [
             s.decode() if isinstance(s, bytes) else str(s) for s in self.read("source_id", rows)
@@ -380,7 +493,14 @@ class DatasetIndex:
     fps: float
     fmt: ClipFormat
     shards: list[dict]
+    context_scale: int = 0  # 0: no context stored (read_context gives the grey photos)
     opened: dict[str, Shard] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def context_fmt(self) -> ClipFormat:
+        """The format of what read_context returns: RGB at context_scale (or 1) times the clip's
+        size."""
+        return context_format(self.fmt, self.context_scale or 1)
 
     def files(self, split: str) -> list[Path]:
         return [self.root / s["file"] for s in self.shards if s["split"] == split]
@@ -392,7 +512,9 @@ class DatasetIndex:
         """The open shard of one of `shards`' entries (opened and checked the first time)."""
         if entry["file"] not in self.opened:
             path = self.root / entry["file"]
-            self.opened[entry["file"]] = Shard(path, self.fmt, entry["n_clips"], self.root)
+            self.opened[entry["file"]] = Shard(
+                path, self.fmt, entry["n_clips"], self.root, self.context_scale
+            )
         return self.opened[entry["file"]]
 
     def split(self, split: str) -> list[Shard]:
@@ -430,6 +552,7 @@ def read_index(root: Path | str) -> DatasetIndex:
     try:
         fmt = ClipFormat.from_dict(index["clip_format"])
         fps = index["fps"]
+        context_scale = index.get("context_scale", 0)
         shards = [
             {"file": s["file"], "split": s["split"], "n_clips": s["n_clips"]}
             for s in index["shards"]
@@ -438,9 +561,13 @@ def read_index(root: Path | str) -> DatasetIndex:
         reason = f"no {error}" if isinstance(error, KeyError) else str(error)
         raise UserError(f"{path} is damaged ({reason}); {rebuild_hint(root)}") from None
     problem = format_problem(fmt) or fps_problem(fps) or check_entries(root, shards)
+    if type(context_scale) is not int or not 0 <= context_scale <= MAX_CONTEXT_SCALE:
+        problem = problem or f"a context scale of {context_scale!r}"
     if problem:
         raise UserError(f"{path} is damaged ({problem}); {rebuild_hint(root)}")
-    dataset = DatasetIndex(root=root, fps=float(fps), fmt=fmt, shards=shards)
+    dataset = DatasetIndex(
+        root=root, fps=float(fps), fmt=fmt, shards=shards, context_scale=context_scale
+    )
     try:
         # A shard copied under another name (a val shard listed as train) holds the same
         # compressed chunks: its first clip's bytes tell it, at the cost of one chunk a shard.
@@ -518,6 +645,8 @@ def read_fields(
             for name in names:
                 if name == "source_id":
                     parts[name].append(shard.source_ids(local))
+                elif name == "context":
+                    parts[name].append(shard.context(local))
                 else:
                     parts[name].append(shard.read(name, local))
         offset += n
@@ -529,6 +658,8 @@ def read_fields(
             out[name] = np.concatenate(parts[name])
         elif name == "clips":
             out[name] = np.zeros((0, *index.fmt.shape), np.uint8)
+        elif name == "context":
+            out[name] = np.zeros((0, *index.context_fmt.image_shape), np.uint8)
         else:
             out[name] = np.zeros(0)
     return out
@@ -546,6 +677,18 @@ def read_photos(dataset: Path | str | DatasetIndex, split: str) -> np.ndarray:
     index = as_index(dataset)
     photos = [shard.photos() for shard in index.split(split)]
     return np.concatenate(photos) if photos else np.zeros((0, *index.fmt.image_shape), np.uint8)
+
+
+def read_context(
+    dataset: Path | str | DatasetIndex,
+    split: str,
+    rows: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Every clip's context, in read_split's order (or the clips at `rows`): uint8
+    (N, *index.context_fmt.image_shape), the first frame in colour at context_scale times the
+    clip's size. A dataset without context (formats 1 and 2, or --context-scale 0) gives the
+    first frame at the clip's size, its grey in every channel (rgb clips: their colour)."""
+    return read_fields(dataset, split, ("context",), rows)["context"]
 
 
 # ---------------------------------------------------------------- motion annotations
