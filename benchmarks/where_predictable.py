@@ -86,6 +86,18 @@ def prior_features(images: np.ndarray, grid: tuple[int, int], colour: bool) -> n
     return np.concatenate(out)
 
 
+def grid_ridge_row(name: str, features: dict, train: dict, val: dict) -> tuple[str, float, float]:
+    """The row of a ridge fit per cell of a coarser feature grid (features[split]: (N, h, w,
+    D)), its predictions enlarged to the clip's size."""
+    shape = train["places"].shape[1:]
+    predict = fit_ridge(features["train"], at_size(train["places"], features["train"].shape[1:3]))
+    return (
+        f"ridge on {name}",
+        mean_correlation(to_full_size(predict(features["val"]), shape), val["places"]),
+        mean_correlation(to_full_size(predict(features["train"]), shape), train["places"]),
+    )
+
+
 def context_rows(train: dict, val: dict) -> list[tuple[str, float, float]]:
     """The rows of --context: hand and prior features of the grey photo and the context."""
     shape = train["places"].shape[1:]
@@ -117,14 +129,8 @@ def context_rows(train: dict, val: dict) -> list[tuple[str, float, float]]:
                      for c in source]
                 )  # fmt: skip
             images[split_name] = prior_features(source, shape, colour)
-        size = images["train"].shape[1:3]
-        predict = fit_ridge(images["train"], at_size(train["places"], size))
         rows.append(
-            (
-                f"ridge on scene-prior (Mixed_4c) features of {name}",
-                mean_correlation(to_full_size(predict(images["val"]), shape), val["places"]),
-                mean_correlation(to_full_size(predict(images["train"]), shape), train["places"]),
-            )
+            grid_ridge_row(f"scene-prior (Mixed_4c) features of {name}", images, train, val)
         )
     return rows
 
@@ -203,7 +209,6 @@ def main() -> None:
     index = read_index(args.data)
     train = load_split(index, "train", args.context)
     val = load_split(index, "val", args.context)
-    shape = train["places"].shape[1:]
     rng = np.random.default_rng(0)
     rows = [
         (
@@ -239,15 +244,7 @@ def main() -> None:
     )
     if not args.no_i3d:
         deep = {"train": i3d_features(train["photos"]), "val": i3d_features(val["photos"])}
-        size = deep["train"].shape[1:3]
-        predict = fit_ridge(deep["train"], at_size(train["places"], size))
-        rows.append(
-            (
-                f"ridge on I3D {I3D_LAYER} features",
-                mean_correlation(to_full_size(predict(deep["val"]), shape), val["places"]),
-                mean_correlation(to_full_size(predict(deep["train"]), shape), train["places"]),
-            )
-        )
+        rows.append(grid_ridge_row(f"I3D {I3D_LAYER} features", deep, train, val))
     if args.context:
         rows += context_rows(train, val)
     n_videos = {
