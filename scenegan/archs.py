@@ -41,6 +41,8 @@ class Arch:
     fade_in: bool = True  # stage large's new layers fade in over --fade-steps
     # it trains on each clip's measured motion (shards.read_motion), given to its GAN step
     learns_motion: bool = False
+    # export --calibrate may give its generator a scene prior (model/scene_prior.py)
+    takes_scene_prior: bool = False
     widens: bool = True  # --width multiplies its channels (its Networks has `widen`)
 
     def __post_init__(self) -> None:
@@ -126,5 +128,6 @@ register(
         "streamlines and oscillation learned from measured flow, its amount an input",
         controls=("loop", "speed", "motion", "fps"),
         learns_motion=True,
+        takes_scene_prior=True,
     )
 )

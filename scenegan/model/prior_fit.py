@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from scenegan.archs import arch_names, get_arch
 from scenegan.errors import UserError
 from scenegan.model.archs import build_generator
 from scenegan.model.checkpoint import is_safetensors, read_checkpoint, write_generator
@@ -251,13 +252,14 @@ def fit_prior_file(path: Path | str, data: Path | str, end: str, i3d_state: dict
     (`i3d_state`: a batch-norm-folded RGB I3D's state dict), fit on the dataset `data`, and
     write it back in the format it is in. Returns what was fit."""
     obj = read_checkpoint(path)
-    if obj.get("arch") != "motion":
+    arch = str(obj.get("arch"))
+    if arch not in arch_names() or not get_arch(arch).takes_scene_prior:
         raise UserError(f"{path}: only a motion model (--arch motion) takes a scene prior")
     index = read_index(data)
     if index.n_clips("select") == 0:
         raise UserError(f"{data} has no select clips to fit the scene prior's spread on")
     args = dict(obj["G_args"], scene_prior=end)
-    G = build_generator("motion", args)
+    G = build_generator(arch, args)
     missing, unexpected = G.load_state_dict(obj["G_ema"], strict=False)
     if unexpected or any(not k.startswith(("scene_encoder.", "scene_prior.")) for k in missing):
         raise UserError(f"{path}: its weights do not fit a motion generator")
