@@ -13,7 +13,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from scenegan.pipeline.motion_fields import STILL_FLOW
+from scenegan.pipeline.motion_fields import (
+    STILL_FLOW,
+    frame_change,
+    mean_correlation,
+)
 
 # No OpenCV thread pool in this process: worker processes forked from it (the build's) would
 # inherit the pool's locks and hang at exit; the frames here are small, threads buy nothing.
@@ -187,10 +191,7 @@ def texture_change(clips: np.ndarray, real_maps: np.ndarray, moved: bool) -> flo
     """Mean |x_t - x_{t-1}| in grey levels of a row's clips in the places where their photo's
     real clip moved (its mean flow above STILL_FLOW, `moved`) or stood still: how much the
     picture changes there, warp and texture together; nan where no clip has such places."""
-    grey = _grey(clips).astype(np.float32)
-    change = np.abs(np.diff(grey, axis=1)).mean(axis=1)  # (N, H, W)
-    places = real_maps > STILL_FLOW if moved else real_maps <= STILL_FLOW
-    return float(change[places].mean()) if places.any() else float("nan")
+    return frame_change(_grey(clips), real_maps, moved)
 
 
 def where_correlation(maps: np.ndarray, real_maps: np.ndarray) -> float:
@@ -201,17 +202,6 @@ def where_correlation(maps: np.ndarray, real_maps: np.ndarray) -> float:
     where there is texture, in both clips alike. Clips whose map is uniform (a copied photo)
     are skipped; nan if every one is."""
     return mean_correlation(np.log(maps + SPEED_FLOOR), np.log(real_maps + SPEED_FLOOR))
-
-
-def mean_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over i of the Pearson correlation of a[i] and b[i] over their pixels, skipping the
-    pairs where either is uniform; nan if every pair is."""
-    values = []
-    for x, y in zip(a, b, strict=True):
-        x, y = np.ravel(x), np.ravel(y)
-        if x.std() > 1e-6 and y.std() > 1e-6:
-            values.append(float(np.corrcoef(x, y)[0, 1]))
-    return float(np.mean(values)) if values else float("nan")
 
 
 def speed_ratio(speeds: np.ndarray, real_speeds: np.ndarray) -> float:

@@ -34,7 +34,7 @@ from scenegan.model.scene_prior import (
     smoothing_sigma,
 )
 from scenegan.model.still_inception import collapse_i3d
-from scenegan.pipeline.motion_fields import STILL_FLOW
+from scenegan.pipeline.motion_fields import frame_change, mean_correlation
 from scenegan.pipeline.shards import DatasetIndex, read_fields, read_index, read_motion
 
 PER_VIDEO = 6
@@ -54,16 +54,6 @@ class PriorClips:
     sources: np.ndarray
     clips: np.ndarray  # uint8 (N, T, H, W)
     fps: np.ndarray  # (N,)
-
-
-def mean_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean over i of the Pearson correlation of a[i] and b[i] (evaluate's where corr on
-    relative log maps), skipping uniform maps."""
-    values = []
-    for x, y in zip(a.reshape(len(a), -1), b.reshape(len(b), -1), strict=True):
-        if x.std() > 1e-9 and y.std() > 1e-9:
-            values.append(float(np.corrcoef(x, y)[0, 1]))
-    return float(np.mean(values)) if values else float("nan")
 
 
 def spread_picks(sources: np.ndarray, per_video: int) -> np.ndarray:
@@ -157,14 +147,6 @@ def fit_texture(train: PriorClips, features: np.ndarray) -> dict:
     }
 
 
-def texture_change(clips: np.ndarray, real_maps: np.ndarray, moved: bool) -> float:
-    """Mean |x_t - x_{t-1}| in grey levels of uint8 clips (N, T, H, W) where their real clip
-    moved (`moved`: its map above STILL_FLOW) or stood still; evaluate's texture columns."""
-    change = np.abs(np.diff(clips.astype(np.float32), axis=1)).mean(axis=1)  # (N, H, W)
-    places = real_maps > STILL_FLOW if moved else real_maps <= STILL_FLOW
-    return float(change[places].mean()) if places.any() else float("nan")
-
-
 def calibrate_texture(G, select: PriorClips) -> dict:
     """The texture gain that makes the animations of select photos, at their clips' own
     amount and rate, change as much per frame where the real clip moved as the real clips:
@@ -182,8 +164,8 @@ def calibrate_texture(G, select: PriorClips) -> dict:
         with torch.no_grad():
             clips = G(photos, z, motion=motion, fps=fps, texture=texture)
         clips = ((clips[:, 0].clamp(-1, 1) + 1) * 127.5).numpy()
-        change[texture] = texture_change(clips, maps, moved=True)
-    target = texture_change(real, real_maps, moved=True)
+        change[texture] = frame_change(clips, maps, moved=True)
+    target = frame_change(real, real_maps, moved=True)
     span = change[True] ** 2 - change[False] ** 2
     gain = np.sqrt(max(target**2 - change[False] ** 2, 0.0) / span) if span > 1e-6 else 0.0
     return {

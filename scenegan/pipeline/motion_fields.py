@@ -134,3 +134,23 @@ def window_flows(flows: np.ndarray, box: tuple[float, float, float, float]) -> n
 def annotate_clip(frames: np.ndarray) -> ClipMotion:
     """Motion annotations of one clip: uint8 (T, H, W) gray or (T, H, W, 3) RGB (taken as luma)."""
     return summarize_flows(clip_flows(frames))
+
+
+def mean_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over i of the Pearson correlation of a[i] and b[i] over their pixels, skipping the
+    pairs where either is uniform; nan if every pair is."""
+    values = []
+    for x, y in zip(a, b, strict=True):
+        x, y = np.ravel(x), np.ravel(y)
+        if x.std() > 1e-6 and y.std() > 1e-6:
+            values.append(float(np.corrcoef(x, y)[0, 1]))
+    return float(np.mean(values)) if values else float("nan")
+
+
+def frame_change(grey: np.ndarray, real_maps: np.ndarray, moved: bool) -> float:
+    """Mean |x_t - x_{t-1}| in grey levels of clips (N, T, H, W) where their real clip moved
+    (`moved`: its mean flow above STILL_FLOW, real_maps (N, H, W)) or stood still; nan where no
+    clip has such places."""
+    change = np.abs(np.diff(np.asarray(grey, np.float32), axis=1)).mean(axis=1)  # (N, H, W)
+    places = real_maps > STILL_FLOW if moved else real_maps <= STILL_FLOW
+    return float(change[places].mean()) if places.any() else float("nan")
