@@ -24,6 +24,7 @@ from scenegan.config import (
     MAX_CONTEXT_SCALE,
     PRECISIONS,
     SPLITS,
+    TEXTURES,
     BuildConfig,
     DemoConfig,
     EvaluateConfig,
@@ -568,6 +569,15 @@ def _training_folder(cfg: TrainConfig):
     "it moves and where its texture changes, fit on the dataset's clips ('none': no prior)",
 )
 @click.option(
+    "--texture",
+    type=click.Choice(TEXTURES),
+    default="grain",
+    show_default=True,
+    help="--scene-prior: how its texture change is drawn: grain (the innovation's noise added "
+    "to the frames), flutter (the photo's own detail displaced by it), carried (added to the "
+    "photo before the warp, so that it travels with the motion), or none",
+)
+@click.option(
     "--format",
     "file_format",
     type=click.Choice(EXPORT_FORMATS),
@@ -584,6 +594,7 @@ def export(
     n_clips: int,
     spread: str,
     scene_prior: str,
+    texture: str,
     file_format: str | None,
 ) -> None:
     """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint
@@ -610,11 +621,11 @@ def export(
                 f"{fit['n_clips']} of them"
             )
             if scene_prior != "none":
-                echo_prior(fit_prior(path, calibrate, scene_prior))
+                echo_prior(fit_prior(path, calibrate, scene_prior, texture))
     click.echo(f"wrote {path} ({written_as})")
 
 
-def fit_prior(path: Path, data: str, end: str) -> dict:
+def fit_prior(path: Path, data: str, end: str, texture: str) -> dict:
     """The scene prior of an exported motion model, from the FVD network's I3D weights."""
     from scenegan.evaluation.fvd import load_i3d
     from scenegan.model.prior_fit import fit_prior_file
@@ -623,7 +634,7 @@ def fit_prior(path: Path, data: str, end: str) -> dict:
     if end not in MIXED:
         raise UserError(f"--scene-prior {end!r}: one of {', '.join(MIXED)} or none")
     state = {k: v.contiguous() for k, v in load_i3d("cpu", gray=False).state_dict().items()}
-    return fit_prior_file(path, data, end, state)
+    return fit_prior_file(path, data, end, state, texture)
 
 
 def echo_prior(fit: dict) -> None:
@@ -633,7 +644,8 @@ def echo_prior(fit: dict) -> None:
         f"places where corr {fit['places_where_select']:.3f} on the select clips "
         f"(ridge {fit['places_strength']:.0e}, spread {fit['places_spread']:.2f}); texture "
         f"RMS {fit['texture_rms']:.2f} grey levels, AR(1) {fit['texture_rho']:.2f}, "
-        f"smoothing {fit['texture_sigma']:.2f} px; {fit['train_clips']} train clips"
+        f"smoothing {fit['texture_sigma']:.2f} px, drawn as {fit['texture']} (gain "
+        f"{fit['texture_gain']:.2f}); {fit['train_clips']} train clips"
     )
 
 

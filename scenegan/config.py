@@ -29,6 +29,7 @@ SPLITS = ("train", "val", "select")
 DEDUP_MODES = ("split", "drop")
 # how `export --calibrate` chooses the motion model's amount spread (model.calibrate)
 CALIBRATION_SPREADS = ("closest", "matched")
+TEXTURES = ("grain", "flutter", "carried", "none")  # how a scene prior draws texture change
 # What `export` writes: safetensors (the default; no pickle) or a torch file (pt).
 EXPORT_FORMATS = ("safetensors", "pt")
 # Flickr's REST endpoint (tests and the demo point --api-url at a local stand-in).

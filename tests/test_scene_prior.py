@@ -16,7 +16,7 @@ from scenegan.evaluation.i3d import InceptionI3d
 from scenegan.model.archs import build_generator, default_args
 from scenegan.model.checkpoint import export_generator, find_latest, load_generator, read_checkpoint
 from scenegan.model.data import ClipBank, nested_videos
-from scenegan.model.prior_fit import fit_prior_file
+from scenegan.model.prior_fit import MAX_SPREAD, MAX_TEXTURE_GAIN, fit_prior_file
 from scenegan.model.scene_prior import innovation, noise_seeds, smoothing_sigma
 from scenegan.model.still_inception import StillInception, collapse_i3d
 from scenegan.model.train import train
@@ -91,6 +91,58 @@ def test_the_prior_sets_the_places_and_adds_texture_from_frame_1():
     assert noise_seeds(z) != noise_seeds(-z)
 
 
+def test_flutter_changes_the_photos_detail_where_the_places_move():
+    G = prior_model()
+    with torch.no_grad():
+        G.scene_prior.texture_style.fill_(1.0)  # flutter: the noise displaces the photo
+        G.scene_prior.texture_gate.fill_(1.0)  # the texture follows the places
+    photo = textured_photo(seed=3)
+    photo[10:35, 8:30] = 128.0  # a flat patch in the moving left half: nothing to displace
+    photos = torch.from_numpy(photo).float()[None, None] / 127.5 - 1
+    z = torch.randn(1, G.noise_dim, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        clip = G(photos, z, motion=0.0)  # no streamlines or oscillation
+        again = G(photos, z, motion=0.0)
+        looped = G(photos, z, motion=0.0, loop=True) - G(
+            photos, z, motion=0.0, loop=True, texture=False
+        )
+        plain = G(photos, z, motion=0.0, texture=False)
+    assert torch.equal(clip, again)
+    assert torch.allclose(clip[:, :, 0], photos, atol=2 / 255)  # frame 0 is the photo
+    assert float(looped[:, :, -1].abs().max()) < 1e-3  # no texture left where the loop joins
+    change = (clip - plain)[0, 0, 1:].abs().mean(dim=0) * 127.5  # grey levels
+    flat, left, right = change[14:31, 12:26], change[:, 32:38], change[:, 50:]
+    assert float(left.mean()) > 0.5 and float(flat.mean()) < 0.1 * float(left.mean())
+    assert float(right.mean()) < 0.5 * float(left.mean())
+    assert float(clip.min()) >= -1 and float(clip.max()) <= 1
+
+
+def test_carried_texture_travels_with_the_motion():
+    G = prior_model()  # the left half moves exp(3) times faster than the right: at 0.3 px a
+    # frame on average, the right half moves 0.5 px in the clip, the left half 18
+    photos = torch.zeros(1, 1, *G.fmt.frame_shape)  # flat: what changes is the texture alone
+    z = torch.randn(1, G.noise_dim, generator=torch.Generator().manual_seed(4))
+    textures = {}
+    with torch.no_grad():
+        plain = G(photos, z, motion=0.3, texture=False)
+        for style in (0, 2):  # grain stands on the screen, carried moves with the photo
+            G.scene_prior.texture_style.fill_(float(style))
+            textures[style] = (G(photos, z, motion=0.3) - plain)[0, 0, 1:]
+    grain, carried = textures[0], textures[2]
+    assert torch.equal(G(photos, z, motion=0.3)[:, :, 0], photos)  # frame 0 is the photo
+
+    def corr(a, b):
+        return float(torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1])
+
+    half = grain.shape[-1] // 2
+    still, moving = (
+        corr(grain[..., half + 4 :], carried[..., half + 4 :]),
+        corr(grain[..., 4 : half - 4], carried[..., 4 : half - 4]),
+    )
+    assert still > 0.8 and moving < still - 0.2
+    assert 0.6 < float(carried.std() / grain.std()) < 1.2
+
+
 def test_innovation_is_what_no_warp_explains():
     clip = panning_clips(1)[0]  # a texture moving right: a warp explains all of it
     flicker = clip.astype(np.float32).copy()
@@ -121,10 +173,12 @@ def test_export_fits_the_prior_into_the_file(tmp_path):
         )
     )  # fmt: skip
     path = export_generator(find_latest(state_dir), tmp_path / "motion.safetensors")
-    fit = fit_prior_file(path, data, "Mixed_3b", random_i3d().state_dict())
+    fit = fit_prior_file(path, data, "Mixed_3b", random_i3d().state_dict(), "flutter")
     loaded, _ = load_generator(path)
     assert loaded.reads_scene() and read_checkpoint(path)["scene_prior"]["end_point"] == "Mixed_3b"
-    assert 0.0 <= fit["texture_gain"] <= 2.0 and fit["train_clips"] == 8
+    assert 0.0 <= fit["texture_gain"] <= MAX_TEXTURE_GAIN and fit["train_clips"] == 8
+    assert loaded.scene_prior.style == "flutter" and fit["texture"] == "flutter"
+    assert 1.0 <= fit["places_spread"] <= MAX_SPREAD
     photo = torch.from_numpy(textured_photo(*loaded.fmt.frame_shape)).float()[None, None]
     photo = photo / 127.5 - 1
     with torch.no_grad():

@@ -41,7 +41,7 @@ from scenegan.model.networks import (
     motion_controls,
     widen_photo_warp,
 )
-from scenegan.model.scene_prior import CONTEXT_SCALE, ScenePrior, noise_seeds
+from scenegan.model.scene_prior import CONTEXT_SCALE, ScenePrior, flutter_pixels, noise_seeds
 from scenegan.model.steps import PhotoWarpStep
 from scenegan.model.still_inception import StillInception
 from scenegan.pipeline.motion_fields import STILL_FLOW
@@ -152,26 +152,35 @@ class MotionGenerator(FlowGenerator):
         scale = ((wanted + 1e-3) / (own + 1e-3))[:, None]
         return torch.cat([raw[:, :4] * scale, raw[:, 4:]], dim=1)
 
-    def texture(self, features, places, motion: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """(B, 1, T, H, W) texture change in [-1, 1] units: noise of the innovation's measured
-        correlation, scaled per pixel by the predicted RMS, 0 at frame 0."""
+    def texture_rms(self, features, places, motion: torch.Tensor) -> torch.Tensor:
+        """(B, H, W) the prior's RMS texture change in grey levels at this stage's size."""
         grid = features.shape[1:3]
         places = F.interpolate(places[:, None].float(), size=grid, mode="bilinear")[:, 0]
         rms = self.scene_prior.texture_rms(features, (motion + AMOUNT_EPS).log(), places)
-        noise = self.scene_prior.texture_noise(
-            self.to_frame(rms), self.fmt.n_frames, noise_seeds(z)
-        )
-        return (noise * (2.0 / 255.0)).to(z.device)[:, None]
+        return self.to_frame(rms)
 
-    def add_texture(self, frames, features, places, motion, z, loop: bool) -> torch.Tensor:
-        """Frames (B, C, T, H, W) plus the prior's texture; with `loop` it fades out towards
-        the last frame, which joins frame 0 (where there is none)."""
-        grain = self.texture(features, places, motion, z).to(frames.dtype)
+    def texture_noise(self, rms: torch.Tensor, z: torch.Tensor, loop: bool, offset: int = 0):
+        """(B, T, H, W) the prior's noise with per-pixel RMS `rms` (B, H, W), 0 at frame 0;
+        with `loop` it fades out towards the last frame, which joins frame 0."""
+        seeds = [seed + offset for seed in noise_seeds(z)]
+        noise = self.scene_prior.texture_noise(rms.cpu(), self.fmt.n_frames, seeds)
         if loop:
             n_frames = self.fmt.n_frames
-            time = torch.arange(n_frames, device=grain.device, dtype=grain.dtype)
-            grain = grain * torch.sin(math.pi * time / (n_frames - 1)).view(1, 1, -1, 1, 1)
-        return (frames + grain).clamp(-1, 1)
+            time = torch.arange(n_frames, dtype=noise.dtype)
+            noise = noise * torch.sin(math.pi * time / (n_frames - 1)).view(1, -1, 1, 1)
+        return noise.to(z.device)
+
+    def grain(self, features, places, motion, z, loop: bool) -> torch.Tensor:
+        """(B, T, 1, H, W) the prior's texture as grain, in [-1, 1] units."""
+        rms = self.texture_rms(features, places, motion)
+        return (self.texture_noise(rms, z, loop) * (2.0 / 255.0))[:, :, None]
+
+    def flutter(self, photo, features, places, motion, z, loop: bool) -> torch.Tensor:
+        """(B, T, H, W, 2) the prior's texture as a displacement of the photo in grid units:
+        two independent noises (x, y) sized by scene_prior.flutter_pixels."""
+        pixels = flutter_pixels(self.texture_rms(features, places, motion), photo)
+        shifts = [self.texture_noise(pixels, z, loop, offset) for offset in (0, 1)]
+        return self.to_grid_units(torch.stack(shifts, dim=-1), dim=-1)
 
     # -- where and how --------------------------------------------------------------------
 
@@ -298,17 +307,24 @@ class MotionGenerator(FlowGenerator):
         jitter = self.flow_scale * fields[:, :, :2].permute(0, 1, 3, 4, 2)
         offsets = jitter - sway  # backward warping: sample where the content came from
         photo32 = photo.float()
+        style = self.scene_prior.style if features is not None and texture else None
+        if style == "flutter":
+            offsets = offsets + self.flutter(photo32, features, places, motion * speed, z, loop)
+        grain = None
+        if style in ("grain", "carried"):
+            grain = self.grain(features, places, motion * speed, z, loop).to(photo32.dtype)
+        layers = grain if style == "carried" else None
         frames = self.render(
-            photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:]
+            photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:], layers
         )
         if loop:  # the streamline part as euler's: blend backward and forward integration
             ahead = integrate(-velocity, base, n_frames + 1).flip(1)[:, :n_frames]
-            fore = self.render(photo32, ahead + offsets, fields[:, :, 2:])
+            fore = self.render(photo32, ahead + offsets, fields[:, :, 2:], layers)
             weight = torch.arange(n_frames, device=photo.device, dtype=frames.dtype) / n_frames
             frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
+        if style == "grain":
+            frames = (frames + grain).clamp(-1, 1)
         frames = frames.transpose(1, 2).to(photo.dtype)  # (B, C, T, H, W)
-        if features is not None and texture:
-            frames = self.add_texture(frames, features, places, motion * speed, z, loop)
         if not with_penalties:
             return frames
         penalties = self.penalties(fields)

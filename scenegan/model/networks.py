@@ -212,13 +212,22 @@ class FlowGenerator(FadeIn):
         return self.field_units.to(like.dtype)
 
     def render(
-        self, photo: torch.Tensor, grid: torch.Tensor, residual: torch.Tensor
+        self,
+        photo: torch.Tensor,
+        grid: torch.Tensor,
+        residual: torch.Tensor,
+        layers: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Warp the photo (B, C, H, W) by `grid` (B, T, H, W, 2) and add `residual`
-        (B, T, C, H, W) -> frames (B, T, C, H, W), frame 0 exactly the photo."""
+        (B, T, C, H, W) -> frames (B, T, C, H, W), frame 0 exactly the photo. `layers` (B, T,
+        C, H, W), if given, is added to the photo before frame t's warp: it moves with it."""
         batch, n_frames, channels, height, width = residual.shape
+        if layers is None:
+            source = self.per_frame(photo)
+        else:
+            source = (photo[:, None] + layers).reshape(-1, channels, height, width)
         warped = F.grid_sample(
-            self.per_frame(photo),
+            source,
             grid.reshape(-1, height, width, 2),
             mode="bilinear",
             padding_mode=self.padding_mode,

@@ -3,10 +3,12 @@
 1. the photo encoder: I3D's first layers (model/still_inception.py), weights given;
 2. the places: a ridge regression per pixel of the clips' relative log `motion_map` on the
    encoder's features, its strength chosen on the select split (new videos) by where corr, and
-   its spread so that the predicted maps of select photos best match theirs (L1 of the logs);
+   its spread so that the predicted maps of select photos vary as much as theirs (a ridge
+   shrinks its predictions towards the mean: unspread, every place would move alike);
 3. the texture: a ridge regression per pixel of each clip's innovation RMS (frame t minus its
    first frame warped along the clip's own DIS flow) on the same features and the clip's log
-   amount; its temporal (AR(1)) and spatial correlation measured on the same clips.
+   amount; its temporal (AR(1)) and spatial correlation measured on the same clips; drawn as
+   flutter or grain (scene_prior.py), its gain set on the select split.
 
 Every video weighs the same: up to PER_VIDEO clips of each, spread over it.
 """
@@ -28,6 +30,7 @@ from scenegan.model.motion import AMOUNT_EPS
 from scenegan.model.scene_prior import (
     SPEED_FLOOR,
     TEXTURE_FLOOR,
+    TEXTURE_STYLES,
     fit_ridge,
     innovation,
     innovation_statistics,
@@ -39,7 +42,8 @@ from scenegan.pipeline.shards import DatasetIndex, read_fields, read_index, read
 
 PER_VIDEO = 6
 STRENGTHS = (1e3, 1e4, 1e5)
-SPREADS = tuple(np.round(np.arange(0.5, 4.01, 0.25), 2))
+MAX_SPREAD = 4.0
+MAX_TEXTURE_GAIN = 4.0
 TEXTURE_GATE = 1.0  # the texture follows the predicted places (scene_prior.texture_gate)
 
 
@@ -112,7 +116,8 @@ def upsampled(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def fit_places(G, train: PriorClips, select: PriorClips, features: dict) -> dict:
-    """Places ridge: strength by where corr on select, then the spread by L1 of the logs."""
+    """Places ridge: strength by where corr on select, then the spread that gives the select
+    photos' predicted relative log places the spread (RMS) of their measured ones."""
     grid = features["train"].shape[1:3]
     shape = train.places.shape[1:]
     x = features["train"].reshape(-1, features["train"].shape[-1])
@@ -125,8 +130,8 @@ def fit_places(G, train: PriorClips, select: PriorClips, features: dict) -> dict
         score = mean_correlation(raw, select.places)
         if best is None or score > best["where"]:
             best = {"strength": strength, "where": score, "fit": (mean, std, beta), "raw": raw}
-    errors = {s: float(np.abs(s * best["raw"] - select.places).mean()) for s in SPREADS}
-    best["spread"] = float(min(errors, key=errors.get))
+    spread = np.sqrt(np.square(select.places).mean() / (np.square(best["raw"]).mean() + 1e-12))
+    best["spread"] = float(np.clip(spread, 1.0, MAX_SPREAD))
     return best
 
 
@@ -150,7 +155,8 @@ def fit_texture(train: PriorClips, features: np.ndarray) -> dict:
 def calibrate_texture(G, select: PriorClips) -> dict:
     """The texture gain that makes the animations of select photos, at their clips' own
     amount and rate, change as much per frame where the real clip moved as the real clips:
-    variances add, so gain^2 = (real^2 - without^2) / (with^2 - without^2), in [0, 2]."""
+    variances add, so gain^2 = (real^2 - without^2) / (with^2 - without^2), at most
+    MAX_TEXTURE_GAIN."""
     real = select.clips.astype(np.float32)
     real_maps = read_motion_maps(select)
     photos = torch.from_numpy(real[:, 0] / 127.5 - 1)[:, None]
@@ -169,7 +175,7 @@ def calibrate_texture(G, select: PriorClips) -> dict:
     span = change[True] ** 2 - change[False] ** 2
     gain = np.sqrt(max(target**2 - change[False] ** 2, 0.0) / span) if span > 1e-6 else 0.0
     return {
-        "texture_gain": float(np.clip(gain, 0.0, 2.0)),
+        "texture_gain": float(np.clip(gain, 0.0, MAX_TEXTURE_GAIN)),
         "texture_change_real": target,
         "texture_change_warp": change[False],
         "texture_change_ungained": change[True],
@@ -184,9 +190,12 @@ def read_motion_maps(part: PriorClips) -> np.ndarray:
     return np.stack([annotate_clip(clip).motion_map.astype(np.float32) for clip in part.clips])
 
 
-def fit_scene_prior(G, index: DatasetIndex, encoder_state: dict, reads_context: bool) -> dict:
+def fit_scene_prior(
+    G, index: DatasetIndex, encoder_state: dict, reads_context: bool, drawn: str = "grain"
+) -> dict:
     """Load the encoder, fit the places and texture on `index`'s train split (strength and
-    spread on its select split) and set G's prior; returns what was fit."""
+    spread on its select split) and set G's prior, its texture `drawn` in one of
+    TEXTURE_STYLES or none; returns what was fit."""
     G.scene_encoder.load_state_dict(encoder_state)
     prior = G.scene_prior
     prior.reads_context.fill_(1.0 if reads_context else 0.0)
@@ -214,9 +223,11 @@ def fit_scene_prior(G, index: DatasetIndex, encoder_state: dict, reads_context: 
         prior.texture_rho.fill_(texture["rho_time"])
         prior.texture_sigma.fill_(texture["sigma"])
         prior.texture_gate.fill_(TEXTURE_GATE)
-    gain = calibrate_texture(G, select)
+        prior.texture_style.fill_(TEXTURE_STYLES.index(drawn) if drawn in TEXTURE_STYLES else 0)
+    gain = calibrate_texture(G, select) if drawn != "none" else {"texture_gain": 0.0}
     prior.texture_gain.fill_(gain["texture_gain"])
     return gain | {
+        "texture": drawn,
         "places_strength": places["strength"],
         "places_where_select": places["where"],
         "places_spread": places["spread"],
@@ -229,10 +240,13 @@ def fit_scene_prior(G, index: DatasetIndex, encoder_state: dict, reads_context: 
     }
 
 
-def fit_prior_file(path: Path | str, data: Path | str, end: str, i3d_state: dict) -> dict:
+def fit_prior_file(
+    path: Path | str, data: Path | str, end: str, i3d_state: dict, texture: str = "grain"
+) -> dict:
     """Give the exported motion generator at `path` a scene prior reading I3D's `end` point
-    (`i3d_state`: a batch-norm-folded RGB I3D's state dict), fit on the dataset `data`, and
-    write it back in the format it is in. Returns what was fit."""
+    (`i3d_state`: a batch-norm-folded RGB I3D's state dict), fit on the dataset `data`, its
+    texture drawn as `texture`, and write it back in the format it is in. Returns what was
+    fit."""
     obj = read_checkpoint(path)
     arch = str(obj.get("arch"))
     if arch not in arch_names() or not get_arch(arch).takes_scene_prior:
@@ -247,7 +261,7 @@ def fit_prior_file(path: Path | str, data: Path | str, end: str, i3d_state: dict
         raise UserError(f"{path}: its weights do not fit a motion generator")
     G.eval()
     reads_context = index_has_context(index, "train") and index_has_context(index, "select")
-    fit = fit_scene_prior(G, index, collapse_i3d(i3d_state, end), reads_context)
+    fit = fit_scene_prior(G, index, collapse_i3d(i3d_state, end), reads_context, texture)
     fit["end_point"] = end
     obj["G_args"] = args
     obj["G_ema"] = {k: v.detach().clone() for k, v in G.state_dict().items()}

@@ -11,8 +11,17 @@ generator so that they travel with its weights:
   frame t by the clip's own DIS flow (foam, flicker, sparkle: change no warp explains), as
   log(RMS grey levels + 1), from the same features and the clip's log amount.
 
-The texture is rendered as noise with the innovation's measured temporal and spatial
-correlation (an AR(1) process in time, Gaussian-smoothed white noise in space), zero at frame 0.
+The texture is driven by noise with the innovation's measured temporal and spatial correlation
+(an AR(1) process in time, Gaussian-smoothed white noise in space), zero at frame 0, drawn in
+one of three styles (`texture_style`, an index into TEXTURE_STYLES):
+
+- **grain**: the noise added to the frames, in grey levels;
+- **flutter**: the noise as a small displacement of the photo's own texture, sized per pixel
+  so that the photo's local gradient turns it into the predicted RMS change (grey levels over
+  grey levels a pixel, at most FLUTTER_MAX px). Foam, ripples and leaves change where the photo
+  has detail to change, and flat sky or still water stays flat;
+- **carried**: the noise added to the photo before each frame's warp, so that it travels with
+  the motion (foam carried by the stream) instead of standing on the screen.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import hashlib
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from scenegan.pipeline.motion_fields import flow_estimator, gray_frames
@@ -29,6 +39,9 @@ from scenegan.pipeline.motion_fields import flow_estimator, gray_frames
 SPEED_FLOOR = 0.01  # px a frame, as evaluate's where corr
 TEXTURE_FLOOR = 1.0  # grey levels: the texture target is log(RMS innovation + TEXTURE_FLOOR)
 CONTEXT_SCALE = 4  # the encoder reads the photo at 4x the clip's size (the context's)
+GRADIENT_FLOOR = 4.0  # grey levels a pixel: flutter's px = RMS / (local gradient + floor)
+FLUTTER_MAX = 1.5  # px: flutter's largest RMS displacement
+TEXTURE_STYLES = ("grain", "flutter", "carried")  # texture_style 0, 1, 2
 
 
 def innovation(clip: np.ndarray) -> np.ndarray:
@@ -104,11 +117,16 @@ class ScenePrior(nn.Module):
         self.register_buffer("texture_gate", torch.tensor(0.0))
         self._register_load_state_dict_pre_hook(_ungated_texture)
         self.register_buffer("texture_rho", torch.tensor(0.0))  # AR(1) coefficient in time
+        self.register_buffer("texture_style", torch.tensor(0.0))  # index into TEXTURE_STYLES
         self.register_buffer("texture_sigma", torch.tensor(0.0))  # spatial smoothing, px
 
     @property
     def is_fitted(self) -> bool:
         return bool(self.fitted.item() > 0)
+
+    @property
+    def style(self) -> str:
+        return TEXTURE_STYLES[int(self.texture_style.item())]
 
     def standardised(self, features: torch.Tensor) -> torch.Tensor:
         return (features - self.feature_mean) / self.feature_std
@@ -153,9 +171,24 @@ class ScenePrior(nn.Module):
         return out * (rms[:, None].cpu() / level)
 
 
+def flutter_pixels(rms: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) RMS displacement in pixels that makes the photo (B, 1, H, W) in [-1, 1] change
+    by about `rms` grey levels: rms over its local gradient (grey levels a pixel, averaged over
+    3 x 3), at most FLUTTER_MAX."""
+    grey = (photo.float() + 1) * 127.5
+    padded = F.pad(grey, (1, 1, 1, 1), mode="replicate")
+    dx = (padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]) / 2
+    dy = (padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]) / 2
+    gradient = (dx.square() + dy.square()).sqrt()
+    gradient = F.avg_pool2d(gradient, 3, stride=1, padding=1, count_include_pad=False)[:, 0]
+    return (rms / (gradient + GRADIENT_FLOOR)).clamp(max=FLUTTER_MAX)
+
+
 def _ungated_texture(state_dict, prefix, *args) -> None:
-    """Priors fit before the texture followed the places: the texture where its regression says."""
+    """Priors fit before the texture followed the places: the texture where its regression says,
+    as grain."""
     state_dict.setdefault(prefix + "texture_gate", torch.tensor(0.0))
+    state_dict.setdefault(prefix + "texture_style", torch.tensor(0.0))
 
 
 def noise_seeds(z: torch.Tensor) -> list[int]:
