@@ -610,9 +610,12 @@ def export(
         if calibrate:
             from scenegan.model.calibrate import calibrate_file
 
+            if scene_prior != "none":  # first: the amount is then fit on the prior's features
+                echo_prior(fit_prior(path, calibrate, scene_prior, texture))
             fit = calibrate_file(path, calibrate, split, n_clips, spread)
             click.echo(
-                f"calibrated on {calibrate}: amount head refit on the train clips (ridge "
+                f"calibrated on {calibrate}: the amount ({fit['amount_from']}) refit on the "
+                f"train clips (ridge "
                 f"{fit['amount_strength']:.3g}), spread {fit['amount_spread']:.2f} ({spread}); "
                 f"on the {split} clips the amount per photo is off by "
                 f"{fit['amount_factor']:.2f} (as fit: {fit['unspread_factor']:.2f}, one amount "
@@ -620,8 +623,6 @@ def export(
                 f"closest: {fit['closest_factor']:.2f}); motion gain {fit['gain']:.3f} on "
                 f"{fit['n_clips']} of them"
             )
-            if scene_prior != "none":
-                echo_prior(fit_prior(path, calibrate, scene_prior, texture))
     click.echo(f"wrote {path} ({written_as})")
 
 

@@ -14,10 +14,11 @@ from scenegan.config import TrainConfig
 from scenegan.evaluation import metrics
 from scenegan.evaluation.i3d import InceptionI3d
 from scenegan.model.archs import build_generator, default_args
+from scenegan.model.calibrate import calibrate_file
 from scenegan.model.checkpoint import export_generator, find_latest, load_generator, read_checkpoint
 from scenegan.model.data import ClipBank, nested_videos
 from scenegan.model.prior_fit import MAX_SPREAD, MAX_TEXTURE_GAIN, fit_prior_file
-from scenegan.model.scene_prior import innovation, noise_seeds, smoothing_sigma
+from scenegan.model.scene_prior import innovation, noise_seeds, pooled_features, smoothing_sigma
 from scenegan.model.still_inception import StillInception, collapse_i3d
 from scenegan.model.train import train
 
@@ -184,6 +185,20 @@ def test_export_fits_the_prior_into_the_file(tmp_path):
     with torch.no_grad():
         clip = loaded(photo, torch.zeros(1, loaded.noise_dim))
     assert clip.shape == (1, 1, *loaded.fmt.shape)
+    # then the amount: regressed on the prior's pooled features, which set it from then on
+    calibration = calibrate_file(path, data, "select", 4)
+    calibrated, _ = load_generator(path)
+    prior = calibrated.scene_prior
+    assert calibration["amount_from"] == "scene prior" and prior.sets_amount
+    assert float(prior.amount_beta.abs().sum()) > 0 and not loaded.scene_prior.sets_amount
+    fps = torch.tensor([12.0])
+    with torch.no_grad():
+        features = calibrated.scene_features(photo, None)
+        encoded = calibrated.encode(photo)
+        said = calibrated.predict_amount(encoded, fps, features)
+        pooled = pooled_features(features, torch.zeros(1))
+    assert torch.allclose(said, pooled @ prior.amount_beta[:-1] + prior.amount_beta[-1])
+    assert not torch.allclose(said, calibrated.predict_amount(encoded, fps))  # not the head's
 
 
 def test_texture_change_reads_the_places_that_moved():

@@ -1,5 +1,7 @@
 """Calibrate how much a motion model moves: its amount head refit on the training clips'
-measured motion (every source video weighing the same), its spread fit on what it says of
+measured motion (every source video weighing the same; a model with a fitted scene prior gets
+the regression on the prior's pooled features instead, which tell new videos' amounts better,
+docs/experiments.md), its spread fit on what it says of
 photos it never saw (the training videos left out of each cross-validation fold, and the select
 split), then a gain on the select photos so that its animations move at the real clips'
 optical-flow speed. Spread and gain weigh every clip the same, as `evaluate` does: weighing
@@ -25,7 +27,9 @@ from scenegan.model.checkpoint import (
     write_generator,
 )
 from scenegan.model.downsample import downsample
-from scenegan.model.motion import AMOUNT_EPS
+from scenegan.model.motion import AMOUNT_EPS, REFERENCE_FPS
+from scenegan.model.prior_fit import PER_VIDEO, spread_picks
+from scenegan.model.scene_prior import pooled_features
 from scenegan.pipeline.motion_fields import annotate_clip
 from scenegan.pipeline.shards import read_fields, read_index, read_motion, read_photos
 
@@ -87,15 +91,26 @@ def speed_factor(
 
 
 def amount_features(G: torch.nn.Module, photos: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """What G's amount head sees (N, D) for uint8 photos at G's format and their frame rates."""
+    """What G's amount head sees (N, D) for uint8 photos at G's format and their frame rates:
+    its scene prior's pooled features where the prior sets the amount."""
     features = []
-    for start in range(0, len(photos), 256):
-        unit = channels_first(torch.from_numpy(to_unit(photos[start : start + 256])), G.fmt)
-        fps = torch.as_tensor(rates[start : start + 256], dtype=torch.float32)
+    scene = scene_sets_amount(G)
+    step = 32 if scene else 256
+    for start in range(0, len(photos), step):
+        unit = channels_first(torch.from_numpy(to_unit(photos[start : start + step])), G.fmt)
+        unit = unit.contiguous().float()
+        fps = torch.as_tensor(rates[start : start + step], dtype=torch.float32)
         with torch.no_grad():
-            encoded = G.encode(unit.contiguous().float())
-            features.append(G.amount_features(encoded, fps).numpy())
+            if scene:
+                log_fps = (fps / REFERENCE_FPS).log()
+                features.append(pooled_features(G.scene_features(unit, None), log_fps).numpy())
+            else:
+                features.append(G.amount_features(G.encode(unit), fps).numpy())
     return np.concatenate(features).astype(np.float64)
+
+
+def scene_sets_amount(G: torch.nn.Module) -> bool:
+    return G.reads_scene() and G.scene_prior.sets_amount
 
 
 def ridge(
@@ -224,7 +239,9 @@ def calibrate_file(
         )
     fit = refit_amount_head(G, index)
     held = read_motion(index, split)
-    log_predicted = amount_features(G, downsample(photos, G.fmt), held["fps"]) @ fit.beta
+    rows = amount_rows(G, index, split)
+    held = {key: held[key][rows] for key in ("fps", "motion")}
+    log_predicted = amount_features(G, downsample(photos[rows], G.fmt), held["fps"]) @ fit.beta
     log_predicted += fit.bias
 
     def held_factor(spread: float) -> float:
@@ -237,10 +254,11 @@ def calibrate_file(
     spread = closest if spread_rule == "closest" else fit.widest
     G.amount_center.fill_(fit.center)
     G.amount_spread.fill_(spread)
-    gain, n_picked = calibrate_gain(G, index, split, held["fps"], n_clips)
+    gain, n_picked = calibrate_gain(G, index, split, read_motion(index, split)["fps"], n_clips)
     calibration = {
         "split": split,
         "n_clips": n_picked,
+        "amount_from": "scene prior" if scene_sets_amount(G) else "amount head",
         "amount_strength": fit.strength,
         "amount_center": fit.center,
         "spread_rule": spread_rule,
@@ -270,23 +288,40 @@ class AmountFit:
     widest: float  # matched_spread: as spread as the real amounts
 
 
+def amount_rows(G: torch.nn.Module, index, split: str) -> np.ndarray:
+    """The rows of `split` the amount is fit or judged on: every clip for the amount head; for
+    a scene prior (a pretrained network, dear on a CPU), up to PER_VIDEO clips of each video,
+    spread over it, as the prior's own fit."""
+    sources = np.array(read_fields(index, split, ("source_id",))["source_id"])
+    if G.reads_scene():
+        return spread_picks(sources, PER_VIDEO)
+    return np.arange(len(sources))
+
+
 def refit_amount_head(G: torch.nn.Module, index) -> AmountFit:
     """Refit G's amount head (in place) as a ridge regression of the training clips' log
-    motion on what it sees of their first frames and of those frames flipped."""
-    train_photos = downsample(read_photos(index, "train"), G.fmt)
-    train_sources = read_fields(index, "train", ("source_id",))["source_id"]
-    train = read_motion(index, "train")
+    motion on what it sees of their first frames and of those frames flipped; with a fitted
+    scene prior, the prior's amount regression on its pooled features of the first frames
+    (amount_rows), and the prior sets the amount from then on."""
+    if G.reads_scene():
+        G.scene_prior.reads_amount.fill_(1.0)
+    rows = amount_rows(G, index, "train")
+    photos = downsample(read_photos(index, "train")[rows], G.fmt)
+    sources = list(np.array(read_fields(index, "train", ("source_id",))["source_id"])[rows])
+    train = {key: value[rows] for key, value in read_motion(index, "train").items()}
     log_motion = np.log(train["motion"].astype(np.float64) + AMOUNT_EPS)
-    features = amount_features(
-        G,
-        np.concatenate([train_photos, np.flip(train_photos, axis=2)]),
-        np.concatenate([train["fps"], train["fps"]]),
-    )
-    both = np.concatenate([log_motion, log_motion])
-    beta, bias, strength, cross_validated = fit_amount_head(features, both, train_sources * 2)
+    copies = 1 if scene_sets_amount(G) else 2  # the head sees each photo flipped too
+    if copies == 2:
+        photos = np.concatenate([photos, np.flip(photos, axis=2)])
+    features = amount_features(G, photos, np.tile(train["fps"], copies))
+    both = np.tile(log_motion, copies)
+    beta, bias, strength, cross_validated = fit_amount_head(features, both, sources * copies)
     with torch.no_grad():
-        G.amount_head.weight.copy_(torch.from_numpy(beta[None]).float())
-        G.amount_head.bias.fill_(bias)
+        if scene_sets_amount(G):
+            G.scene_prior.amount_beta.copy_(torch.from_numpy(np.append(beta, bias)).float())
+        else:
+            G.amount_head.weight.copy_(torch.from_numpy(beta[None]).float())
+            G.amount_head.bias.fill_(bias)
     return AmountFit(
         beta=beta,
         bias=bias,
@@ -294,7 +329,7 @@ def refit_amount_head(G: torch.nn.Module, index) -> AmountFit:
         cross_validated=cross_validated[: len(log_motion)],
         motion=train["motion"],
         center=float(np.median(log_motion)),
-        widest=matched_spread(cross_validated, both, video_weights(train_sources * 2)),
+        widest=matched_spread(cross_validated, both, video_weights(sources * copies)),
     )
 
 
@@ -321,5 +356,8 @@ def write_calibration(path: Path | str, G: torch.nn.Module, calibration: dict) -
         obj["G_ema"][name] = getattr(G, name).clone()
     for name in ("weight", "bias"):
         obj["G_ema"][f"amount_head.{name}"] = getattr(G.amount_head, name).detach().clone()
+    if G.reads_scene():
+        for name in ("reads_amount", "amount_beta"):
+            obj["G_ema"][f"scene_prior.{name}"] = getattr(G.scene_prior, name).clone()
     obj["calibration"] = calibration
     write_generator(obj, Path(path), "safetensors" if is_safetensors(path) else "pt")

@@ -41,7 +41,13 @@ from scenegan.model.networks import (
     motion_controls,
     widen_photo_warp,
 )
-from scenegan.model.scene_prior import CONTEXT_SCALE, ScenePrior, flutter_pixels, noise_seeds
+from scenegan.model.scene_prior import (
+    CONTEXT_SCALE,
+    ScenePrior,
+    flutter_pixels,
+    noise_seeds,
+    pooled_features,
+)
 from scenegan.model.steps import PhotoWarpStep
 from scenegan.model.still_inception import StillInception
 from scenegan.pipeline.motion_fields import STILL_FLOW
@@ -101,17 +107,25 @@ class MotionGenerator(FlowGenerator):
 
     # -- how much -------------------------------------------------------------------------
 
-    def amount_features(self, encoded, fps: torch.Tensor) -> torch.Tensor:
+    def amount_features(self, encoded, fps: torch.Tensor, scene=None) -> torch.Tensor:
         """What the amount head sees (B, 2 * c2 + 1): the photo's deepest features pooled
-        (mean and max, detached) and the log frame rate."""
+        (mean and max, detached) and the log frame rate; with `scene` features (B, h, w, D) of
+        a prior that sets the amount, those pooled instead (scene_prior.pooled_features)."""
+        log_fps = (fps.float() / REFERENCE_FPS).log()
+        if scene is not None and self.scene_prior.sets_amount:
+            return pooled_features(scene, log_fps)
         e2 = encoded[2].detach().float()
         pooled = torch.cat([e2.mean(dim=(2, 3)), e2.amax(dim=(2, 3))], dim=1)
-        log_fps = (fps.float() / REFERENCE_FPS).log()[:, None]
-        return torch.cat([pooled, log_fps], dim=1)
+        return torch.cat([pooled, log_fps[:, None]], dim=1)
 
-    def predict_amount(self, encoded, fps: torch.Tensor) -> torch.Tensor:
-        """log(motion + AMOUNT_EPS) (B,) predicted from the photo's features and the rate."""
-        return self.amount_head(self.amount_features(encoded, fps)).squeeze(1)
+    def predict_amount(self, encoded, fps: torch.Tensor, scene=None) -> torch.Tensor:
+        """log(motion + AMOUNT_EPS) (B,) predicted from the photo's features and the rate: by
+        the scene prior where it sets the amount and its `scene` features are given, else by
+        the amount head."""
+        features = self.amount_features(encoded, fps, scene)
+        if scene is not None and self.scene_prior.sets_amount:
+            return self.scene_prior.log_amount(features)
+        return self.amount_head(features).squeeze(1)
 
     def amount(self, log_amount: torch.Tensor) -> torch.Tensor:
         """The motion (B,) to animate with when none is given: the head's prediction
@@ -273,7 +287,8 @@ class MotionGenerator(FlowGenerator):
         fps = self.fps.expand(batch) if fps is None else torch.as_tensor(fps).to(photo.device)
         fps = fps.float().expand(batch)
         encoded = self.encode(photo)
-        log_amount = self.predict_amount(encoded, fps)
+        features = self.scene_features(photo, context) if self.reads_scene() else None
+        log_amount = self.predict_amount(encoded, fps, features)
         if motion is None:
             motion = self.amount(log_amount)
         motion = torch.as_tensor(motion, device=photo.device).float().expand(batch)
@@ -283,7 +298,6 @@ class MotionGenerator(FlowGenerator):
             [(motion + AMOUNT_EPS).log(), (fps / REFERENCE_FPS).log()], dim=1
         )  # (B, 2)
         raw = self.raw_fields(encoded, z, condition)
-        features = self.scene_features(photo, context) if self.reads_scene() else None
         if places is None and features is not None:
             places = self.scene_prior.places(features)
         if places is not None:

@@ -7,6 +7,9 @@ generator so that they travel with its weights:
 
 - **places**: the clip's measured `motion_map` as log(px a frame + 0.01), minus its mean (where,
   not how much), spread by a factor chosen on photos the fit never saw;
+- **amount** (once `export --calibrate` refits it, model/calibrate.py): the clip's log motion
+  from the features pooled over the photo (mean and spread of each channel) and the log frame
+  rate, in place of the amount head on the generator's own encoder;
 - **texture**: the innovation's amplitude, per pixel: the real frame t minus the photo warped to
   frame t by the clip's own DIS flow (foam, flicker, sparkle: change no warp explains), as
   log(RMS grey levels + 1), from the same features and the clip's log amount.
@@ -118,6 +121,8 @@ class ScenePrior(nn.Module):
         self._register_load_state_dict_pre_hook(_ungated_texture)
         self.register_buffer("texture_rho", torch.tensor(0.0))  # AR(1) coefficient in time
         self.register_buffer("texture_style", torch.tensor(0.0))  # index into TEXTURE_STYLES
+        self.register_buffer("reads_amount", torch.tensor(0.0))  # 1: amount_beta sets the amount
+        self.register_buffer("amount_beta", torch.zeros(2 * d + 2))  # pooled, log fps, 1
         self.register_buffer("texture_sigma", torch.tensor(0.0))  # spatial smoothing, px
 
     @property
@@ -127,6 +132,14 @@ class ScenePrior(nn.Module):
     @property
     def style(self) -> str:
         return TEXTURE_STYLES[int(self.texture_style.item())]
+
+    @property
+    def sets_amount(self) -> bool:
+        return bool(self.reads_amount.item() > 0)
+
+    def log_amount(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(B,) log(motion + 0.01) from pooled_features (B, 2 D + 1)."""
+        return pooled.float() @ self.amount_beta[:-1] + self.amount_beta[-1]
 
     def standardised(self, features: torch.Tensor) -> torch.Tensor:
         return (features - self.feature_mean) / self.feature_std
@@ -171,6 +184,13 @@ class ScenePrior(nn.Module):
         return out * (rms[:, None].cpu() / level)
 
 
+def pooled_features(features: torch.Tensor, log_fps: torch.Tensor) -> torch.Tensor:
+    """(B, 2 D + 1): per-pixel features (B, h, w, D) pooled over the photo (each channel's mean
+    and standard deviation) and the log frame rate (B,)."""
+    flat = features.float().flatten(1, 2)
+    return torch.cat([flat.mean(dim=1), flat.std(dim=1), log_fps.float()[:, None]], dim=1)
+
+
 def flutter_pixels(rms: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     """(B, H, W) RMS displacement in pixels that makes the photo (B, 1, H, W) in [-1, 1] change
     by about `rms` grey levels: rms over its local gradient (grey levels a pixel, averaged over
@@ -186,9 +206,13 @@ def flutter_pixels(rms: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
 
 def _ungated_texture(state_dict, prefix, *args) -> None:
     """Priors fit before the texture followed the places: the texture where its regression says,
-    as grain."""
+    as grain; before the prior could set the amount: the amount head's."""
     state_dict.setdefault(prefix + "texture_gate", torch.tensor(0.0))
     state_dict.setdefault(prefix + "texture_style", torch.tensor(0.0))
+    if prefix + "feature_mean" in state_dict:  # before the prior could set the amount
+        n_features = state_dict[prefix + "feature_mean"].shape[0]
+        state_dict.setdefault(prefix + "reads_amount", torch.tensor(0.0))
+        state_dict.setdefault(prefix + "amount_beta", torch.zeros(2 * n_features + 2))
 
 
 def noise_seeds(z: torch.Tensor) -> list[int]:
