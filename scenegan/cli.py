@@ -578,6 +578,22 @@ def _training_folder(cfg: TrainConfig):
     "photo before the warp, so that it travels with the motion), or none",
 )
 @click.option(
+    "--texture-gate",
+    type=click.FloatRange(0, 8),
+    default=1.0,
+    show_default=True,
+    help="--scene-prior: how closely the texture follows the places that move (its amplitude "
+    "times their relative speed to this power; 0: where the texture regression alone says)",
+)
+@click.option(
+    "--texture-scale",
+    type=click.FloatRange(0, 4),
+    default=1.0,
+    show_default=True,
+    help="--scene-prior: times the texture gain that makes animations of the select photos "
+    "change as much where their clips moved as the clips do",
+)
+@click.option(
     "--format",
     "file_format",
     type=click.Choice(EXPORT_FORMATS),
@@ -595,6 +611,8 @@ def export(
     spread: str,
     scene_prior: str,
     texture: str,
+    texture_gate: float,
+    texture_scale: float,
     file_format: str | None,
 ) -> None:
     """Write the shippable generator (EMA weights + config, no D or optimizer) of a checkpoint
@@ -609,9 +627,11 @@ def export(
         path = export_generator(checkpoint, out, written_as)
         if calibrate:
             from scenegan.model.calibrate import calibrate_file
+            from scenegan.model.prior_fit import TextureChoice
 
             if scene_prior != "none":  # first: the amount is then fit on the prior's features
-                echo_prior(fit_prior(path, calibrate, scene_prior, texture))
+                choice = TextureChoice(texture, texture_gate, texture_scale)
+                echo_prior(fit_prior(path, calibrate, scene_prior, choice))
             fit = calibrate_file(path, calibrate, split, n_clips, spread)
             click.echo(
                 f"calibrated on {calibrate}: the amount ({fit['amount_from']}) refit on the "
@@ -626,8 +646,9 @@ def export(
     click.echo(f"wrote {path} ({written_as})")
 
 
-def fit_prior(path: Path, data: str, end: str, texture: str) -> dict:
-    """The scene prior of an exported motion model, from the FVD network's I3D weights."""
+def fit_prior(path: Path, data: str, end: str, texture) -> dict:
+    """The scene prior of an exported motion model, from the FVD network's I3D weights, its
+    texture drawn as `texture` (prior_fit.TextureChoice) says."""
     from scenegan.evaluation.fvd import load_i3d
     from scenegan.model.prior_fit import fit_prior_file
     from scenegan.model.still_inception import MIXED
@@ -645,8 +666,9 @@ def echo_prior(fit: dict) -> None:
         f"places where corr {fit['places_where_select']:.3f} on the select clips "
         f"(ridge {fit['places_strength']:.0e}, spread {fit['places_spread']:.2f}); texture "
         f"RMS {fit['texture_rms']:.2f} grey levels, AR(1) {fit['texture_rho']:.2f}, "
-        f"smoothing {fit['texture_sigma']:.2f} px, drawn as {fit['texture']} (gain "
-        f"{fit['texture_gain']:.2f}); {fit['train_clips']} train clips"
+        f"smoothing {fit['texture_sigma']:.2f} px, drawn as {fit['texture']} (gate "
+        f"{fit['texture_gate']:g}, gain {fit['texture_gain']:.2f}); {fit['train_clips']} train "
+        "clips"
     )
 
 

@@ -17,7 +17,7 @@ from scenegan.model.archs import build_generator, default_args
 from scenegan.model.calibrate import calibrate_file
 from scenegan.model.checkpoint import export_generator, find_latest, load_generator, read_checkpoint
 from scenegan.model.data import ClipBank, nested_videos
-from scenegan.model.prior_fit import MAX_SPREAD, MAX_TEXTURE_GAIN, fit_prior_file
+from scenegan.model.prior_fit import MAX_SPREAD, MAX_TEXTURE_GAIN, TextureChoice, fit_prior_file
 from scenegan.model.scene_prior import innovation, noise_seeds, pooled_features, smoothing_sigma
 from scenegan.model.still_inception import StillInception, collapse_i3d
 from scenegan.model.train import train
@@ -174,11 +174,14 @@ def test_export_fits_the_prior_into_the_file(tmp_path):
         )
     )  # fmt: skip
     path = export_generator(find_latest(state_dir), tmp_path / "motion.safetensors")
-    fit = fit_prior_file(path, data, "Mixed_3b", random_i3d().state_dict(), "flutter")
+    choice = TextureChoice("flutter", gate=2.0, scale=0.5)
+    fit = fit_prior_file(path, data, "Mixed_3b", random_i3d().state_dict(), choice)
     loaded, _ = load_generator(path)
     assert loaded.reads_scene() and read_checkpoint(path)["scene_prior"]["end_point"] == "Mixed_3b"
     assert 0.0 <= fit["texture_gain"] <= MAX_TEXTURE_GAIN and fit["train_clips"] == 8
     assert loaded.scene_prior.style == "flutter" and fit["texture"] == "flutter"
+    assert float(loaded.scene_prior.texture_gate) == 2.0
+    assert fit["texture_gain"] == pytest.approx(0.5 * fit["texture_gain_matched"])
     assert 1.0 <= fit["places_spread"] <= MAX_SPREAD
     photo = torch.from_numpy(textured_photo(*loaded.fmt.frame_shape)).float()[None, None]
     photo = photo / 127.5 - 1

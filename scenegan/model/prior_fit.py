@@ -44,7 +44,18 @@ PER_VIDEO = 6
 STRENGTHS = (1e3, 1e4, 1e5)
 MAX_SPREAD = 4.0
 MAX_TEXTURE_GAIN = 4.0
-TEXTURE_GATE = 1.0  # the texture follows the predicted places (scene_prior.texture_gate)
+
+
+@dataclass(frozen=True)
+class TextureChoice:
+    """How the prior's texture is drawn: `style` (one of TEXTURE_STYLES, or "none"), how
+    closely it follows the predicted places (`gate`: the exponent of scene_prior.texture_gate;
+    0: where the texture regression alone says), and `scale`, times the gain that makes
+    animations of select photos change as much where their clips moved as the clips."""
+
+    style: str = "grain"
+    gate: float = 1.0
+    scale: float = 1.0
 
 
 @dataclass
@@ -191,11 +202,15 @@ def read_motion_maps(part: PriorClips) -> np.ndarray:
 
 
 def fit_scene_prior(
-    G, index: DatasetIndex, encoder_state: dict, reads_context: bool, drawn: str = "grain"
+    G,
+    index: DatasetIndex,
+    encoder_state: dict,
+    reads_context: bool,
+    drawn: TextureChoice = TextureChoice(),
 ) -> dict:
     """Load the encoder, fit the places and texture on `index`'s train split (strength and
-    spread on its select split) and set G's prior, its texture `drawn` in one of
-    TEXTURE_STYLES or none; returns what was fit."""
+    spread on its select split) and set G's prior, its texture `drawn` as chosen; returns what
+    was fit."""
     G.scene_encoder.load_state_dict(encoder_state)
     prior = G.scene_prior
     prior.reads_context.fill_(1.0 if reads_context else 0.0)
@@ -222,12 +237,17 @@ def fit_scene_prior(
         prior.texture_beta.copy_(torch.from_numpy(np.append(coefficients, intercept)).float())
         prior.texture_rho.fill_(texture["rho_time"])
         prior.texture_sigma.fill_(texture["sigma"])
-        prior.texture_gate.fill_(TEXTURE_GATE)
-        prior.texture_style.fill_(TEXTURE_STYLES.index(drawn) if drawn in TEXTURE_STYLES else 0)
-    gain = calibrate_texture(G, select) if drawn != "none" else {"texture_gain": 0.0}
-    prior.texture_gain.fill_(gain["texture_gain"])
+        prior.texture_gate.fill_(drawn.gate)
+        style = drawn.style if drawn.style in TEXTURE_STYLES else "grain"
+        prior.texture_style.fill_(TEXTURE_STYLES.index(style))
+    gain = calibrate_texture(G, select) if drawn.style != "none" else {"texture_gain": 0.0}
+    gain["texture_gain_matched"] = gain["texture_gain"]
+    prior.texture_gain.fill_(gain["texture_gain"] * drawn.scale)
     return gain | {
-        "texture": drawn,
+        "texture": drawn.style,
+        "texture_gate": drawn.gate,
+        "texture_scale": drawn.scale,
+        "texture_gain": float(prior.texture_gain),
         "places_strength": places["strength"],
         "places_where_select": places["where"],
         "places_spread": places["spread"],
@@ -241,11 +261,15 @@ def fit_scene_prior(
 
 
 def fit_prior_file(
-    path: Path | str, data: Path | str, end: str, i3d_state: dict, texture: str = "grain"
+    path: Path | str,
+    data: Path | str,
+    end: str,
+    i3d_state: dict,
+    texture: TextureChoice = TextureChoice(),
 ) -> dict:
     """Give the exported motion generator at `path` a scene prior reading I3D's `end` point
     (`i3d_state`: a batch-norm-folded RGB I3D's state dict), fit on the dataset `data`, its
-    texture drawn as `texture`, and write it back in the format it is in. Returns what was
+    texture drawn as `texture` says, and write it back in the format it is in. Returns what was
     fit."""
     obj = read_checkpoint(path)
     arch = str(obj.get("arch"))
