@@ -189,6 +189,17 @@ class MotionGenerator(FlowGenerator):
         rms = self.texture_rms(features, places, motion)
         return (self.texture_noise(rms, z, loop) * (2.0 / 255.0))[:, :, None]
 
+    def texture_parts(self, photo, features, places, motion, z, loop: bool, style) -> dict:
+        """The prior's texture drawn in `style` (None: none): {"shift": (B, T, H, W, 2) added
+        to the warp's offsets} for flutter, {"layers": (B, T, 1, H, W) added to the photo
+        before each frame's warp} for carried, {"grain": the same added to the frames}."""
+        if style == "flutter":
+            return {"shift": self.flutter(photo, features, places, motion, z, loop)}
+        if style in ("grain", "carried"):
+            grain = self.grain(features, places, motion, z, loop).to(photo.dtype)
+            return {"layers" if style == "carried" else "grain": grain}
+        return {}
+
     def flutter(self, photo, features, places, motion, z, loop: bool) -> torch.Tensor:
         """(B, T, H, W, 2) the prior's texture as a displacement of the photo in grid units:
         two independent noises (x, y) sized by scene_prior.flutter_pixels."""
@@ -322,12 +333,9 @@ class MotionGenerator(FlowGenerator):
         offsets = jitter - sway  # backward warping: sample where the content came from
         photo32 = photo.float()
         style = self.scene_prior.style if features is not None and texture else None
-        if style == "flutter":
-            offsets = offsets + self.flutter(photo32, features, places, motion * speed, z, loop)
-        grain = None
-        if style in ("grain", "carried"):
-            grain = self.grain(features, places, motion * speed, z, loop).to(photo32.dtype)
-        layers = grain if style == "carried" else None
+        drawn = self.texture_parts(photo32, features, places, motion * speed, z, loop, style)
+        offsets = offsets + drawn.get("shift", 0.0)
+        layers = drawn.get("layers")
         frames = self.render(
             photo32, integrate(velocity, base, n_frames) + offsets, fields[:, :, 2:], layers
         )
@@ -336,11 +344,17 @@ class MotionGenerator(FlowGenerator):
             fore = self.render(photo32, ahead + offsets, fields[:, :, 2:], layers)
             weight = torch.arange(n_frames, device=photo.device, dtype=frames.dtype) / n_frames
             frames = torch.lerp(frames, fore, weight.view(1, n_frames, 1, 1, 1))
-        if style == "grain":
-            frames = (frames + grain).clamp(-1, 1)
+        if "grain" in drawn:
+            frames = (frames + drawn["grain"]).clamp(-1, 1)
         frames = frames.transpose(1, 2).to(photo.dtype)  # (B, C, T, H, W)
         if not with_penalties:
             return frames
+        return frames, self.motion_penalties(fields, log_amount, paths)
+
+    def motion_penalties(self, fields, log_amount: torch.Tensor, paths: dict) -> dict:
+        """The regularisers of the jitter and residual `fields`, and what the training step
+        compares with the measured flow: the amount head's `log_amount` and the analytic
+        `motion_map` and `mean_flow` of `paths` (trajectories)."""
         penalties = self.penalties(fields)
         penalties.update(
             log_amount=log_amount,
@@ -348,7 +362,7 @@ class MotionGenerator(FlowGenerator):
             mean_flow=paths["mean_flow"],
             stage_scale=self.stage_scale(),
         )
-        return frames, penalties
+        return penalties
 
 
 def _identity_calibration(state_dict, prefix, *args) -> None:
