@@ -571,7 +571,7 @@ def _training_folder(cfg: TrainConfig):
 @click.option(
     "--texture",
     type=click.Choice(TEXTURES),
-    default="grain",
+    default="carried",
     show_default=True,
     help="--scene-prior: how its texture change is drawn: grain (the innovation's noise added "
     "to the frames), flutter (the photo's own detail displaced by it), carried (added to the "
@@ -588,10 +588,11 @@ def _training_folder(cfg: TrainConfig):
 @click.option(
     "--texture-scale",
     type=click.FloatRange(0, 4),
-    default=1.0,
+    default=0.5,
     show_default=True,
     help="--scene-prior: times the texture gain that makes animations of the select photos "
-    "change as much where their clips moved as the clips do",
+    "change as much where their clips moved as the clips do (0.5: the most texture that did "
+    "not cost FVD on the select videos, docs/experiments.md)",
 )
 @click.option(
     "--format",

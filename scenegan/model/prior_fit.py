@@ -53,9 +53,9 @@ class TextureChoice:
     0: where the texture regression alone says), and `scale`, times the gain that makes
     animations of select photos change as much where their clips moved as the clips."""
 
-    style: str = "grain"
+    style: str = "carried"
     gate: float = 1.0
-    scale: float = 1.0
+    scale: float = 0.5
 
 
 @dataclass
