@@ -67,14 +67,20 @@ def test_the_safetensors_samples_the_frames_of_the_torch_file_it_replaces(tmp_pa
 def test_the_header_holds_the_constructor_arguments_and_clip_format_as_json():
     metadata = header(ckpt.SHIPPED_CHECKPOINT)["__metadata__"]
     assert metadata["format"] == "pt" and metadata["kind"] == ckpt.GENERATOR_KIND
-    assert metadata["arch"] == "flow" and metadata["stage"] == "large"
+    assert metadata["arch"] == "motion" and metadata["stage"] == "large"
+    clip_format = {"n_frames": 32, "height": 45, "width": 80}
     assert json.loads(metadata["G_args"]) == {
         "stage": "large",
         "channels": [16, 32, 64],
         "noise_dim": 32,
+        "noise_maps": True,
+        "clip_format": clip_format,
+        "fps": 12.0,
+        "scene_prior": "Mixed_4c",
     }
-    assert json.loads(metadata["clip_format"]) == {"n_frames": 32, "height": 45, "width": 80}
-    assert json.loads(metadata["config"])["arch"] == "flow"
+    assert json.loads(metadata["clip_format"]) == clip_format
+    assert json.loads(metadata["config"])["arch"] == "motion"
+    assert json.loads(metadata["scene_prior"])["texture"] == "carried"
 
 
 def test_a_safetensors_generator_loads_without_pickle(monkeypatch):
@@ -85,7 +91,7 @@ def test_a_safetensors_generator_loads_without_pickle(monkeypatch):
         monkeypatch.setattr(pickle, name, refuse)
     monkeypatch.setattr(torch, "load", refuse)
     G, info = ckpt.load_generator(ckpt.SHIPPED_CHECKPOINT)
-    assert info["arch"] == "flow" and G.noise_dim == 32 and not G.training
+    assert info["arch"] == "motion" and G.noise_dim == 32 and not G.training
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ a dataset of another format ends in one clear line.
 
 The golden files in tests/data/golden/ were written by the code before colour and size existed:
 two colour videos, the index.json, stats.json and shard contents their default build made, and
-the shipped model's animations of one of its clips.
+the shipped model's animations of one of its clips (written again when a new model ships: the
+motion model with its scene prior, on 2026-12-07).
 """
 
 from __future__ import annotations

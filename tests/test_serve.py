@@ -60,6 +60,18 @@ def motion_app():
         yield app, url
 
 
+@pytest.fixture(scope="module")
+def flow_url():
+    """A flow model (as initialised from seed 0, untrained), which takes neither motion nor
+    fps."""
+    from scenegan.model.archs import build_generator, default_args
+
+    torch.manual_seed(0)
+    G = build_generator("flow", default_args("flow", "large")[0]).eval()
+    with served(create_app(ServeConfig(), generator=(G, {"arch": "flow"}))) as url:
+        yield url
+
+
 def post(client, query="", name=PHOTO.name, data=None, field="image", **kwargs):
     files = {field: (name, PHOTO.read_bytes() if data is None else data)}
     return client.post(f"/animate{query}", files=files, **kwargs)
@@ -196,9 +208,6 @@ BAD_REQUESTS = {
     "motion-word": ("?motion=fast", {}, 400, "motion='fast'"),
     "fps-over-240": ("?fps=241", {}, 400, "fps='241': not a number in 1..240"),
     "fps-nan": ("?fps=nan", {}, 400, "fps='nan'"),
-    # the shipped model takes neither: as `sample --motion`, one line naming those that do
-    "motion-on-the-flow-model": ("?motion=1", {}, 400, "needs a model whose architecture"),
-    "fps-on-the-flow-model": ("?fps=24", {}, 400, "needs a model whose architecture"),
     "format-webm": ("?format=webm", {}, 400, "format"),
     "scale-zero": ("?scale=0", {}, 400, "scale"),
     "unknown-option": ("?sed=3", {}, 400, "unknown option 'sed'"),
@@ -221,6 +230,16 @@ BAD_REQUESTS = {
     "100000x100000-png": ("", {"data": png_claiming(10**5, 10**5), "name": "a.png"}, 413, "pixels"),
     "5000x5000-png-just-over": ("", {"data": png_claiming(5000, 5000), "name": "a.png"}, 413, "24"),
 }
+
+
+@pytest.mark.parametrize("query", ["?motion=1", "?fps=24"])
+def test_motion_and_fps_on_a_flow_model_are_one_line(flow_url, query):
+    """A flow model takes neither: as `sample --motion`, one line naming those that do."""
+    with httpx.Client(base_url=flow_url, timeout=60) as flow:
+        assert "motion" not in flow.get("/info").json()["controls"]
+        response = post(flow, query)
+    assert response.status_code == 400 and response.text.count("\n") == 1, response.text
+    assert "needs a model whose architecture" in response.text
 
 
 @pytest.mark.parametrize("case", BAD_REQUESTS)
@@ -425,8 +444,8 @@ def test_page_uploads_a_photo_and_shows_its_gifs(base_url):
         driver.get(base_url)
         wait = WebDriverWait(driver, 60)
         wait.until(lambda d: count_loaded(d, "#examples img") == len(list(EXAMPLES.glob("*.jpg"))))
-        # the shipped flow model takes neither: the fields are off, and not sent
-        assert not any(driver.find_element(By.ID, id).is_enabled() for id in ("motion", "fps"))
+        # the shipped motion model takes both: the fields are on
+        assert all(driver.find_element(By.ID, id).is_enabled() for id in ("motion", "fps"))
         driver.find_element(By.ID, "file").send_keys(str(EXAMPLES / "lake-pier.jpg"))
         driver.execute_script("document.getElementById('n').value = 2")
         driver.find_element(By.ID, "animate").click()
@@ -471,6 +490,16 @@ def test_page_says_what_is_wrong_then_plays_an_example_as_mp4(base_url, tmp_path
         assert duration == pytest.approx(32 / 12, abs=0.2)
         link = driver.find_element(By.CSS_SELECTOR, "figcaption a")
         assert link.get_attribute("download") == "sky-kite.mp4"
+
+
+def test_page_turns_motion_and_fps_off_for_a_flow_model(flow_url):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with chromium() as driver:
+        driver.get(flow_url)
+        WebDriverWait(driver, 60).until(lambda d: count_loaded(d, "#examples img") > 0)
+        assert not any(driver.find_element(By.ID, id).is_enabled() for id in ("motion", "fps"))
 
 
 def test_page_sends_motion_and_fps_and_shows_a_value_out_of_range(motion_app):
