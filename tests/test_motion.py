@@ -266,16 +266,32 @@ def test_cli_trains_both_stages_exports_calibrated_and_samples(panning, tmp_path
 
 
 def test_motion_controls_need_a_motion_model(tmp_path):
-    """The shipped flow model takes neither --motion nor --fps: one error line, exit 1."""
+    """A flow model takes neither --motion nor --fps: one error line, exit 1."""
     import subprocess
     import sys
 
+    from scenegan.model.archs import build_generator, default_args
+    from scenegan.model.checkpoint import GENERATOR_KIND, write_generator
+
+    args = default_args("flow", "large")[0]
+    flow = tmp_path / "flow.safetensors"
+    G = build_generator("flow", args)
+    write_generator(
+        {
+            "kind": GENERATOR_KIND, "version": 1, "arch": "flow", "stage": "large", "step": 0,
+            "alpha": 1.0, "G_args": args, "G_ema": G.state_dict(),
+            "clip_format": CLIP.to_dict(), "config": {"arch": "flow"},
+        },
+        flow,
+        "safetensors",
+    )  # fmt: skip
     for option in (["--motion", "1.0"], ["--fps", "24"]):
         result = subprocess.run(
-            [sys.executable, "-m", "scenegan.cli", "sample", "--out", str(tmp_path), *option],
+            [sys.executable, "-m", "scenegan.cli", "sample", "--checkpoint", str(flow),
+             "--out", str(tmp_path), *option],
             capture_output=True,
             text=True,
-        )
+        )  # fmt: skip
         assert result.returncode == 1
         [line] = result.stderr.strip().splitlines()
         assert line.startswith(
