@@ -238,9 +238,9 @@ def calibrate_file(
             f"{data} has no {split} clips to calibrate on; build with --select-fraction"
         )
     fit = refit_amount_head(G, index)
-    held = read_motion(index, split)
-    rows = amount_rows(G, index, split)
-    held = {key: held[key][rows] for key in ("fps", "motion")}
+    motion = read_motion(index, split)
+    rows = amount_rows(G, read_fields(index, split, ("source_id",))["source_id"])
+    held = {key: motion[key][rows] for key in ("fps", "motion")}
     log_predicted = amount_features(G, downsample(photos[rows], G.fmt), held["fps"]) @ fit.beta
     log_predicted += fit.bias
 
@@ -254,7 +254,7 @@ def calibrate_file(
     spread = closest if spread_rule == "closest" else fit.widest
     G.amount_center.fill_(fit.center)
     G.amount_spread.fill_(spread)
-    gain, n_picked = calibrate_gain(G, index, split, read_motion(index, split)["fps"], n_clips)
+    gain, n_picked = calibrate_gain(G, index, split, motion["fps"], n_clips)
     calibration = {
         "split": split,
         "n_clips": n_picked,
@@ -288,13 +288,12 @@ class AmountFit:
     widest: float  # matched_spread: as spread as the real amounts
 
 
-def amount_rows(G: torch.nn.Module, index, split: str) -> np.ndarray:
-    """The rows of `split` the amount is fit or judged on: every clip for the amount head; for
-    a scene prior (a pretrained network, dear on a CPU), up to PER_VIDEO clips of each video,
-    spread over it, as the prior's own fit."""
-    sources = np.array(read_fields(index, split, ("source_id",))["source_id"])
+def amount_rows(G: torch.nn.Module, sources) -> np.ndarray:
+    """The rows of a split (its clips' `sources`) the amount is fit or judged on: every clip for
+    the amount head; for a scene prior (a pretrained network, dear on a CPU), up to PER_VIDEO
+    clips of each video, spread over it, as the prior's own fit."""
     if G.reads_scene():
-        return spread_picks(sources, PER_VIDEO)
+        return spread_picks(np.asarray(sources), PER_VIDEO)
     return np.arange(len(sources))
 
 
@@ -305,9 +304,10 @@ def refit_amount_head(G: torch.nn.Module, index) -> AmountFit:
     (amount_rows), and the prior sets the amount from then on."""
     if G.reads_scene():
         G.scene_prior.reads_amount.fill_(1.0)
-    rows = amount_rows(G, index, "train")
+    all_sources = np.array(read_fields(index, "train", ("source_id",))["source_id"])
+    rows = amount_rows(G, all_sources)
     photos = downsample(read_photos(index, "train")[rows], G.fmt)
-    sources = list(np.array(read_fields(index, "train", ("source_id",))["source_id"])[rows])
+    sources = list(all_sources[rows])
     train = {key: value[rows] for key, value in read_motion(index, "train").items()}
     log_motion = np.log(train["motion"].astype(np.float64) + AMOUNT_EPS)
     copies = 1 if scene_sets_amount(G) else 2  # the head sees each photo flipped too

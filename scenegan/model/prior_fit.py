@@ -7,8 +7,8 @@
    shrinks its predictions towards the mean: unspread, every place would move alike);
 3. the texture: a ridge regression per pixel of each clip's innovation RMS (frame t minus its
    first frame warped along the clip's own DIS flow) on the same features and the clip's log
-   amount; its temporal (AR(1)) and spatial correlation measured on the same clips; drawn as
-   flutter or grain (scene_prior.py), its gain set on the select split.
+   amount; its temporal (AR(1)) and spatial correlation measured on the same clips; drawn in
+   one of scene_prior.TEXTURE_STYLES (TextureChoice), its gain set on the select split.
 
 Every video weighs the same: up to PER_VIDEO clips of each, spread over it.
 """

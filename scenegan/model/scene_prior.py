@@ -118,7 +118,7 @@ class ScenePrior(nn.Module):
         # the texture's RMS times (relative speed of the place) ** texture_gate: 1 puts it where
         # the places say the scene moves, 0 where the texture regression alone says
         self.register_buffer("texture_gate", torch.tensor(0.0))
-        self._register_load_state_dict_pre_hook(_ungated_texture)
+        self._register_load_state_dict_pre_hook(_older_priors)
         self.register_buffer("texture_rho", torch.tensor(0.0))  # AR(1) coefficient in time
         self.register_buffer("texture_style", torch.tensor(0.0))  # index into TEXTURE_STYLES
         self.register_buffer("reads_amount", torch.tensor(0.0))  # 1: amount_beta sets the amount
@@ -204,7 +204,7 @@ def flutter_pixels(rms: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
     return (rms / (gradient + GRADIENT_FLOOR)).clamp(max=FLUTTER_MAX)
 
 
-def _ungated_texture(state_dict, prefix, *args) -> None:
+def _older_priors(state_dict, prefix, *args) -> None:
     """Priors fit before the texture followed the places: the texture where its regression says,
     as grain; before the prior could set the amount: the amount head's."""
     state_dict.setdefault(prefix + "texture_gate", torch.tensor(0.0))
