@@ -19,6 +19,9 @@ from scenegan.config import (
     CALIBRATION_SPREADS,
     COMPILE_MODES,
     DEDUP_MODES,
+    DEFAULT_TEXTURE,
+    DEFAULT_TEXTURE_GATE,
+    DEFAULT_TEXTURE_SCALE,
     EXPORT_FORMATS,
     LOSSES,
     MAX_CONTEXT_SCALE,
@@ -571,7 +574,7 @@ def _training_folder(cfg: TrainConfig):
 @click.option(
     "--texture",
     type=click.Choice(TEXTURES),
-    default="carried",
+    default=DEFAULT_TEXTURE,
     show_default=True,
     help="--scene-prior: how its texture change is drawn: grain (the innovation's noise added "
     "to the frames), flutter (the photo's own detail displaced by it), carried (added to the "
@@ -580,7 +583,7 @@ def _training_folder(cfg: TrainConfig):
 @click.option(
     "--texture-gate",
     type=click.FloatRange(0, 8),
-    default=1.0,
+    default=DEFAULT_TEXTURE_GATE,
     show_default=True,
     help="--scene-prior: how closely the texture follows the places that move (its amplitude "
     "times their relative speed to this power; 0: where the texture regression alone says)",
@@ -588,7 +591,7 @@ def _training_folder(cfg: TrainConfig):
 @click.option(
     "--texture-scale",
     type=click.FloatRange(0, 4),
-    default=0.5,
+    default=DEFAULT_TEXTURE_SCALE,
     show_default=True,
     help="--scene-prior: times the texture gain that makes animations of the select photos "
     "change as much where their clips moved as the clips do (0.5: the most texture that did "

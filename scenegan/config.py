@@ -30,6 +30,8 @@ DEDUP_MODES = ("split", "drop")
 # how `export --calibrate` chooses the motion model's amount spread (model.calibrate)
 CALIBRATION_SPREADS = ("closest", "matched")
 TEXTURES = ("grain", "flutter", "carried", "none")  # how a scene prior draws texture change
+# export's defaults for it (model/prior_fit.TextureChoice), chosen on the select videos
+DEFAULT_TEXTURE, DEFAULT_TEXTURE_GATE, DEFAULT_TEXTURE_SCALE = "carried", 1.0, 0.5
 # What `export` writes: safetensors (the default; no pickle) or a torch file (pt).
 EXPORT_FORMATS = ("safetensors", "pt")
 # Flickr's REST endpoint (tests and the demo point --api-url at a local stand-in).

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from scenegan.archs import arch_names, get_arch
+from scenegan.config import DEFAULT_TEXTURE, DEFAULT_TEXTURE_GATE, DEFAULT_TEXTURE_SCALE
 from scenegan.errors import UserError
 from scenegan.model.archs import build_generator
 from scenegan.model.checkpoint import is_safetensors, read_checkpoint, write_generator
@@ -53,9 +54,9 @@ class TextureChoice:
     0: where the texture regression alone says), and `scale`, times the gain that makes
     animations of select photos change as much where their clips moved as the clips."""
 
-    style: str = "carried"
-    gate: float = 1.0
-    scale: float = 0.5
+    style: str = DEFAULT_TEXTURE
+    gate: float = DEFAULT_TEXTURE_GATE
+    scale: float = DEFAULT_TEXTURE_SCALE
 
 
 @dataclass
