@@ -251,6 +251,12 @@ def _filter_options(command):
         option(FilterConfig, "zoom_min_fit", _SHARE, "... and a zoom explains this share of it."),
         option(
             FilterConfig,
+            "camera_max_share",
+            _SHARE,
+            "Moving camera: video goes above this share of moving clips panned, shaken or zoomed.",
+        ),
+        option(
+            FilterConfig,
             "people_min_face",
             _DETECTOR_WEIGHT,
             "People: face weight (both cascades),",

@@ -209,3 +209,41 @@ def _sources_by_split(root: Path, index: dict) -> dict[str, set[str]]:
             ids = {s.decode() for s in file["source_id"][()]}
         found.setdefault(shard["split"], set()).update(ids)
     return found
+
+
+def handheld(n_panning: int, n_still: int, step: int = 6, seed: int = 0) -> np.ndarray:
+    """(T, H, W) uint8 swelling water seen by a camera that pans `step` pixels a frame for
+    `n_panning` frames, then holds still for `n_still` (its steady pause)."""
+    n_frames = n_panning + n_still
+    canvas = moving_texture(n_frames, 180, 320 + step * n_panning, seed=seed)
+    offsets = [min(t, n_panning) * step for t in range(n_frames)]
+    return np.stack([canvas[t, :, left : left + 320] for t, left in enumerate(offsets)])
+
+
+def test_a_video_whose_camera_moves_in_most_clips_loses_its_steady_ones_too(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_video(videos / "handheld.mp4", handheld(100, 40), fps=12)
+    write_video(videos / "tripod.mp4", moving_texture(140, 180, 320, seed=1), fps=12)
+    config = BuildConfig(
+        videos=videos, out=tmp_path / "ds", workers=1, fps="12", crops=1, stride=8,
+        val_fraction=0.5,
+    )  # fmt: skip
+    stats = build_dataset(config)
+    assert stats["videos_rejected"] == {"moving_camera": 1}
+    steady = stats["clips_rejected"]["moving_camera"]  # the pause's clips passed the clip filters
+    assert steady > 0 and stats["clips_rejected"]["camera_pan"] > 3 * steady
+    assert stats["clips_written"]["total"] == 14  # the tripod's, all of them
+    filters = replace(config.filters, camera_max_share=1.0)
+    allowed = build_dataset(replace(config, out=tmp_path / "all", filters=filters))
+    assert allowed["clips_written"]["total"] == 14 + steady
+    assert "moving_camera" not in allowed["clips_rejected"]
+
+
+def test_the_camera_verdict_comes_after_people_and_overlays():
+    frames = list(moving_texture(8, 180, 320, seed=6))
+    assert judge_scene(frames, DEFAULTS, camera=0.5).reason is None
+    verdict = judge_scene(frames, DEFAULTS, camera=0.8)
+    assert verdict.reason == "moving_camera" and verdict.camera == 0.8
+    assert "camera moved in 80%" in verdict.note
+    assert judge_scene(_with_caption(np.stack(frames)), DEFAULTS, camera=0.8).reason == "overlay"

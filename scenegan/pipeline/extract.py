@@ -24,7 +24,13 @@ from scenegan.pipeline.decode import (
     video_fps,
     window_clip,
 )
-from scenegan.pipeline.filters import ClipMeasures, FlowMeter, measure_window, reject_reason
+from scenegan.pipeline.filters import (
+    CAMERA_REASONS,
+    ClipMeasures,
+    FlowMeter,
+    measure_window,
+    reject_reason,
+)
 from scenegan.pipeline.fingerprint import thumbnails
 from scenegan.pipeline.frames import prepare_image
 from scenegan.pipeline.motion_fields import (
@@ -361,12 +367,12 @@ def _slice_and_filter(
     # the kept clips are completed: a rejected video's windows are still judged (their counts),
     # but no context is made for clips that go.
     if any(s.n_passed for s in streams):
-        verdict = judge_scene(sampler.chosen(), config.filters)
+        verdict = judge_scene(sampler.chosen(), config.filters, camera_share(streams))
     kept = [clip for stream in streams for clip in stream.finish(verdict.reason is None)]
     rejected: Counter = Counter()
     for stream in streams:
         rejected.update(stream.rejected)
-    if verdict.reason is not None:  # people or an overlay: no clip of this video is kept
+    if verdict.reason is not None:  # people, an overlay, a moving camera: no clip is kept
         kept = _reject_video(kept, streams, verdict, rejected, rejected_sample)
     empty = np.zeros((0, *config.fmt.shape), np.uint8)
     return SourceResult(
@@ -388,6 +394,16 @@ def _slice_and_filter(
         scene=verdict.to_dict(),
         fingerprint=thumbnails(sampler.chosen()),
     )
+
+
+def camera_share(streams: list[RateStream]) -> float:
+    """The share of a video's moving whole-frame candidates, every rate together, that the
+    camera filters dropped: those dropped for a pan, shake or zoom against those plus the ones
+    that passed (a still, dark or cut candidate says nothing of the camera). Read before the
+    crop windows are judged: a window cut from a steady frame is no more steady."""
+    moved = sum(s.rejected[reason] for s in streams for reason in CAMERA_REASONS)
+    passed = sum(s.n_passed for s in streams)
+    return moved / (moved + passed) if moved + passed else 0.0
 
 
 def _reject_video(

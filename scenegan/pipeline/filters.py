@@ -16,6 +16,7 @@ from scenegan.pipeline.motion_fields import ClipMotion, flow_estimator, summariz
 from scenegan.pipeline.scene_filters import zoom_of
 
 REJECT_REASONS = ("scene_cut", "static", "dark", "blown_out", "camera_pan", "camera_shake", "zoom")
+CAMERA_REASONS = ("camera_pan", "camera_shake", "zoom")  # the camera moved during the clip
 # Share of the pixels whose speed decides `static`: the fastest tenth of the frame must move.
 STATIC_QUANTILE = 0.9
 

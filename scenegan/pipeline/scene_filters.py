@@ -18,7 +18,8 @@ from scenegan.config import FilterConfig
 from scenegan.pipeline.decode import VideoError, luma_plane, open_video, stream_info
 from scenegan.pipeline.frames import crop_box_16_9, expand_limited_range
 
-SCENE_REASONS = ("people", "overlay")  # judged per video: every candidate clip takes the reason
+# judged per video: every candidate clip takes the reason
+SCENE_REASONS = ("people", "overlay", "moving_camera")
 N_SAMPLES = 8  # frames sampled per video
 SAMPLE_SIZE = (640, 360)  # (width, height): sampled frames larger than this are area-resized
 # Sampling where the container states no duration: a frame every FIRST_INTERVAL seconds at
@@ -237,35 +238,44 @@ def overlay_area(frames: list[np.ndarray]) -> float:
 
 @dataclass(frozen=True)
 class SceneVerdict:
-    """What the per-video filters found on a video's sampled frames."""
+    """What the per-video filters found on a video's sampled frames and its candidates."""
 
-    reason: str | None  # "people", "overlay" or None (kept)
+    reason: str | None  # one of SCENE_REASONS, or None (kept)
     people: float  # share of the sampled frames showing a face or a person up close
     overlay: float  # share of the frame under a still, sharp overlay
     note: str  # what the detectors saw, for the contact sheet
+    camera: float = 0.0  # share of the moving whole-frame candidates the camera filters drop
 
     def to_dict(self) -> dict:
         return {
             "reason": self.reason,
             "people": round(self.people, 4),
             "overlay": round(self.overlay, 5),
+            "camera": round(self.camera, 4),
             "note": self.note,
         }
 
 
-def judge_scene(frames: list[np.ndarray], config: FilterConfig) -> SceneVerdict:
-    """The per-video verdict from a video's sampled (H, W) gray frames."""
+def judge_scene(
+    frames: list[np.ndarray], config: FilterConfig, camera: float = 0.0
+) -> SceneVerdict:
+    """The per-video verdict from a video's sampled (H, W) gray frames and `camera`, the share
+    of its moving whole-frame candidates that the camera filters dropped (camera_share)."""
+    camera_note = f"the camera moved in {camera:.0%} of the moving clips"
     if not frames:
-        return SceneVerdict(None, 0.0, 0.0, "no frames sampled")
+        reason = "moving_camera" if camera > config.camera_max_share else None
+        return SceneVerdict(reason, 0.0, 0.0, f"no frames sampled; {camera_note}", camera)
     people, seen = people_share(frames, config)
     overlay = overlay_area(frames)
-    note = f"{seen}; overlay {overlay:.2%} of the frame"
+    note = f"{seen}; overlay {overlay:.2%} of the frame; {camera_note}"
     reason = None
     if people >= config.people_min_share:
         reason = "people"
     elif overlay > config.overlay_max_area:
         reason = "overlay"
-    return SceneVerdict(reason, people, overlay, note)
+    elif camera > config.camera_max_share:
+        reason = "moving_camera"
+    return SceneVerdict(reason, people, overlay, note, camera)
 
 
 # ---------------------------------------------------------------- zoom
