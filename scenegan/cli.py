@@ -273,6 +273,7 @@ def _filter_options(command):
         option(
             FilterConfig, "overlay_max_area", _SHARE, "Overlay: share of frame under still edges."
         ),
+        option(FilterConfig, "overlay_max_bars", _SHARE, "... or under bars along its sides."),
     ]
     for decorate in reversed(options):
         command = decorate(command)

@@ -116,6 +116,8 @@ class FilterConfig:
     # Overlay (captions, logos, cards, bars), judged once per video: more than this share of the
     # frame is covered by dense sharp edges that stand still in every sampled frame.
     overlay_max_area: float = 0.01
+    # ... or bars and borders along the frame's sides (letterbox, pillarbox) cover more than this.
+    overlay_max_bars: float = 0.05
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -247,3 +247,39 @@ def test_the_camera_verdict_comes_after_people_and_overlays():
     assert verdict.reason == "moving_camera" and verdict.camera == 0.8
     assert "camera moved in 80%" in verdict.note
     assert judge_scene(_with_caption(np.stack(frames)), DEFAULTS, camera=0.8).reason == "overlay"
+
+
+def _boxed(frames: np.ndarray, sides: str, grey: int = 0) -> list[np.ndarray]:
+    """The frames shrunk into a 16:9 frame of the same size with flat bars: `letter` (above and
+    below, a 2.35:1 picture) or `pillar` (left and right, a 9:16 portrait picture)."""
+    height, width = frames.shape[1:]
+    out = []
+    for frame in frames:
+        canvas = np.full_like(frame, grey)
+        if sides == "letter":
+            inner = round(width / 2.35)
+            top = (height - inner) // 2
+            canvas[top : top + inner] = cv2.resize(frame, (width, inner))
+        else:
+            inner = round(height * 9 / 16)
+            left = (width - inner) // 2
+            canvas[:, left : left + inner] = cv2.resize(frame, (inner, height))
+        out.append(canvas)
+    return out
+
+
+def test_letterbox_pillarbox_and_borders_are_overlays_and_a_dark_surround_is_not():
+    moving = moving_texture(8 * 12, 180, 320, seed=3)[::12]
+    assert scene_filters.bar_area(list(moving)) == 0.0
+    letter = _boxed(moving, "letter")
+    assert scene_filters.bar_area(letter) == pytest.approx(1 - 136 / 180, abs=0.02)
+    assert judge_scene(letter, DEFAULTS).reason == "overlay"
+    pillar = _boxed(moving, "pillar", grey=255)
+    assert scene_filters.bar_area(pillar) > 0.6
+    assert judge_scene(pillar, DEFAULTS).reason == "overlay"
+    # a night sky: 20 black rows on top that fade into the picture are no bar
+    glow = np.clip((np.arange(180) - 20) / 60, 0, 1)[:, None]
+    dark = [(frame * glow).astype(np.uint8) for frame in moving]
+    assert scene_filters._bar_width(np.stack(dark)) == 0 and np.all(dark[0][:20] == 0)
+    assert scene_filters.bar_area(dark) == 0.0
+    assert judge_scene(dark, DEFAULTS).reason is None

@@ -214,23 +214,66 @@ OVERLAY_MIN_DENSITY = 0.1
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
 
 
+def overlay_frames(frames: list[np.ndarray]) -> np.ndarray:
+    """(N, H, W) uint8: the sampled (H, W) gray 16:9 frames at OVERLAY_SIZE."""
+    return np.stack([
+        cv2.resize(f, OVERLAY_SIZE, interpolation=cv2.INTER_AREA if f.shape[1] > OVERLAY_SIZE[0]
+                   else cv2.INTER_LINEAR)
+        for f in frames
+    ])  # fmt: skip
+
+
 def overlay_area(frames: list[np.ndarray]) -> float:
     """The share of the frame covered by dense, sharp edges that stand still in every sampled
     (H, W) gray 16:9 frame, at OVERLAY_SIZE. Needs two frames or more (0 otherwise)."""
     if len(frames) < 2:
         return 0.0
-    frames = [
-        cv2.resize(f, OVERLAY_SIZE, interpolation=cv2.INTER_AREA if f.shape[1] > OVERLAY_SIZE[0]
-                   else cv2.INTER_LINEAR)
-        for f in frames
-    ]  # fmt: skip
-    stack = np.stack(frames)  # (N, H, W)
+    stack = overlay_frames(frames)  # (N, H, W)
     spread = stack.max(axis=0).astype(np.int16) - stack.min(axis=0)
-    contrast = np.min([cv2.morphologyEx(f, cv2.MORPH_GRADIENT, _NEIGHBOURS) for f in frames], 0)
+    contrast = np.min([cv2.morphologyEx(f, cv2.MORPH_GRADIENT, _NEIGHBOURS) for f in stack], 0)
     still_edges = (spread <= OVERLAY_STILL_LEVELS) & (contrast >= OVERLAY_EDGE_CONTRAST)
     side = OVERLAY_SIZE[1] // 16
     density = cv2.blur(still_edges.astype(np.float32), (side, side))
     return float(np.mean(density > OVERLAY_MIN_DENSITY))
+
+
+# Bars and borders: letterbox and pillarbox bars (a portrait phone video set in a wide frame),
+# plain borders. A bar is a band along one side of the frame whose every line (row or column)
+# is flat, within BAR_FLAT_LEVELS, in every sampled frame, at least BAR_MIN_WIDTH of the frame
+# wide, and it ends in a straight edge: the picture's first two lines differ from the bar's grey
+# by BAR_EDGE_CONTRAST or more (median along the edge). On the scenery clips the only flat
+# bands are the dark around a candle, a fireplace or under a starry sky, fading into the
+# picture (edge contrast 0-7); letterbox, pillarbox and border bars made over scenery 44-211.
+BAR_FLAT_LEVELS = 4
+BAR_MIN_WIDTH = 0.02
+BAR_EDGE_CONTRAST = 20
+
+
+def bar_area(frames: list[np.ndarray]) -> float:
+    """The share of the frame under bars along its four sides (BAR_*), in the sampled (H, W)
+    gray 16:9 frames at OVERLAY_SIZE. Needs two frames or more (0 otherwise)."""
+    if len(frames) < 2:
+        return 0.0
+    stack = overlay_frames(frames)
+    rows, columns = stack, stack.transpose(0, 2, 1)  # (N, lines, along the line)
+    area = 0.0
+    for lines in (rows, rows[:, ::-1], columns, columns[:, ::-1]):
+        width = _bar_width(lines)
+        area += width / lines.shape[1]
+    return area
+
+
+def _bar_width(lines: np.ndarray) -> int:
+    """How many lines, from the first of (N, L, K) `lines`, make a bar (bar_area), or 0."""
+    n_lines = lines.shape[1]
+    spread = lines.max(axis=(0, 2)).astype(np.int16) - lines.min(axis=(0, 2))
+    flat = np.append(spread <= BAR_FLAT_LEVELS, False)
+    width = int(np.argmin(flat))  # the first line that is not flat
+    if width < BAR_MIN_WIDTH * n_lines or width >= n_lines // 2:
+        return 0
+    level = float(lines[:, :width].mean())
+    edge = lines[:, width : width + 2].mean(axis=1)  # (N, K): the picture's first lines
+    return width if np.median(np.abs(edge - level)) >= BAR_EDGE_CONTRAST else 0
 
 
 # ---------------------------------------------------------------- the verdict
@@ -245,6 +288,7 @@ class SceneVerdict:
     overlay: float  # share of the frame under a still, sharp overlay
     note: str  # what the detectors saw, for the contact sheet
     camera: float = 0.0  # share of the moving whole-frame candidates the camera filters drop
+    bars: float = 0.0  # share of the frame under bars and borders along its sides
 
     def to_dict(self) -> dict:
         return {
@@ -252,6 +296,7 @@ class SceneVerdict:
             "people": round(self.people, 4),
             "overlay": round(self.overlay, 5),
             "camera": round(self.camera, 4),
+            "bars": round(self.bars, 4),
             "note": self.note,
         }
 
@@ -266,16 +311,16 @@ def judge_scene(
         reason = "moving_camera" if camera > config.camera_max_share else None
         return SceneVerdict(reason, 0.0, 0.0, f"no frames sampled; {camera_note}", camera)
     people, seen = people_share(frames, config)
-    overlay = overlay_area(frames)
-    note = f"{seen}; overlay {overlay:.2%} of the frame; {camera_note}"
+    overlay, bars = overlay_area(frames), bar_area(frames)
+    note = f"{seen}; overlay {overlay:.2%} of the frame, bars {bars:.0%}; {camera_note}"
     reason = None
     if people >= config.people_min_share:
         reason = "people"
-    elif overlay > config.overlay_max_area:
+    elif overlay > config.overlay_max_area or bars > config.overlay_max_bars:
         reason = "overlay"
     elif camera > config.camera_max_share:
         reason = "moving_camera"
-    return SceneVerdict(reason, people, overlay, note, camera)
+    return SceneVerdict(reason, people, overlay, note, camera, bars)
 
 
 # ---------------------------------------------------------------- zoom
