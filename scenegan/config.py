@@ -105,7 +105,7 @@ class FilterConfig:
     # than this share of the video's whole-frame candidates that move at all (those the camera
     # filters drop and those that pass), so its few clips that pass are the camera's pauses or
     # its misreadings, and they go too (a handheld or drone video; docs/filters.md).
-    camera_max_share: float = 0.7
+    camera_max_share: float = 0.6
     # People, judged once per video on 4 sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
     # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;
