@@ -271,6 +271,9 @@ def _filter_options(command):
             FilterConfig, "people_min_share", _SHARE, "... the video goes at this share of frames."
         ),
         option(
+            FilterConfig, "people_frames", click.IntRange(1, 8), "People: sampled frames searched."
+        ),
+        option(
             FilterConfig, "overlay_max_area", _SHARE, "Overlay: share of frame under still edges."
         ),
         option(FilterConfig, "overlay_max_bars", _SHARE, "... or under bars along its sides."),

@@ -106,13 +106,16 @@ class FilterConfig:
     # filters drop and those that pass), so its few clips that pass are the camera's pauses or
     # its misreadings, and they go too (a handheld or drone video; docs/filters.md).
     camera_max_share: float = 0.6
-    # People, judged once per video on 4 sampled frames at the source's resolution: a frame shows
+    # People, judged once per video on sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
     # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;
     # the video goes when `people_min_share` of its frames do (docs/filters.md).
     people_min_face: float = 4.5
     people_min_body: float = 2.5
     people_min_share: float = 0.25
+    # of the 8 sampled frames, this many (evenly spread) are searched; the detectors cost about
+    # 40 ms of CPU a frame, so 2 halve this filter's cost and miss more (docs/build-speed.md)
+    people_frames: int = 4
     # Overlay (captions, logos, cards, bars), judged once per video: more than this share of the
     # frame is covered by dense sharp edges that stand still in every sampled frame.
     overlay_max_area: float = 0.01
@@ -248,6 +251,8 @@ class BuildConfig:
             raise UserError("--workers and --shard-size must be at least 1")
         if self.engine not in ("local", "dask"):
             raise UserError(f"--engine must be local or dask, not {self.engine!r}")
+        if not 1 <= self.filters.people_frames <= 8:  # of the 8 frames sampled per video
+            raise UserError("--people-frames must be 1 to 8")
         self.clip_format()
 
 

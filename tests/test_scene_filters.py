@@ -16,6 +16,7 @@ import pytest
 from media import moving_texture, smooth_texture, write_video
 
 from scenegan.config import BuildConfig, FilterConfig
+from scenegan.errors import UserError
 from scenegan.pipeline import scene_filters
 from scenegan.pipeline.build import build_dataset
 from scenegan.pipeline.filters import measure_clip, reject_reason
@@ -161,6 +162,12 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
     monkeypatch.setattr(scene_filters, "body_weight", lambda gray: DEFAULTS.people_min_body)
     assert judge_scene(frames, DEFAULTS).reason == "people"
+    searched = []
+    monkeypatch.setattr(scene_filters, "body_weight", lambda gray: searched.append(gray) or 0.0)
+    verdict = judge_scene(frames, replace(DEFAULTS, people_frames=2))
+    assert len(searched) == 2 and "of 2 frames" in verdict.note
+    with pytest.raises(UserError, match="--people-frames"):
+        BuildConfig(filters=replace(DEFAULTS, people_frames=0)).validate()
 
 
 def _sea_videos(folder: Path, tmp_path: Path) -> None:

@@ -115,7 +115,6 @@ FACE_SCALE_STEP = 1.2
 FACE_NEIGHBOURS = 3
 FACE_CHECKED = 3  # the strongest faces of the first cascade that the second one checks
 HOG_SCALE_STEP = 1.2  # the HOG window is 128 rows: 36% of DETECT_HEIGHT, a person up close
-PEOPLE_FRAMES = 4  # of the N_SAMPLES sampled frames, this many (evenly spread) are searched
 _DETECTORS: dict = {}
 
 
@@ -177,8 +176,8 @@ def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float,
     """The share of sampled frames that show a face or a person as a subject, and a note of
     the strongest of each (for the contact sheet)."""
     faces, bodies = [], []
-    if len(frames) > PEOPLE_FRAMES:
-        picks = np.linspace(0, len(frames) - 1, PEOPLE_FRAMES).round().astype(int)
+    if len(frames) > config.people_frames:  # evenly spread over the sampled frames
+        picks = np.linspace(0, len(frames) - 1, config.people_frames).round().astype(int)
         frames = [frames[i] for i in picks]
     for frame in frames:
         gray = at_height(frame, DETECT_HEIGHT)
