@@ -88,9 +88,9 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
     version 3 (per-clip frame rate, crop box and motion in the shard since 2, the first frame
     in colour, `context`, since 3), the options' new fields, the flow filters' thresholds and
     the context's scale in index.json, counts by rate and framing in stats.json. The people,
-    overlay, zoom and duplicate filters (issue 36) drop nothing here: their thresholds and
-    `dedup` are new in index.json, no duplicate pairs and no videos rejected new in
-    stats.json."""
+    overlay (its bars too: the sea's sky shades row by row), zoom, moving-camera and duplicate
+    filters (issue 36) drop nothing here: their thresholds and `dedup` are new in index.json,
+    no duplicate pairs and no videos rejected new in stats.json."""
     videos, out = golden_videos(tmp_path), tmp_path / "ds"
     build(capsys, videos, out, "--fps", "12", "--crops", "1")
     index = json.loads(
@@ -107,6 +107,7 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
     filters.update(exposure_max_fraction=0.95)
     filters.update(zoom_max_scale=0.03, zoom_min_fit=0.8, overlay_max_area=0.01)
     filters.update(people_min_face=4.5, people_min_body=2.5, people_min_share=0.25)
+    filters.update(people_frames=4, overlay_max_bars=0.05, camera_max_share=0.6)
     config.update(dedup="split", duplicate_min_similarity=0.68)
     assert index == expected
     stats = json.loads((out / "stats.json").read_text())

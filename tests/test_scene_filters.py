@@ -288,5 +288,9 @@ def test_letterbox_pillarbox_and_borders_are_overlays_and_a_dark_surround_is_not
     glow = np.clip((np.arange(180) - 20) / 60, 0, 1)[:, None]
     dark = [(frame * glow).astype(np.uint8) for frame in moving]
     assert scene_filters._bar_width(np.stack(dark)) == 0 and np.all(dark[0][:20] == 0)
+    # a still sky shading row by row down to a sharp horizon: each row is flat, the band is not
+    sky = np.repeat(np.linspace(235, 200, 60)[:, None], 320, axis=1)
+    shaded = [np.vstack([sky, frame[60:]]).astype(np.uint8) for frame in moving]
+    assert scene_filters.bar_area(shaded) == 0.0
     assert scene_filters.bar_area(dark) == 0.0
     assert judge_scene(dark, DEFAULTS).reason is None

@@ -237,8 +237,8 @@ def overlay_area(frames: list[np.ndarray]) -> float:
 
 
 # Bars and borders: letterbox and pillarbox bars (a portrait phone video set in a wide frame),
-# plain borders. A bar is a band along one side of the frame whose every line (row or column)
-# is flat, within BAR_FLAT_LEVELS, in every sampled frame, at least BAR_MIN_WIDTH of the frame
+# plain borders. A bar is a band along one side of the frame of one flat grey (all its lines
+# within BAR_FLAT_LEVELS of each other) in every sampled frame, at least BAR_MIN_WIDTH of the frame
 # wide, and it ends in a straight edge: the picture's first two lines differ from the bar's grey
 # by BAR_EDGE_CONTRAST or more (median along the edge). On the scenery clips the only flat
 # bands are the dark around a candle, a fireplace or under a starry sky, fading into the
@@ -265,8 +265,11 @@ def bar_area(frames: list[np.ndarray]) -> float:
 def _bar_width(lines: np.ndarray) -> int:
     """How many lines, from the first of (N, L, K) `lines`, make a bar (bar_area), or 0."""
     n_lines = lines.shape[1]
-    spread = lines.max(axis=(0, 2)).astype(np.int16) - lines.min(axis=(0, 2))
-    flat = np.append(spread <= BAR_FLAT_LEVELS, False)
+    # one grey: from the side inward, the lines so far span at most BAR_FLAT_LEVELS together (a
+    # sky shading smoothly row by row is flat along each row but is no bar)
+    highest = np.maximum.accumulate(lines.max(axis=(0, 2)).astype(np.int16))
+    lowest = np.minimum.accumulate(lines.min(axis=(0, 2)).astype(np.int16))
+    flat = np.append(highest - lowest <= BAR_FLAT_LEVELS, False)
     width = int(np.argmin(flat))  # the first line that is not flat
     if width < BAR_MIN_WIDTH * n_lines or width >= n_lines // 2:
         return 0
