@@ -6,8 +6,10 @@ logic; and a build that puts near-duplicate sources in one split (or keeps one, 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import cv2
@@ -19,6 +21,7 @@ from scenegan.config import BuildConfig, FilterConfig
 from scenegan.errors import UserError
 from scenegan.pipeline import scene_filters
 from scenegan.pipeline.build import build_dataset
+from scenegan.pipeline.extract import camera_share
 from scenegan.pipeline.filters import measure_clip, reject_reason
 from scenegan.pipeline.fingerprint import duplicate_groups, thumbnails, video_similarity
 from scenegan.pipeline.scene_filters import judge_scene, overlay_area
@@ -249,7 +252,7 @@ def test_a_video_whose_camera_moves_in_most_clips_loses_its_steady_ones_too(tmp_
 
 def test_the_camera_verdict_comes_after_people_and_overlays():
     frames = list(moving_texture(8, 180, 320, seed=6))
-    assert judge_scene(frames, DEFAULTS, camera=0.5).reason is None
+    assert judge_scene(frames, DEFAULTS, camera=0.4).reason is None
     verdict = judge_scene(frames, DEFAULTS, camera=0.8)
     assert verdict.reason == "moving_camera" and verdict.camera == 0.8
     assert "camera moved in 80%" in verdict.note
@@ -294,3 +297,14 @@ def test_letterbox_pillarbox_and_borders_are_overlays_and_a_dark_surround_is_not
     assert scene_filters.bar_area(shaded) == 0.0
     assert scene_filters.bar_area(dark) == 0.0
     assert judge_scene(dark, DEFAULTS).reason is None
+
+
+def test_the_camera_share_is_taken_rate_by_rate():
+    """A slow pan drops every 12 fps candidate (2.7 s each) while the same pan over the 30 fps
+    candidates (1.1 s) stays under the limit: the video's share is its worst rate's."""
+    twelve = SimpleNamespace(rejected=Counter(camera_pan=7, static=3), n_passed=0)
+    native = SimpleNamespace(rejected=Counter(scene_cut=2), n_passed=23)
+    assert camera_share([twelve, native]) == 1.0
+    half = SimpleNamespace(rejected=Counter(camera_shake=2, zoom=1), n_passed=3)
+    assert camera_share([half, native]) == 0.5
+    assert camera_share([SimpleNamespace(rejected=Counter(static=9), n_passed=0)]) == 0.0

@@ -397,13 +397,18 @@ def _slice_and_filter(
 
 
 def camera_share(streams: list[RateStream]) -> float:
-    """The share of a video's moving whole-frame candidates, every rate together, that the
-    camera filters dropped: those dropped for a pan, shake or zoom against those plus the ones
-    that passed (a still, dark or cut candidate says nothing of the camera). Read before the
-    crop windows are judged: a window cut from a steady frame is no more steady."""
-    moved = sum(s.rejected[reason] for s in streams for reason in CAMERA_REASONS)
-    passed = sum(s.n_passed for s in streams)
-    return moved / (moved + passed) if moved + passed else 0.0
+    """The share of a video's moving whole-frame candidates that the camera filters dropped,
+    at the rate where it is highest: those dropped for a pan, shake or zoom against those plus
+    the ones that passed (a still, dark or cut candidate says nothing of the camera). Rate by
+    rate, because a clip's pan is counted over its own frames: a slow pan that 12 fps clips
+    (2.7 s) show is under the limit in 30 fps clips (1.1 s). Read before the crop windows are
+    judged: a window cut from a steady frame is no more steady."""
+    shares = [0.0]
+    for stream in streams:
+        moved = sum(stream.rejected[reason] for reason in CAMERA_REASONS)
+        if moved + stream.n_passed:
+            shares.append(moved / (moved + stream.n_passed))
+    return max(shares)
 
 
 def _reject_video(
