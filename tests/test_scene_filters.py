@@ -250,13 +250,16 @@ def test_a_video_whose_camera_moves_in_most_clips_loses_its_steady_ones_too(tmp_
     assert "moving_camera" not in allowed["clips_rejected"]
 
 
-def test_the_camera_verdict_comes_after_people_and_overlays():
+def test_the_cheapest_judge_goes_first_and_the_detectors_only_where_needed(monkeypatch):
     frames = list(moving_texture(8, 180, 320, seed=6))
-    assert judge_scene(frames, DEFAULTS, camera=0.4).reason is None
+    searched = []
+    monkeypatch.setattr(scene_filters, "face_weight", lambda gray: searched.append(gray) or 9.0)
+    assert judge_scene(frames, DEFAULTS, camera=0.4).reason == "people" and len(searched) == 4
     verdict = judge_scene(frames, DEFAULTS, camera=0.8)
     assert verdict.reason == "moving_camera" and verdict.camera == 0.8
     assert "camera moved in 80%" in verdict.note
-    assert judge_scene(_with_caption(np.stack(frames)), DEFAULTS, camera=0.8).reason == "overlay"
+    captioned = judge_scene(_with_caption(np.stack(frames)), DEFAULTS, camera=0.4)
+    assert captioned.reason == "overlay" and len(searched) == 4  # no detector ran for either
 
 
 def _boxed(frames: np.ndarray, sides: str, grey: int = 0) -> list[np.ndarray]:
