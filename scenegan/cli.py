@@ -251,9 +251,9 @@ def _filter_options(command):
         option(FilterConfig, "zoom_min_fit", _SHARE, "... and a zoom explains this share of it."),
         option(
             FilterConfig,
-            "camera_max_share",
+            "camera_min_share",
             _SHARE,
-            "Moving camera: video goes above this share of moving clips panned, shaken or zoomed.",
+            "Moving camera: video goes at this share of moving clips panned, shaken or zoomed.",
         ),
         option(
             FilterConfig,

@@ -101,11 +101,11 @@ class FilterConfig:
     # `zoom_min_fit` of that flow (billowing clouds and smoke swell in places; docs/filters.md).
     zoom_max_scale: float = 0.03
     zoom_min_fit: float = 0.8
-    # A moving camera, judged once per video: the camera moves (a pan, shake or zoom) in more
-    # than this share of the video's whole-frame candidates that move at all (those the camera
-    # filters drop and those that pass) at one of its rates, so its few clips that pass are the
+    # A moving camera, judged once per video: the camera moves (a pan, shake or zoom) in at
+    # least this share of the video's whole-frame candidates that move at all (those the camera
+    # filters drop and those that pass) at one of its rates, so its clips that pass are the
     # camera's pauses or misreadings, and they go too (a handheld or drone video; filters.md).
-    camera_max_share: float = 0.5
+    camera_min_share: float = 0.5
     # People, judged once per video on sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
     # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;

@@ -244,7 +244,7 @@ def test_a_video_whose_camera_moves_in_most_clips_loses_its_steady_ones_too(tmp_
     steady = stats["clips_rejected"]["moving_camera"]  # the pause's clips passed the clip filters
     assert steady > 0 and stats["clips_rejected"]["camera_pan"] > 3 * steady
     assert stats["clips_written"]["total"] == 14  # the tripod's, all of them
-    filters = replace(config.filters, camera_max_share=1.0)
+    filters = replace(config.filters, camera_min_share=1.01)
     allowed = build_dataset(replace(config, out=tmp_path / "all", filters=filters))
     assert allowed["clips_written"]["total"] == 14 + steady
     assert "moving_camera" not in allowed["clips_rejected"]

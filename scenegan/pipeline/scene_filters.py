@@ -314,7 +314,7 @@ def judge_scene(
     few milliseconds), then the people detectors (about 0.17 s of CPU a video), which run only
     on a video that neither of the others rejected."""
     camera_note = f"the camera moved in {camera:.0%} of the moving clips"
-    if camera > config.camera_max_share:
+    if camera >= config.camera_min_share:
         return SceneVerdict("moving_camera", 0.0, 0.0, camera_note, camera)
     if not frames:
         return SceneVerdict(None, 0.0, 0.0, f"no frames sampled; {camera_note}", camera)
