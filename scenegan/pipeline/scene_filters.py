@@ -238,8 +238,8 @@ def overlay_area(frames: list[np.ndarray]) -> float:
 
 # Bars and borders: letterbox and pillarbox bars (a portrait phone video set in a wide frame),
 # plain borders. A bar is a band along one side of the frame of one flat grey (all its lines
-# within BAR_FLAT_LEVELS of each other) in every sampled frame, at least BAR_MIN_WIDTH of the frame
-# wide, and it ends in a straight edge: the picture's first two lines differ from the bar's grey
+# within BAR_FLAT_LEVELS of each other) in every sampled frame, at least BAR_MIN_WIDTH of the
+# frame wide, and it ends in a straight edge: the picture's first two lines differ from its grey
 # by BAR_EDGE_CONTRAST or more (median along the edge). On the scenery clips the only flat
 # bands are the dark around a candle, a fireplace or under a starry sky, fading into the
 # picture (edge contrast 0-7); letterbox, pillarbox and border bars made over scenery 44-211.
@@ -255,11 +255,8 @@ def bar_area(frames: list[np.ndarray]) -> float:
         return 0.0
     stack = overlay_frames(frames)
     rows, columns = stack, stack.transpose(0, 2, 1)  # (N, lines, along the line)
-    area = 0.0
-    for lines in (rows, rows[:, ::-1], columns, columns[:, ::-1]):
-        width = _bar_width(lines)
-        area += width / lines.shape[1]
-    return area
+    sides = (rows, rows[:, ::-1], columns, columns[:, ::-1])  # top, bottom, left, right
+    return sum(_bar_width(lines) / lines.shape[1] for lines in sides)
 
 
 def _bar_width(lines: np.ndarray) -> int:
