@@ -24,7 +24,7 @@ from media import (
     write_truncated,
     write_video,
 )
-from PIL import Image
+from PIL import Image, ImageDraw
 from test_bad_input import assert_one_error, scenegan
 
 from scenegan.cli import cli, main
@@ -43,6 +43,7 @@ from scenegan.pipeline.decode import (
 from scenegan.pipeline.filters import FilterConfig, filter_clip
 from scenegan.pipeline.frames import prepare_image
 from scenegan.pipeline.motion_fields import annotate_clip
+from scenegan.pipeline.preview import contact_sheet, wrapped
 from scenegan.pipeline.shards import read_index, read_motion, read_split
 from scenegan.pipeline.sources import folder_sources, split_of
 
@@ -523,6 +524,19 @@ def test_inspect_shows_the_rejected_clips_by_reason(built, tmp_path):
     result = CliRunner().invoke(cli, [*args, "--per-reason", "2"])
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "p" / "rejected.png") as sheet:
-        # two clips per reason the build counted (a row is a label and a strip of frames)
+        # two clips per reason the build counted (a row is a label of one or two lines, wrapped
+        # at the sheet's width, and a strip of frames)
         rows = 2 * len(stats["clips_rejected"])
-        assert sheet.height == rows * (12 + CLIP.height + 2)
+        assert rows * (12 + CLIP.height + 2) <= sheet.height <= rows * (24 + CLIP.height + 2)
+
+
+def test_contact_sheet_labels_wrap_at_the_sheet_width():
+    measure = ImageDraw.Draw(Image.new("L", (1, 1))).textlength
+    label = "moving_camera (18 sampled): a-video.mp4 29.97 fps @ 0.5s; " * 4
+    lines = wrapped(label.strip(), 300, measure)
+    assert len(lines) > 1 and " ".join(lines) == label.strip()
+    assert all(measure(line) <= 300 for line in lines)
+    clips = np.zeros((2, 32, 45, 80), np.uint8)
+    sheet = contact_sheet(clips, ["short", label])
+    assert sheet.width == 8 * 82 - 2
+    assert sheet.height == 2 * (45 + 2) + 12 * (1 + len(wrapped(label, sheet.width - 2, measure)))

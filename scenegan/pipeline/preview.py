@@ -57,23 +57,38 @@ def _clip_note(fields: dict, row: int) -> str:
 
 def contact_sheet(clips: np.ndarray, labels: list[str]) -> Image.Image:
     """One row per (T, H, W) gray or (T, H, W, 3) rgb clip: SHEET_FRAMES evenly spaced frames
-    under a text label."""
+    under a text label, wrapped at the sheet's width."""
     n_clips, n_frames, height, width = clips.shape[:4]
     columns = np.linspace(0, n_frames - 1, SHEET_FRAMES).round().astype(int)
-    row_height = LABEL_HEIGHT + height + GAP
-    sheet = np.full(
-        (n_clips * row_height, SHEET_FRAMES * (width + GAP) - GAP, *clips.shape[4:]), 255, np.uint8
-    )  # (rows, columns[, 3]), white between tiles
-    for row, clip in enumerate(clips):
-        top = row * row_height + LABEL_HEIGHT
+    sheet_width = SHEET_FRAMES * (width + GAP) - GAP
+    measure = ImageDraw.Draw(Image.new("L", (1, 1))).textlength
+    lines = [wrapped(label, sheet_width - 2, measure) for label in labels]
+    tops = np.cumsum([0] + [len(text) * LABEL_HEIGHT + height + GAP for text in lines])
+    sheet = np.full((tops[-1], sheet_width, *clips.shape[4:]), 255, np.uint8)  # white gaps
+    for clip, text, top in zip(clips, lines, tops, strict=False):
+        top += len(text) * LABEL_HEIGHT
         for column, t in enumerate(columns):
             left = column * (width + GAP)
             sheet[top : top + height, left : left + width] = clip[t]
     image = Image.fromarray(sheet)
     draw = ImageDraw.Draw(image)
-    for row, label in enumerate(labels):
-        draw.text((1, row * row_height), label, fill=0)
+    for text, top in zip(lines, tops, strict=False):
+        for line, words in enumerate(text):
+            draw.text((1, top + line * LABEL_HEIGHT), words, fill=0)
     return image
+
+
+def wrapped(label: str, width: float, measure) -> list[str]:
+    """`label` in lines of whole words no wider than `width` (by `measure`, a text's width in
+    pixels; a single word wider than that gets a line of its own)."""
+    lines = [""]
+    for word in label.split(" "):
+        joined = f"{lines[-1]} {word}" if lines[-1] else word
+        if lines[-1] and measure(joined) > width:
+            lines.append(word)
+        else:
+            lines[-1] = joined
+    return lines
 
 
 def write_preview(
