@@ -213,9 +213,11 @@ OVERLAY_MIN_DENSITY = 0.1
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
 
 
-def overlay_frames(frames: list[np.ndarray]) -> np.ndarray:
-    """(N, H, W) uint8: the sampled (H, W) gray 16:9 frames at OVERLAY_SIZE."""
+def overlay_frames(frames) -> np.ndarray:
+    """(N, H, W) uint8: the sampled (H, W) gray 16:9 frames at OVERLAY_SIZE (frames already
+    at that size are taken as they are)."""
     return np.stack([
+        f if f.shape[::-1] == OVERLAY_SIZE else
         cv2.resize(f, OVERLAY_SIZE, interpolation=cv2.INTER_AREA if f.shape[1] > OVERLAY_SIZE[0]
                    else cv2.INTER_LINEAR)
         for f in frames
@@ -315,7 +317,8 @@ def judge_scene(
         return SceneVerdict("moving_camera", 0.0, 0.0, camera_note, camera)
     if not frames:
         return SceneVerdict(None, 0.0, 0.0, f"no frames sampled; {camera_note}", camera)
-    overlay, bars = overlay_area(frames), bar_area(frames)
+    at_size = overlay_frames(frames)  # resized once for both measures
+    overlay, bars = overlay_area(at_size), bar_area(at_size)
     note = f"overlay {overlay:.2%} of the frame, bars {bars:.0%}; {camera_note}"
     if overlay > config.overlay_max_area or bars > config.overlay_max_bars:
         return SceneVerdict("overlay", 0.0, overlay, note, camera, bars)
