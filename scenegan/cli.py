@@ -271,7 +271,10 @@ def _filter_options(command):
             FilterConfig, "people_min_share", _SHARE, "... the video goes at this share of frames."
         ),
         option(
-            FilterConfig, "people_frames", click.IntRange(1, 8), "People: sampled frames searched."
+            FilterConfig,
+            "people_frames",
+            click.IntRange(1, 8),
+            "People: sampled frames searched first (all where one comes near).",
         ),
         option(
             FilterConfig, "overlay_max_area", _SHARE, "Overlay: share of frame under still edges."

@@ -158,10 +158,10 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
     find nobody in moving textures."""
     frames = list(moving_texture(8, 180, 320, seed=6))
     assert judge_scene(frames, DEFAULTS).reason is None
-    faces = iter([0.0, 9.0, 0.0, 0.0])  # the 4 frames searched
+    faces = iter([0.0, 9.0, 0.0, 0.0] + [9.0, 0.0, 0.0, 0.0])  # 4 searched first, then the rest
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: next(faces))
     verdict = judge_scene(frames, DEFAULTS)
-    assert verdict.reason == "people" and verdict.people == 0.25
+    assert verdict.reason == "people" and verdict.people == 0.25 and "of 8 frames" in verdict.note
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
     monkeypatch.setattr(scene_filters, "body_weight", lambda gray: DEFAULTS.people_min_body)
     assert judge_scene(frames, DEFAULTS).reason == "people"
@@ -171,6 +171,33 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
     assert len(searched) == 2 and "of 2 frames" in verdict.note
     with pytest.raises(UserError, match="--people-frames"):
         BuildConfig(filters=replace(DEFAULTS, people_frames=0)).validate()
+
+
+def test_people_searches_the_other_frames_only_when_one_comes_near(monkeypatch):
+    """The frames beyond people_frames are searched where one of the first shows a face or a
+    person near its threshold: one frame of a face is not a video of people, two are."""
+    frames = list(moving_texture(8, 180, 320, seed=6))
+    searched = []
+
+    def faces(weights):
+        weights = iter(weights)
+        return lambda gray: searched.append(gray) or next(weights)
+
+    monkeypatch.setattr(scene_filters, "face_weight", faces([0.0, 1.0, 0.0, 0.0]))
+    verdict = judge_scene(frames, DEFAULTS)
+    assert verdict.reason is None and len(searched) == 4 and "of 4 frames" in verdict.note
+    near = scene_filters.PEOPLE_NEAR * DEFAULTS.people_min_face
+    searched.clear()
+    monkeypatch.setattr(scene_filters, "face_weight", faces([0.0, 5.0, 0.0, 0.0] + [0.0] * 4))
+    verdict = judge_scene(frames, DEFAULTS)  # one face in 8 frames
+    assert verdict.reason is None and verdict.people == 0.125 and len(searched) == 8
+    monkeypatch.setattr(scene_filters, "face_weight", faces([near, 0, 0, 0, 0, 5.0, 5.0, 0]))
+    verdict = judge_scene(frames, DEFAULTS)  # near in the first four, faces in the others
+    assert verdict.reason == "people" and verdict.people == 0.25
+    searched.clear()
+    monkeypatch.setattr(scene_filters, "face_weight", faces([9.0] * 8))
+    assert judge_scene(frames, replace(DEFAULTS, people_frames=8)).people == 1.0
+    assert len(searched) == 8
 
 
 def _sea_videos(folder: Path, tmp_path: Path) -> None:
@@ -254,12 +281,12 @@ def test_the_cheapest_judge_goes_first_and_the_detectors_only_where_needed(monke
     frames = list(moving_texture(8, 180, 320, seed=6))
     searched = []
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: searched.append(gray) or 9.0)
-    assert judge_scene(frames, DEFAULTS, camera=0.4).reason == "people" and len(searched) == 4
+    assert judge_scene(frames, DEFAULTS, camera=0.4).reason == "people" and len(searched) == 8
     verdict = judge_scene(frames, DEFAULTS, camera=0.8)
     assert verdict.reason == "moving_camera" and verdict.camera == 0.8
     assert "camera moved in 80%" in verdict.note
     captioned = judge_scene(_with_caption(np.stack(frames)), DEFAULTS, camera=0.4)
-    assert captioned.reason == "overlay" and len(searched) == 4  # no detector ran for either
+    assert captioned.reason == "overlay" and len(searched) == 8  # no detector ran for either
 
 
 def _boxed(frames: np.ndarray, sides: str, grey: int = 0) -> list[np.ndarray]:

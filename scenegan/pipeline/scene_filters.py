@@ -115,6 +115,9 @@ FACE_SCALE_STEP = 1.2
 FACE_NEIGHBOURS = 3
 FACE_CHECKED = 3  # the strongest faces of the first cascade that the second one checks
 HOG_SCALE_STEP = 1.2  # the HOG window is 128 rows: 36% of DETECT_HEIGHT, a person up close
+# The sampled frames beyond `people_frames` are searched when a face or a person reaches this
+# share of its threshold in those: 2 of the 249 scenery clips did (a sky tile, a fire pit).
+PEOPLE_NEAR = 0.6
 _DETECTORS: dict = {}
 
 
@@ -174,15 +177,16 @@ def at_height(frame: np.ndarray, rows: int) -> np.ndarray:
 
 def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float, str]:
     """The share of sampled frames that show a face or a person as a subject, and a note of
-    the strongest of each (for the contact sheet)."""
-    faces, bodies = [], []
-    if len(frames) > config.people_frames:  # evenly spread over the sampled frames
-        picks = np.linspace(0, len(frames) - 1, config.people_frames).round().astype(int)
-        frames = [frames[i] for i in picks]
-    for frame in frames:
-        gray = at_height(frame, DETECT_HEIGHT)
-        faces.append(face_weight(at_height(gray, FACE_HEIGHT)))
-        bodies.append(body_weight(gray))
+    the strongest of each (for the contact sheet). `people_frames` of them, evenly spread, are
+    searched first; the others only when one of those shows a face or a person of at least
+    PEOPLE_NEAR of its threshold (a video of people, or scenery that looks like it)."""
+    first, rest = _search_order(len(frames), config.people_frames)
+    faces, bodies = _people_weights([frames[i] for i in first])
+    face_near = max(faces, default=0) >= PEOPLE_NEAR * config.people_min_face
+    near = face_near or max(bodies, default=0) >= PEOPLE_NEAR * config.people_min_body
+    if near and rest:
+        more_faces, more_bodies = _people_weights([frames[i] for i in rest])
+        faces, bodies = faces + more_faces, bodies + more_bodies
     shown = [
         face >= config.people_min_face or body >= config.people_min_body
         for face, body in zip(faces, bodies, strict=True)
@@ -193,6 +197,24 @@ def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float,
         f"in {share:.0%} of {len(shown)} frames"
     )
     return share, note
+
+
+def _search_order(count: int, first: int) -> tuple[list[int], list[int]]:
+    """The indices of `first` evenly spread frames of `count`, and of the others."""
+    if count <= first:
+        return list(range(count)), []
+    picks = sorted(set(np.linspace(0, count - 1, first).round().astype(int).tolist()))
+    return picks, [i for i in range(count) if i not in picks]
+
+
+def _people_weights(frames: list[np.ndarray]) -> tuple[list[float], list[float]]:
+    """The strongest face and person of each frame."""
+    faces, bodies = [], []
+    for frame in frames:
+        gray = at_height(frame, DETECT_HEIGHT)
+        faces.append(face_weight(at_height(gray, FACE_HEIGHT)))
+        bodies.append(body_weight(gray))
+    return faces, bodies
 
 
 # ---------------------------------------------------------------- overlay
