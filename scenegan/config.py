@@ -122,6 +122,9 @@ class FilterConfig:
     overlay_max_area: float = 0.01
     # ... or bars and borders along the frame's sides (letterbox, pillarbox) cover more than this.
     overlay_max_bars: float = 0.05
+    # ... or lines of text (captions, subtitles, titles, watermarks) cover more than this share of
+    # the frame in two of its sampled frames or more, each frame judged alone.
+    overlay_max_text: float = 0.005
 
     def to_dict(self) -> dict:
         return asdict(self)

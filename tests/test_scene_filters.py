@@ -24,7 +24,7 @@ from scenegan.pipeline.build import build_dataset
 from scenegan.pipeline.extract import camera_share
 from scenegan.pipeline.filters import measure_clip, reject_reason
 from scenegan.pipeline.fingerprint import duplicate_groups, thumbnails, video_similarity
-from scenegan.pipeline.scene_filters import judge_scene, overlay_area
+from scenegan.pipeline.scene_filters import judge_scene, overlay_area, text_frames
 
 DEFAULTS = FilterConfig()
 SIMILAR = BuildConfig().duplicate_min_similarity
@@ -129,6 +129,29 @@ def test_static_text_over_moving_content_is_an_overlay():
     assert plain <= DEFAULTS.overlay_max_area < captioned
     verdict = judge_scene(_with_caption(moving), DEFAULTS)
     assert verdict.reason == "overlay" and verdict.overlay == pytest.approx(captioned)
+
+
+def test_text_that_changes_is_an_overlay():
+    """Subtitles change between samples, so no edge of theirs stands still; each frame shows
+    lines of text all the same. One frame of text is not a caption."""
+    moving = moving_texture(8 * 12, 180, 320, seed=3)[::12]
+    lines = ["high tide", "comes in", "slowly now", "over sand", "and stones", "near dusk"]
+    subtitled = []
+    for frame, line in zip(moving, lines + ["gulls rest", "then night"], strict=True):
+        frame = frame.copy()
+        for colour, thickness in ((0, 4), (255, 1)):  # thin white letters, a black outline
+            cv2.putText(frame, line, (40 + 7 * len(line), 150), cv2.FONT_HERSHEY_SIMPLEX, 0.7,
+                        colour, thickness, cv2.LINE_AA)  # fmt: skip
+        subtitled.append(frame)
+    assert text_frames(list(moving), DEFAULTS) == 0
+    assert text_frames(subtitled, DEFAULTS) == 8
+    assert overlay_area(subtitled) <= DEFAULTS.overlay_max_area  # nothing in them stands still
+    verdict = judge_scene(subtitled, DEFAULTS)
+    assert (
+        verdict.reason == "overlay" and verdict.text == 1.0 and "text in 8 frames" in verdict.note
+    )
+    once = judge_scene(subtitled[:1] + list(moving[1:]), DEFAULTS)
+    assert once.reason is None and once.text == 1 / 8
 
 
 def zoomed(frames: np.ndarray, end: float) -> np.ndarray:

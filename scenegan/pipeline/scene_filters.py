@@ -299,6 +299,57 @@ def _bar_width(lines: np.ndarray) -> int:
     return width if np.median(np.abs(edge - level)) >= BAR_EDGE_CONTRAST else 0
 
 
+# Text that changes (subtitles, a clock, a title over the first seconds) or lies over moving
+# content (a semi-transparent watermark) does not stand still, so it is looked for in each
+# sampled frame alone, at TEXT_HEIGHT: sharp edges (3 x 3 grey range of one of TEXT_CONTRASTS or
+# more) closed along rows into lines at least TEXT_MIN_LINE rows high (2.2% of the frame) and
+# twice as wide, made of TEXT_MIN_GLYPHS or more glyphs (components as high as half the
+# line or more, at most 1.5 times as wide) that fill 40% of its width. Two contrasts, because a
+# lower one finds faint text but joins text over sharp flames into one blob. On all 8 frames of
+# each scenery clip the most was 0.36% of a frame (a walking camera's fence; filters.md).
+TEXT_HEIGHT = 360
+TEXT_CONTRASTS = (160, 120)
+TEXT_MIN_LINE = 8
+TEXT_MIN_GLYPHS = 4
+TEXT_MIN_FRAMES = 2  # of the sampled frames: one frame of text-like edges is not a caption
+_LINE_CLOSE = np.ones((3, 21), np.uint8)
+
+
+def text_frames(frames: list[np.ndarray], config: FilterConfig) -> int:
+    """How many of the sampled (H, W) gray frames have lines of text over more than
+    `overlay_max_text` of the frame."""
+    return sum(text_area(frame) > config.overlay_max_text for frame in frames)
+
+
+def text_area(frame: np.ndarray) -> float:
+    """The share of a gray frame covered by lines of text (TEXT_*)."""
+    gray = at_height(frame, TEXT_HEIGHT)
+    grey_range = cv2.morphologyEx(gray, cv2.MORPH_GRADIENT, _NEIGHBOURS)
+    return max(_text_lines(grey_range >= contrast) for contrast in TEXT_CONTRASTS)
+
+
+def _text_lines(sharp: np.ndarray) -> float:
+    """The share of the (H, W) bool mask of sharp pixels in lines of glyphs."""
+    sharp = sharp.astype(np.uint8)
+    height, width = sharp.shape
+    closed = cv2.morphologyEx(sharp, cv2.MORPH_CLOSE, _LINE_CLOSE)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(closed, connectivity=8)
+    tall, wide = stats[:, cv2.CC_STAT_HEIGHT], stats[:, cv2.CC_STAT_WIDTH]
+    lines = (tall >= TEXT_MIN_LINE) & (tall <= 0.15 * height) & (wide >= 2 * tall)
+    area = 0
+    for index in np.flatnonzero(lines[1:]) + 1:  # label 0 is the background
+        x, y, line_width, line_height = stats[index, :4]
+        box = (labels[y : y + line_height, x : x + line_width] == index) & sharp[
+            y : y + line_height, x : x + line_width
+        ].astype(bool)
+        _, _, glyphs, _ = cv2.connectedComponentsWithStats(box.astype(np.uint8), connectivity=8)
+        glyph_width, glyph_height = glyphs[1:, cv2.CC_STAT_WIDTH], glyphs[1:, cv2.CC_STAT_HEIGHT]
+        glyph = (glyph_height >= 0.5 * line_height) & (glyph_width <= 1.5 * line_height)
+        if glyph.sum() >= TEXT_MIN_GLYPHS and glyph_width[glyph].sum() >= 0.4 * line_width:
+            area += line_width * line_height
+    return area / (height * width)
+
+
 # ---------------------------------------------------------------- the verdict
 
 
@@ -313,6 +364,7 @@ class SceneVerdict:
     note: str  # what the detectors saw, for the contact sheet
     camera: float = 0.0  # share of the moving whole-frame candidates the camera filters drop
     bars: float = 0.0  # share of the frame under bars and borders along its sides
+    text: float = 0.0  # share of the sampled frames showing lines of text
 
     def to_dict(self) -> dict:
         return {
@@ -321,6 +373,7 @@ class SceneVerdict:
             "overlay": round(self.overlay, 5),
             "camera": round(self.camera, 4),
             "bars": round(self.bars, 4),
+            "text": round(self.text, 4),
             "note": self.note,
         }
 
@@ -341,12 +394,19 @@ def judge_scene(
         return SceneVerdict(None, 0.0, 0.0, f"no frames sampled; {camera_note}", camera)
     at_size = overlay_frames(frames)  # resized once for both measures
     overlay, bars = overlay_area(at_size), bar_area(at_size)
-    note = f"overlay {overlay:.2%} of the frame, bars {bars:.0%}; {camera_note}"
-    if overlay > config.overlay_max_area or bars > config.overlay_max_bars:
-        return SceneVerdict("overlay", 0.0, overlay, note, camera, bars)
+    texts = text_frames(frames, config)
+    text = texts / len(frames)
+    note = f"overlay {overlay:.2%} of the frame, bars {bars:.0%}, text in {texts} frames"
+    note = f"{note}; {camera_note}"
+    if (
+        overlay > config.overlay_max_area
+        or bars > config.overlay_max_bars
+        or texts >= TEXT_MIN_FRAMES
+    ):
+        return SceneVerdict("overlay", 0.0, overlay, note, camera, bars, text)
     people, seen = people_share(frames, config)
     reason = "people" if people >= config.people_min_share else None
-    return SceneVerdict(reason, people, overlay, f"{seen}; {note}", camera, bars)
+    return SceneVerdict(reason, people, overlay, f"{seen}; {note}", camera, bars, text)
 
 
 # ---------------------------------------------------------------- zoom
