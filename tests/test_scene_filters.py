@@ -184,7 +184,7 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
     faces = iter([0.0, 9.0, 0.0, 0.0] + [9.0, 0.0, 0.0, 0.0])  # 4 searched first, then the rest
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: next(faces))
     verdict = judge_scene(frames, DEFAULTS)
-    assert verdict.reason == "people" and verdict.people == 0.25 and "of 8 frames" in verdict.note
+    assert verdict.reason == "people" and verdict.people == 0.25 and "2 of 8 frames" in verdict.note
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
     monkeypatch.setattr(scene_filters, "body_weight", lambda gray: DEFAULTS.people_min_body)
     assert judge_scene(frames, DEFAULTS).reason == "people"
@@ -198,7 +198,7 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
 
 def test_people_searches_the_other_frames_only_when_one_comes_near(monkeypatch):
     """The frames beyond people_frames are searched where one of the first shows a face or a
-    person near its threshold: one frame of a face is not a video of people, two are."""
+    person near its threshold, and a person found there counts too."""
     frames = list(moving_texture(8, 180, 320, seed=6))
     searched = []
 
@@ -208,12 +208,15 @@ def test_people_searches_the_other_frames_only_when_one_comes_near(monkeypatch):
 
     monkeypatch.setattr(scene_filters, "face_weight", faces([0.0, 1.0, 0.0, 0.0]))
     verdict = judge_scene(frames, DEFAULTS)
-    assert verdict.reason is None and len(searched) == 4 and "of 4 frames" in verdict.note
+    assert verdict.reason is None and len(searched) == 4 and "0 of 4 frames" in verdict.note
     near = scene_filters.PEOPLE_NEAR * DEFAULTS.people_min_face
     searched.clear()
+    monkeypatch.setattr(scene_filters, "face_weight", faces([0.0, near, 0.0, 0.0] + [0.0] * 4))
+    verdict = judge_scene(frames, DEFAULTS)  # near, and nobody in the others
+    assert verdict.reason is None and verdict.people == 0.0 and len(searched) == 8
     monkeypatch.setattr(scene_filters, "face_weight", faces([0.0, 5.0, 0.0, 0.0] + [0.0] * 4))
-    verdict = judge_scene(frames, DEFAULTS)  # one face in 8 frames
-    assert verdict.reason is None and verdict.people == 0.125 and len(searched) == 8
+    verdict = judge_scene(frames, DEFAULTS)  # one face in the first four: as many as before
+    assert verdict.reason == "people" and verdict.people == 0.25 and "1 of 8" in verdict.note
     monkeypatch.setattr(scene_filters, "face_weight", faces([near, 0, 0, 0, 0, 5.0, 5.0, 0]))
     verdict = judge_scene(frames, DEFAULTS)  # near in the first four, faces in the others
     assert verdict.reason == "people" and verdict.people == 0.25

@@ -179,7 +179,8 @@ def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float,
     """The share of sampled frames that show a face or a person as a subject, and a note of
     the strongest of each (for the contact sheet). `people_frames` of them, evenly spread, are
     searched first; the others only when one of those shows a face or a person of at least
-    PEOPLE_NEAR of its threshold (a video of people, or scenery that looks like it)."""
+    PEOPLE_NEAR of its threshold (a video of people, or scenery that looks like it). The share
+    is the larger of the first frames' and all the searched frames'."""
     first, rest = _search_order(len(frames), config.people_frames)
     faces, bodies = _people_weights([frames[i] for i in first])
     face_near = max(faces, default=0) >= PEOPLE_NEAR * config.people_min_face
@@ -191,12 +192,12 @@ def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float,
         face >= config.people_min_face or body >= config.people_min_body
         for face, body in zip(faces, bodies, strict=True)
     ]
-    share = float(np.mean(shown)) if shown else 0.0
+    share = max(np.mean(shown[: len(first)]), np.mean(shown)) if shown else 0.0
     note = (
         f"faces {max(faces, default=0):.1f}, people {max(bodies, default=0):.1f} "
-        f"in {share:.0%} of {len(shown)} frames"
+        f"in {sum(shown)} of {len(shown)} frames"
     )
-    return share, note
+    return float(share), note
 
 
 def _search_order(count: int, first: int) -> tuple[list[int], list[int]]:
