@@ -257,6 +257,12 @@ def _filter_options(command):
         ),
         option(
             FilterConfig,
+            "camera_max_glide",
+            _PIXELS,
+            "... or when the camera glides this many px (at 320 x 180) between sampled frames.",
+        ),
+        option(
+            FilterConfig,
             "people_min_face",
             _DETECTOR_WEIGHT,
             "People: face weight (both cascades),",

@@ -106,11 +106,14 @@ class FilterConfig:
     # filters drop and those that pass) at one of its rates, so its clips that pass are the
     # camera's pauses or misreadings, and they go too (a handheld or drone video; filters.md).
     camera_min_share: float = 0.5
+    # ... or when its camera glides: consecutive sampled frames, seconds apart, show the same
+    # ground moved by more than this many pixels at 320 x 180 (a drone, a slow pan; glide.py).
+    camera_max_glide: float = 12.0
     # People, judged once per video on sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
     # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;
     # the video goes when `people_min_share` of its frames do (docs/filters.md).
-    people_min_face: float = 3.0
+    people_min_face: float = 4.5
     people_min_body: float = 2.5
     people_min_share: float = 0.25
     # of the 8 sampled frames, this many (evenly spread) are searched, and the others only when

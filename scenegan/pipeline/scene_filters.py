@@ -17,6 +17,7 @@ import numpy as np
 from scenegan.config import FilterConfig
 from scenegan.pipeline.decode import VideoError, luma_plane, open_video, stream_info
 from scenegan.pipeline.frames import crop_box_16_9, expand_limited_range
+from scenegan.pipeline.glide import glide
 
 # judged per video: every candidate clip takes the reason
 SCENE_REASONS = ("people", "overlay", "moving_camera")
@@ -366,6 +367,7 @@ class SceneVerdict:
     camera: float = 0.0  # share of the moving whole-frame candidates the camera filters drop
     bars: float = 0.0  # share of the frame under bars and borders along its sides
     text: float = 0.0  # share of the sampled frames showing lines of text
+    glide: float = 0.0  # how far the camera glided between sampled frames (pixels, glide.py)
 
     def to_dict(self) -> dict:
         return {
@@ -375,6 +377,7 @@ class SceneVerdict:
             "camera": round(self.camera, 4),
             "bars": round(self.bars, 4),
             "text": round(self.text, 4),
+            "glide": round(self.glide, 2),
             "note": self.note,
         }
 
@@ -386,8 +389,9 @@ def judge_scene(
     of its moving whole-frame candidates that the camera filters dropped (camera_share).
 
     The cheapest judge first: the camera's share (already counted), then overlays and bars (a
-    few milliseconds), then the people detectors (about 0.17 s of CPU a video), which run only
-    on a video that neither of the others rejected."""
+    few milliseconds), text (about 35 ms of CPU a video), the camera's glide (about 35 ms), then
+    the people detectors (about 0.17 s), which run only on a video that none of the others
+    rejected."""
     camera_note = f"the camera moved in {camera:.0%} of the moving clips"
     if camera >= config.camera_min_share:
         return SceneVerdict("moving_camera", 0.0, 0.0, camera_note, camera)
@@ -405,9 +409,14 @@ def judge_scene(
         or texts >= TEXT_MIN_FRAMES
     ):
         return SceneVerdict("overlay", 0.0, overlay, note, camera, bars, text)
+    glided = glide(frames)
+    if glided > config.camera_max_glide:
+        note = f"the camera glided {glided:.0f} px between samples; {note}"
+        return SceneVerdict("moving_camera", 0.0, overlay, note, camera, bars, text, glided)
     people, seen = people_share(frames, config)
     reason = "people" if people >= config.people_min_share else None
-    return SceneVerdict(reason, people, overlay, f"{seen}; {note}", camera, bars, text)
+    note = f"{seen}; {note}"
+    return SceneVerdict(reason, people, overlay, note, camera, bars, text, glided)
 
 
 # ---------------------------------------------------------------- zoom
