@@ -108,7 +108,7 @@ class FilterConfig:
     camera_min_share: float = 0.5
     # ... or when its camera glides: consecutive sampled frames, seconds apart, show the same
     # ground moved by more than this many pixels at 320 x 180 (a drone, a slow pan; glide.py).
-    camera_max_glide: float = 12.0
+    camera_max_glide: float = 14.0
     # People, judged once per video on sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
     # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;

@@ -30,6 +30,6 @@ def test_a_gliding_camera_takes_the_video():
     verdict = judge_scene(ground(24), DEFAULTS)
     assert verdict.reason == "moving_camera" and "glided 24 px" in verdict.note
     assert abs(verdict.glide - 24) < 1
-    assert judge_scene(ground(6), DEFAULTS).reason is None  # under the default 12 pixels
+    assert judge_scene(ground(6), DEFAULTS).reason is None  # under the default 14 pixels
     allowed = replace(DEFAULTS, camera_max_glide=30.0)
     assert judge_scene(ground(24), allowed).reason is None
