@@ -24,7 +24,8 @@ from scenegan.pipeline.build import build_dataset
 from scenegan.pipeline.extract import camera_share
 from scenegan.pipeline.filters import measure_clip, reject_reason
 from scenegan.pipeline.fingerprint import duplicate_groups, thumbnails, video_similarity
-from scenegan.pipeline.scene_filters import judge_scene, overlay_area, text_frames
+from scenegan.pipeline.overlay_text import text_frames
+from scenegan.pipeline.scene_filters import judge_scene, overlay_area
 
 DEFAULTS = FilterConfig()
 SIMILAR = BuildConfig().duplicate_min_similarity

@@ -66,6 +66,17 @@ def to_rgb(image: np.ndarray) -> np.ndarray:
     return image if image.ndim == 3 else np.repeat(image[..., None], 3, axis=2)
 
 
+def at_height(frame: np.ndarray, rows: int) -> np.ndarray:
+    """A gray frame scaled to `rows` rows, its aspect kept."""
+    height, width = frame.shape
+    if height == rows:
+        return frame
+    scale = rows / height
+    size = (max(1, round(width * scale)), rows)
+    method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(frame, size, interpolation=method)
+
+
 def resize_area(image: np.ndarray, fmt: ClipFormat = CLIP) -> np.ndarray:
     """Area-resample an (H, W) or (H, W, 3) frame to fmt's rows and columns."""
     return cv2.resize(image, (fmt.width, fmt.height), interpolation=cv2.INTER_AREA)
