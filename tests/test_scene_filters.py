@@ -155,6 +155,20 @@ def test_text_that_changes_is_an_overlay():
     assert once.reason is None and once.text == 1 / 8
 
 
+def test_a_bold_caption_in_a_box_is_text():
+    """A phone app's caption: bold black words on a white box. At this size the letters of a
+    word run together into one mark; the words stand on one baseline."""
+    moving = moving_texture(8 * 12, 180, 320, seed=4)[::12]
+    boxed = []
+    for frame in moving:
+        frame = frame.copy()
+        cv2.rectangle(frame, (60, 100), (262, 116), 255, -1)
+        cv2.putText(frame, "calm sea at dawn now", (64, 113), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 0,
+                    2, cv2.LINE_AA)  # fmt: skip
+        boxed.append(frame)
+    assert text_frames(boxed, DEFAULTS) == 8 and text_frames(list(moving), DEFAULTS) == 0
+
+
 def zoomed(frames: np.ndarray, end: float) -> np.ndarray:
     """Frame t of `frames` magnified about the centre by end ** (t / (T - 1))."""
     n_frames, height, width = frames.shape

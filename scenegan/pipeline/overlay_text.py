@@ -18,14 +18,19 @@ _NEIGHBOURS = np.ones((3, 3), np.uint8)
 # content (a semi-transparent watermark) does not stand still, so it is looked for in each
 # sampled frame alone, at TEXT_HEIGHT: sharp edges (3 x 3 grey range of one of TEXT_CONTRASTS or
 # more) closed along rows into lines at least TEXT_MIN_LINE rows high (2.2% of the frame) and
-# twice as wide, made of TEXT_MIN_GLYPHS or more glyphs (components as high as half the
-# line or more, at most 1.5 times as wide) that fill 40% of its width. Two contrasts, because a
-# lower one finds faint text but joins text over sharp flames into one blob. On all 8 frames of
-# each scenery clip the most was 0.36% of a frame (a walking camera's fence; filters.md).
+# twice as wide. A line is text when TEXT_MIN_GLYPHS or more of its marks stand on one baseline
+# (their tops and bottoms within TEXT_ALIGN of the line's height of the median mark's) and fill
+# 40% of its width; a mark is a letter, or a word whose bold letters ran together (as high as
+# half the line or more, at most TEXT_MAX_MARK times as wide as the line is high). Two
+# contrasts, because a lower one finds faint text but joins text over sharp flames into one
+# blob. On all 8 frames of each scenery clip only a cinemagraph's watermark read as text in two
+# frames (filters.md).
 TEXT_HEIGHT = 360
 TEXT_CONTRASTS = (160, 120)
 TEXT_MIN_LINE = 8
 TEXT_MIN_GLYPHS = 4
+TEXT_MAX_MARK = 5.0
+TEXT_ALIGN = 0.25
 TEXT_MIN_FRAMES = 2  # of the sampled frames: one frame of text-like edges is not a caption
 _LINE_CLOSE = np.ones((3, 21), np.uint8)
 
@@ -57,9 +62,22 @@ def _text_lines(sharp: np.ndarray) -> float:
         box = (labels[y : y + line_height, x : x + line_width] == index) & sharp[
             y : y + line_height, x : x + line_width
         ].astype(bool)
-        _, _, glyphs, _ = cv2.connectedComponentsWithStats(box.astype(np.uint8), connectivity=8)
-        glyph_width, glyph_height = glyphs[1:, cv2.CC_STAT_WIDTH], glyphs[1:, cv2.CC_STAT_HEIGHT]
-        glyph = (glyph_height >= 0.5 * line_height) & (glyph_width <= 1.5 * line_height)
-        if glyph.sum() >= TEXT_MIN_GLYPHS and glyph_width[glyph].sum() >= 0.4 * line_width:
+        if _on_a_baseline(box, line_height):
             area += line_width * line_height
     return area / (height * width)
+
+
+def _on_a_baseline(line: np.ndarray, line_height: int) -> bool:
+    """Whether a line's (h, w) bool mask of sharp pixels holds marks of text (TEXT_*)."""
+    _, _, marks, _ = cv2.connectedComponentsWithStats(line.astype(np.uint8), connectivity=8)
+    top, wide, tall = (marks[1:, stat] for stat in (1, 2, 3))
+    mark = (tall >= 0.5 * line_height) & (wide <= TEXT_MAX_MARK * line_height)
+    if mark.sum() < TEXT_MIN_GLYPHS:
+        return False
+    bottom, slack = top + tall, TEXT_ALIGN * line_height
+    aligned = (
+        mark
+        & (np.abs(top - np.median(top[mark])) <= slack)
+        & (np.abs(bottom - np.median(bottom[mark])) <= slack)
+    )
+    return aligned.sum() >= TEXT_MIN_GLYPHS and wide[aligned].sum() >= 0.4 * line.shape[1]
