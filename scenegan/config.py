@@ -105,7 +105,7 @@ class FilterConfig:
     # least this share of the video's whole-frame candidates that move at all (those the camera
     # filters drop and those that pass) at one of its rates, so its clips that pass are the
     # camera's pauses or misreadings, and they go too (a handheld or drone video; filters.md).
-    camera_min_share: float = 0.5
+    camera_min_share: float = 0.3
     # ... or when its camera glides: consecutive sampled frames, seconds apart, show the same
     # ground moved by more than this many pixels at 320 x 180 (a drone, a slow pan; glide.py).
     camera_max_glide: float = 14.0
