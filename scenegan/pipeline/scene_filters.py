@@ -338,15 +338,13 @@ def judge_scene(
         return SceneVerdict(None, 0.0, 0.0, f"no frames sampled; {camera_note}", camera)
     at_size = overlay_frames(frames)  # resized once for both measures
     overlay, bars = overlay_area(at_size), bar_area(at_size)
+    note = f"overlay {overlay:.2%} of the frame, bars {bars:.0%}; {camera_note}"
+    if overlay > config.overlay_max_area or bars > config.overlay_max_bars:
+        return SceneVerdict("overlay", 0.0, overlay, note, camera, bars)
     texts = text_frames(frames, config)
     text = texts / len(frames)
-    note = f"overlay {overlay:.2%} of the frame, bars {bars:.0%}, text in {texts} frames"
-    note = f"{note}; {camera_note}"
-    if (
-        overlay > config.overlay_max_area
-        or bars > config.overlay_max_bars
-        or texts >= TEXT_MIN_FRAMES
-    ):
+    note = f"text in {texts} frames, {note}"
+    if texts >= TEXT_MIN_FRAMES:
         return SceneVerdict("overlay", 0.0, overlay, note, camera, bars, text)
     glided = glide(frames)
     if glided > config.camera_max_glide:
