@@ -259,7 +259,8 @@ def overlay_area(frames: list[np.ndarray]) -> float:
 # by BAR_EDGE_CONTRAST or more (median along the edge). On the scenery clips the only flat
 # bands are the dark around a candle, a fireplace or under a starry sky, fading into the
 # picture (edge contrast 0-7); letterbox, pillarbox and border bars made over scenery 44-211.
-BAR_FLAT_LEVELS = 4
+# A compressed black bar is flat to about 10 levels (ringing next to the picture), not to 4.
+BAR_FLAT_LEVELS = 12
 BAR_MIN_WIDTH = 0.02
 BAR_EDGE_CONTRAST = 20
 
