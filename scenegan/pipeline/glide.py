@@ -43,12 +43,17 @@ def _at_size(frame: np.ndarray) -> np.ndarray:
 _ORB: dict = {}
 
 
-def _features(frame: np.ndarray) -> tuple:
-    """A frame's ORB keypoints and descriptors (None where it has none)."""
+def _orb() -> tuple:
+    """The ORB detector and its cross-checked Hamming matcher, made once per process."""
     if not _ORB:
         _ORB["orb"] = cv2.ORB_create(nfeatures=GLIDE_FEATURES, fastThreshold=10)
         _ORB["matcher"] = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True)
-    return _ORB["orb"].detectAndCompute(frame, None)
+    return _ORB["orb"], _ORB["matcher"]
+
+
+def _features(frame: np.ndarray) -> tuple:
+    """A frame's ORB keypoints and descriptors (None where it has none)."""
+    return _orb()[0].detectAndCompute(frame, None)
 
 
 def _pair(first: tuple, second: tuple) -> tuple[int, float, float] | None:
@@ -57,7 +62,7 @@ def _pair(first: tuple, second: tuple) -> tuple[int, float, float] | None:
     (points_a, described_a), (points_b, described_b) = first, second
     if described_a is None or described_b is None:
         return None
-    matches = _ORB["matcher"].match(described_a, described_b)
+    matches = _orb()[1].match(described_a, described_b)
     if len(matches) < GLIDE_MIN_MATCHES:
         return None
     a = np.float32([points_a[m.queryIdx].pt for m in matches])
