@@ -269,9 +269,9 @@ def _filter_options(command):
         ),
         option(
             FilterConfig,
-            "people_min_body",
-            _DETECTOR_WEIGHT,
-            "... or HOG person weight, in a frame;",
+            "people_min_person",
+            _SHARE,
+            "... or person detector's score, in a frame;",
         ),
         option(
             FilterConfig, "people_min_share", _SHARE, "... the video goes at this share of frames."

@@ -111,13 +111,14 @@ class FilterConfig:
     camera_max_glide: float = 14.0
     # People, judged once per video on sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
-    # the frame high or more) or the HOG detector finds a person of weight `people_min_body`;
-    # the video goes when `people_min_share` of its frames do (docs/filters.md).
+    # the frame high or more) or the person detector scores a person a fifth of the frame high
+    # or more at `people_min_person` (person_detector.py); the video goes when
+    # `people_min_share` of its frames do (docs/filters.md).
     people_min_face: float = 4.5
-    people_min_body: float = 2.5
+    people_min_person: float = 0.55
     people_min_share: float = 0.25
     # of the 8 sampled frames, this many (evenly spread) are searched, and the others only when
-    # one of these comes near a threshold; the detectors cost about 40 ms of CPU a frame, so 2
+    # one of these comes near a threshold; the detectors cost about 70 ms of CPU a frame, so 2
     # halve this filter's cost and miss more (docs/build-speed.md)
     people_frames: int = 4
     # Overlay (captions, logos, cards, bars), judged once per video: more than this share of the

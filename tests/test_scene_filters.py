@@ -201,10 +201,10 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
     verdict = judge_scene(frames, DEFAULTS)
     assert verdict.reason == "people" and verdict.people == 0.25 and "2 of 8 frames" in verdict.note
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
-    monkeypatch.setattr(scene_filters, "body_weight", lambda gray: DEFAULTS.people_min_body)
+    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: DEFAULTS.people_min_person)
     assert judge_scene(frames, DEFAULTS).reason == "people"
     searched = []
-    monkeypatch.setattr(scene_filters, "body_weight", lambda gray: searched.append(gray) or 0.0)
+    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: searched.append(rgb) or 0.0)
     verdict = judge_scene(frames, replace(DEFAULTS, people_frames=2))
     assert len(searched) == 2 and "of 2 frames" in verdict.note
     with pytest.raises(UserError, match="--people-frames"):

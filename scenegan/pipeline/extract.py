@@ -367,7 +367,9 @@ def _slice_and_filter(
     # the kept clips are completed: a rejected video's windows are still judged (their counts),
     # but no context is made for clips that go.
     if any(s.n_passed for s in streams):
-        verdict = judge_scene(sampler.chosen(), config.filters, camera_share(streams))
+        verdict = judge_scene(
+            sampler.chosen(), config.filters, camera_share(streams), sampler.chosen_colours()
+        )
     kept = [clip for stream in streams for clip in stream.finish(verdict.reason is None)]
     rejected: Counter = Counter()
     for stream in streams:

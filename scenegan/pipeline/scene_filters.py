@@ -1,8 +1,9 @@
 """Filters judged once per source video, on a few frames sampled while it is decoded, at the
 source's own resolution (at most SAMPLE_SIZE): `people` (faces and people as a subject, by
-OpenCV's bundled Haar face cascades and HOG people detector) and `overlay` (captions, logos,
-watermarks, cards, bars and borders laid over the picture). And `zoom`, judged per clip like a
-pan: the clip's optical flow diverges from one point across the whole frame.
+OpenCV's bundled Haar face cascades and a person detector, person_detector.py) and `overlay`
+(captions, logos, watermarks, cards, bars and borders laid over the picture). And `zoom`,
+judged per clip like a pan: the clip's optical flow diverges from one point across the whole
+frame.
 
 What each looks at, and how its default was chosen, is in docs/filters.md."""
 
@@ -19,6 +20,7 @@ from scenegan.pipeline.decode import VideoError, luma_plane, open_video, stream_
 from scenegan.pipeline.frames import at_height, crop_box_16_9, expand_limited_range
 from scenegan.pipeline.glide import glide
 from scenegan.pipeline.overlay_text import TEXT_MIN_FRAMES, text_frames
+from scenegan.pipeline.person_detector import person_weight
 
 # judged per video: every candidate clip takes the reason
 SCENE_REASONS = ("people", "overlay", "moving_camera")
@@ -27,23 +29,24 @@ SAMPLE_SIZE = (640, 360)  # (width, height): sampled frames larger than this are
 # Sampling where the container states no duration: a frame every FIRST_INTERVAL seconds at
 # first; when the buffer holds twice N_SAMPLES, every other frame goes and the interval doubles.
 FIRST_INTERVAL = 0.25
-DETECT_HEIGHT = 360  # people are looked for at this height (frames are scaled to it)
-FACE_HEIGHT = 240  # and faces at this one: a tenth of it is the cascades' own 24-pixel window
+DETECT_HEIGHT = 360  # frames are scaled to this height for the face cascades,
+FACE_HEIGHT = 240  # then to this one: a tenth of it is the cascades' own 24-pixel window
 
 
 @dataclass
 class FrameSampler:
     """Takes N_SAMPLES decoded frames spread over a video as gray 16:9 frames at the source's
-    resolution (at most SAMPLE_SIZE). Fed every decoded frame (`add`); converts only the
-    frames it keeps. With the video's `duration` it takes the first frame at or after each of
-    N_SAMPLES evenly spaced times; without it (a container that does not say), one every
-    FIRST_INTERVAL seconds, and each time it holds twice N_SAMPLES it drops every other and
-    doubles the interval."""
+    resolution (at most SAMPLE_SIZE), and each in colour too (the person detector's). Fed every
+    decoded frame (`add`); converts only the frames it keeps. With the video's `duration` it
+    takes the first frame at or after each of N_SAMPLES evenly spaced times; without it (a
+    container that does not say), one every FIRST_INTERVAL seconds, and each time it holds
+    twice N_SAMPLES it drops every other and doubles the interval."""
 
     duration: float | None = None
     interval: float = FIRST_INTERVAL
     times: list[float] = field(default_factory=list)
     frames: list[np.ndarray] = field(default_factory=list)
+    colours: list[np.ndarray] = field(default_factory=list)
     next_time: float = 0.0
     first_time: float | None = None
 
@@ -71,22 +74,31 @@ class FrameSampler:
         ):
             return
         self.times.append(time - self.first_time)
-        self.frames.append(sample_luma(frame))
+        gray = sample_luma(frame)
+        self.frames.append(gray)
+        self.colours.append(sample_colour(frame, gray.shape[::-1]))
         if self.duration:
             self.next_time = (len(self.frames) + 0.5) * self.duration / N_SAMPLES
             return
         self.next_time = self.times[-1] + self.interval
         if len(self.frames) >= 2 * N_SAMPLES:
             self.times, self.frames = self.times[::2], self.frames[::2]
+            self.colours = self.colours[::2]
             self.interval *= 2
             self.next_time = self.times[-1] + self.interval
 
     def chosen(self) -> list[np.ndarray]:
-        """N_SAMPLES evenly spread frames (all of them for a short video)."""
+        """N_SAMPLES evenly spread gray frames (all of them for a short video)."""
+        return [self.frames[i] for i in self._picks()]
+
+    def chosen_colours(self) -> list[np.ndarray]:
+        """The same frames as `chosen`, in RGB (H, W, 3)."""
+        return [self.colours[i] for i in self._picks()]
+
+    def _picks(self) -> list[int]:
         if len(self.frames) <= N_SAMPLES:
-            return list(self.frames)
-        picks = np.linspace(0, len(self.frames) - 1, N_SAMPLES).round().astype(int)
-        return [self.frames[i] for i in picks]
+            return list(range(len(self.frames)))
+        return np.linspace(0, len(self.frames) - 1, N_SAMPLES).round().astype(int).tolist()
 
 
 def sample_luma(frame) -> np.ndarray:
@@ -104,6 +116,24 @@ def sample_luma(frame) -> np.ndarray:
     return expand_limited_range(box) if limited else box
 
 
+def sample_colour(frame, size: tuple[int, int]) -> np.ndarray:
+    """An av.VideoFrame -> its displayed 16:9 box in RGB at `size` (width, height): the gray
+    sample's. A large frame is scaled down by swscale as it is converted, not after."""
+    quarter_turns = ((frame.rotation or 0) // 90) % 4
+    shown = (frame.width, frame.height) if quarter_turns % 2 else (frame.height, frame.width)
+    top, bottom, left, right = crop_box_16_9(*shown)
+    scale = size[0] / (right - left)
+    if scale < 0.9:
+        width, height = (max(2, round(side * scale)) for side in (frame.width, frame.height))
+        image = frame.reformat(width, height, "rgb24", interpolation="AREA").to_ndarray()
+    else:
+        image = frame.to_ndarray(format="rgb24")
+    if quarter_turns:
+        image = np.rot90(image, k=quarter_turns)
+    top, bottom, left, right = crop_box_16_9(*image.shape[:2])
+    return cv2.resize(image[top:bottom, left:right], size, interpolation=cv2.INTER_AREA)
+
+
 # ---------------------------------------------------------------- people
 
 
@@ -116,21 +146,19 @@ FACE_MIN_HEIGHT = 0.1  # of the frame's height: a face smaller than this is far 
 FACE_SCALE_STEP = 1.2
 FACE_NEIGHBOURS = 3
 FACE_CHECKED = 3  # the strongest faces of the first cascade that the second one checks
-HOG_SCALE_STEP = 1.2  # the HOG window is 128 rows: 36% of DETECT_HEIGHT, a person up close
-# The sampled frames beyond `people_frames` are searched when a face or a person reaches this
-# share of its threshold in those: 2 of the 249 scenery clips did (a sky tile, a fire pit).
+# The sampled frames beyond `people_frames` are searched when a face reaches PEOPLE_NEAR of its
+# threshold in those, or a person PERSON_NEAR of its: 2 of the 249 scenery clips' faces did (a
+# sky tile, a fire pit), and 8 of their persons (flames, a fountain, reeds; docs/filters.md).
 PEOPLE_NEAR = 0.6
+PERSON_NEAR = 0.8
 _DETECTORS: dict = {}
 
 
 def _detectors():
-    """The face cascades and the HOG people detector, made once per process."""
+    """The face cascades, made once per process."""
     if not _DETECTORS:
         folder = cv2.data.haarcascades
         _DETECTORS["faces"] = [cv2.CascadeClassifier(folder + name) for name in FACE_CASCADES]
-        hog = cv2.HOGDescriptor()
-        hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-        _DETECTORS["hog"] = hog
     return _DETECTORS
 
 
@@ -158,34 +186,32 @@ def face_weight(gray: np.ndarray) -> float:
     return best
 
 
-def body_weight(gray: np.ndarray) -> float:
-    """The strongest HOG person in a DETECT_HEIGHT frame (SVM margin), or 0."""
-    _, weights = _detectors()["hog"].detectMultiScale(
-        gray, winStride=(8, 8), padding=(8, 8), scale=HOG_SCALE_STEP
-    )
-    return float(np.max(weights)) if len(weights) else 0.0
-
-
-def people_share(frames: list[np.ndarray], config: FilterConfig) -> tuple[float, str]:
+def people_share(
+    frames: list[np.ndarray], config: FilterConfig, colours: list[np.ndarray] | None = None
+) -> tuple[float, str]:
     """The share of sampled frames that show a face or a person as a subject, and a note of
-    the strongest of each (for the contact sheet). `people_frames` of them, evenly spread, are
-    searched first; the others only when one of those shows a face or a person of at least
-    PEOPLE_NEAR of its threshold (a video of people, or scenery that looks like it). The share
-    is the larger of the first frames' and all the searched frames'."""
+    the strongest of each (for the contact sheet). Faces are looked for in the gray `frames`,
+    people in `colours`, the same frames in RGB (gray ones stand in without them). Of them,
+    `people_frames`, evenly spread, are searched first; the others only when one of those shows
+    a face of PEOPLE_NEAR of its threshold or a person of PERSON_NEAR of its (a video of people,
+    or scenery that looks like it). The share is the larger of the first frames' and all the
+    searched frames'."""
+    if colours is None:
+        colours = [cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) for frame in frames]
     first, rest = _search_order(len(frames), config.people_frames)
-    faces, bodies = _people_weights([frames[i] for i in first])
+    faces, persons = _people_weights([frames[i] for i in first], [colours[i] for i in first])
     face_near = max(faces, default=0) >= PEOPLE_NEAR * config.people_min_face
-    near = face_near or max(bodies, default=0) >= PEOPLE_NEAR * config.people_min_body
+    near = face_near or max(persons, default=0) >= PERSON_NEAR * config.people_min_person
     if near and rest:
-        more_faces, more_bodies = _people_weights([frames[i] for i in rest])
-        faces, bodies = faces + more_faces, bodies + more_bodies
+        more = _people_weights([frames[i] for i in rest], [colours[i] for i in rest])
+        faces, persons = faces + more[0], persons + more[1]
     shown = [
-        face >= config.people_min_face or body >= config.people_min_body
-        for face, body in zip(faces, bodies, strict=True)
+        face >= config.people_min_face or person >= config.people_min_person
+        for face, person in zip(faces, persons, strict=True)
     ]
     share = max(np.mean(shown[: len(first)]), np.mean(shown)) if shown else 0.0
     note = (
-        f"faces {max(faces, default=0):.1f}, people {max(bodies, default=0):.1f} "
+        f"faces {max(faces, default=0):.1f}, people {max(persons, default=0):.2f} "
         f"in {sum(shown)} of {len(shown)} frames"
     )
     return float(share), note
@@ -199,14 +225,12 @@ def _search_order(count: int, first: int) -> tuple[list[int], list[int]]:
     return picks, [i for i in range(count) if i not in picks]
 
 
-def _people_weights(frames: list[np.ndarray]) -> tuple[list[float], list[float]]:
+def _people_weights(
+    frames: list[np.ndarray], colours: list[np.ndarray]
+) -> tuple[list[float], list[float]]:
     """The strongest face and person of each frame."""
-    faces, bodies = [], []
-    for frame in frames:
-        gray = at_height(frame, DETECT_HEIGHT)
-        faces.append(face_weight(at_height(gray, FACE_HEIGHT)))
-        bodies.append(body_weight(gray))
-    return faces, bodies
+    faces = [face_weight(at_height(at_height(f, DETECT_HEIGHT), FACE_HEIGHT)) for f in frames]
+    return faces, [person_weight(colour) for colour in colours]
 
 
 # ---------------------------------------------------------------- overlay
@@ -323,10 +347,14 @@ class SceneVerdict:
 
 
 def judge_scene(
-    frames: list[np.ndarray], config: FilterConfig, camera: float = 0.0
+    frames: list[np.ndarray],
+    config: FilterConfig,
+    camera: float = 0.0,
+    colours: list[np.ndarray] | None = None,
 ) -> SceneVerdict:
-    """The per-video verdict from a video's sampled (H, W) gray frames and `camera`, the share
-    of its moving whole-frame candidates that the camera filters dropped (camera_share).
+    """The per-video verdict from a video's sampled (H, W) gray frames, `camera`, the share of
+    its moving whole-frame candidates that the camera filters dropped (camera_share), and
+    `colours`, the sampled frames in RGB for the person detector (gray ones stand in without).
 
     The cheapest judge first: the camera's share (already counted), then overlays and bars (a
     few milliseconds), text (about 35 ms of CPU a video), the camera's glide (about 35 ms), then
@@ -351,7 +379,7 @@ def judge_scene(
     if glided > config.camera_max_glide:
         note = f"the camera glided {glided:.0f} px between samples; {note}"
         return SceneVerdict("moving_camera", 0.0, overlay, note, camera, bars, text, glided)
-    people, seen = people_share(frames, config)
+    people, seen = people_share(frames, config, colours)
     reason = "people" if people >= config.people_min_share else None
     note = f"{seen}; {note}"
     return SceneVerdict(reason, people, overlay, note, camera, bars, text, glided)
