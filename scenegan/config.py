@@ -118,7 +118,7 @@ class FilterConfig:
     people_min_person: float = 0.55
     people_min_share: float = 0.25
     # of the 8 sampled frames, this many (evenly spread) are searched, and the others only when
-    # one of these comes near a threshold; the detectors cost about 70 ms of CPU a frame, so 2
+    # one of these comes near a threshold; the detectors cost about 75 ms of CPU a frame, so 2
     # halve this filter's cost and miss more (docs/build-speed.md)
     people_frames: int = 4
     # Overlay (captions, logos, cards, bars), judged once per video: more than this share of the

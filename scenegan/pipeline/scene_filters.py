@@ -358,7 +358,7 @@ def judge_scene(
 
     The cheapest judge first: the camera's share (already counted), then overlays and bars (a
     few milliseconds), text (about 35 ms of CPU a video), the camera's glide (about 35 ms), then
-    the people detectors (about 0.17 s), which run only on a video that none of the others
+    the people detectors (about 0.3 s), which run only on a video that none of the others
     rejected."""
     camera_note = f"the camera moved in {camera:.0%} of the moving clips"
     if camera >= config.camera_min_share:
