@@ -148,7 +148,8 @@ FACE_NEIGHBOURS = 3
 FACE_CHECKED = 3  # the strongest faces of the first cascade that the second one checks
 # The sampled frames beyond `people_frames` are searched when a face reaches PEOPLE_NEAR of its
 # threshold in those, or a person PERSON_NEAR of its: 2 of the 249 scenery clips' faces did (a
-# sky tile, a fire pit), and 8 of their persons (flames, a fountain, reeds; docs/filters.md).
+# sky tile, a fire pit), and 11 of their persons (flames, a fountain and its visitor, a kite
+# surfer, balloons, a pool's railing; docs/filters.md).
 PEOPLE_NEAR = 0.6
 PERSON_NEAR = 0.8
 _DETECTORS: dict = {}
