@@ -75,14 +75,18 @@ def test_people_share_counts_frames_with_a_person_in_colour(lake):
     assert people_share(frames, lenient, colours)[0] == 0.0
 
 
-@pytest.mark.parametrize("rotation", [0, 90])
-def test_the_sampler_keeps_each_frame_in_colour_framed_as_its_gray_one(tmp_path, rotation):
-    height, width = 360, 480  # 4:3: the sampler takes its 16:9 box
+@pytest.mark.parametrize(
+    "height, width, rotation",
+    [(360, 480, 0), (360, 480, 90), (720, 1280, 0)],  # 4:3 (its 16:9 box), turned; scaled down
+)
+def test_the_sampler_keeps_each_frame_in_colour_framed_as_its_gray_one(
+    tmp_path, height, width, rotation
+):
     frames = np.zeros((24, height, width, 3), np.uint8)
     frames[:, : height // 2] = (230, 40, 40)  # red above, blue below, a bright band moving
     frames[:, height // 2 :] = (40, 40, 230)
     for t, frame in enumerate(frames):
-        frame[:, 10 * t : 10 * t + 40] = 255
+        frame[:, 10 * t : 10 * t + width // 12] = 255
     path = write_video(tmp_path / "colour.mp4", frames, fps=12, rotation=rotation)
     sampler = FrameSampler.of(path)
     with av.open(str(path)) as container:
@@ -90,6 +94,7 @@ def test_the_sampler_keeps_each_frame_in_colour_framed_as_its_gray_one(tmp_path,
             sampler.add(frame, float(frame.time))
     grays, colours = sampler.chosen(), sampler.chosen_colours()
     assert len(colours) == len(grays) == 8
+    assert max(grays[0].shape) <= 640  # a large source is scaled down, its colour alike
     for gray, colour in zip(grays, colours, strict=True):
         assert colour.shape == (*gray.shape, 3) and colour.dtype == np.uint8
         luma = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY).astype(float)
