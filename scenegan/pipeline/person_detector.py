@@ -15,12 +15,12 @@ left and right ends, and those decide."""
 from __future__ import annotations
 
 import math
-from importlib import resources
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-MODEL = "person-detector-ssd-oidv4.tflite"
+MODEL = Path(__file__).resolve().parents[1] / "weights" / "person-detector-ssd-oidv4.tflite"
 PERSON_CLASS = 4  # its label map: ???, Bicycle, Boot, Laptop, Person, ...
 INPUT_SIZE = 300
 PERSON_MIN_HEIGHT = 0.2  # of the image: a smaller person is far away, and may stay
@@ -69,9 +69,7 @@ def _person_score(rgb: np.ndarray) -> float:
 def _model() -> tuple:
     """The network and its anchors, made once per process."""
     if not _MODEL:
-        weights = resources.files("scenegan") / "weights" / MODEL
-        with resources.as_file(weights) as path:
-            _MODEL["net"] = cv2.dnn.readNetFromTFLite(str(path))
+        _MODEL["net"] = cv2.dnn.readNetFromTFLite(str(MODEL))
         _MODEL["anchors"] = ssd_anchors()
     return _MODEL["net"], _MODEL["anchors"]
 

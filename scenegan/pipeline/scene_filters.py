@@ -104,11 +104,7 @@ class FrameSampler:
 def sample_luma(frame) -> np.ndarray:
     """An av.VideoFrame -> its displayed 16:9 box as full-range gray, at most SAMPLE_SIZE."""
     image, limited = luma_plane(frame)  # a view of the decoder's luma, or swscale's gray
-    quarter_turns = ((frame.rotation or 0) // 90) % 4
-    if quarter_turns:
-        image = np.rot90(image, k=quarter_turns)
-    top, bottom, left, right = crop_box_16_9(*image.shape[:2])
-    box = image[top:bottom, left:right]
+    box = _displayed_box(image, _quarter_turns(frame))
     if box.shape[1] > SAMPLE_SIZE[0]:
         box = cv2.resize(box, SAMPLE_SIZE, interpolation=cv2.INTER_AREA)
     else:
@@ -119,7 +115,7 @@ def sample_luma(frame) -> np.ndarray:
 def sample_colour(frame, size: tuple[int, int]) -> np.ndarray:
     """An av.VideoFrame -> its displayed 16:9 box in RGB at `size` (width, height): the gray
     sample's. A large frame is scaled down by swscale as it is converted, not after."""
-    quarter_turns = ((frame.rotation or 0) // 90) % 4
+    quarter_turns = _quarter_turns(frame)
     shown = (frame.width, frame.height) if quarter_turns % 2 else (frame.height, frame.width)
     top, bottom, left, right = crop_box_16_9(*shown)
     scale = size[0] / (right - left)
@@ -128,10 +124,20 @@ def sample_colour(frame, size: tuple[int, int]) -> np.ndarray:
         image = frame.reformat(width, height, "rgb24", interpolation="AREA").to_ndarray()
     else:
         image = frame.to_ndarray(format="rgb24")
+    box = _displayed_box(image, quarter_turns)
+    return cv2.resize(box, size, interpolation=cv2.INTER_AREA)
+
+
+def _quarter_turns(frame) -> int:
+    return ((frame.rotation or 0) // 90) % 4
+
+
+def _displayed_box(image: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """A stored frame (H, W) or (H, W, 3) turned as displayed, and its 16:9 box (a view)."""
     if quarter_turns:
         image = np.rot90(image, k=quarter_turns)
     top, bottom, left, right = crop_box_16_9(*image.shape[:2])
-    return cv2.resize(image[top:bottom, left:right], size, interpolation=cv2.INTER_AREA)
+    return image[top:bottom, left:right]
 
 
 # ---------------------------------------------------------------- people
