@@ -37,6 +37,7 @@ WITHOUT = {  # the per-video filters and zoom, out of reach
     "overlay_max_text": OFF,
     "camera_min_share": OFF,
     "camera_max_glide": OFF,
+    "camera_max_flight": OFF,
     "zoom_max_scale": OFF,
 }
 

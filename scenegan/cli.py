@@ -263,6 +263,12 @@ def _filter_options(command):
         ),
         option(
             FilterConfig,
+            "camera_max_flight",
+            _PIXELS,
+            "... or this many px where the glide is fitted loosely (parallax, fisheye).",
+        ),
+        option(
+            FilterConfig,
             "people_min_face",
             _DETECTOR_WEIGHT,
             "People: face weight (both cascades),",

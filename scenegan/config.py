@@ -109,6 +109,10 @@ class FilterConfig:
     # ... or when its camera glides: consecutive sampled frames, seconds apart, show the same
     # ground moved by more than this many pixels at 320 x 180 (a drone, a slow pan; glide.py).
     camera_max_glide: float = 14.0
+    # ... or by more than this many, where the same motion is fitted loosely (within 8 pixels):
+    # a drone low over trees sees near things move faster than far ones, a fisheye lens bends
+    # the ground, so their matches agree with one motion only loosely (glide.py).
+    camera_max_flight: float = 20.0
     # People, judged once per video on sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
     # the frame high or more) or the person detector scores a person a fifth of the frame high

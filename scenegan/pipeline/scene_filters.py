@@ -339,6 +339,7 @@ class SceneVerdict:
     bars: float = 0.0  # share of the frame under bars and borders along its sides
     text: float = 0.0  # share of the sampled frames showing lines of text
     glide: float = 0.0  # how far the camera glided between sampled frames (pixels, glide.py)
+    flight: float = 0.0  # ... fitted loosely (a drone over uneven ground, a fisheye lens)
 
     def to_dict(self) -> dict:
         return {
@@ -349,6 +350,7 @@ class SceneVerdict:
             "bars": round(self.bars, 4),
             "text": round(self.text, 4),
             "glide": round(self.glide, 2),
+            "flight": round(self.flight, 2),
             "note": self.note,
         }
 
@@ -383,13 +385,17 @@ def judge_scene(
     if texts >= TEXT_MIN_FRAMES:
         return SceneVerdict("overlay", 0.0, overlay, note, camera, bars, text)
     glided = glide(frames)
-    if glided > config.camera_max_glide:
-        note = f"the camera glided {glided:.0f} px between samples; {note}"
-        return SceneVerdict("moving_camera", 0.0, overlay, note, camera, bars, text, glided)
+    measured = (camera, bars, text, glided.close, glided.loose)
+    if glided.close > config.camera_max_glide or glided.loose > config.camera_max_flight:
+        note = (
+            f"the camera glided {glided.close:.0f} px between samples "
+            f"({glided.loose:.0f} px fitted loosely); {note}"
+        )
+        return SceneVerdict("moving_camera", 0.0, overlay, note, *measured)
     people, seen = people_share(frames, config, colours)
     reason = "people" if people >= config.people_min_share else None
     note = f"{seen}; {note}"
-    return SceneVerdict(reason, people, overlay, note, camera, bars, text, glided)
+    return SceneVerdict(reason, people, overlay, note, *measured)
 
 
 # ---------------------------------------------------------------- zoom
