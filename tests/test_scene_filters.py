@@ -28,6 +28,7 @@ from scenegan.pipeline.overlay_text import text_frames
 from scenegan.pipeline.scene_filters import judge_scene, overlay_area
 
 DEFAULTS = FilterConfig()
+FAINT = scene_filters.FACE_NEEDS_PERSON  # a person score too faint to count, enough for faces
 SIMILAR = BuildConfig().duplicate_min_similarity
 
 
@@ -210,6 +211,7 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
     find nobody in moving textures."""
     frames = list(moving_texture(8, 180, 320, seed=6))
     assert judge_scene(frames, DEFAULTS).reason is None
+    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: FAINT)  # faces are looked for
     faces = iter([0.0, 9.0, 0.0, 0.0] + [9.0, 0.0, 0.0, 0.0])  # 4 searched first, then the rest
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: next(faces))
     verdict = judge_scene(frames, DEFAULTS)
@@ -225,10 +227,23 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
         BuildConfig(filters=replace(DEFAULTS, people_frames=0)).validate()
 
 
+def test_faces_are_looked_for_only_where_the_person_detector_sees_someone(monkeypatch):
+    """A face belongs to a person: the cascades run on the frames the person detector scores at
+    FACE_NEEDS_PERSON or more, however far under its own threshold."""
+    frames = list(moving_texture(8, 180, 320, seed=6))
+    persons = iter([0.0, FAINT, 0.1, 0.0] + [0.0] * 4)  # the first 4, then (a face near) the rest
+    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: next(persons))
+    searched = []
+    monkeypatch.setattr(scene_filters, "face_weight", lambda gray: searched.append(gray) or 9.0)
+    verdict = judge_scene(frames, DEFAULTS)
+    assert len(searched) == 1 and verdict.reason == "people" and "1 of 8 frames" in verdict.note
+
+
 def test_people_searches_the_other_frames_only_when_one_comes_near(monkeypatch):
     """The frames beyond people_frames are searched where one of the first shows a face or a
     person near its threshold, and a person found there counts too."""
     frames = list(moving_texture(8, 180, 320, seed=6))
+    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: FAINT)  # faces are looked for
     searched = []
 
     def faces(weights):
@@ -335,6 +350,7 @@ def test_a_video_whose_camera_moves_in_most_clips_loses_its_steady_ones_too(tmp_
 def test_the_cheapest_judge_goes_first_and_the_detectors_only_where_needed(monkeypatch):
     frames = list(moving_texture(8, 180, 320, seed=6))
     searched = []
+    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: FAINT)
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: searched.append(gray) or 9.0)
     assert judge_scene(frames, DEFAULTS, camera=0.2).reason == "people" and len(searched) == 8
     verdict = judge_scene(frames, DEFAULTS, camera=0.8)
