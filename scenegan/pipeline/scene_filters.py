@@ -379,8 +379,8 @@ def judge_scene(
     `colours`, the sampled frames in RGB for the person detector (gray ones stand in without).
 
     The cheapest judge first: the camera's share (already counted), then overlays and bars (a
-    few milliseconds), text (about 35 ms of CPU a video), the camera's glide (about 35 ms), then
-    the people detectors (about 0.3 s), which run only on a video that none of the others
+    few milliseconds), text (about 40 ms of CPU a video), the camera's glide (about 40 ms), then
+    the people detectors (about 0.24 s), which run only on a video that none of the others
     rejected."""
     camera_note = f"the camera moved in {camera:.0%} of the moving clips"
     if camera >= config.camera_min_share:
