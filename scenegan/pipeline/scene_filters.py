@@ -399,11 +399,11 @@ def judge_scene(
         return SceneVerdict("overlay", 0.0, overlay, note, camera, bars, text)
     glided = glide(frames)
     measured = (camera, bars, text, glided.close, glided.loose)
-    if glided.close > config.camera_max_glide or glided.loose > config.camera_max_flight:
-        note = (
-            f"the camera glided {glided.close:.0f} px between samples "
-            f"({glided.loose:.0f} px fitted loosely); {note}"
-        )
+    if glided.close > config.camera_max_glide:
+        note = f"the camera glided {glided.close:.0f} px between samples; {note}"
+        return SceneVerdict("moving_camera", 0.0, overlay, note, *measured)
+    if glided.loose > config.camera_max_flight:
+        note = f"the camera glided {glided.loose:.0f} px between samples, fitted loosely; {note}"
         return SceneVerdict("moving_camera", 0.0, overlay, note, *measured)
     people, seen = people_share(frames, config, colours)
     reason = "people" if people >= config.people_min_share else None
