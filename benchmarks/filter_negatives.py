@@ -32,6 +32,7 @@ OFF = math.inf
 WITHOUT = {  # the per-video filters and zoom, out of reach
     "people_min_face": OFF,
     "people_min_person": OFF,
+    "people_steady_person": OFF,
     "overlay_max_area": OFF,
     "overlay_max_bars": OFF,
     "overlay_max_text": OFF,

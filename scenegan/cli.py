@@ -280,6 +280,12 @@ def _filter_options(command):
             "... or person detector's score, in a frame;",
         ),
         option(
+            FilterConfig,
+            "people_steady_person",
+            _SHARE,
+            "... or this score where most frames reach it;",
+        ),
+        option(
             FilterConfig, "people_min_share", _SHARE, "... the video goes at this share of frames."
         ),
         option(

@@ -64,6 +64,17 @@ def test_a_person_up_close_is_found_a_landscape_and_a_far_figure_are_not(lake):
     assert person_weight(gray) < threshold  # colour matters: why the sampler keeps it
 
 
+def test_a_frame_mostly_black_is_not_searched(lake):
+    """Flames at night read as a person; a frame darker than DARK scores 0, however clear the
+    person in it."""
+    person = with_person(lake, 0.5, 40)
+    assert person.max(axis=2).mean() >= person_detector.DARK
+    dim = person.max(axis=2).mean() / (person_detector.DARK + 5)  # just over DARK
+    assert person_weight((person / dim).astype(np.uint8)) > 0
+    night = (person / (person.max(axis=2).mean() / (person_detector.DARK - 5))).astype(np.uint8)
+    assert night.max(axis=2).mean() < person_detector.DARK and person_weight(night) == 0.0
+
+
 def test_people_share_counts_frames_with_a_person_in_colour(lake):
     colours = [lake] * 8
     colours[0] = colours[5] = with_person(lake, 0.5, 40)  # 0 and 5: among the first four

@@ -227,6 +227,29 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
         BuildConfig(filters=replace(DEFAULTS, people_frames=0)).validate()
 
 
+def test_a_person_under_the_threshold_counts_where_most_frames_show_one(monkeypatch):
+    """People seen from behind score under people_min_person; they count where STEADY_SHARE of
+    the searched frames score people_steady_person or more, and not where fewer do."""
+    frames = list(moving_texture(8, 180, 320, seed=6))
+    steady = (DEFAULTS.people_steady_person + DEFAULTS.people_min_person) / 2
+    assert scene_filters.STEADY_SHARE == 0.6  # 5 of 8 frames
+
+    def scores(count):  # the first 4 frames searched, then the rest: `count` of them steady
+        weights = iter([steady] * count + [0.1] * (8 - count))
+        return lambda rgb: next(weights)
+
+    monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
+    monkeypatch.setattr(scene_filters, "person_weight", scores(5))
+    verdict = judge_scene(frames, DEFAULTS)
+    assert verdict.reason == "people" and "5 of 8 frames" in verdict.note
+    monkeypatch.setattr(scene_filters, "person_weight", scores(4))
+    verdict = judge_scene(frames, DEFAULTS)
+    assert verdict.reason is None and "0 of 8 frames" in verdict.note
+    monkeypatch.setattr(scene_filters, "person_weight", scores(8))
+    stricter = replace(DEFAULTS, people_steady_person=DEFAULTS.people_min_person)
+    assert judge_scene(frames, stricter).reason is None
+
+
 def test_faces_are_looked_for_only_where_the_person_detector_sees_someone(monkeypatch):
     """A face belongs to a person: the cascades run on the frames the person detector scores at
     FACE_NEEDS_PERSON or more, however far under its own threshold."""

@@ -10,7 +10,8 @@ the package, with no download and no other runtime.
 It sees colour (on gray frames its person scores fall by a third) at 300 x 300. A 16:9 frame
 squeezed to a square makes people thin, and flames then look most like one, so the frame is
 looked at whole first, and where something there comes near a person, again as two squares, its
-left and right ends, and those decide."""
+left and right ends, and those decide. Flames at night look like a person too, and the detector
+learnt people in daylight, so a frame mostly black is not searched at all."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ PERSON_MIN_HEIGHT = 0.2  # of the image: a smaller person is far away, and may s
 # scenery clips' sampled frames come this near, and no person found in the squares scored
 # under it whole (docs/filters.md).
 LOOK_CLOSER = 0.3
+# A frame whose mean brightness (of each pixel's brightest channel, 0-255) is under this is not
+# searched: a campfire or a fire pit at night scores 0.42-0.59 in frames of 19-49, while every
+# person the detector found in the negatives here stood in a frame of 53 or more (a couple at
+# dusk; docs/filters.md).
+DARK = 50
 # MediaPipe's SsdAnchorsCalculator options for this model (object_detection_oid_v4 graph)
 ANCHOR_STRIDES = (16, 32, 64, 128, 256, 512)
 ANCHOR_SCALES = (0.2, 0.95)
@@ -40,7 +46,10 @@ _MODEL: dict = {}
 def person_weight(rgb: np.ndarray) -> float:
     """The strongest person at least PERSON_MIN_HEIGHT of an (H, W, 3) RGB frame high (a
     score from 0 to 1): the whole frame's, or where that reaches LOOK_CLOSER, the larger of its
-    two end squares' (a frame taller than wide is looked at whole only)."""
+    two end squares' (a frame taller than wide is looked at whole only); 0 in a frame darker
+    than DARK."""
+    if rgb.max(axis=2).mean() < DARK:
+        return 0.0
     whole = _person_score(rgb)
     height, width = rgb.shape[:2]
     if whole < LOOK_CLOSER or width <= height:

@@ -164,6 +164,12 @@ PERSON_NEAR = 0.8
 # picnic of friends' faces 0.19-0.22); 2.4 of the 4.2 frames searched in a scenery clip are, on
 # average, and the cascades cost about as much a frame as the detector (docs/filters.md).
 FACE_NEEDS_PERSON = 0.15
+# A person the detector scores under `people_min_person` in every frame still counts where this
+# share of the searched frames score `people_steady_person` or more: people seen from behind or
+# side-on that stay in view (two women overlooking a valley, a hiker climbing away: 5 of 8
+# frames at 0.45-0.53), where flames and a dust storm score as high in fewer frames or in the
+# dark (person_detector.DARK; docs/filters.md).
+STEADY_SHARE = 0.6
 _DETECTORS: dict = {}
 
 
@@ -207,8 +213,9 @@ def people_share(
     people in `colours`, the same frames in RGB (gray ones stand in without them). Of them,
     `people_frames`, evenly spread, are searched first; the others only when one of those shows
     a face of PEOPLE_NEAR of its threshold or a person of PERSON_NEAR of its (a video of people,
-    or scenery that looks like it). The share is the larger of the first frames' and all the
-    searched frames'."""
+    or scenery that looks like it). A person scored under `people_min_person` counts too where
+    STEADY_SHARE of the searched frames score `people_steady_person`. The share is the larger of
+    the first frames' and all the searched frames'."""
     if colours is None:
         colours = [cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) for frame in frames]
     first, rest = _search_order(len(frames), config.people_frames)
@@ -218,8 +225,12 @@ def people_share(
     if near and rest:
         more = _people_weights([frames[i] for i in rest], [colours[i] for i in rest])
         faces, persons = faces + more[0], persons + more[1]
+    at_steady = [person >= config.people_steady_person for person in persons]
+    steady = bool(persons) and np.mean(at_steady) >= STEADY_SHARE
     shown = [
-        face >= config.people_min_face or person >= config.people_min_person
+        face >= config.people_min_face
+        or person >= config.people_min_person
+        or (steady and person >= config.people_steady_person)
         for face, person in zip(faces, persons, strict=True)
     ]
     share = max(np.mean(shown[: len(first)]), np.mean(shown)) if shown else 0.0
