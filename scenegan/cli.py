@@ -297,7 +297,7 @@ def _filter_options(command):
         option(
             FilterConfig, "overlay_max_area", _SHARE, "Overlay: share of frame under still edges."
         ),
-        option(FilterConfig, "overlay_max_bars", _SHARE, "... or under bars along its sides,"),
+        option(FilterConfig, "overlay_max_bars", _SHARE, "... or under bars or boxes,"),
         option(FilterConfig, "overlay_max_text", _SHARE, "... or under text, in two frames."),
     ]
     for decorate in reversed(options):

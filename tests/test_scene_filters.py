@@ -423,6 +423,30 @@ def test_letterbox_pillarbox_and_borders_are_overlays_and_a_dark_surround_is_not
     assert judge_scene(dark, DEFAULTS).reason is None
 
 
+def test_a_semi_transparent_card_is_a_box_and_a_bright_sun_is_not():
+    """A flat card laid inside the frame, 95% opaque over moving texture, is an overlay; so is an
+    opaque one. A round, blown-out sun is flat and still too, but no box; a card along the side
+    is a bar's business."""
+    moving = moving_texture(8 * 12, 180, 320, seed=3)[::12].astype(np.float64)
+    assert scene_filters.box_area(list(moving.astype(np.uint8))) == 0.0
+
+    def with_card(alpha, left=100, width=110):
+        out = moving.copy()
+        card = out[:, 15:165, left : left + width]
+        out[:, 15:165, left : left + width] = alpha * 220 + (1 - alpha) * card
+        return list(out.astype(np.uint8))
+
+    for alpha in (0.95, 1.0):
+        card = with_card(alpha)
+        assert scene_filters.box_area(card) == pytest.approx(150 * 110 / (180 * 320), rel=0.1)
+        assert judge_scene(card, DEFAULTS).reason == "overlay"
+    assert scene_filters.box_area(with_card(1.0, left=0)) == 0.0  # touches the side
+    sun = np.zeros((180, 320), np.uint8)
+    cv2.circle(sun, (160, 70), 45, 255, -1)
+    sunny = [np.maximum(frame, sun) for frame in moving.astype(np.uint8)]
+    assert scene_filters.box_area(sunny) == 0.0
+
+
 def test_the_camera_share_is_taken_rate_by_rate():
     """A slow pan drops every 12 fps candidate (2.7 s each) while the same pan over the 30 fps
     candidates (1.1 s) stays under the limit: the video's share is its worst rate's."""

@@ -347,6 +347,47 @@ def _bar_width(lines: np.ndarray) -> int:
     return width if np.median(np.abs(edge - level)) >= BAR_EDGE_CONTRAST else 0
 
 
+# Boxes: a card, panel or caption box laid inside the frame (a weather app's panel over storm
+# clouds). Its grey is flat in the frame that is the median of the samples (a 5 x 5 grey range
+# of at most BOX_FLAT_LEVELS), and it stands nearly still (at most BOX_STILL_LEVELS of change
+# over the samples: what moves under a semi-transparent card shows through by 2-21 levels); it
+# covers BOX_MIN_AREA of the frame or more and BOX_MIN_FILL of its bounding box, touches none of
+# the frame's sides (bars do), and its grey differs from its surroundings by BAR_EDGE_CONTRAST
+# or more. On the scenery clips and every negative set here only two cards (110 and 121 levels
+# from their surroundings, 30% of the frame) made such a region (docs/filters.md).
+BOX_FLAT_LEVELS = 8
+BOX_STILL_LEVELS = 25
+BOX_MIN_AREA = 0.02
+BOX_MIN_FILL = 0.85
+_BOX_RING = (np.ones((5, 5), np.uint8), np.ones((9, 9), np.uint8))  # inner, outer
+
+
+def box_area(frames: list[np.ndarray]) -> float:
+    """The share of the frame under flat, still boxes inside it (BOX_*), in the sampled (H, W)
+    gray 16:9 frames at OVERLAY_SIZE. Needs two frames or more (0 otherwise)."""
+    if len(frames) < 2:
+        return 0.0
+    stack = overlay_frames(frames)
+    spread = stack.max(axis=0) - stack.min(axis=0)
+    median = np.median(stack, axis=0).astype(np.uint8)
+    grey_range = cv2.morphologyEx(median, cv2.MORPH_GRADIENT, _BOX_RING[0])
+    flat = (grey_range <= BOX_FLAT_LEVELS) & (spread <= BOX_STILL_LEVELS)
+    count, labels, boxes, _ = cv2.connectedComponentsWithStats(flat.astype(np.uint8), 4)
+    height, width = median.shape
+    area = 0
+    for label in range(1, count):
+        left, top, box_width, box_height, pixels = boxes[label]
+        inside = left > 0 and top > 0 and left + box_width < width and top + box_height < height
+        small = pixels < BOX_MIN_AREA * height * width
+        if small or not inside or pixels < BOX_MIN_FILL * box_width * box_height:
+            continue
+        region = (labels == label).astype(np.uint8)
+        ring = cv2.dilate(region, _BOX_RING[1]) > cv2.dilate(region, _BOX_RING[0])
+        if abs(float(median[ring].mean()) - float(median[region > 0].mean())) >= BAR_EDGE_CONTRAST:
+            area += pixels
+    return area / (height * width)
+
+
 # ---------------------------------------------------------------- the verdict
 
 
@@ -360,7 +401,7 @@ class SceneVerdict:
     overlay: float  # share of the frame under a still, sharp overlay
     note: str  # what the detectors saw, for the contact sheet
     camera: float = 0.0  # share of the moving whole-frame candidates the camera filters drop
-    bars: float = 0.0  # share of the frame under bars and borders along its sides
+    bars: float = 0.0  # share of the frame under bars and borders along its sides, and boxes
     text: float = 0.0  # share of the sampled frames showing lines of text
     glide: float = 0.0  # how far the camera glided between sampled frames (pixels, glide.py)
     flight: float = 0.0  # ... fitted loosely (a drone over uneven ground, a fisheye lens)
@@ -399,8 +440,8 @@ def judge_scene(
     if not frames:
         return SceneVerdict(None, 0.0, 0.0, f"no frames sampled; {camera_note}", camera)
     at_size = overlay_frames(frames)  # resized once for both measures
-    overlay, bars = overlay_area(at_size), bar_area(at_size)
-    note = f"overlay {overlay:.2%} of the frame, bars {bars:.0%}; {camera_note}"
+    overlay, bars = overlay_area(at_size), bar_area(at_size) + box_area(at_size)
+    note = f"overlay {overlay:.2%} of the frame, bars and boxes {bars:.0%}; {camera_note}"
     if overlay > config.overlay_max_area or bars > config.overlay_max_bars:
         return SceneVerdict("overlay", 0.0, overlay, note, camera, bars)
     texts = text_frames(frames, config)
