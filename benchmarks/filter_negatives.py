@@ -33,6 +33,7 @@ WITHOUT = {  # the per-video filters and zoom, out of reach
     "people_min_face": OFF,
     "people_min_person": OFF,
     "people_steady_person": OFF,
+    "people_clear_person": OFF,
     "overlay_max_area": OFF,
     "overlay_max_bars": OFF,
     "overlay_max_text": OFF,

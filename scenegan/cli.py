@@ -286,7 +286,16 @@ def _filter_options(command):
             "... or this score where most frames reach it;",
         ),
         option(
-            FilterConfig, "people_min_share", _SHARE, "... the video goes at this share of frames."
+            FilterConfig,
+            "people_min_share",
+            _SHARE,
+            "... the video goes at this share of frames,",
+        ),
+        option(
+            FilterConfig,
+            "people_clear_person",
+            _SHARE,
+            "... or where one frame's person scores this.",
         ),
         option(
             FilterConfig,

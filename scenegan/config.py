@@ -118,10 +118,12 @@ class FilterConfig:
     # the frame high or more) or the person detector scores a person a fifth of the frame high
     # or more at `people_min_person` (person_detector.py), or at `people_steady_person` where
     # STEADY_SHARE of the searched frames score that (a person seen from behind all along); the
-    # video goes when `people_min_share` of its frames show one (docs/filters.md).
+    # video goes when `people_min_share` of its frames show one, or one frame shows a person at
+    # `people_clear_person` (a montage with one shot of people; docs/filters.md).
     people_min_face: float = 4.5
     people_min_person: float = 0.55
     people_steady_person: float = 0.45
+    people_clear_person: float = 0.6
     people_min_share: float = 0.25
     # of the 8 sampled frames, this many (evenly spread) are searched, and the others only when
     # one of these comes near a threshold; the detectors cost about 75 ms of CPU a frame, so 2

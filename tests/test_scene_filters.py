@@ -250,6 +250,18 @@ def test_a_person_under_the_threshold_counts_where_most_frames_show_one(monkeypa
     assert judge_scene(frames, stricter).reason is None
 
 
+def test_one_frame_of_a_person_seen_clearly_is_enough(monkeypatch):
+    """A montage with one shot of people: a person at people_clear_person in one frame of 8 (not
+    among the first 4) takes the video; one only at people_min_person there does not."""
+    frames = list(moving_texture(8, 180, 320, seed=6))
+    monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
+    for once, expected in ((DEFAULTS.people_clear_person, "people"), (0.58, None)):
+        weights = iter([0.5, 0.1, 0.1, 0.1] + [once, 0.1, 0.1, 0.1])  # the first 4 come near
+        monkeypatch.setattr(scene_filters, "person_weight", lambda rgb, w=weights: next(w))
+        verdict = judge_scene(frames, DEFAULTS)
+        assert verdict.reason == expected and "1 of 8 frames" in verdict.note
+
+
 def test_faces_are_looked_for_only_where_the_person_detector_sees_someone(monkeypatch):
     """A face belongs to a person: the cascades run on the frames the person detector scores at
     FACE_NEEDS_PERSON or more, however far under its own threshold."""

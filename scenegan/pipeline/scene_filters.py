@@ -215,7 +215,8 @@ def people_share(
     a face of PEOPLE_NEAR of its threshold or a person of PERSON_NEAR of its (a video of people,
     or scenery that looks like it). A person scored under `people_min_person` counts too where
     STEADY_SHARE of the searched frames score `people_steady_person`. The share is the larger of
-    the first frames' and all the searched frames'."""
+    the first frames' and all the searched frames', and at least `people_min_share` where one
+    frame shows a person at `people_clear_person` (a montage with one shot of people)."""
     if colours is None:
         colours = [cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) for frame in frames]
     first, rest = _search_order(len(frames), config.people_frames)
@@ -234,6 +235,8 @@ def people_share(
         for face, person in zip(faces, persons, strict=True)
     ]
     share = max(np.mean(shown[: len(first)]), np.mean(shown)) if shown else 0.0
+    if max(persons, default=0) >= config.people_clear_person:  # one clear frame is enough
+        share = max(share, config.people_min_share)
     note = (
         f"faces {max(faces, default=0):.1f}, people {max(persons, default=0):.2f} "
         f"in {sum(shown)} of {len(shown)} frames"
