@@ -30,9 +30,9 @@ PERSON_MIN_HEIGHT = 0.2  # of the image: a smaller person is far away, and may s
 # under it whole (docs/filters.md).
 LOOK_CLOSER = 0.3
 # A frame whose mean brightness (of each pixel's brightest channel, 0-255) is under this is not
-# searched: a campfire or a fire pit at night scores 0.42-0.59 in frames of 19-49, while every
-# person the detector found in the negatives here stood in a frame of 53 or more (a couple at
-# dusk; docs/filters.md).
+# searched: a campfire close up at night scores 0.54-0.59 in frames of 24-37, a fire pit up to
+# 0.55 in frames of 32-50, while every frame where a person scored 0.55 or more in the
+# negatives here is 65 or brighter (docs/filters.md).
 DARK = 50
 # MediaPipe's SsdAnchorsCalculator options for this model (object_detection_oid_v4 graph)
 ANCHOR_STRIDES = (16, 32, 64, 128, 256, 512)

@@ -442,7 +442,7 @@ def judge_scene(
         return SceneVerdict("moving_camera", 0.0, 0.0, camera_note, camera)
     if not frames:
         return SceneVerdict(None, 0.0, 0.0, f"no frames sampled; {camera_note}", camera)
-    at_size = overlay_frames(frames)  # resized once for both measures
+    at_size = overlay_frames(frames)  # resized once for the three measures
     overlay, bars = overlay_area(at_size), bar_area(at_size) + box_area(at_size)
     note = f"overlay {overlay:.2%} of the frame, bars and boxes {bars:.0%}; {camera_note}"
     if overlay > config.overlay_max_area or bars > config.overlay_max_bars:
