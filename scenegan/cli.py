@@ -274,10 +274,7 @@ def _filter_options(command):
             "People: face weight (both cascades),",
         ),
         option(
-            FilterConfig,
-            "people_min_person",
-            _SHARE,
-            "... or person detector's score, in a frame;",
+            FilterConfig, "people_min_person", _SHARE, "... or person detector's score, in a frame;"
         ),
         option(
             FilterConfig,
@@ -286,10 +283,7 @@ def _filter_options(command):
             "... or this score where most frames reach it;",
         ),
         option(
-            FilterConfig,
-            "people_min_share",
-            _SHARE,
-            "... the video goes at this share of frames,",
+            FilterConfig, "people_min_share", _SHARE, "... the video goes at this share of frames,"
         ),
         option(
             FilterConfig,
