@@ -82,7 +82,7 @@ def test_people_share_counts_frames_with_a_person_in_colour(lake):
     share, note = people_share(frames, DEFAULTS, colours)
     assert share == 0.5 and note.endswith("in 2 of 8 frames")  # 2 of the first 4
     assert people_share(frames, DEFAULTS)[0] == 0.0  # gray frames alone: not found
-    lenient = replace(DEFAULTS, people_min_person=0.99)
+    lenient = replace(DEFAULTS, people_min_person=0.99, people_clear_person=0.99)
     assert people_share(frames, lenient, colours)[0] == 0.0
 
 
