@@ -10,7 +10,8 @@ its kind and a description (further columns are ignored). The kinds `people`, `c
 build's defaults: once with the per-video filters and `zoom` switched off (their thresholds out
 of reach), once as they are. The table gives, by kind, the videos that give no clip either way,
 and the clips that the scenery keeps; then, per video of the three kinds that still gives clips,
-what the filters measured. Numbers in docs/filters.md ("The negatives") come from this script.
+what the filters measured, and, per video of the other kinds that gives none, why. Numbers in
+docs/filters.md ("The negatives") come from this script.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     table: dict = defaultdict(lambda: [0, 0, 0, 0, 0])  # videos, none before, now; clips x2
-    still = []
+    still, others = [], []
     for folder in args.folders:
         labels = labels_of(folder)
         config = BuildConfig(videos=folder, workers=args.workers)
@@ -89,10 +90,26 @@ def main() -> None:
                 note = now[name]["scene"].get("note", "")
                 still.append(f"{folder.name}/{name} ({kind}, {clips_now} clips): {note}")
                 still.append(f"  {description}")
+            elif kind not in SHOULD_GO and not clips_now:
+                others.append(f"{folder.name}/{name} ({kind}): {why_no_clip(now[name])}")
     print_table(table)
     print("\nStill giving clips:")
     for line in still:
         print(line if line.startswith("  ") else f"- {line}")
+    print("\nThe other kinds (CGI, montages, scenery) that give no clip, and why:")
+    for line in others:
+        print(f"- {line}")
+
+
+def why_no_clip(result: dict) -> str:
+    """The per-video reason, the skip reason, or the clip filters' counts of a video's result."""
+    if result["skip_reason"]:
+        return f"skipped: {result['skip_reason']}"
+    reason = (result.get("scene") or {}).get("reason")
+    if reason:
+        return reason
+    rejected = ", ".join(f"{count} {why}" for why, count in result["rejected"].items())
+    return f"every candidate dropped ({rejected or 'none'})"
 
 
 def print_table(table: dict) -> None:
