@@ -287,7 +287,9 @@ _NEIGHBOURS = np.ones((3, 3), np.uint8)
 
 def overlay_frames(frames) -> np.ndarray:
     """(N, H, W) uint8: the sampled (H, W) gray 16:9 frames at OVERLAY_SIZE (frames already
-    at that size are taken as they are)."""
+    at that size are taken as they are, and a stack made here is returned as it is)."""
+    if isinstance(frames, np.ndarray) and frames.shape[1:][::-1] == OVERLAY_SIZE:
+        return frames  # judge_scene's, for each of its measures
     return np.stack([
         f if f.shape[::-1] == OVERLAY_SIZE else
         cv2.resize(f, OVERLAY_SIZE, interpolation=cv2.INTER_AREA if f.shape[1] > OVERLAY_SIZE[0]
