@@ -248,7 +248,9 @@ def _filter_options(command):
         option(
             FilterConfig, "zoom_max_scale", _PIXELS, "Zoom: the clip's flow scales the frame by"
         ),
-        option(FilterConfig, "zoom_min_fit", _SHARE, "... and a zoom explains this share of it."),
+        option(FilterConfig, "zoom_min_fit", _SHARE, "... and a zoom explains this share of it;"),
+        option(FilterConfig, "zoom_fast_scale", _PIXELS, "... or it scales the frame by this"),
+        option(FilterConfig, "zoom_fast_fit", _SHARE, "... and a zoom explains this share."),
         option(
             FilterConfig,
             "camera_min_share",

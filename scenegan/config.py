@@ -101,6 +101,12 @@ class FilterConfig:
     # `zoom_min_fit` of that flow (billowing clouds and smoke swell in places; docs/filters.md).
     zoom_max_scale: float = 0.03
     zoom_min_fit: float = 0.8
+    # ... or a fast zoom fitted loosely: a camera moving forward among near trees and rocks sees
+    # them move faster than far ones, so a zoom explains less of its flow (a mountain biker
+    # followed down a forest path: +0.7 a clip at a fit of 0.69-0.75), while clouds swelling
+    # toward a still camera reach -0.33 at 0.60 (docs/filters.md).
+    zoom_fast_scale: float = 0.3
+    zoom_fast_fit: float = 0.65
     # A moving camera, judged once per video: the camera moves (a pan, shake or zoom) in at
     # least this share of the video's whole-frame candidates that move at all (those the camera
     # filters drop and those that pass) at one of its rates, so its clips that pass are the

@@ -106,6 +106,7 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
     filters.update(static_max_flow=0.04, camera_min_agreement=0.6, pan_max_pixels=24.0)
     filters.update(exposure_max_fraction=0.95)
     filters.update(zoom_max_scale=0.03, zoom_min_fit=0.8, overlay_max_area=0.01)
+    filters.update(zoom_fast_scale=0.3, zoom_fast_fit=0.65)
     filters.update(people_min_face=4.5, people_min_person=0.55, people_min_share=0.25)
     filters.update(people_frames=4, overlay_max_bars=0.05, camera_min_share=0.3)
     filters.update(people_steady_person=0.45, people_clear_person=0.6)

@@ -205,6 +205,23 @@ def test_a_zoom_is_caught_and_waves_swelling_in_place_are_not():
     assert reject_reason(waves, DEFAULTS) is None and waves.zoom_fit < DEFAULTS.zoom_min_fit
 
 
+def test_a_fast_zoom_fitted_loosely_is_caught_and_a_slow_one_is_not():
+    """A camera moving forward among near things: part of the frame moves otherwise (here a
+    moving texture over 34 of its 80 columns), so a zoom explains under zoom_min_fit of the
+    flow. A fast zoom still goes (zoom_fast_scale); a slow one so fitted stays."""
+    still = np.repeat(smooth_texture(45, 80, seed=4)[None], 32, axis=0).astype(np.uint8)
+    beside = moving_texture(32, 45, 80, seed=5)[:, :, :34]
+    fast, slow = zoomed(still, 2.2), zoomed(still, 1.25)
+    fast[:, :, :34], slow[:, :, :34] = beside, beside
+    fast_measures, slow_measures = measure_clip(fast, DEFAULTS), measure_clip(slow, DEFAULTS)
+    assert fast_measures.zoom_fit < DEFAULTS.zoom_min_fit
+    assert fast_measures.zoom > DEFAULTS.zoom_fast_scale
+    assert reject_reason(fast_measures, DEFAULTS) == "zoom"
+    assert reject_reason(fast_measures, replace(DEFAULTS, zoom_fast_fit=0.9)) is None
+    assert DEFAULTS.zoom_fast_fit <= slow_measures.zoom_fit < DEFAULTS.zoom_min_fit
+    assert reject_reason(slow_measures, DEFAULTS) is None
+
+
 def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
     """No face image ships with OpenCV, so the detectors are stood in for here: the verdict
     takes a video when people_min_share of its sampled frames show someone. The real detectors

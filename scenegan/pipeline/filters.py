@@ -184,7 +184,10 @@ def reject_reason(measures: ClipMeasures, config: FilterConfig) -> str | None:
         return "camera_pan"
     if measures.shake_pixels > config.shake_max_pixels:
         return "camera_shake"
-    if abs(measures.zoom) > config.zoom_max_scale and measures.zoom_fit >= config.zoom_min_fit:
+    zoom, fit = abs(measures.zoom), measures.zoom_fit
+    if (zoom > config.zoom_max_scale and fit >= config.zoom_min_fit) or (
+        zoom > config.zoom_fast_scale and fit >= config.zoom_fast_fit
+    ):
         return "zoom"
     return None
 
