@@ -35,6 +35,7 @@ WITHOUT = {  # the per-video filters and zoom, out of reach
     "people_min_person": OFF,
     "people_steady_person": OFF,
     "people_clear_person": OFF,
+    "people_min_footwear": OFF,
     "overlay_max_area": OFF,
     "overlay_max_bars": OFF,
     "overlay_max_text": OFF,

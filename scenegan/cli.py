@@ -293,6 +293,7 @@ def _filter_options(command):
             _SHARE,
             "... or where one frame's person scores this.",
         ),
+        option(FilterConfig, "people_min_footwear", _SHARE, "People: boots or shoes close up."),
         option(
             FilterConfig,
             "people_frames",

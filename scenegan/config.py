@@ -130,6 +130,10 @@ class FilterConfig:
     people_min_person: float = 0.55
     people_steady_person: float = 0.45
     people_clear_person: float = 0.6
+    # ... or where the detector scores boots or shoes a tenth of the frame high or more at this:
+    # a hiker's legs close up, people round a fire seen from the knees down (0.50-0.58), where
+    # the scenery clips without people read 0.43 at most (rocks, logs, a smoke column).
+    people_min_footwear: float = 0.5
     people_min_share: float = 0.25
     # of the 8 sampled frames, this many (evenly spread) are searched, and the others only when
     # one of these comes near a threshold; the detectors cost about 75 ms of CPU a frame, so 2

@@ -109,7 +109,7 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
     filters.update(zoom_fast_scale=0.3, zoom_fast_fit=0.65)
     filters.update(people_min_face=4.5, people_min_person=0.55, people_min_share=0.25)
     filters.update(people_frames=4, overlay_max_bars=0.05, camera_min_share=0.3)
-    filters.update(people_steady_person=0.45, people_clear_person=0.6)
+    filters.update(people_steady_person=0.45, people_clear_person=0.6, people_min_footwear=0.5)
     filters.update(overlay_max_text=0.005, camera_max_glide=14.0, camera_max_flight=20.0)
     config.update(dedup="split", duplicate_min_similarity=0.68)
     assert index == expected

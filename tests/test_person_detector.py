@@ -64,6 +64,16 @@ def test_a_person_up_close_is_found_a_landscape_and_a_far_figure_are_not(lake):
     assert person_weight(gray) < threshold  # colour matters: why the sampler keeps it
 
 
+def test_no_boots_or_shoes_in_the_shipped_landscapes():
+    """The footwear score is read from the same pass; on the example photos (a pier, a forest
+    path, a kite in the sky) it stays under people_min_footwear."""
+    for path in sorted(EXAMPLES.glob("*.jpg")):
+        frame = cv2.resize(rgb(path), (640, 360), interpolation=cv2.INTER_AREA)
+        seen = person_detector.look(frame)
+        assert seen.person == person_weight(frame)
+        assert seen.footwear < DEFAULTS.people_min_footwear, path.name
+
+
 def test_a_frame_mostly_black_is_not_searched(lake):
     """Flames at night read as a person; a frame darker than DARK scores 0, however clear the
     person in it."""

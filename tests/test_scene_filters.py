@@ -25,11 +25,17 @@ from scenegan.pipeline.extract import camera_share
 from scenegan.pipeline.filters import measure_clip, reject_reason
 from scenegan.pipeline.fingerprint import duplicate_groups, thumbnails, video_similarity
 from scenegan.pipeline.overlay_text import text_frames
+from scenegan.pipeline.person_detector import Seen
 from scenegan.pipeline.scene_filters import judge_scene, overlay_area
 
 DEFAULTS = FilterConfig()
 FAINT = scene_filters.FACE_NEEDS_PERSON  # a person score too faint to count, enough for faces
 SIMILAR = BuildConfig().duplicate_min_similarity
+
+
+def persons_seen(monkeypatch, weight) -> None:
+    """Stand the person detector in: `weight(rgb)` is each frame's person score, no footwear."""
+    monkeypatch.setattr(scene_filters, "look", lambda rgb: Seen(weight(rgb), 0.0))
 
 
 def sea(n_frames: int, height: int = 180, width: int = 320, seed: int = 0) -> np.ndarray:
@@ -228,16 +234,16 @@ def test_people_verdict_counts_frames_with_a_face_or_a_person(monkeypatch):
     find nobody in moving textures."""
     frames = list(moving_texture(8, 180, 320, seed=6))
     assert judge_scene(frames, DEFAULTS).reason is None
-    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: FAINT)  # faces are looked for
+    persons_seen(monkeypatch, lambda rgb: FAINT)  # faces are looked for
     faces = iter([0.0, 9.0, 0.0, 0.0] + [9.0, 0.0, 0.0, 0.0])  # 4 searched first, then the rest
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: next(faces))
     verdict = judge_scene(frames, DEFAULTS)
     assert verdict.reason == "people" and verdict.people == 0.25 and "2 of 8 frames" in verdict.note
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
-    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: DEFAULTS.people_min_person)
+    persons_seen(monkeypatch, lambda rgb: DEFAULTS.people_min_person)
     assert judge_scene(frames, DEFAULTS).reason == "people"
     searched = []
-    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: searched.append(rgb) or 0.0)
+    persons_seen(monkeypatch, lambda rgb: searched.append(rgb) or 0.0)
     verdict = judge_scene(frames, replace(DEFAULTS, people_frames=2))
     assert len(searched) == 2 and "of 2 frames" in verdict.note
     with pytest.raises(UserError, match="--people-frames"):
@@ -256,13 +262,13 @@ def test_a_person_under_the_threshold_counts_where_most_frames_show_one(monkeypa
         return lambda rgb: next(weights)
 
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
-    monkeypatch.setattr(scene_filters, "person_weight", scores(5))
+    persons_seen(monkeypatch, scores(5))
     verdict = judge_scene(frames, DEFAULTS)
     assert verdict.reason == "people" and "5 of 8 frames" in verdict.note
-    monkeypatch.setattr(scene_filters, "person_weight", scores(4))
+    persons_seen(monkeypatch, scores(4))
     verdict = judge_scene(frames, DEFAULTS)
     assert verdict.reason is None and "0 of 8 frames" in verdict.note
-    monkeypatch.setattr(scene_filters, "person_weight", scores(8))
+    persons_seen(monkeypatch, scores(8))
     stricter = replace(DEFAULTS, people_steady_person=DEFAULTS.people_min_person)
     assert judge_scene(frames, stricter).reason is None
 
@@ -274,9 +280,22 @@ def test_one_frame_of_a_person_seen_clearly_is_enough(monkeypatch):
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
     for once, expected in ((DEFAULTS.people_clear_person, "people"), (0.58, None)):
         weights = iter([0.5, 0.1, 0.1, 0.1] + [once, 0.1, 0.1, 0.1])  # the first 4 come near
-        monkeypatch.setattr(scene_filters, "person_weight", lambda rgb, w=weights: next(w))
+        persons_seen(monkeypatch, lambda rgb, w=weights: next(w))
         verdict = judge_scene(frames, DEFAULTS)
         assert verdict.reason == expected and "1 of 8 frames" in verdict.note
+
+
+def test_boots_or_shoes_close_up_show_a_person(monkeypatch):
+    """Legs only (a hiker's boots, people round a fire seen from the knees down): frames where
+    the detector scores footwear at people_min_footwear count like a person's; under it, though
+    near enough to search all 8 frames, they do not."""
+    frames = list(moving_texture(8, 180, 320, seed=6))
+    monkeypatch.setattr(scene_filters, "face_weight", lambda gray: 0.0)
+    for footwear, expected in ((DEFAULTS.people_min_footwear, "people"), (0.45, None)):
+        monkeypatch.setattr(scene_filters, "look", lambda rgb, f=footwear: Seen(0.1, f))
+        verdict = judge_scene(frames, DEFAULTS)
+        assert verdict.reason == expected
+    assert "footwear 0.45 in 0 of 8 frames" in verdict.note
 
 
 def test_faces_are_looked_for_only_where_the_person_detector_sees_someone(monkeypatch):
@@ -284,7 +303,7 @@ def test_faces_are_looked_for_only_where_the_person_detector_sees_someone(monkey
     FACE_NEEDS_PERSON or more, however far under its own threshold."""
     frames = list(moving_texture(8, 180, 320, seed=6))
     persons = iter([0.0, FAINT, 0.1, 0.0] + [0.0] * 4)  # the first 4, then (a face near) the rest
-    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: next(persons))
+    persons_seen(monkeypatch, lambda rgb: next(persons))
     searched = []
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: searched.append(gray) or 9.0)
     verdict = judge_scene(frames, DEFAULTS)
@@ -295,7 +314,7 @@ def test_people_searches_the_other_frames_only_when_one_comes_near(monkeypatch):
     """The frames beyond people_frames are searched where one of the first shows a face or a
     person near its threshold, and a person found there counts too."""
     frames = list(moving_texture(8, 180, 320, seed=6))
-    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: FAINT)  # faces are looked for
+    persons_seen(monkeypatch, lambda rgb: FAINT)  # faces are looked for
     searched = []
 
     def faces(weights):
@@ -402,7 +421,7 @@ def test_a_video_whose_camera_moves_in_most_clips_loses_its_steady_ones_too(tmp_
 def test_the_cheapest_judge_goes_first_and_the_detectors_only_where_needed(monkeypatch):
     frames = list(moving_texture(8, 180, 320, seed=6))
     searched = []
-    monkeypatch.setattr(scene_filters, "person_weight", lambda rgb: FAINT)
+    persons_seen(monkeypatch, lambda rgb: FAINT)
     monkeypatch.setattr(scene_filters, "face_weight", lambda gray: searched.append(gray) or 9.0)
     assert judge_scene(frames, DEFAULTS, camera=0.2).reason == "people" and len(searched) == 8
     verdict = judge_scene(frames, DEFAULTS, camera=0.8)

@@ -11,20 +11,27 @@ It sees colour (on gray frames its person scores fall by a third) at 300 x 300. 
 squeezed to a square makes people thin, and flames then look most like one, so the frame is
 looked at whole first, and where something there comes near a person, again as two squares, its
 left and right ends, and those decide. Flames at night look like a person too, and the detector
-learnt people in daylight, so a frame mostly black is not searched at all."""
+learnt people in daylight, so a frame mostly black is not searched at all.
+
+A hiker's legs and boots close up, or people sitting round a fire seen from the knees down, are
+too little of a person for its `Person` class; its `Footwear` class sees their boots and shoes,
+which scenery has none of (docs/filters.md), so its score is read from the same pass."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
 
 MODEL = Path(__file__).resolve().parents[1] / "weights" / "person-detector-ssd-oidv4.tflite"
 PERSON_CLASS = 4  # its label map: ???, Bicycle, Boot, Laptop, Person, ...
+FOOTWEAR_CLASS = 19  # ..., Bottle, High heels, Vase, Footwear, Dog, Book, Candle
 INPUT_SIZE = 300
 PERSON_MIN_HEIGHT = 0.2  # of the image: a smaller person is far away, and may stay
+FOOTWEAR_MIN_HEIGHT = 0.1  # of the image: a boot or shoe this high is close to the camera
 # A person score of the whole frame from which the two squares are looked at: 14% of the
 # scenery clips' sampled frames come this near, and no person found in the squares scored
 # under it whole (docs/filters.md).
@@ -43,23 +50,35 @@ BOX_SCALE = np.array([10.0, 10.0, 5.0, 5.0], np.float32)  # y, x, h, w of the bo
 _MODEL: dict = {}
 
 
-def person_weight(rgb: np.ndarray) -> float:
-    """The strongest person at least PERSON_MIN_HEIGHT of an (H, W, 3) RGB frame high (a
-    score from 0 to 1): the whole frame's, or where that reaches LOOK_CLOSER, the larger of its
-    two end squares' (a frame taller than wide is looked at whole only); 0 in a frame darker
-    than DARK."""
+class Seen(NamedTuple):
+    """What the detector sees in a frame, as scores from 0 to 1."""
+
+    person: float  # the strongest person PERSON_MIN_HEIGHT high or more (person_weight)
+    footwear: float  # the strongest boot or shoe FOOTWEAR_MIN_HEIGHT high or more, frame whole
+
+
+def look(rgb: np.ndarray) -> Seen:
+    """The strongest person at least PERSON_MIN_HEIGHT of an (H, W, 3) RGB frame high: the whole
+    frame's, or where that reaches LOOK_CLOSER, the larger of its two end squares' (a frame
+    taller than wide is looked at whole only); and the strongest boot or shoe of the whole
+    frame. Nothing in a frame darker than DARK."""
     if rgb.max(axis=2).mean() < DARK:
-        return 0.0
-    whole = _person_score(rgb)
+        return Seen(0.0, 0.0)
+    whole = _scores(rgb)
     height, width = rgb.shape[:2]
-    if whole < LOOK_CLOSER or width <= height:
+    if whole.person < LOOK_CLOSER or width <= height:
         return whole
     left, right = rgb[:, :height], rgb[:, width - height :]
-    return max(_person_score(left), _person_score(right))
+    return Seen(max(_scores(left).person, _scores(right).person), whole.footwear)
 
 
-def _person_score(rgb: np.ndarray) -> float:
-    """The highest person score among the boxes at least PERSON_MIN_HEIGHT of `rgb` high."""
+def person_weight(rgb: np.ndarray) -> float:
+    """The person score of `look`."""
+    return look(rgb).person
+
+
+def _scores(rgb: np.ndarray) -> Seen:
+    """The highest person and footwear scores among the boxes high enough for each in `rgb`."""
     net, anchors = _model()
     blob = cv2.dnn.blobFromImage(
         np.ascontiguousarray(rgb), 1 / 127.5, (INPUT_SIZE, INPUT_SIZE), (127.5, 127.5, 127.5)
@@ -70,9 +89,16 @@ def _person_score(rgb: np.ndarray) -> float:
     centre_y = offsets[:, 0] * anchors[:, 3] + anchors[:, 1]
     height = np.exp(offsets[:, 2]) * anchors[:, 3]
     top, bottom = np.clip(centre_y - height / 2, 0, 1), np.clip(centre_y + height / 2, 0, 1)
-    person = logits.reshape(len(anchors), -1)[:, PERSON_CLASS]
-    tall = bottom - top >= PERSON_MIN_HEIGHT
-    return float(1 / (1 + math.exp(-person[tall].max()))) if tall.any() else 0.0
+    logits = logits.reshape(len(anchors), -1)
+    return Seen(
+        _highest(logits[:, PERSON_CLASS], bottom - top >= PERSON_MIN_HEIGHT),
+        _highest(logits[:, FOOTWEAR_CLASS], bottom - top >= FOOTWEAR_MIN_HEIGHT),
+    )
+
+
+def _highest(logits: np.ndarray, high_enough: np.ndarray) -> float:
+    """The sigmoid of the largest of `logits` where `high_enough`, or 0 where none is."""
+    return float(1 / (1 + math.exp(-logits[high_enough].max()))) if high_enough.any() else 0.0
 
 
 def _model() -> tuple:

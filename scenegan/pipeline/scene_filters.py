@@ -20,7 +20,7 @@ from scenegan.pipeline.decode import VideoError, luma_plane, open_video, stream_
 from scenegan.pipeline.frames import at_height, crop_box_16_9, expand_limited_range
 from scenegan.pipeline.glide import glide
 from scenegan.pipeline.overlay_text import TEXT_MIN_FRAMES, text_frames
-from scenegan.pipeline.person_detector import person_weight
+from scenegan.pipeline.person_detector import Seen, look
 
 # judged per video: every candidate clip takes the reason
 SCENE_REASONS = ("people", "overlay", "moving_camera")
@@ -212,34 +212,40 @@ def people_share(
     the strongest of each (for the contact sheet). Faces are looked for in the gray `frames`,
     people in `colours`, the same frames in RGB (gray ones stand in without them). Of them,
     `people_frames`, evenly spread, are searched first; the others only when one of those shows
-    a face of PEOPLE_NEAR of its threshold or a person of PERSON_NEAR of its (a video of people,
-    or scenery that looks like it). A person scored under `people_min_person` counts too where
-    STEADY_SHARE of the searched frames score `people_steady_person`. The share is the larger of
+    a face of PEOPLE_NEAR of its threshold or a person or footwear of PERSON_NEAR of theirs (a
+    video of people, or scenery that looks like it). A person scored under `people_min_person`
+    counts too where STEADY_SHARE of the searched frames score `people_steady_person`, and so do
+    boots or shoes close up at `people_min_footwear` (legs only). The share is the larger of
     the first frames' and all the searched frames', and at least `people_min_share` where one
     frame shows a person at `people_clear_person` (a montage with one shot of people)."""
     if colours is None:
         colours = [cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) for frame in frames]
     first, rest = _search_order(len(frames), config.people_frames)
-    faces, persons = _people_weights([frames[i] for i in first], [colours[i] for i in first])
-    face_near = max(faces, default=0) >= PEOPLE_NEAR * config.people_min_face
-    near = face_near or max(persons, default=0) >= PERSON_NEAR * config.people_min_person
+    faces, seen = _people_weights([frames[i] for i in first], [colours[i] for i in first])
+    near = (
+        max(faces, default=0) >= PEOPLE_NEAR * config.people_min_face
+        or max((s.person for s in seen), default=0) >= PERSON_NEAR * config.people_min_person
+        or max((s.footwear for s in seen), default=0) >= PERSON_NEAR * config.people_min_footwear
+    )
     if near and rest:
         more = _people_weights([frames[i] for i in rest], [colours[i] for i in rest])
-        faces, persons = faces + more[0], persons + more[1]
+        faces, seen = faces + more[0], seen + more[1]
+    persons = [s.person for s in seen]
     at_steady = [person >= config.people_steady_person for person in persons]
     steady = bool(persons) and np.mean(at_steady) >= STEADY_SHARE
     shown = [
         face >= config.people_min_face
-        or person >= config.people_min_person
-        or (steady and person >= config.people_steady_person)
-        for face, person in zip(faces, persons, strict=True)
+        or s.person >= config.people_min_person
+        or (steady and s.person >= config.people_steady_person)
+        or s.footwear >= config.people_min_footwear
+        for face, s in zip(faces, seen, strict=True)
     ]
     share = max(np.mean(shown[: len(first)]), np.mean(shown)) if shown else 0.0
     if max(persons, default=0) >= config.people_clear_person:  # one clear frame is enough
         share = max(share, config.people_min_share)
     note = (
-        f"faces {max(faces, default=0):.1f}, people {max(persons, default=0):.2f} "
-        f"in {sum(shown)} of {len(shown)} frames"
+        f"faces {max(faces, default=0):.1f}, people {max(persons, default=0):.2f}, footwear "
+        f"{max((s.footwear for s in seen), default=0):.2f} in {sum(shown)} of {len(shown)} frames"
     )
     return float(share), note
 
@@ -254,17 +260,17 @@ def _search_order(count: int, first: int) -> tuple[list[int], list[int]]:
 
 def _people_weights(
     frames: list[np.ndarray], colours: list[np.ndarray]
-) -> tuple[list[float], list[float]]:
-    """The strongest face and person of each frame (no face where no person is seen:
-    FACE_NEEDS_PERSON)."""
-    persons = [person_weight(colour) for colour in colours]
+) -> tuple[list[float], list[Seen]]:
+    """The strongest face of each frame and what the person detector sees in it (no face where
+    it sees no person: FACE_NEEDS_PERSON)."""
+    seen = [look(colour) for colour in colours]
     faces = [
         face_weight(at_height(at_height(frame, DETECT_HEIGHT), FACE_HEIGHT))
-        if person >= FACE_NEEDS_PERSON
+        if s.person >= FACE_NEEDS_PERSON
         else 0.0
-        for frame, person in zip(frames, persons, strict=True)
+        for frame, s in zip(frames, seen, strict=True)
     ]
-    return faces, persons
+    return faces, seen
 
 
 # ---------------------------------------------------------------- overlay
