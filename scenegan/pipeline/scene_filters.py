@@ -230,7 +230,7 @@ def people_share(
     if near and rest:
         more = _people_weights([frames[i] for i in rest], [colours[i] for i in rest])
         faces, seen = faces + more[0], seen + more[1]
-    persons = [s.person for s in seen]
+    persons, feet = [s.person for s in seen], [s.footwear for s in seen]
     at_steady = [person >= config.people_steady_person for person in persons]
     steady = bool(persons) and np.mean(at_steady) >= STEADY_SHARE
     shown = [
@@ -245,7 +245,7 @@ def people_share(
         share = max(share, config.people_min_share)
     note = (
         f"faces {max(faces, default=0):.1f}, people {max(persons, default=0):.2f}, footwear "
-        f"{max((s.footwear for s in seen), default=0):.2f} in {sum(shown)} of {len(shown)} frames"
+        f"{max(feet, default=0):.2f} in {sum(shown)} of {len(shown)} frames"
     )
     return float(share), note
 
