@@ -228,6 +228,7 @@ def fetch(tags: str, licenses: str, **options: object) -> None:
 _GRAY = click.IntRange(0, 255)
 _SHARE = Number(0, 1)
 _PIXELS = Number(0, 1000)
+_SCALE = Number(0, 10)  # a zoom's scale change over a clip (1: the frame grew twofold)
 _DETECTOR_WEIGHT = Number(-100, 100)
 
 
@@ -245,11 +246,9 @@ def _filter_options(command):
         option(FilterConfig, "camera_min_agreement", _SHARE, "Camera: share moving with it."),
         option(FilterConfig, "pan_max_pixels", _PIXELS, "Pan: total camera drift over a clip."),
         option(FilterConfig, "shake_max_pixels", _PIXELS, "Shake: std of the camera shift."),
-        option(
-            FilterConfig, "zoom_max_scale", _PIXELS, "Zoom: the clip's flow scales the frame by"
-        ),
+        option(FilterConfig, "zoom_max_scale", _SCALE, "Zoom: the clip's flow scales the frame by"),
         option(FilterConfig, "zoom_min_fit", _SHARE, "... and a zoom explains this share of it;"),
-        option(FilterConfig, "zoom_fast_scale", _PIXELS, "... or it scales the frame by this"),
+        option(FilterConfig, "zoom_fast_scale", _SCALE, "... or it scales the frame by this"),
         option(FilterConfig, "zoom_fast_fit", _SHARE, "... and a zoom explains this share."),
         option(
             FilterConfig,
