@@ -16,7 +16,7 @@ from media import write_video
 
 from scenegan.config import FilterConfig
 from scenegan.pipeline import person_detector
-from scenegan.pipeline.person_detector import person_weight, ssd_anchors
+from scenegan.pipeline.person_detector import look, ssd_anchors
 from scenegan.pipeline.scene_filters import FrameSampler, people_share
 
 DEFAULTS = FilterConfig()
@@ -44,6 +44,10 @@ def with_person(background: np.ndarray, height: float, left: int) -> np.ndarray:
     return image
 
 
+def person_score(rgb: np.ndarray) -> float:
+    return look(rgb).person
+
+
 def test_anchors_are_mediapipe_ssd_layout():
     anchors = ssd_anchors()
     assert anchors.shape == (1917, 4)  # 19 x 19 x 3, then 10, 5, 3, 2, 1 squared x 6
@@ -56,12 +60,12 @@ def test_anchors_are_mediapipe_ssd_layout():
 
 def test_a_person_up_close_is_found_a_landscape_and_a_far_figure_are_not(lake):
     threshold = DEFAULTS.people_min_person
-    assert person_weight(with_person(lake, 0.5, 40)) >= threshold
-    assert person_weight(with_person(lake, 0.5, 420)) >= threshold  # found on the right too
-    assert person_weight(lake) < person_detector.LOOK_CLOSER  # not even looked at closer
-    assert person_weight(with_person(lake, 0.12, 300)) < threshold  # a small figure far away
+    assert person_score(with_person(lake, 0.5, 40)) >= threshold
+    assert person_score(with_person(lake, 0.5, 420)) >= threshold  # found on the right too
+    assert person_score(lake) < person_detector.LOOK_CLOSER  # not even looked at closer
+    assert person_score(with_person(lake, 0.12, 300)) < threshold  # a small figure far away
     gray = cv2.cvtColor(cv2.cvtColor(with_person(lake, 0.5, 40), cv2.COLOR_RGB2GRAY), 8)
-    assert person_weight(gray) < threshold  # colour matters: why the sampler keeps it
+    assert person_score(gray) < threshold  # colour matters: why the sampler keeps it
 
 
 def test_no_boots_or_shoes_in_the_shipped_landscapes():
@@ -69,9 +73,7 @@ def test_no_boots_or_shoes_in_the_shipped_landscapes():
     path, a kite in the sky) it stays under people_min_footwear."""
     for path in sorted(EXAMPLES.glob("*.jpg")):
         frame = cv2.resize(rgb(path), (640, 360), interpolation=cv2.INTER_AREA)
-        seen = person_detector.look(frame)
-        assert seen.person == person_weight(frame)
-        assert seen.footwear < DEFAULTS.people_min_footwear, path.name
+        assert look(frame).footwear < DEFAULTS.people_min_footwear, path.name
 
 
 def test_a_frame_mostly_black_is_not_searched(lake):
@@ -80,9 +82,9 @@ def test_a_frame_mostly_black_is_not_searched(lake):
     person = with_person(lake, 0.5, 40)
     assert person.max(axis=2).mean() >= person_detector.DARK
     dim = person.max(axis=2).mean() / (person_detector.DARK + 5)  # just over DARK
-    assert person_weight((person / dim).astype(np.uint8)) > 0
+    assert person_score((person / dim).astype(np.uint8)) > 0
     night = (person / (person.max(axis=2).mean() / (person_detector.DARK - 5))).astype(np.uint8)
-    assert night.max(axis=2).mean() < person_detector.DARK and person_weight(night) == 0.0
+    assert night.max(axis=2).mean() < person_detector.DARK and person_score(night) == 0.0
 
 
 def test_people_share_counts_frames_with_a_person_in_colour(lake):

@@ -53,7 +53,7 @@ _MODEL: dict = {}
 class Seen(NamedTuple):
     """What the detector sees in a frame, as scores from 0 to 1."""
 
-    person: float  # the strongest person PERSON_MIN_HEIGHT high or more (person_weight)
+    person: float  # the strongest person PERSON_MIN_HEIGHT high or more
     footwear: float  # the strongest boot or shoe FOOTWEAR_MIN_HEIGHT high or more, frame whole
 
 
@@ -70,11 +70,6 @@ def look(rgb: np.ndarray) -> Seen:
         return whole
     left, right = rgb[:, :height], rgb[:, width - height :]
     return Seen(max(_scores(left).person, _scores(right).person), whole.footwear)
-
-
-def person_weight(rgb: np.ndarray) -> float:
-    """The person score of `look`."""
-    return look(rgb).person
 
 
 def _scores(rgb: np.ndarray) -> Seen:

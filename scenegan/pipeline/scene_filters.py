@@ -222,10 +222,11 @@ def people_share(
         colours = [cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB) for frame in frames]
     first, rest = _search_order(len(frames), config.people_frames)
     faces, seen = _people_weights([frames[i] for i in first], [colours[i] for i in first])
+    strongest = Seen(*np.max(seen, axis=0)) if seen else Seen(0.0, 0.0)
     near = (
         max(faces, default=0) >= PEOPLE_NEAR * config.people_min_face
-        or max((s.person for s in seen), default=0) >= PERSON_NEAR * config.people_min_person
-        or max((s.footwear for s in seen), default=0) >= PERSON_NEAR * config.people_min_footwear
+        or strongest.person >= PERSON_NEAR * config.people_min_person
+        or strongest.footwear >= PERSON_NEAR * config.people_min_footwear
     )
     if near and rest:
         more = _people_weights([frames[i] for i in rest], [colours[i] for i in rest])
