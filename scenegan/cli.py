@@ -233,7 +233,8 @@ _DETECTOR_WEIGHT = Number(-100, 100)
 
 
 def _filter_options(command):
-    """The clip filters' thresholds (FilterConfig), on the 0..255 grey scale of a clip."""
+    """The filters' thresholds (FilterConfig): the clip filters', on the 0..255 grey scale of a
+    clip, then the per-video filters'."""
     options = [
         option(FilterConfig, "cut_min_diff", Number(0, 255), "Scene cut: a frame difference,"),
         option(FilterConfig, "cut_ratio", Number(1, 1000), "... this many times the median one."),
@@ -250,6 +251,16 @@ def _filter_options(command):
         option(FilterConfig, "zoom_min_fit", _SHARE, "... and a zoom explains this share of it;"),
         option(FilterConfig, "zoom_fast_scale", _SCALE, "... or it scales the frame by this"),
         option(FilterConfig, "zoom_fast_fit", _SHARE, "... and a zoom explains this share."),
+        *_video_filter_options(),
+    ]
+    for decorate in reversed(options):
+        command = decorate(command)
+    return command
+
+
+def _video_filter_options() -> list:
+    """The options of the filters judged once per video (filters.md): camera, people, overlay."""
+    return [
         option(
             FilterConfig,
             "camera_min_share",
@@ -311,9 +322,6 @@ def _filter_options(command):
         option(FilterConfig, "overlay_max_bars", _SHARE, "... or under bars or boxes,"),
         option(FilterConfig, "overlay_max_text", _SHARE, "... or under text, in two frames."),
     ]
-    for decorate in reversed(options):
-        command = decorate(command)
-    return command
 
 
 FILTER_FIELDS = [f.name for f in dataclasses.fields(FilterConfig)]
