@@ -42,7 +42,6 @@ WITHOUT = {  # the per-video filters and zoom, out of reach
     "camera_min_share": OFF,
     "camera_max_glide": OFF,
     "camera_max_flight": OFF,
-    "camera_max_perspective": OFF,
     "zoom_max_scale": OFF,
     "zoom_fast_scale": OFF,
 }

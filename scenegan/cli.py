@@ -281,12 +281,6 @@ def _video_filter_options() -> list:
         ),
         option(
             FilterConfig,
-            "camera_max_perspective",
-            _PIXELS,
-            "... or this many px fitted as ground seen in perspective (flying forward).",
-        ),
-        option(
-            FilterConfig,
             "people_min_face",
             _DETECTOR_WEIGHT,
             "People: face weight (both cascades),",

@@ -119,10 +119,6 @@ class FilterConfig:
     # a drone low over trees sees near things move faster than far ones, a fisheye lens bends
     # the ground, so their matches agree with one motion only loosely (glide.py).
     camera_max_flight: float = 20.0
-    # ... or by more than this many, fitted loosely as a plane seen in perspective (a
-    # homography): a drone flying forward over a valley, its near ground swelling and dropping
-    # faster than the far; the scenery's kept clips read 36 at most (docs/filters.md).
-    camera_max_perspective: float = 45.0
     # People, judged once per video on sampled frames at the source's resolution: a frame shows
     # a person when both face cascades agree on a face of weight `people_min_face` (a tenth of
     # the frame high or more) or the person detector scores a person a fifth of the frame high

@@ -111,7 +111,6 @@ def test_the_old_recipe_builds_the_clips_it_built_before_colour(capsys, tmp_path
     filters.update(people_frames=4, overlay_max_bars=0.05, camera_min_share=0.3)
     filters.update(people_steady_person=0.45, people_clear_person=0.6, people_min_footwear=0.5)
     filters.update(overlay_max_text=0.005, camera_max_glide=14.0, camera_max_flight=20.0)
-    filters.update(camera_max_perspective=45.0)
     config.update(dedup="split", duplicate_min_similarity=0.68)
     assert index == expected
     stats = json.loads((out / "stats.json").read_text())

@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import cv2
 import numpy as np
 from media import moving_texture, smooth_texture
 
@@ -26,21 +25,6 @@ def parallax(near: int, far: int) -> list[np.ndarray]:
     `far`."""
     halves = zip(ground(far, seed=4), ground(near, seed=5), strict=True)
     return [np.vstack([far_half[:90], near_half[90:]]) for far_half, near_half in halves]
-
-
-def flying(speed: float) -> list[np.ndarray]:
-    """8 frames of a camera flying forward over flat ground, the horizon at the top row: frame k
-    shows the ground through the homography that divides (x, y) about the top row's centre by
-    1 + k * speed * y, so the near ground at the bottom swells and drops fastest."""
-    texture = smooth_texture(180, 320, seed=4, scale=2).astype(np.uint8)
-    centred = np.array([[1, 0, -160], [0, 1, 0], [0, 0, 1]], np.float64)
-    frames = []
-    for k in range(8):
-        seen = np.array([[1, 0, 0], [0, 1, 0], [0, k * speed, 1]], np.float64)
-        to_texture = np.linalg.inv(centred) @ seen @ centred
-        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-        frames.append(cv2.warpPerspective(texture, to_texture, (320, 180), flags=flags))
-    return frames
 
 
 def test_a_gliding_camera_is_told_from_a_still_one_and_from_moving_content():
@@ -68,17 +52,3 @@ def test_a_gliding_camera_takes_the_video():
     assert judge_scene(ground(6), DEFAULTS).reason is None  # under the default 14 pixels
     allowed = replace(DEFAULTS, camera_max_glide=30.0, camera_max_flight=30.0)
     assert judge_scene(ground(24), allowed).reason is None
-
-
-def test_the_ground_seen_in_perspective_is_a_glide_of_its_own():
-    fast, slow = flying(0.0013), flying(0.0005)
-    glided = glide(fast)
-    assert glided.close == 0.0 and glided.loose < DEFAULTS.camera_max_flight  # no similarity
-    assert glided.perspective > 50
-    verdict = judge_scene(fast, DEFAULTS)
-    assert verdict.reason == "moving_camera" and "in perspective" in verdict.note
-    assert verdict.perspective == glided.perspective
-    assert glide(slow).perspective < 25 and judge_scene(slow, DEFAULTS).reason is None
-    assert judge_scene(fast, replace(DEFAULTS, camera_max_perspective=60.0)).reason is None
-    assert abs(glide(ground(24)).perspective - 24) < 1  # a plain glide is a homography too
-    assert glide(ground(0)).perspective < 1  # a tripod

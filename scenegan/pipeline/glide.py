@@ -11,16 +11,10 @@ the horizon), and what moves by itself (waves, flames, leaves) agrees on nothing
 The motion is fitted twice: closely (matches within GLIDE_CLOSE pixels of it), and loosely
 (within GLIDE_LOOSE). A drone flying low over trees or uneven ground sees near things move
 faster than far ones, and a fisheye lens bends straight lines, so no single shift, turn and
-zoom fits their matches closely; loosely, most of them still agree on one large motion.
-
-A camera flying forward over the ground, or tilting down toward it, sees the ground in
-perspective: the near ground below swells and drops faster than the far ground at the horizon,
-which no shift, turn and zoom follows even loosely. A third fit, a homography (the motion of
-a plane seen in perspective) within GLIDE_LOOSE's pixels, follows it."""
+zoom fits their matches closely; loosely, most of them still agree on one large motion."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -33,8 +27,6 @@ GLIDE_MIN_RATIO = 0.6  # the agreeing matches' share of the matches, in the medi
 # (RANSAC tolerance in pixels, agreeing matches needed in the median pair) of each fit
 GLIDE_CLOSE = (2.0, 150)
 GLIDE_LOOSE = (8.0, 100)
-_WIDTH, _HEIGHT = GLIDE_SIZE
-_CORNERS = np.array([[0, 0], [_WIDTH, 0], [0, _HEIGHT], [_WIDTH, _HEIGHT]], np.float64)
 
 
 @dataclass(frozen=True)
@@ -46,7 +38,6 @@ class Glide:
 
     close: float = 0.0  # the motion most matches follow within GLIDE_CLOSE's pixels
     loose: float = 0.0  # ... within GLIDE_LOOSE's (parallax, a fisheye lens)
-    perspective: float = 0.0  # ... a homography, within GLIDE_LOOSE's (the ground in perspective)
 
 
 def glide(frames: list[np.ndarray]) -> Glide:
@@ -56,17 +47,13 @@ def glide(frames: list[np.ndarray]) -> Glide:
     pairs = [pair for pair in pairs if pair is not None]
     if not pairs:
         return Glide()
-    return Glide(
-        _median_motion(pairs, _fit, *GLIDE_CLOSE),
-        _median_motion(pairs, _fit, *GLIDE_LOOSE),
-        _median_motion(pairs, _fit_perspective, *GLIDE_LOOSE),
-    )
+    return Glide(*(_median_motion(pairs, *fit) for fit in (GLIDE_CLOSE, GLIDE_LOOSE)))
 
 
-def _median_motion(pairs: list[tuple], fit: Callable, tolerance: float, min_agreeing: int) -> float:
-    """How far the motion `fit` within `tolerance` moves the corners in the median pair, or 0
+def _median_motion(pairs: list[tuple], tolerance: float, min_agreeing: int) -> float:
+    """How far the motion fitted within `tolerance` moves the corners in the median pair, or 0
     where fewer than `min_agreeing` matches (or GLIDE_MIN_RATIO of them) agree on it there."""
-    fits = np.array([fit(a, b, tolerance) for a, b in pairs])
+    fits = np.array([_fit(a, b, tolerance) for a, b in pairs])
     agreeing, ratio, moved = np.median(fits, axis=0)
     return float(moved) if agreeing >= min_agreeing and ratio >= GLIDE_MIN_RATIO else 0.0
 
@@ -115,16 +102,8 @@ def _fit(a: np.ndarray, b: np.ndarray, tolerance: float) -> tuple[int, float, fl
     )
     if motion is None:
         return 0, 0.0, 0.0
-    moved = _CORNERS @ motion[:, :2].T + motion[:, 2] - _CORNERS
-    agreeing = int(inliers.sum())
-    return agreeing, agreeing / len(a), float(np.abs(moved).max())
-
-
-def _fit_perspective(a: np.ndarray, b: np.ndarray, tolerance: float) -> tuple[int, float, float]:
-    """As `_fit`, for a homography: a plane's motion seen in perspective."""
-    motion, inliers = cv2.findHomography(a, b, cv2.RANSAC, tolerance)
-    if motion is None:
-        return 0, 0.0, 0.0
-    moved = cv2.perspectiveTransform(_CORNERS.reshape(-1, 1, 2), motion).reshape(-1, 2) - _CORNERS
+    width, height = GLIDE_SIZE
+    corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float64)
+    moved = corners @ motion[:, :2].T + motion[:, 2] - corners
     agreeing = int(inliers.sum())
     return agreeing, agreeing / len(a), float(np.abs(moved).max())

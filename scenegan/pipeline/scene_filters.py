@@ -417,7 +417,6 @@ class SceneVerdict:
     text: float = 0.0  # share of the sampled frames showing lines of text
     glide: float = 0.0  # how far the camera glided between sampled frames (pixels, glide.py)
     flight: float = 0.0  # ... fitted loosely (a drone over uneven ground, a fisheye lens)
-    perspective: float = 0.0  # ... fitted loosely as a plane in perspective (the ground below)
 
     def to_dict(self) -> dict:
         return {
@@ -429,7 +428,6 @@ class SceneVerdict:
             "text": round(self.text, 4),
             "glide": round(self.glide, 2),
             "flight": round(self.flight, 2),
-            "perspective": round(self.perspective, 2),
             "note": self.note,
         }
 
@@ -464,17 +462,12 @@ def judge_scene(
     if texts >= TEXT_MIN_FRAMES:
         return SceneVerdict("overlay", 0.0, overlay, note, camera, bars, text)
     glided = glide(frames)
-    measured = (camera, bars, text, glided.close, glided.loose, glided.perspective)
+    measured = (camera, bars, text, glided.close, glided.loose)
     if glided.close > config.camera_max_glide:
         note = f"the camera glided {glided.close:.0f} px between samples; {note}"
         return SceneVerdict("moving_camera", 0.0, overlay, note, *measured)
     if glided.loose > config.camera_max_flight:
         note = f"the camera glided {glided.loose:.0f} px between samples, fitted loosely; {note}"
-        return SceneVerdict("moving_camera", 0.0, overlay, note, *measured)
-    if glided.perspective > config.camera_max_perspective:
-        note = (
-            f"the ground moved {glided.perspective:.0f} px in perspective between samples; {note}"
-        )
         return SceneVerdict("moving_camera", 0.0, overlay, note, *measured)
     people, seen = people_share(frames, config, colours)
     reason = "people" if people >= config.people_min_share else None
